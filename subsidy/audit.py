@@ -1,0 +1,176 @@
+"""The tamper-evident audit log (DESIGN.md invariant 4).
+
+Services call `record(...)` as they change things; the entries are chained and written just before the transaction
+commits (a `before_commit` hook), so the lock on the chain's head is held for the shortest time and a rolled-back
+transaction leaves no entry. Each entry's hash covers the previous entry's hash and its own content; `verify()`
+walks the chain and names the first entry that does not match.
+
+ID numbers and phones are masked in the snapshots: the log must never carry them whole (invariant 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from subsidy import clock
+from subsidy.idnumbers import mask_id_number, mask_phone
+from subsidy.models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+_MASKED = {"id_number": mask_id_number, "phone": mask_phone, "contact_phone": mask_phone}
+_OMITTED = {"password_hash", "token_hash", "data"}
+
+
+def snapshot(obj: Any) -> dict:
+    """The columns of a table object as plain JSON-able values, sensitive ones masked or left out."""
+    if obj is None:
+        return {}
+    values = {}
+    for column in inspect(obj).mapper.column_attrs:
+        name = column.key
+        if name in _OMITTED:
+            continue
+        value = getattr(obj, name)
+        if name in _MASKED and value:
+            value = _MASKED[name](value)
+        values[name] = value
+    return values
+
+
+def _json(values: dict | None) -> str:
+    if not values:
+        return ""
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return _stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _stamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+@dataclass
+class _Pending:
+    user_id: int | None
+    username: str
+    action: str
+    entity: str
+    entity_id: str
+    before: str
+    after: str
+
+
+def record(session: Session, actor, action: str, entity: Any, *, before: dict | None = None,
+           after: dict | None = None, entity_name: str | None = None, entity_id: Any = None) -> None:
+    """Remember a change to log when this transaction commits. `entity` is a table object (its snapshot becomes
+    `after` unless given) or a name. `actor` is a User or None for the system (the command line, migrations)."""
+    if not isinstance(entity, str):
+        session.flush([entity]) if entity in session.new else None
+        entity_name = entity_name or type(entity).__tablename__
+        entity_id = entity_id if entity_id is not None else getattr(entity, "id", "")
+        if after is None:
+            after = snapshot(entity)
+    else:
+        entity_name = entity
+    session.info.setdefault("audit_pending", []).append(
+        _Pending(
+            user_id=getattr(actor, "id", None),
+            username=getattr(actor, "username", "system") if actor is not None else "system",
+            action=action,
+            entity=entity_name,
+            entity_id="" if entity_id is None else str(entity_id),
+            before=_json(before),
+            after=_json(after),
+        )
+    )
+
+
+def entry_hash(prev_hash: str, entry) -> str:
+    content = "\x1f".join(
+        [prev_hash, _stamp(entry.at), str(entry.user_id or ""), entry.username, entry.action, entry.entity,
+         entry.entity_id, entry.before, entry.after]
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop("audit_pending", None)
+    if not pending:
+        return
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(unscoped=True)
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_hash=GENESIS, count=0)
+        session.add(head)
+    prev = head.last_hash
+    moment = clock.now()
+    for item in pending:
+        entry = AuditEntry(at=moment, user_id=item.user_id, username=item.username, action=item.action,
+                           entity=item.entity, entity_id=item.entity_id, before=item.before, after=item.after,
+                           prev_hash=prev, hash="")
+        entry.hash = entry_hash(prev, entry)
+        session.add(entry)
+        prev = entry.hash
+    head.last_hash = prev
+    head.count += len(pending)
+    session.flush()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop("audit_pending", None)
+
+
+@dataclass
+class ChainReport:
+    checked: int
+    first_broken_id: int | None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_id is None
+
+
+def verify(session: Session, batch_size: int = 5000) -> ChainReport:
+    """Walk the whole chain in id order, recomputing every hash."""
+    prev = GENESIS
+    checked = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch_size)
+            .execution_options(unscoped=True)
+        ).scalars().all()
+        if not rows:
+            break
+        for entry in rows:
+            if entry.prev_hash != prev:
+                return ChainReport(checked, entry.id, "上一条记录的哈希不符（记录被删除或插入）")
+            if entry_hash(prev, entry) != entry.hash:
+                return ChainReport(checked, entry.id, "记录内容与哈希不符（记录被修改）")
+            prev = entry.hash
+            checked += 1
+            last_id = entry.id
+        session.expunge_all()
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_hash != prev or head.count != checked):
+        return ChainReport(checked, last_id or None, "日志末尾的记录被删除")
+    return ChainReport(checked, None)

@@ -1,0 +1,202 @@
+"""Engines, sessions and transactions, for SQLite and PostgreSQL alike.
+
+SQLite: WAL, foreign keys and a busy timeout on every connection, and write transactions opened with
+`BEGIN IMMEDIATE`, so that concurrent writers queue on the database lock instead of failing with "database is
+locked" when a deferred transaction tries to upgrade its read lock (SQLAlchemy's pysqlite docs, "Serializable
+isolation / Savepoints / Transactional DDL"). Read-only sessions keep a deferred BEGIN so readers never queue.
+
+PostgreSQL (psycopg 3): READ COMMITTED with explicit row locks and conditional updates in the services; a
+transaction that fails with a serialization failure (40001) or a deadlock (40P01) is run again by `run_in_transaction`,
+and a unique violation (23505) becomes a `Conflict`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from subsidy.errors import Conflict
+from subsidy.settings import PROJECT_ROOT, get_settings
+
+T = TypeVar("T")
+_engines: dict[str, Engine] = {}
+
+
+def is_sqlite(engine_or_session) -> bool:
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    return bind.dialect.name == "sqlite"
+
+
+def normalise_url(url: str) -> str:
+    """Relative SQLite paths are relative to the project root, whatever the working directory."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
+        path = PROJECT_ROOT / url[len("sqlite:///"):]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        _configure_sqlite(engine)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Take transaction control away from the sqlite3 module so that our BEGIN is the one that runs.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def get_engine(url: str | None = None) -> Engine:
+    url = url or get_settings().database_url
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def new_session(engine: Engine | None = None, *, write: bool = False, scope=None) -> Session:
+    """A session; `write=True` opens SQLite transactions with BEGIN IMMEDIATE; `scope` limits every ORM query
+    to what that user may see (subsidy/scope.py)."""
+    engine = engine or get_engine()
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write and engine.dialect.name == "sqlite" else engine
+    session = Session(bind=bind, expire_on_commit=False)
+    if scope is not None:
+        session.info["scope"] = scope
+    return session
+
+
+@contextmanager
+def transaction(engine: Engine | None = None, *, scope=None) -> Iterator[Session]:
+    """One write transaction: commits on success, rolls back on error. For the CLI, the demo loader and tests."""
+    session = new_session(engine, write=True, scope=scope)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+RETRYABLE_PG_CODES = {"40001", "40P01"}
+
+
+def pg_code(error: DBAPIError) -> str | None:
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    code = pg_code(error)
+    if code is not None:
+        return code == "23505"
+    return "UNIQUE constraint failed" in str(error.orig)
+
+
+def run_in_transaction(session: Session, work: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run `work()` and commit, as one transaction. Serialization failures and deadlocks are retried from the start
+    (the work must only touch the database, never the outside world); a unique violation becomes a Conflict."""
+    for attempt in range(1, attempts + 1):
+        try:
+            result = work()
+            session.commit()
+            return result
+        except IntegrityError as error:
+            session.rollback()
+            if is_unique_violation(error):
+                raise Conflict("该记录已存在或已被他人同时处理，请刷新后重试") from error
+            raise
+        except OperationalError as error:
+            session.rollback()
+            if pg_code(error) in RETRYABLE_PG_CODES and attempt < attempts:
+                time.sleep(0.01 * attempt)
+                continue
+            if "database is locked" in str(error) and attempt < attempts:
+                time.sleep(0.05 * attempt)
+                continue
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = normalise_url(url or get_settings().database_url)
+    return config
+
+
+def upgrade(url: str | None = None) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+def schema_status(engine: Engine) -> tuple[str | None, str]:
+    """(the database's revision, the code's head revision)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, script.get_current_head()
+
+
+class SchemaOutdated(RuntimeError):
+    pass
+
+
+def ensure_schema_current(engine: Engine) -> None:
+    current, head = schema_status(engine)
+    if current != head:
+        raise SchemaOutdated(
+            f"The database at {engine.url.render_as_string(hide_password=True)} is at migration {current or 'none'}, "
+            f"the code needs {head}. Run `subsidy db upgrade` first."
+        )
+
+
+def sqlite_path(url: str) -> Path | None:
+    url = normalise_url(url)
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None

@@ -1,0 +1,19 @@
+"""All tables. Import from here: `from subsidy.models import Household, Slip`."""
+
+from subsidy.models.base import metadata
+from subsidy.models.enums import *  # noqa: F403
+from subsidy.models.regions import District, Town, Village
+from subsidy.models.seasons import FundShare, QualityStandard, Season, SubsidyRate, TownTarget
+from subsidy.models.users import ApiToken, IdempotentRequest, LoginSession, User
+from subsidy.models.audit import AuditEntry, AuditHead
+from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
+from subsidy.models.households import Household, Notice, Registration
+from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
+from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
+
+__all__ = [
+    "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
+    "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry", "AuditHead", "Attachment", "Batch",
+    "Contract", "Supplier", "Household", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
+    "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
+]

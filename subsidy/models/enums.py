@@ -1,0 +1,143 @@
+"""The closed vocabularies of DESIGN.md, with their Chinese labels for pages and spreadsheets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VILLAGE = "village"
+    TOWN = "town"
+    SUPPLIER = "supplier"
+    DRC = "drc"
+    FINANCE = "finance"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS = {
+    Role.VILLAGE: "村/社区",
+    Role.TOWN: "街道/镇",
+    Role.SUPPLIER: "配送企业",
+    Role.DRC: "区发改局",
+    Role.FINANCE: "区财政局",
+    Role.AUDITOR: "审计",
+    Role.ADMIN: "系统管理员",
+}
+
+
+class Zone(StrEnum):
+    NORMAL = "normal"
+    CLEAN_ONLY = "clean_only"
+    BAN = "ban"
+
+
+ZONE_LABELS = {Zone.NORMAL: "一般区域", Zone.CLEAN_ONLY: "仅限洁净型煤", Zone.BAN: "禁煤区"}
+
+
+class Category(StrEnum):
+    ORDINARY = "ordinary"
+    LOW_INCOME = "low_income"
+    FIVE_GUARANTEE = "five_guarantee"
+    POVERTY_REGISTERED = "poverty_registered"
+
+
+CATEGORY_LABELS = {
+    Category.ORDINARY: "普通",
+    Category.LOW_INCOME: "低保",
+    Category.FIVE_GUARANTEE: "五保",
+    Category.POVERTY_REGISTERED: "建档立卡",
+}
+
+
+class Product(StrEnum):
+    BRIQUETTE = "briquette"
+    SEMI_COKE = "semi_coke"
+    ANTHRACITE = "anthracite"
+    STOVE = "stove"
+
+    @property
+    def is_coal(self) -> bool:
+        return self is not Product.STOVE
+
+
+COAL_PRODUCTS = (Product.BRIQUETTE, Product.SEMI_COKE, Product.ANTHRACITE)
+PRODUCT_LABELS = {
+    Product.BRIQUETTE: "洁净型煤",
+    Product.SEMI_COKE: "兰炭",
+    Product.ANTHRACITE: "优质无烟煤",
+    Product.STOVE: "节能环保炉具",
+}
+
+
+class RegistrationStatus(StrEnum):
+    REGISTERED = "registered"
+    NOTICED = "noticed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+REGISTRATION_STATUS_LABELS = {
+    RegistrationStatus.REGISTERED: "已登记",
+    RegistrationStatus.NOTICED: "公示中",
+    RegistrationStatus.APPROVED: "已审核",
+    RegistrationStatus.REJECTED: "未通过",
+}
+
+
+class SupplierStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+SUPPLIER_STATUS_LABELS = {SupplierStatus.ACTIVE: "正常", SupplierStatus.SUSPENDED: "暂停"}
+
+
+class SlipStatus(StrEnum):
+    ISSUED = "issued"
+    VOIDED = "voided"
+
+
+SLIP_STATUS_LABELS = {SlipStatus.ISSUED: "有效", SlipStatus.VOIDED: "作废"}
+
+
+class SummaryStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    TOWN_APPROVED = "town_approved"
+    DRC_APPROVED = "drc_approved"
+    FINANCE_APPROVED = "finance_approved"
+    RETURNED = "returned"
+
+
+SUMMARY_STATUS_LABELS = {
+    SummaryStatus.DRAFT: "草稿",
+    SummaryStatus.SUBMITTED: "已提交",
+    SummaryStatus.TOWN_APPROVED: "街道/镇已审核",
+    SummaryStatus.DRC_APPROVED: "发改局已审核",
+    SummaryStatus.FINANCE_APPROVED: "财政局已审核",
+    SummaryStatus.RETURNED: "已退回",
+}
+
+
+class SettlementStatus(StrEnum):
+    SETTLED = "settled"
+    PAID = "paid"
+
+
+SETTLEMENT_STATUS_LABELS = {SettlementStatus.SETTLED: "已结算待支付", SettlementStatus.PAID: "已支付"}
+
+# The five copies of a slip (DESIGN.md): copy number → (name, office role that keeps it, paper colour).
+COPIES = {
+    1: ("配送企业联", Role.SUPPLIER, "白"),
+    2: ("用户联", None, "红"),
+    3: ("街道镇联", Role.TOWN, "蓝"),
+    4: ("区发改局联", Role.DRC, "绿"),
+    5: ("区财政局联", Role.FINANCE, "黄"),
+}
+COPY_OF_OFFICE = {Role.TOWN: 3, Role.DRC: 4, Role.FINANCE: 5}
+
+
+def check_in(column: str, enum: type[StrEnum]) -> str:
+    """SQL text of a CHECK constraint limiting a column to an enum's values."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in enum)})"

@@ -1,0 +1,68 @@
+"""The registry: households, their purchase registrations per season, and the village's public notices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from subsidy.models.base import created_at_field
+from subsidy.models.enums import Category, RegistrationStatus, check_in
+
+
+class Household(SQLModel, table=True):
+    __table_args__ = (CheckConstraint(check_in("category", Category), name="category"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    village_id: int = Field(foreign_key="village.id", index=True)
+    head_name: str = Field(max_length=40, index=True)
+    id_number: str = Field(max_length=18, unique=True)  # registered once in the district
+    phone: str = Field(default="", max_length=20, index=True)
+    address: str = Field(max_length=200)
+    category: str = Field(default=Category.ORDINARY, max_length=24)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class Registration(SQLModel, table=True):
+    """One household's request for one season. `sold_coal_kg` and `sold_stoves` count what has been sold on
+    issued slips; they only move by conditional updates and CHECKs keep them within the registration
+    (invariant 2, whatever the concurrency)."""
+
+    __table_args__ = (
+        UniqueConstraint("household_id", "season_id"),
+        CheckConstraint(check_in("status", RegistrationStatus), name="status"),
+        CheckConstraint("coal_kg >= 0 AND stoves >= 0", name="non_negative"),
+        CheckConstraint("sold_coal_kg >= 0 AND sold_coal_kg <= coal_kg", name="coal_within"),
+        CheckConstraint("sold_stoves >= 0 AND sold_stoves <= stoves", name="stoves_within"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    village_id: int = Field(foreign_key="village.id", index=True)  # denormalised for scoped lists
+    coal_kg: int = 0
+    stoves: int = 0
+    status: str = Field(default=RegistrationStatus.REGISTERED, max_length=16, index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id", index=True)
+    decided_at: datetime | None = None
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    reject_reason: str = Field(default="", max_length=200)
+    sold_coal_kg: int = 0
+    sold_stoves: int = 0
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+
+
+class Notice(SQLModel, table=True):
+    """A village's public notice (公示) of its registrations; they may be approved once `ends_on` has passed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    village_id: int = Field(foreign_key="village.id", index=True)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    published_on: date
+    ends_on: date
+    objection_contact: str = Field(default="", max_length=200)
+    published_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()

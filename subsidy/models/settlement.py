@@ -1,0 +1,106 @@
+"""Monthly summaries and their review history; settlements with their lines per town and per fund."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from subsidy.models.base import created_at_field
+from subsidy.models.enums import SettlementStatus, SummaryStatus, check_in
+
+
+class Summary(SQLModel, table=True):
+    """Supplier × town × month. Totals are stored when the summary is built and rebuilt when slips leave it."""
+
+    __table_args__ = (
+        CheckConstraint(check_in("status", SummaryStatus), name="status"),
+        CheckConstraint("length(month) = 7", name="month"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    town_id: int = Field(foreign_key="town.id", index=True)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    month: str = Field(max_length=7, index=True)
+    status: str = Field(default=SummaryStatus.DRAFT, max_length=20, index=True)
+    slip_count: int = 0
+    coal_kg: int = 0
+    stoves: int = 0
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+    # A summary is in at most one settlement: one column, set once by a conditional update.
+    settlement_id: int | None = Field(default=None, foreign_key="settlement.id", index=True)
+
+
+class SummaryEvent(SQLModel, table=True):
+    """One step of a summary's life: who, when, from which state to which, and the comment."""
+
+    __tablename__ = "summary_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    summary_id: int = Field(foreign_key="summary.id", index=True)
+    at: datetime = created_at_field()
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=24)  # build, submit, approve, return, set_aside, rebuild
+    from_status: str = Field(default="", max_length=20)
+    to_status: str = Field(max_length=20)
+    comment: str = Field(default="", sa_type=Text)
+
+
+class Settlement(SQLModel, table=True):
+    """Supplier × month: one statement, asked for as often as you like (unique), paid once (conditional update)."""
+
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "month"),
+        CheckConstraint(check_in("status", SettlementStatus), name="status"),
+        CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_has_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    season_id: int = Field(foreign_key="season.id")
+    month: str = Field(max_length=7)
+    status: str = Field(default=SettlementStatus.SETTLED, max_length=16)
+    slip_count: int = 0
+    coal_kg: int = 0
+    stoves: int = 0
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+    payment_reference: str = Field(default="", max_length=64)
+    paid_on: date | None = None
+    paid_at: datetime | None = None
+    paid_by: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class SettlementTown(SQLModel, table=True):
+    __tablename__ = "settlement_town"
+    __table_args__ = (UniqueConstraint("settlement_id", "town_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    settlement_id: int = Field(foreign_key="settlement.id", index=True)
+    town_id: int = Field(foreign_key="town.id")
+    slip_count: int = 0
+    coal_kg: int = 0
+    stoves: int = 0
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+
+
+class SettlementFund(SQLModel, table=True):
+    __tablename__ = "settlement_fund"
+    __table_args__ = (UniqueConstraint("settlement_id", "fund"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    settlement_id: int = Field(foreign_key="settlement.id", index=True)
+    fund: str = Field(max_length=16)
+    name: str = Field(max_length=32)
+    share_bp: int
+    subsidy_fen: int

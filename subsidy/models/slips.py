@@ -1,0 +1,122 @@
+"""Five-copy sales slips, their lines, the number counters and the copies each office has scanned."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from subsidy.models.base import created_at_field
+from subsidy.models.enums import Category, Product, SlipStatus, check_in
+
+
+class SlipCounter(SQLModel, table=True):
+    """The next sequence number of a supplier's slips in a season. Taken inside the issuing transaction with a
+    conditional update, so numbers are unique and have no gaps (a rolled-back sale gives its number back)."""
+
+    __tablename__ = "slip_counter"
+    __table_args__ = (UniqueConstraint("supplier_id", "season_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id")
+    season_id: int = Field(foreign_key="season.id")
+    last_seq: int = 0
+
+
+class Slip(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "season_id", "seq"),
+        CheckConstraint(check_in("status", SlipStatus), name="status"),
+        CheckConstraint(check_in("category", Category), name="category"),
+        CheckConstraint("subsidy_fen >= 0 AND subsidy_fen <= amount_fen", name="subsidy_within_amount"),
+        Index("ix_slip_supplier_day", "supplier_id", "issued_on"),
+        Index("ix_slip_town_day", "town_id", "issued_on"),
+        Index("ix_slip_unsummarised", "supplier_id", "summary_id", "issued_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    seq: int
+    supplier_id: int = Field(foreign_key="supplier.id")
+    season_id: int = Field(foreign_key="season.id", index=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    town_id: int = Field(foreign_key="town.id")
+    village_id: int = Field(foreign_key="village.id", index=True)
+    status: str = Field(default=SlipStatus.ISSUED, max_length=16)
+    issued_at: datetime = created_at_field()
+    issued_on: date  # local (China) date of the sale: decides the summary month
+    issued_by: int | None = Field(default=None, foreign_key="app_user.id")
+    # The household as it was when the slip was issued.
+    head_name: str = Field(max_length=40)
+    id_number: str = Field(max_length=18)
+    phone: str = Field(default="", max_length=20)
+    address: str = Field(max_length=200)
+    category: str = Field(max_length=24)
+    coal_kg: int = 0
+    stoves: int = 0
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+    void_reason: str = Field(default="", max_length=200)
+    voided_at: datetime | None = None
+    voided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    # A slip is counted in at most one summary: one column, set once by a conditional update.
+    summary_id: int | None = Field(default=None, foreign_key="summary.id")
+    # A reviewer may set a slip aside instead of returning its whole summary (settlement.py).
+    set_aside_reason: str = Field(default="", max_length=200)
+    set_aside_at: datetime | None = None
+
+    @property
+    def household_pays_fen(self) -> int:
+        return self.amount_fen - self.subsidy_fen
+
+
+class SlipLine(SQLModel, table=True):
+    __tablename__ = "slip_line"
+    __table_args__ = (
+        UniqueConstraint("slip_id", "line_no"),
+        CheckConstraint(check_in("product", Product), name="product"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("subsidy_fen >= 0 AND subsidy_fen <= amount_fen", name="subsidy_within_amount"),
+        # A stove's serial number is sold once, ever.
+        UniqueConstraint("serial"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slip_id: int = Field(foreign_key="slip.id", index=True)
+    line_no: int
+    product: str = Field(max_length=16)
+    quantity: int  # kg for coal, sets for stoves
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    serial: str | None = Field(default=None, max_length=64)
+    unit_price_fen: int  # per ton for coal, per set for stoves (the contract price)
+    amount_fen: int
+    subsidy_fen: int
+
+
+class HouseholdStove(SQLModel, table=True):
+    """The subsidised stove a household received, when the policy allows one in all seasons: a unique household
+    makes a second one impossible whatever the concurrency. Voiding the slip marks the row released."""
+
+    __tablename__ = "household_stove"
+    __table_args__ = (UniqueConstraint("household_id", "active_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    slip_id: int = Field(foreign_key="slip.id")
+    # 0 while the stove counts; set to the row's own id when its slip is voided, freeing the household.
+    active_key: int = 0
+
+
+class SlipScan(SQLModel, table=True):
+    """An office recorded that it holds its paper copy of a slip."""
+
+    __tablename__ = "slip_scan"
+    __table_args__ = (UniqueConstraint("slip_id", "copy_no"), CheckConstraint("copy_no BETWEEN 1 AND 5", name="copy_no"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    slip_id: int = Field(foreign_key="slip.id", index=True)
+    copy_no: int
+    scanned_by: int | None = Field(default=None, foreign_key="app_user.id")
+    scanned_at: datetime = created_at_field()

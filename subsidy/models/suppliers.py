@@ -1,0 +1,103 @@
+"""Suppliers, their contracts with towns, the coal batches they take in, and attached documents."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
+from sqlalchemy.orm import deferred
+from sqlmodel import Column, Field, SQLModel
+
+from subsidy.models.base import created_at_field
+from subsidy.models.enums import Product, SupplierStatus, check_in
+
+
+class Supplier(SQLModel, table=True):
+    __table_args__ = (CheckConstraint(check_in("status", SupplierStatus), name="status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    credit_code: str = Field(max_length=18, unique=True)  # GB 32100 unified social credit code
+    slip_prefix: str = Field(max_length=4, unique=True)  # one or two letters in slip numbers, e.g. "A"
+    legal_rep: str = Field(default="", max_length=32)
+    contact_name: str = Field(default="", max_length=32)
+    contact_phone: str = Field(default="", max_length=20)
+    address: str = Field(default="", max_length=200)
+    bank_name: str = Field(default="", max_length=100)
+    bank_account: str = Field(default="", max_length=40)
+    tender_notice_no: str = Field(default="", max_length=64)
+    tender_date: date | None = None
+    products: str = Field(default="", max_length=100)  # comma-separated Product values won in the tender
+    status: str = Field(default=SupplierStatus.ACTIVE, max_length=16)
+    created_at: datetime = created_at_field()
+
+
+class Attachment(SQLModel, table=True):
+    """A scanned contract, quality guarantee or test report, kept in the database (type checked by content)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id", index=True)
+    uploaded_by: int | None = Field(default=None, foreign_key="app_user.id")
+    uploaded_at: datetime = created_at_field()
+
+
+class Contract(SQLModel, table=True):
+    """Supplier × town × season × product at an agreed delivery price (fen per ton for coal, per set for stoves)."""
+
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "town_id", "season_id", "product"),
+        CheckConstraint(check_in("product", Product), name="product"),
+        CheckConstraint("price_fen > 0", name="price"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    town_id: int = Field(foreign_key="town.id", index=True)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    product: str = Field(max_length=16)
+    price_fen: int
+    signed_on: date | None = None
+    guarantee_received: bool = False
+    contract_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
+    guarantee_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
+    created_at: datetime = created_at_field()
+
+
+class Batch(SQLModel, table=True):
+    """Coal a supplier took in, with its third-party test report. `sold_kg` only grows through a conditional update
+    that keeps it within `quantity_kg` (and a CHECK says so), so no two sales can take the same stock."""
+
+    __table_args__ = (
+        CheckConstraint(check_in("product", Product), name="product"),
+        CheckConstraint("product <> 'stove'", name="coal_only"),
+        CheckConstraint("quantity_kg > 0", name="quantity"),
+        CheckConstraint("sold_kg >= 0 AND sold_kg <= quantity_kg", name="stock"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    product: str = Field(max_length=16)
+    quantity_kg: int
+    sold_kg: int = 0
+    producer: str = Field(default="", max_length=100)
+    origin: str = Field(default="", max_length=100)  # the "source" of the API
+    arrival_date: date | None = None
+    vehicle: str = Field(default="", max_length=20)
+    report_no: str = Field(max_length=64)
+    lab: str = Field(max_length=100)
+    volatile_cpct: int
+    sulfur_cpct: int
+    ash_cpct: int
+    calorific_kj_kg: int
+    passed: bool
+    failed_reasons: str = Field(default="", max_length=400)
+    report_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()

@@ -1,0 +1,186 @@
+"""Money and quantity arithmetic: integers only.
+
+Contract (DESIGN.md, "Units and money"):
+
+* money is whole fen (分) as ``int``; coal is whole kilograms as ``int``; stoves are whole sets;
+* coal prices and subsidy rates are fen per ton, applied to kilograms and rounded half up
+  once per slip line;
+* splitting an amount between funds uses the largest-remainder method so the parts add up
+  to the whole, to the fen.
+
+No floats anywhere: a float cannot hold 0.1 yuan exactly, and one fen off in a settlement
+is a finding in the audit. Parsing goes through strings, never through ``float()``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "round_half_up_div",
+    "coal_subsidy_fen",
+    "line_amount_fen",
+    "tiered_coal_subsidy_fen",
+    "split_largest_remainder",
+    "yuan",
+    "tons",
+    "parse_yuan",
+    "parse_tons_to_kg",
+]
+
+KG_PER_TON = 1000
+
+
+def round_half_up_div(numerator: int, denominator: int) -> int:
+    """Return ``numerator / denominator`` rounded to the nearest integer, halves up.
+
+    Both arguments are non-negative ints and ``denominator > 0``; otherwise ``ValueError``.
+    Exact for any size of int (no float is involved).
+    """
+    if numerator < 0 or denominator <= 0:
+        raise ValueError(f"need numerator >= 0 and denominator > 0, got {numerator}/{denominator}")
+    # floor((n + d/2) / d) without a fraction: multiply both sides by 2.
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def coal_subsidy_fen(kg: int, rate_fen_per_ton: int) -> int:
+    """Subsidy in fen for ``kg`` kilograms at ``rate_fen_per_ton``: round_half_up(kg * rate / 1000)."""
+    return round_half_up_div(kg * rate_fen_per_ton, KG_PER_TON)
+
+
+def line_amount_fen(quantity: int, unit_price_fen: int, per_ton: bool) -> int:
+    """Amount in fen of one slip line.
+
+    ``per_ton=True``: coal, ``quantity`` in kg and ``unit_price_fen`` per ton, rounded half up.
+    ``per_ton=False``: stoves, ``quantity`` in sets and ``unit_price_fen`` per set (exact).
+    """
+    if quantity < 0 or unit_price_fen < 0:
+        raise ValueError(f"quantity and price must be non-negative, got {quantity} x {unit_price_fen}")
+    if per_ton:
+        return round_half_up_div(quantity * unit_price_fen, KG_PER_TON)
+    return quantity * unit_price_fen
+
+
+def tiered_coal_subsidy_fen(already_kg: int, kg: int, tiers: list[tuple[int, int]]) -> int:
+    """Subsidy in fen for buying ``kg`` more when the household already bought ``already_kg``.
+
+    ``tiers`` is ``[(from_kg, rate_fen_per_ton), ...]``, strictly increasing ``from_kg``, the first
+    ``from_kg`` is 0; a tier's rate applies to the cumulative kilograms from its ``from_kg`` up to
+    the next tier's ``from_kg``. The new kilograms ``[already_kg, already_kg + kg)`` are split over
+    those bands. Raises ``ValueError`` on malformed tiers or negative quantities.
+    """
+    if already_kg < 0 or kg < 0:
+        raise ValueError(f"quantities must be non-negative, got already={already_kg}, kg={kg}")
+    _check_tiers(tiers)
+    start, end = already_kg, already_kg + kg
+    # Sum each band's kg * rate exactly (unit: fen * kg / ton) and round ONCE at the end.
+    # Rounding per band would add up to one fen of error per band crossed, and the line
+    # would no longer equal round_half_up(exact amount) - the same rule every other line obeys.
+    exact = 0
+    for i, (band_from, rate) in enumerate(tiers):
+        band_to = tiers[i + 1][0] if i + 1 < len(tiers) else end
+        overlap = min(end, band_to) - max(start, band_from)
+        if overlap > 0:
+            exact += overlap * rate
+    return round_half_up_div(exact, KG_PER_TON)
+
+
+def _check_tiers(tiers: list[tuple[int, int]]) -> None:
+    if not tiers:
+        raise ValueError("tiers must not be empty")
+    if tiers[0][0] != 0:
+        raise ValueError(f"the first tier must start at 0 kg, got {tiers[0][0]}")
+    for (a, _), (b, _) in zip(tiers, tiers[1:]):
+        if b <= a:
+            raise ValueError(f"tiers must have strictly increasing from_kg, got {a} then {b}")
+    for _, rate in tiers:
+        if rate < 0:
+            raise ValueError(f"tier rates must be non-negative, got {rate}")
+
+
+def split_largest_remainder(total: int, shares: list[int]) -> list[int]:
+    """Split ``total`` (>= 0) in proportion to ``shares`` (weights, e.g. basis points).
+
+    The parts are non-negative, sum exactly to ``total``, and each is the exact proportion
+    rounded down or up (so within 1 of it). The units left after rounding everyone down go to
+    the largest remainders; equal remainders go to the earlier position. A zero weight always
+    gets 0. Raises ``ValueError`` if ``shares`` is empty, sums to zero, or has a negative weight,
+    or if ``total`` is negative.
+    """
+    if total < 0:
+        raise ValueError(f"total must be non-negative, got {total}")
+    if not shares:
+        raise ValueError("shares must not be empty")
+    if any(s < 0 for s in shares):
+        raise ValueError(f"shares must be non-negative, got {shares}")
+    weight = sum(shares)
+    if weight == 0:
+        raise ValueError("shares must not sum to zero")
+    floors = [total * s // weight for s in shares]
+    remainders = [total * s % weight for s in shares]
+    leftover = total - sum(floors)  # < len(shares): each remainder is < weight
+    # sorted() is stable and the key includes the index, so ties go to the earlier position.
+    for i in sorted(range(len(shares)), key=lambda i: (-remainders[i], i))[:leftover]:
+        floors[i] += 1
+    return floors
+
+
+def _fixed(value: int, places: int) -> str:
+    """Format ``value`` / 10**places with thousands separators and exactly ``places`` decimals."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**places)
+    return f"{sign}{whole:,}.{frac:0{places}d}"
+
+
+def yuan(fen: int) -> str:
+    """Format fen as yuan: ``123456`` -> ``"1,234.56"``, ``-5`` -> ``"-0.05"``."""
+    return _fixed(fen, 2)
+
+
+def tons(kg: int) -> str:
+    """Format kilograms as tons with 3 decimals: ``1234567`` -> ``"1,234.567"``."""
+    return _fixed(kg, 3)
+
+
+# Either plain digits or correctly grouped thousands; at most 12 integer digits keeps the
+# result far inside a 64-bit column and rejects pasted garbage such as an ID number.
+_NUMBER = re.compile(r"(?P<whole>[0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.(?P<frac>[0-9]+))?")
+
+
+def _parse_fixed(text: str, places: int, what: str, unit_hint: str) -> int:
+    """Parse a non-negative decimal with at most ``places`` decimals into an int scaled by 10**places."""
+    if not isinstance(text, str):
+        raise ValueError(f"请输入{what}")
+    # NFKC turns full-width digits, commas and points typed with a Chinese IME into ASCII.
+    s = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    if not s:
+        raise ValueError(f"请输入{what}")
+    if s.startswith("-"):
+        raise ValueError(f"{what}不能为负数")
+    m = _NUMBER.fullmatch(s)
+    if m is None:
+        raise ValueError(f"{what}格式不正确：“{text.strip()}”，{unit_hint}")
+    frac = m.group("frac") or ""
+    if len(frac) > places:
+        raise ValueError(f"{what}最多保留{places}位小数：“{text.strip()}”")
+    whole = int(m.group("whole").replace(",", ""))
+    return whole * 10**places + int(frac.ljust(places, "0"))
+
+
+def parse_yuan(text: str) -> int:
+    """Parse a yuan amount typed by a user into fen.
+
+    Accepts ``"1100"``, ``"1,100.5"``, ``"1100.50"`` (also full-width digits); at most 2 decimals;
+    no sign. Raises ``ValueError`` with a Chinese message otherwise.
+    """
+    return _parse_fixed(text, 2, "金额", "应为以元为单位的数字，例如 1100 或 1,100.50")
+
+
+def parse_tons_to_kg(text: str) -> int:
+    """Parse a quantity in tons typed by a user into whole kilograms.
+
+    Accepts ``"12"``, ``"1,234.5"``, ``"0.125"``; at most 3 decimals (1 kg); no sign.
+    Raises ``ValueError`` with a Chinese message otherwise.
+    """
+    return _parse_fixed(text, 3, "吨数", "应为以吨为单位的数字，例如 12 或 1.250")

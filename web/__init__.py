@@ -1,0 +1,1 @@
+"""HTTP only: the Litestar app, HTML pages and the JSON API. Handlers parse, call one service, render."""

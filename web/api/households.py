@@ -1,0 +1,3 @@
+"""households api: see the issue for this area."""
+
+controllers: list = []

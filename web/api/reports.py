@@ -1,0 +1,3 @@
+"""reports api: see the issue for this area."""
+
+controllers: list = []

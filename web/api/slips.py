@@ -1,0 +1,3 @@
+"""slips api: see the issue for this area."""
+
+controllers: list = []

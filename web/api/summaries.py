@@ -1,0 +1,3 @@
+"""summaries api: see the issue for this area."""
+
+controllers: list = []

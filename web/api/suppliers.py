@@ -1,0 +1,3 @@
+"""suppliers api: see the issue for this area."""
+
+controllers: list = []

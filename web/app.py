@@ -1,0 +1,69 @@
+"""The app factory: `uvicorn --factory web.app:create_app`, or `subsidy serve`."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from litestar import Litestar, get
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from subsidy import db
+from subsidy.settings import PROJECT_ROOT, get_settings
+from web import errors, templating
+from web.auth import AuthenticationMiddleware
+from web.deps import provide_session, provide_user
+
+# Each area's module exposes `controllers`; adding an area is adding its name here.
+AREAS = [
+    "web.pages.auth", "web.pages.home", "web.pages.admin", "web.pages.seasons", "web.pages.households",
+    "web.pages.suppliers", "web.pages.slips", "web.pages.summaries", "web.pages.reports",
+    "web.api.auth", "web.api.regions", "web.api.households", "web.api.suppliers", "web.api.slips",
+    "web.api.summaries", "web.api.reports",
+]
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=False)
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+def _controllers() -> list:
+    handlers: list = []
+    for name in AREAS:
+        handlers += importlib.import_module(name).controllers
+    return handlers
+
+
+def create_app(*, check_schema: bool = True) -> Litestar:
+    settings = get_settings()
+    if not settings.secret_key:
+        raise SystemExit("SECRET_KEY is not set. Set it (for example `export SECRET_KEY=$(openssl rand -hex 32)`), "
+                         "or set SUBSIDY_DEMO=1 for the demo.")
+    if check_schema:
+        try:
+            db.ensure_schema_current(db.get_engine())
+        except db.SchemaOutdated as error:
+            raise SystemExit(str(error)) from None
+    return Litestar(
+        route_handlers=[healthz, create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"]),
+                        *_controllers()],
+        dependencies={"session": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
+        middleware=[AuthenticationMiddleware()],
+        csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_samesite="lax",
+                               exclude=["/api/"]),
+        template_config=templating.template_config(),
+        exception_handlers=errors.HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="清洁煤补贴管理系统 API", version="1.0.0", path="/schema",
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"BearerToken": []}],
+        ),
+        logging_config=None,
+        request_max_body_size=settings.upload_max_bytes,
+        debug=False,
+    )

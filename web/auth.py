@@ -1,0 +1,99 @@
+"""Who is calling: a browser session cookie for pages, a Bearer token for the API, resolved once per request.
+
+The lookup runs in a worker thread (it touches the database) and the user is detached from that short session, so
+handlers get a plain `User` in `request.user`. Pages without a user redirect to the login page; API calls get 401.
+A user who must change a temporary password can reach nothing but the change-password page and logout.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import json
+
+import anyio
+from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.response.base import ASGIResponse
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from subsidy import auth, db
+from subsidy.models import User
+
+SESSION_COOKIE = "subsidy_session"
+PUBLIC_PREFIXES = ("/login", "/static/", "/schema", "/api/v1/auth/token", "/healthz", "/favicon.ico")
+PASSWORD_CHANGE_ALLOWED = ("/password", "/logout", "/static/")
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def _lookup(cookie: str | None, bearer: str | None) -> User | None:
+    session = db.new_session()
+    try:
+        user = auth.user_for_token(session, bearer) if bearer is not None else auth.user_for_session(session, cookie)
+        if user is not None:
+            session.expunge(user)
+        session.rollback()
+        return user
+    finally:
+        session.close()
+
+
+class AuthenticationMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        path = scope["path"]
+        headers = dict(scope.get("headers") or [])
+        bearer = None
+        if is_api(path):
+            value = headers.get(b"authorization", b"").decode("latin-1")
+            if value.lower().startswith("bearer "):
+                bearer = value[7:].strip()
+            cookie = None
+        else:
+            cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
+        user = None
+        if bearer or cookie:
+            user = await anyio.to_thread.run_sync(_lookup, cookie, bearer)
+        scope["user"] = user
+        scope["auth"] = cookie if user is not None and not is_api(path) else bearer
+        if user is None and not path.startswith(PUBLIC_PREFIXES):
+            if is_api(path):
+                response = ASGIResponse(
+                    body=json.dumps({"detail": "未登录或令牌已失效", "status_code": 401}, ensure_ascii=False).encode(),
+                    status_code=401, media_type="application/json", headers={"WWW-Authenticate": "Bearer"})
+            else:
+                target = path + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+                response = _redirect(f"/login?next={quote(target)}")
+            await response(scope, receive, send)
+            return
+        if user is not None and user.must_change_password and not is_api(path) \
+                and not path.startswith(PASSWORD_CHANGE_ALLOWED):
+            await _redirect("/password")(scope, receive, send)
+            return
+        await next_app(scope, receive, send)
+
+
+def _redirect(location: str) -> ASGIResponse:
+    return ASGIResponse(body=b"", status_code=303, headers={"Location": location})
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
+
+
+def session_cookie(secret: str, *, secure: bool, max_age: int | None = None) -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value=secret, httponly=True, samesite="lax", secure=secure, path="/",
+                  max_age=max_age)
+
+
+def clear_session_cookie(secure: bool) -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value="", httponly=True, samesite="lax", secure=secure, path="/", max_age=0)

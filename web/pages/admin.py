@@ -1,0 +1,3 @@
+"""admin pages."""
+
+controllers: list = []

@@ -1,0 +1,3 @@
+"""households pages: see the issue for this area."""
+
+controllers: list = []

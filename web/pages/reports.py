@@ -1,0 +1,3 @@
+"""reports pages: see the issue for this area."""
+
+controllers: list = []

@@ -1,0 +1,3 @@
+"""seasons pages."""
+
+controllers: list = []

@@ -1,0 +1,3 @@
+"""slips pages: see the issue for this area."""
+
+controllers: list = []

@@ -1,0 +1,3 @@
+"""summaries pages: see the issue for this area."""
+
+controllers: list = []

@@ -1,0 +1,3 @@
+"""suppliers pages: see the issue for this area."""
+
+controllers: list = []
