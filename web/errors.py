@@ -12,7 +12,7 @@ from litestar.exceptions import (
     HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException, ValidationException,
 )
 from litestar.response import Redirect, Template
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from subsidy.db import is_unique_violation
 from subsidy.errors import Conflict, LoginRefused, NotAllowed, NotFound, SubsidyError
@@ -96,6 +96,14 @@ def integrity_error(request: Request, error: IntegrityError) -> Response:
     return _answer(request, 409, "数据与当前状态冲突，请刷新后重试")
 
 
+def out_of_range(request: Request, error: Exception) -> Response:
+    """A number too large for the database (SQLite's 64-bit integers, PostgreSQL's 22003): bad input, not a crash."""
+    if isinstance(error, DataError) and getattr(getattr(error, "orig", None), "sqlstate", "") not in ("22003", "22P02",
+                                                                                                   "22001", "22008"):
+        return server_error(request, error)
+    return _answer(request, 422, "数值超出允许范围", errors={"_": "数值超出允许范围"})
+
+
 def server_error(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return _answer(request, 500, "系统出现错误，请稍后重试")
@@ -106,5 +114,7 @@ HANDLERS = {
     ValidationException: validation_error,
     HTTPException: http_error,
     IntegrityError: integrity_error,
+    OverflowError: out_of_range,
+    DataError: out_of_range,
     Exception: server_error,
 }

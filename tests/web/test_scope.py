@@ -35,3 +35,8 @@ def test_a_village_outside_the_scope_is_not_even_listed_by_town_filter(api_as):
 def test_admin_pages_are_refused_to_other_roles(client_as):
     response = client_as("coal-a").get("/admin/users")
     assert response.status_code in (403, 404)
+
+
+def test_an_id_too_large_for_the_database_is_refused_not_a_server_error(api_as):
+    response = api_as("drc").get(f"/api/v1/villages?town_id={2**70}")
+    assert response.status_code == 422
