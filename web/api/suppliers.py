@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from litestar import Controller, get, post
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from subsidy import batches, suppliers
@@ -101,7 +101,7 @@ class SuppliersApi(Controller):
 
     @get("/batches/{batch_id:int}", sync_to_thread=True,
          guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
-    def get_batch(self, session: DbSession, batch_id: int) -> BatchOut:
+    def get_batch(self, session: DbSession, batch_id: FromPath[int]) -> BatchOut:
         return batch_out(batches.get(session, batch_id))
 
 

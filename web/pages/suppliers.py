@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from subsidy import attachments, batches, contracts, ledger, quality, seasons, suppliers
@@ -98,7 +98,7 @@ class SuppliersPages(Controller):
         return Redirect(f"/suppliers/{supplier.id}?saved=1", status_code=303)
 
     @get("/{supplier_id:int}", sync_to_thread=True)
-    def show(self, session: DbSession, user: CurrentUser, supplier_id: int,
+    def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
              saved: FromQuery[int | None] = None) -> Template:
         supplier = suppliers.get(session, supplier_id)
         season = seasons.active_season_or_none(session)
@@ -109,12 +109,12 @@ class SuppliersPages(Controller):
             "notice": "已保存" if saved else None})
 
     @get("/{supplier_id:int}/edit", sync_to_thread=True, guards=[requires(Role.DRC)])
-    def edit(self, session: DbSession, supplier_id: int) -> Template:
+    def edit(self, session: DbSession, supplier_id: FromPath[int]) -> Template:
         supplier = suppliers.get(session, supplier_id)
         return Template("suppliers/form.html", context={"form": _supplier_form(supplier), "supplier": supplier})
 
     @post("/{supplier_id:int}/edit", sync_to_thread=True, guards=[requires(Role.DRC)])
-    def update(self, session: DbSession, user: CurrentUser, supplier_id: int,
+    def update(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
                data: Annotated[dict, FORM]) -> Template | Redirect:
         supplier = suppliers.get(session, supplier_id)
         products = _products_from(data)
@@ -125,7 +125,7 @@ class SuppliersPages(Controller):
         return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
 
     @post("/{supplier_id:int}/status", sync_to_thread=True, guards=[requires(Role.DRC)])
-    def status(self, session: DbSession, user: CurrentUser, supplier_id: int,
+    def status(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
                data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
             write(session, lambda: suppliers.set_status(session, user, supplier_id, data.get("status", ""),
@@ -139,13 +139,13 @@ class SuppliersPages(Controller):
         return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
 
     @get("/{supplier_id:int}/contact", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
-    def contact_form(self, session: DbSession, supplier_id: int) -> Template:
+    def contact_form(self, session: DbSession, supplier_id: FromPath[int]) -> Template:
         s = suppliers.get(session, supplier_id)
         return Template("suppliers/contact.html", context={"s": s, "form": {
             "contact_name": s.contact_name, "contact_phone": s.contact_phone, "address": s.address}})
 
     @post("/{supplier_id:int}/contact", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
-    def contact(self, session: DbSession, user: CurrentUser, supplier_id: int,
+    def contact(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
                 data: Annotated[dict, FORM]) -> Template | Redirect:
         s = suppliers.get(session, supplier_id)
         try:
@@ -180,7 +180,7 @@ class SuppliersPages(Controller):
             if error.__class__ is not SubsidyError:
                 raise
             return refused("suppliers/standards.html", error, data,
-                           **_standards_context(session, user, season_id, None))
+                           **_standards_context(session, user, season_id, None))  # no "form" key in the context
         return Redirect(f"/suppliers/standards?season_id={season_id}&saved=1", status_code=303)
 
 
@@ -261,14 +261,14 @@ class ContractsPages(Controller):
         return Redirect(f"/contracts/{contract.id}", status_code=303)
 
     @get("/{contract_id:int}", sync_to_thread=True)
-    def show(self, session: DbSession, user: CurrentUser, contract_id: int,
+    def show(self, session: DbSession, user: CurrentUser, contract_id: FromPath[int],
              saved: FromQuery[int | None] = None) -> Template:
         return Template("suppliers/contract.html", context={**_contract_context(session, contract_id), "me": user,
                                                            "notice": "附件已上传" if saved else None})
 
     @post("/{contract_id:int}/attachments", sync_to_thread=True, guards=[requires(Role.DRC)],
           request_max_body_size=UPLOAD_LIMIT)
-    def upload(self, session: DbSession, user: CurrentUser, contract_id: int,
+    def upload(self, session: DbSession, user: CurrentUser, contract_id: FromPath[int],
                data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         contracts.get(session, contract_id)
         upload = _file(data, "file")
@@ -285,7 +285,7 @@ class ContractsPages(Controller):
         return Redirect(f"/contracts/{contract_id}?saved=1", status_code=303)
 
 
-def _contract_context(session, contract_id: int) -> dict[str, Any]:
+def _contract_context(session, contract_id: FromPath[int]) -> dict[str, Any]:
     contract = contracts.get(session, contract_id)
     supplier = session.get(Supplier, contract.supplier_id)
     town = session.get(Town, contract.town_id)
@@ -355,12 +355,13 @@ class BatchesPages(Controller):
         except SubsidyError as error:
             if error.__class__ is not SubsidyError:
                 raise
-            return refused("suppliers/batch_form.html", error, _text(data),
-                           **_batch_form_context(session, seasons.active_season_or_none(session), _text(data)))
+            context = _batch_form_context(session, seasons.active_season_or_none(session), _text(data))
+            context.pop("form")
+            return refused("suppliers/batch_form.html", error, _text(data), **context)
         return Redirect(f"/batches/{batch.id}?new=1", status_code=303)
 
     @get("/{batch_id:int}", sync_to_thread=True)
-    def show(self, session: DbSession, user: CurrentUser, batch_id: int, new: FromQuery[int | None] = None) -> Template:
+    def show(self, session: DbSession, user: CurrentUser, batch_id: FromPath[int], new: FromQuery[int | None] = None) -> Template:
         batch = batches.get(session, batch_id)
         supplier = session.get(Supplier, batch.supplier_id)
         standard = quality.standard_for(session, batch.season_id, batch.product)
@@ -386,7 +387,7 @@ class LedgerPages(Controller):
             "warn_days": ledger.WARN_DAYS})
 
     @get("/{supplier_id:int}/{product:str}", sync_to_thread=True)
-    def show(self, session: DbSession, user: CurrentUser, supplier_id: int, product: str,
+    def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int], product: FromPath[str],
              page: FromQuery[int | None] = None) -> Template:
         book = ledger.build(session, supplier_id, product)
         page = page_number(page)
@@ -396,7 +397,7 @@ class LedgerPages(Controller):
             "per_page": PER_PAGE, "me": user, "warn_days": ledger.WARN_DAYS})
 
     @get("/{supplier_id:int}/{product:str}/xlsx", sync_to_thread=True)
-    def xlsx(self, session: DbSession, supplier_id: int, product: str) -> Response:
+    def xlsx(self, session: DbSession, supplier_id: FromPath[int], product: FromPath[str]) -> Response:
         book = ledger.build(session, supplier_id, product)
         name = f"进销货台账-{book.supplier.code}-{product}.xlsx"
         return Response(ledger.to_xlsx(book), media_type=(
@@ -409,7 +410,7 @@ class AttachmentsPages(Controller):
     include_in_schema = False
 
     @get("/{attachment_id:int}", sync_to_thread=True)
-    def download(self, session: DbSession, user: CurrentUser, attachment_id: int) -> Response:
+    def download(self, session: DbSession, user: CurrentUser, attachment_id: FromPath[int]) -> Response:
         a = attachments.for_download(session, attachment_id)
         return Response(a.data, media_type=a.content_type, headers={
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(a.filename)}",
