@@ -180,7 +180,8 @@ def overview(session: Session, season_id: int | None = None) -> list[Overview]:
 
 
 def to_xlsx(ledger: Ledger) -> bytes:
-    """The ledger as a spreadsheet (openpyxl write_only: streamed, whatever the number of rows)."""
+    """The ledger as a spreadsheet (openpyxl write_only: streamed, whatever the number of rows). Dates are ISO text
+    cells (YYYY-MM-DD sorts correctly): a styled date cell costs about twice as much to write."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -194,7 +195,7 @@ def to_xlsx(ledger: Ledger) -> bytes:
     for row in ledger.rows:
         ref = WriteOnlyCell(sheet, value=row.ref)
         ref.data_type = "s"
-        sheet.append([row.day, "进货" if row.kind == "in" else "销售", ref, row.detail,
+        sheet.append([row.day.isoformat(), "进货" if row.kind == "in" else "销售", ref, row.detail,
                       row.in_kg if row.kind == "in" else None, row.out_kg or None, row.balance_kg])
     sheet.append([])
     sheet.append(["合计", "", "", "", ledger.in_kg, ledger.out_kg, ledger.balance_kg])
