@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from litestar import Controller, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from subsidy import household_import, households
@@ -118,7 +118,7 @@ class HouseholdsApi(Controller):
     tags = ["households"]
 
     @post("/households", sync_to_thread=True, guards=[requires(Role.VILLAGE)], status_code=201)
-    def create(self, session: DbSession, user: CurrentUser, data: HouseholdIn) -> HouseholdOut:
+    def create(self, session: DbSession, user: CurrentUser, data: JSONBody[HouseholdIn]) -> HouseholdOut:
         """Register a household; 409 with `existing_id` when its ID number is already registered in the district."""
         made = write(session, lambda: households.register_household(session, user, data.village_id,
             households.HouseholdInput(data.head_name, data.id_number, data.phone, data.address, data.category)))
@@ -131,29 +131,29 @@ class HouseholdsApi(Controller):
         return _page(user, households.list_households(session, village_id=village_id, page=page))
 
     @post("/households/search", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)], status_code=200)
-    def search(self, session: DbSession, user: CurrentUser, data: SearchIn) -> HouseholdPage:
+    def search(self, session: DbSession, user: CurrentUser, data: JSONBody[SearchIn]) -> HouseholdPage:
         """Households in scope whose name, ID number or phone matches `q` (POST: never an ID number in a URL)."""
         return _page(user, households.list_households(session, village_id=data.village_id, q=data.q,
                                                       page=data.page))
 
     @get("/households/{household_id:int}", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
-    def detail(self, session: DbSession, user: CurrentUser, household_id: int) -> HouseholdDetail:
+    def detail(self, session: DbSession, user: CurrentUser, household_id: FromPath[int]) -> HouseholdDetail:
         found, registrations, _ = households.history(session, household_id)
         return HouseholdDetail(**household_out(user, found).model_dump(),
                                registrations=[registration_out(r) for r in registrations])
 
     @post("/households/{household_id:int}/registrations", sync_to_thread=True, guards=[requires(Role.VILLAGE)],
           status_code=201)
-    def register(self, session: DbSession, user: CurrentUser, household_id: int,
-                 data: RegistrationIn) -> RegistrationOut:
+    def register(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
+                 data: JSONBody[RegistrationIn]) -> RegistrationOut:
         """The household's registration for the active season, `status: "registered"`."""
         made = write(session, lambda: households.register_purchase(session, user, household_id, data.coal_kg,
                                                                     data.stoves))
         return registration_out(made)
 
     @post("/villages/{village_id:int}/notice", sync_to_thread=True, guards=[requires(Role.VILLAGE)], status_code=201)
-    def publish(self, session: DbSession, user: CurrentUser, village_id: int,
-                data: NoticeIn | None = None) -> NoticeOut:
+    def publish(self, session: DbSession, user: CurrentUser, village_id: FromPath[int],
+                data: JSONBody[NoticeIn | None] = None) -> NoticeOut:
         """Publish the notice of all `registered` registrations of the village; they become `noticed`."""
         notice, count = write(session, lambda: households.publish_notice(
             session, user, village_id, data.objection_contact if data else ""))
@@ -163,17 +163,18 @@ class HouseholdsApi(Controller):
 
     @post("/registrations/{registration_id:int}/approve", sync_to_thread=True, guards=[requires(Role.TOWN)],
           status_code=200)
-    def approve(self, session: DbSession, user: CurrentUser, registration_id: int) -> RegistrationOut:
+    def approve(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int]) -> RegistrationOut:
         return registration_out(write(session, lambda: households.approve(session, user, registration_id)))
 
     @post("/registrations/{registration_id:int}/reject", sync_to_thread=True, guards=[requires(Role.TOWN)],
           status_code=200)
-    def reject(self, session: DbSession, user: CurrentUser, registration_id: int, data: RejectIn) -> RegistrationOut:
+    def reject(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
+               data: JSONBody[RejectIn]) -> RegistrationOut:
         return registration_out(write(session, lambda: households.reject(session, user, registration_id,
                                                                           data.reason)))
 
     @get("/villages/{village_id:int}/registrations.xlsx", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
-    def export(self, session: DbSession, user: CurrentUser, village_id: int) -> Response[bytes]:
+    def export(self, session: DbSession, user: CurrentUser, village_id: FromPath[int]) -> Response[bytes]:
         """The village's households and registrations in the import template (ID numbers as text)."""
         name, data = household_import.export_village(session, user, village_id)
         return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

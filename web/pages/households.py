@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from subsidy import household_import, households, seasons
@@ -88,7 +88,7 @@ class HouseholdPages(Controller):
         return Redirect(f"/households/{made.id}?saved=1", status_code=303)
 
     @get("/{household_id:int}", sync_to_thread=True, guards=[READERS])
-    def detail(self, session: DbSession, user: CurrentUser, household_id: int,
+    def detail(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
                saved: FromQuery[int | None] = None) -> Template:
         return self._detail(session, user, household_id, notice="已保存。" if saved else "")
 
@@ -103,13 +103,13 @@ class HouseholdPages(Controller):
             "show_phone": households.show_phone(user, found.phone), "form": extra.pop("form", {}), **extra})
 
     @get("/{household_id:int}/edit", sync_to_thread=True, guards=[VILLAGE])
-    def edit_page(self, session: DbSession, user: CurrentUser, household_id: int) -> Template:
+    def edit_page(self, session: DbSession, user: CurrentUser, household_id: FromPath[int]) -> Template:
         found = households.household(session, household_id)
         form = {k: getattr(found, k) for k in ("head_name", "id_number", "phone", "address", "category")}
         return Template("households/form.html", context={"form": form, "household": found})
 
     @post("/{household_id:int}/edit", sync_to_thread=True, guards=[VILLAGE])
-    def edit(self, session: DbSession, user: CurrentUser, household_id: int,
+    def edit(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
              data: Annotated[dict, FORM]) -> Template | Redirect:
         found = households.household(session, household_id)
         try:
@@ -120,7 +120,7 @@ class HouseholdPages(Controller):
         return Redirect(f"/households/{household_id}?saved=1", status_code=303)
 
     @post("/{household_id:int}/registrations", sync_to_thread=True, guards=[VILLAGE])
-    def register(self, session: DbSession, user: CurrentUser, household_id: int,
+    def register(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
                  data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
             coal_kg, stoves = _quantities(data)
@@ -132,7 +132,7 @@ class HouseholdPages(Controller):
         return Redirect(f"/households/{household_id}?saved=1", status_code=303)
 
     @post("/registrations/{registration_id:int}/change", sync_to_thread=True, guards=[VILLAGE])
-    def change(self, session: DbSession, user: CurrentUser, registration_id: int,
+    def change(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
                data: Annotated[dict, FORM]) -> Template | Redirect:
         found = households.registration(session, registration_id)
         try:
@@ -177,7 +177,7 @@ class HouseholdPages(Controller):
         return Template("households/preview.html", context={"result": result, "upload": upload, "done": False})
 
     @post("/import/{upload_id:int}/confirm", sync_to_thread=True, guards=[VILLAGE])
-    def confirm(self, session: DbSession, user: CurrentUser, upload_id: int) -> Template:
+    def confirm(self, session: DbSession, user: CurrentUser, upload_id: FromPath[int]) -> Template:
         result = write(session, lambda: household_import.confirm_upload(session, user, upload_id))
         return Template("households/preview.html", context={"result": result, "upload": None, "done": True})
 
@@ -227,12 +227,12 @@ class RegistrationPages(Controller):
             session, user, status=status, village_id=village_id))
 
     @post("/{registration_id:int}/approve", sync_to_thread=True, guards=[TOWN])
-    def approve(self, session: DbSession, user: CurrentUser, registration_id: int) -> Redirect:
+    def approve(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int]) -> Redirect:
         write(session, lambda: households.approve(session, user, registration_id))
         return Redirect("/registrations?status=noticed&done=approved", status_code=303)
 
     @post("/{registration_id:int}/reject", sync_to_thread=True, guards=[TOWN])
-    def reject(self, session: DbSession, user: CurrentUser, registration_id: int,
+    def reject(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
                data: Annotated[dict, FORM]) -> Redirect:
         write(session, lambda: households.reject(session, user, registration_id, str(data.get("reason", ""))))
         return Redirect("/registrations?status=noticed&done=rejected", status_code=303)
@@ -250,15 +250,15 @@ class RegistrationPages(Controller):
         return Redirect(f"/registrations/notices/{notice.id}", status_code=303)
 
     @get("/notices/{notice_id:int}", sync_to_thread=True, guards=[READERS])
-    def notice_page(self, session: DbSession, user: CurrentUser, notice_id: int) -> Template:
+    def notice_page(self, session: DbSession, user: CurrentUser, notice_id: FromPath[int]) -> Template:
         found = households.notice(session, notice_id)
         return Template("households/notice.html", context={
             "the_notice": found, "rows": households.notice_rows(session, notice_id),
             "village": session.get(Village, found.village_id),
             "season": session.get(Season, found.season_id)})
 
-    @get("/notices/{notice_id:int}.xlsx", sync_to_thread=True, guards=[READERS])
-    def notice_xlsx(self, session: DbSession, user: CurrentUser, notice_id: int) -> Response[bytes]:
+    @get("/notices/{notice_id:int}/notice.xlsx", sync_to_thread=True, guards=[READERS])
+    def notice_xlsx(self, session: DbSession, user: CurrentUser, notice_id: FromPath[int]) -> Response[bytes]:
         return _xlsx(f"notice-{notice_id}.xlsx", household_import.export_notice(session, notice_id))
 
 
