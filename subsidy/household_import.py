@@ -18,12 +18,13 @@ import io
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils.exceptions import InvalidFileException
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from subsidy import audit, clock, db, seasons
@@ -369,6 +370,9 @@ def run_cli(path: str, dry_run: bool = False) -> int:
 # --- uploads kept between preview and confirmation -----------------------------------------------------------------
 
 def store_upload(session: Session, actor, filename: str, data: bytes) -> ImportUpload:
+    """Keep the file for its preview and confirmation; uploads left unconfirmed for 2 days are dropped."""
+    session.execute(delete(ImportUpload).where(ImportUpload.created_at < clock.now() - timedelta(days=2))
+                    .execution_options(synchronize_session=False))
     upload = ImportUpload(user_id=actor.id, village_id=getattr(actor, "village_id", None),
                           filename=(filename or "")[:200], sha256=hashlib.sha256(data).hexdigest(), data=data)
     session.add(upload)
