@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from subsidy import clock, db, households
 from subsidy.errors import Conflict, NotAllowed, NotFound, SubsidyError
-from subsidy.models import AuditEntry, Household, Registration, RegistrationStatus, Season
+from subsidy.models import AuditEntry, Household, Registration, Season
 from subsidy.scope import Scope
 from tests.factories.households import household_input, user, village
 
