@@ -360,8 +360,10 @@ def _decide(session: Session, actor, registration_id: int, status: RegistrationS
                  RegistrationStatus.REJECTED: "已被驳回"}.get(registration.status, registration.status)
         raise Conflict(f"该登记{label}，不能{'审核' if status == RegistrationStatus.APPROVED else '驳回'}")
     if status == RegistrationStatus.APPROVED:
-        ends_on = session.execute(select(Notice.ends_on).where(Notice.id == registration.notice_id)).scalar_one()
-        if clock.today() < ends_on:
+        # A noticed registration without a notice row (loaded data, e.g. the demo's) has no period left to wait.
+        ends_on = session.execute(select(Notice.ends_on).where(Notice.id == registration.notice_id)
+                                  ).scalar_one_or_none() if registration.notice_id else None
+        if ends_on is not None and clock.today() < ends_on:
             raise Conflict(f"公示期至{ends_on:%Y年%m月%d日}结束，公示期满后才能审核")
     moment = clock.now()
     # Conditional on the state read above: a concurrent decision makes this one a 409, never a double decision.
@@ -396,8 +398,9 @@ def reject(session: Session, actor, registration_id: int, reason: str) -> Regist
 def approve_all_due(session: Session, actor, village_id: int | None = None) -> int:
     """Approve every noticed registration in scope (optionally of one village) whose notice period has ended."""
     _require(actor, Role.TOWN)
-    stmt = (select(Registration.id).join(Notice, Notice.id == Registration.notice_id)
-            .where(Registration.status == RegistrationStatus.NOTICED, Notice.ends_on <= clock.today())
+    stmt = (select(Registration.id).outerjoin(Notice, Notice.id == Registration.notice_id)
+            .where(Registration.status == RegistrationStatus.NOTICED,
+                   or_(Notice.ends_on <= clock.today(), Registration.notice_id.is_(None)))
             .order_by(Registration.id))
     if village_id:
         stmt = stmt.where(Registration.village_id == village_id)
