@@ -7,13 +7,13 @@ from subsidy.models.seasons import FundShare, QualityStandard, Season, SubsidyRa
 from subsidy.models.users import ApiToken, IdempotentRequest, LoginSession, User
 from subsidy.models.audit import AuditEntry, AuditHead
 from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
-from subsidy.models.households import Household, Notice, Registration
+from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
     "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry", "AuditHead", "Attachment", "Batch",
-    "Contract", "Supplier", "Household", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
+    "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
 ]

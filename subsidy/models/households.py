@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
@@ -65,4 +65,21 @@ class Notice(SQLModel, table=True):
     ends_on: date
     objection_contact: str = Field(default="", max_length=200)
     published_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+
+
+class ImportUpload(SQLModel, table=True):
+    """An uploaded registration spreadsheet kept between its preview and its confirmation. The bytes live in the
+    database, not in a process's memory or a local temp file, so that the confirmation may reach another app process
+    (or another machine) than the preview did; a hidden form field would have to carry megabytes back and forth."""
+
+    __tablename__ = "import_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    village_id: int | None = Field(default=None, foreign_key="village.id")
+    filename: str = Field(default="", max_length=200)
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_type=LargeBinary)
+    used_at: datetime | None = None
     created_at: datetime = created_at_field()
