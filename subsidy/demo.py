@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from subsidy import audit, auth, clock, quality, seasons
 from subsidy.idnumbers import make_credit_code, make_id_number
 from subsidy.models import (
-    Batch, Category, Contract, District, Household, Product, Registration, RegistrationStatus, Role, Supplier, Town,
+    Batch, Category, Contract, District, Household, Notice, Product, Registration, RegistrationStatus, Role, Supplier, Town,
     User, Village, Zone,
 )
 
@@ -153,7 +153,16 @@ def _users(session: Session, towns, villages, suppliers) -> None:
 
 def _households(session: Session, rng: random.Random, season_id: int, villages, per_village: int) -> None:
     serial = 0
+    today = clock.today()
     for code, village in villages.items():
+        # The village's notice (公示) that its noticed and approved registrations went through; with the demo's
+        # notice_days 0 it has already ended, so the town can decide the noticed ones at once.
+        notice = None
+        if village.zone != Zone.BAN:
+            notice = Notice(village_id=village.id, season_id=season_id, published_on=today, ends_on=today,
+                            objection_contact=f"{village.name}村委会")
+            session.add(notice)
+            session.flush()
         for n in range(per_village):
             serial += 1
             # Fictional: Taishan's region code, birthdays on the first of a month, sequence numbers from 900.
@@ -173,5 +182,6 @@ def _households(session: Session, rng: random.Random, season_id: int, villages, 
                 RegistrationStatus.NOTICED if n < per_village - 2 else RegistrationStatus.REGISTERED)
             session.add(Registration(household_id=household.id, season_id=season_id, village_id=village.id,
                                      coal_kg=rng.choice([1000, 1500, 2000, 2500, 3000]), stoves=1 if n % 3 == 0 else 0,
-                                     status=status))
+                                     status=status,
+                                     notice_id=None if status == RegistrationStatus.REGISTERED else notice.id))
     session.flush()
