@@ -301,6 +301,7 @@ def scan(session, username, code):
     from subsidy import db
     from subsidy.scope import Scope
     user = f.user(session, username)
+    session.commit()  # SQLite: the test's own write transaction would hold the lock
     scoped = db.new_session(session.get_bind(), write=True, scope=Scope.of(user))
     try:
         return run_in_transaction(scoped, lambda: slips.record_scan(scoped, user=user, code=code))
@@ -347,6 +348,7 @@ def test_missing_copies_lists_issued_slips_the_office_lacks(session, demo):
     from subsidy import db
     from subsidy.scope import Scope
     town = f.user(session, "caiyuan")
+    session.commit()
     scoped = db.new_session(session.get_bind(), scope=Scope.of(town))
     rows, total = slips.missing_copies(scoped, user=town)
     scoped.close()
