@@ -154,6 +154,15 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
                  season.cap_stoves, prices)
 
 
+def available_batches(session: Session, user: User) -> list[Batch]:
+    """The supplier's passed batches of the active season with stock, oldest first (the counter's batch choice)."""
+    season = seasons.active_season(session)
+    return list(session.execute(
+        select(Batch).where(Batch.supplier_id == user.supplier_id, Batch.season_id == season.id,
+                            Batch.passed.is_(True), Batch.sold_kg < Batch.quantity_kg)
+        .order_by(Batch.arrival_date, Batch.id).execution_options(unscoped=True)).scalars())
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Issuing
 # ---------------------------------------------------------------------------------------------------------------------
