@@ -40,14 +40,12 @@ VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.S
 # Private helpers: replaced by subsidy.batches / subsidy.suppliers (contracts) at merge.
 # ---------------------------------------------------------------------------------------------------------------------
 
-def _contract_price(session: Session, supplier_id: int, town_id: int, season_id: int, product: str) -> int | None:
-    """The agreed delivery price (fen per ton / per set), or None without a contract. Replaced by subsidy.batches at
-    merge (subsidy.suppliers contract lookup)."""
-    return session.execute(
-        select(Contract.price_fen).where(Contract.supplier_id == supplier_id, Contract.town_id == town_id,
-                                         Contract.season_id == season_id, Contract.product == product)
-        .execution_options(unscoped=True)
-    ).scalar_one_or_none()
+def _contract_prices(session: Session, supplier_id: int, town_id: int, season_id: int) -> dict[str, int]:
+    """product → agreed price of a supplier in a town and season. Replaced by subsidy.batches at merge (contracts)."""
+    return dict(session.execute(
+        select(Contract.product, Contract.price_fen).where(
+            Contract.supplier_id == supplier_id, Contract.town_id == town_id, Contract.season_id == season_id)
+        .execution_options(unscoped=True)).all())
 
 
 def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int) -> Batch | None:
@@ -195,6 +193,7 @@ class Plan:
     village: Village
     supplier: Supplier
     season: object
+    district_code: str = ""
     lines: list[PlannedLine] = field(default_factory=list)
 
     @property
@@ -234,18 +233,18 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
     season = seasons.active_season(session)
     row = session.execute(
-        select(Registration, Household, Village)
+        select(Registration, Household, Village, District.code)
         .join(Household, Household.id == Registration.household_id)
-        .join(Village, Village.id == Household.village_id)
+        .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
+        .join(District, District.id == Town.district_id)
         .where(Registration.id == registration_id).execution_options(unscoped=True, populate_existing=True)
     ).first()
+    # All of this supplier's prices in the household's town: one query for the contract check and the prices.
+    prices = _contract_prices(session, supplier.id, row.Village.town_id, season.id) if row is not None else {}
     # A registration outside the supplier's towns is "not found", as in the lookup.
-    if row is None or not session.execute(
-            select(Contract.id).where(Contract.supplier_id == supplier.id, Contract.season_id == season.id,
-                                      Contract.town_id == row.Village.town_id).limit(1)
-            .execution_options(unscoped=True)).first():
+    if not prices:
         raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
-    registration, household, village = row
+    registration, household, village, district_code = row
     if registration.season_id != season.id:
         raise _refuse("该购买登记不属于当前采暖季", "registration_id")
     if registration.status != RegistrationStatus.APPROVED:
@@ -254,7 +253,7 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         raise _refuse(f"{village.name}属于禁煤区，不能销售燃煤及炉具补贴产品", "registration_id")
     if not lines:
         raise _refuse("请至少填写一行销售内容", "lines")
-    result = Plan(registration, household, village, supplier, season)
+    result = Plan(registration, household, village, supplier, season, district_code=district_code)
     serials: set[str] = set()
     coal_before = registration.sold_coal_kg
     for i, line in enumerate(lines):
@@ -268,7 +267,7 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         if village.zone == Zone.CLEAN_ONLY and product.is_coal and product != Product.BRIQUETTE:
             raise _refuse(f"{village.name}属于洁净型煤限定区域，只能销售洁净型煤，不能销售{label}",
                           _line_field(i, "product"))
-        price = _contract_price(session, supplier.id, village.town_id, season.id, product)
+        price = prices.get(product)
         if price is None:
             raise _refuse(f"本企业与该街道/镇在本采暖季没有{label}的配送合同", _line_field(i, "product"))
         if line.unit_price_fen is not None and line.unit_price_fen != price:
@@ -346,11 +345,6 @@ def _check_quantities(session: Session, p: Plan) -> None:
         raise _refuse("该户已享受过节能炉具补贴，每户只能补贴一台", "quantity")
 
 
-def _district_code(session: Session, town_id: int) -> str:
-    return session.execute(select(District.code).join(Town, Town.district_id == District.id)
-                           .where(Town.id == town_id).execution_options(unscoped=True)).scalar_one()
-
-
 def _next_seq(session: Session, supplier_id: int, season_id: int) -> int:
     """last_seq + 1 by an UPDATE in this transaction: the row stays locked (PostgreSQL) until commit, so numbers are
     unique and gapless (a rolled-back sale gives its number back)."""
@@ -370,7 +364,7 @@ def _next_seq(session: Session, supplier_id: int, season_id: int) -> int:
         return session.execute(stmt).scalar_one()
 
 
-def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:
+def issue(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> "Issued":
     """Issue a slip (call inside one transaction: `run_in_transaction`). Every check of DESIGN.md, each refused with
     a reason; the quantities are taken by conditional updates so concurrent sales never oversell."""
     p = plan(session, clerk=clerk, registration_id=registration_id, lines=lines)
@@ -410,7 +404,7 @@ def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: li
             ln.batch = alternative
     # 3. The number.
     seq = _next_seq(session, supplier.id, season.id)
-    number = slip_number(_district_code(session, p.village.town_id) + season.code + supplier.slip_prefix, seq)
+    number = slip_number(p.district_code + season.code + supplier.slip_prefix, seq)
     h = p.household
     slip = Slip(number=number, seq=seq, supplier_id=supplier.id, season_id=season.id, registration_id=r.id,
                 household_id=h.id, town_id=p.village.town_id, village_id=p.village.id, issued_on=clock.today(),
@@ -419,21 +413,42 @@ def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: li
                 amount_fen=p.amount_fen, subsidy_fen=p.subsidy_fen)
     session.add(slip)
     session.flush()
-    session.add_all([SlipLine(slip_id=slip.id, line_no=ln.line_no, product=ln.product, quantity=ln.quantity,
-                              batch_id=ln.batch.id if ln.batch else None, serial=ln.serial,
-                              unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, subsidy_fen=ln.subsidy_fen)
-                     for ln in p.lines])
-    try:
-        with session.begin_nested():
-            if stoves and season.stove_once_ever:
-                session.add(HouseholdStove(household_id=h.id, slip_id=slip.id))
-            session.flush()
-    except IntegrityError as error:
-        if not is_unique_violation(error):
-            raise
-        raise _refuse("该户已享受过节能炉具补贴，或该炉具编号已售出（可能刚被同时开具）", "serial") from None
+    lines = [SlipLine(slip_id=slip.id, line_no=ln.line_no, product=ln.product, quantity=ln.quantity,
+                      batch_id=ln.batch.id if ln.batch else None, serial=ln.serial,
+                      unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, subsidy_fen=ln.subsidy_fen)
+             for ln in p.lines]
+    session.add_all(lines)
+    if stoves:  # the unique serial and the household's one stove decide races: refuse instead of a bare 409
+        try:
+            with session.begin_nested():
+                if season.stove_once_ever:
+                    session.add(HouseholdStove(household_id=h.id, slip_id=slip.id))
+                session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            raise _refuse("该户已享受过节能炉具补贴，或该炉具编号已售出（可能刚被同时开具）", "serial") from None
+    else:
+        session.flush()
     audit.record(session, clerk, "slip.issue", slip)
-    return slip
+    return Issued(slip, lines, supplier)
+
+
+@dataclass
+class Issued:
+    slip: Slip
+    lines: list[SlipLine]
+    supplier: Supplier
+
+    def as_json(self) -> dict:
+        """The API answer, from what the sale already holds (no further queries on the hot path)."""
+        batches = {}
+        return as_json(SlipView(self.slip, self.lines, batches, {}, self.supplier, None, None, "", None))
+
+
+def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:
+    """Issue a slip; see `issue`."""
+    return issue(session, clerk=clerk, registration_id=registration_id, lines=lines).slip
 
 
 # ---------------------------------------------------------------------------------------------------------------------

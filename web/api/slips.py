@@ -68,8 +68,8 @@ class SlipsApi(Controller):
         lines = [service.LineIn(**ln.model_dump()) for ln in data.lines]
 
         def work():
-            slip = service.issue_slip(session, clerk=user, registration_id=data.registration_id, lines=lines)
-            return 201, service.as_json(service.view(session, slip))
+            return 201, service.issue(session, clerk=user, registration_id=data.registration_id,
+                                      lines=lines).as_json()
 
         answer = idempotency.execute(session, user_id=user.id, key=request.headers.get("idempotency-key"),
                                      method_path="POST /slips", payload=data.model_dump(), work=work)
