@@ -184,6 +184,7 @@ class PlannedLine:
     subsidy_fen: int
     batch: Batch | None = None
     serial: str | None = None
+    default_batch: bool = False  # the clerk left the batch to us: another passed batch may stand in for it
 
 
 @dataclass
@@ -299,7 +300,7 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
             subsidy = tiers[0][1] * line.quantity
         amount = line_amount_fen(line.quantity, price, per_ton=product.is_coal)
         result.lines.append(PlannedLine(i + 1, product, line.quantity, price, amount, min(subsidy, amount), batch,
-                                        serial))
+                                        serial, default_batch=line.batch_id is None))
     _check_quantities(session, result)
     return result
 
@@ -398,7 +399,7 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
             continue
         if not _take_stock(session, ln.batch.id, supplier.id, ln.quantity):
             alternative = _default_batch(session, supplier.id, season.id, ln.product, ln.quantity) \
-                if ln.batch is not None else None
+                if ln.default_batch else None
             if alternative is None or not _take_stock(session, alternative.id, supplier.id, ln.quantity):
                 raise _refuse(f"进货批次（检测报告 {ln.batch.report_no}）库存不足", _line_field(ln.line_no - 1, "batch_id"))
             ln.batch = alternative
