@@ -1,0 +1,721 @@
+"""Five-copy sales slips: issuing (every check of DESIGN.md), voiding, scanning the paper copies, lists.
+
+Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
+`registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
+batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
+serial by the unique `slip_line.serial`. Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
+transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
+
+Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
+audit head (at commit). Everything the sale checks is read before the first lock so that locks are held briefly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from subsidy import audit, clock, seasons
+from subsidy.db import is_unique_violation
+from subsidy.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.idnumbers import InvalidIdNumber, mask_id_number, mask_phone, validate_id_number
+from subsidy.models import (
+    COPIES, COPY_OF_OFFICE, PRODUCT_LABELS, Batch, Contract, District, Household, HouseholdStove, Product,
+    Registration, RegistrationStatus, Role, Slip, SlipCounter, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus,
+    Supplier, SupplierStatus, Town, User, Village, Zone,
+)
+from subsidy.money import line_amount_fen, tiered_coal_subsidy_fen, tons, yuan
+from subsidy.numbers import InvalidSlipNumber, check_slip_number, parse_copy_code, slip_number
+
+PER_PAGE = 50
+VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.SUBMITTED}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Private helpers: replaced by subsidy.batches / subsidy.suppliers (contracts) at merge.
+# ---------------------------------------------------------------------------------------------------------------------
+
+def _contract_prices(session: Session, supplier_id: int, town_id: int, season_id: int) -> dict[str, int]:
+    """product → agreed price of a supplier in a town and season. Replaced by subsidy.batches at merge (contracts)."""
+    return dict(session.execute(
+        select(Contract.product, Contract.price_fen).where(
+            Contract.supplier_id == supplier_id, Contract.town_id == town_id, Contract.season_id == season_id)
+        .execution_options(unscoped=True)).all())
+
+
+def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int) -> Batch | None:
+    """The oldest passed batch of this supplier, season and product with `kg` in stock. Replaced by subsidy.batches at
+    merge."""
+    return session.execute(
+        select(Batch).where(Batch.supplier_id == supplier_id, Batch.season_id == season_id, Batch.product == product,
+                            Batch.passed.is_(True), Batch.quantity_kg - Batch.sold_kg >= kg)
+        .order_by(Batch.arrival_date, Batch.id).limit(1).execution_options(unscoped=True, populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _take_stock(session: Session, batch_id: int, supplier_id: int, kg: int) -> bool:
+    """Take `kg` from a passed batch of this supplier if it has them (conditional UPDATE: race-safe). Replaced by
+    subsidy.batches.take_stock at merge."""
+    result = session.execute(
+        update(Batch).where(Batch.id == batch_id, Batch.supplier_id == supplier_id, Batch.passed.is_(True),
+                            Batch.sold_kg + kg <= Batch.quantity_kg)
+        .values(sold_kg=Batch.sold_kg + kg).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _return_stock(session: Session, batch_id: int, kg: int) -> None:
+    """Give `kg` back to a batch (a voided slip). Replaced by subsidy.batches.return_stock at merge."""
+    session.execute(update(Batch).where(Batch.id == batch_id, Batch.sold_kg >= kg)
+                    .values(sold_kg=Batch.sold_kg - kg).execution_options(synchronize_session=False))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Lookup by ID number (the one way a supplier reaches the registry)
+# ---------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Found:
+    registration: Registration
+    household: Household
+    village: Village
+    town: Town
+    season_id: int
+    cap_coal_kg: int
+    cap_stoves: int
+    prices: dict[str, int]  # product → contract price of this supplier in the household's town
+
+    @property
+    def coal_left_kg(self) -> int:
+        r = self.registration
+        return max(0, min(r.coal_kg, self.cap_coal_kg) - r.sold_coal_kg)
+
+    @property
+    def stoves_left(self) -> int:
+        r = self.registration
+        return max(0, min(r.stoves, self.cap_stoves) - r.sold_stoves)
+
+    def as_json(self) -> dict:
+        r, h = self.registration, self.household
+        return {
+            "registration_id": r.id, "status": r.status, "season_id": r.season_id,
+            "household": {"id": h.id, "head_name": h.head_name, "id_number": mask_id_number(h.id_number),
+                          "phone": mask_phone(h.phone) if h.phone else "", "address": h.address,
+                          "category": h.category},
+            "village": {"id": self.village.id, "name": self.village.name, "zone": self.village.zone},
+            "town": {"id": self.town.id, "name": self.town.name},
+            "coal_kg": r.coal_kg, "stoves": r.stoves, "sold_coal_kg": r.sold_coal_kg, "sold_stoves": r.sold_stoves,
+            "coal_left_kg": self.coal_left_kg, "stoves_left": self.stoves_left,
+            "products": [{"product": p, "unit_price_fen": price} for p, price in sorted(self.prices.items())],
+        }
+
+
+def _supplier_of(session: Session, user: User) -> Supplier:
+    if user.role != Role.SUPPLIER or user.supplier_id is None:
+        raise NotAllowed("只有配送企业可以开具销售单")
+    supplier = session.execute(select(Supplier).where(Supplier.id == user.supplier_id)
+                               .execution_options(unscoped=True)).scalar_one()
+    return supplier
+
+
+def lookup(session: Session, *, user: User, id_number: str) -> Found:
+    """The approved registration, in the active season, of the household with that ID number, if it lives in a town
+    where this supplier has a contract; NotFound otherwise (a supplier learns nothing about other households)."""
+    supplier = _supplier_of(session, user)
+    try:
+        id_number = validate_id_number(id_number)
+    except InvalidIdNumber as error:
+        raise SubsidyError(str(error), field="id_number") from None
+    season = seasons.active_season(session)
+    row = session.execute(
+        select(Registration, Household, Village, Town)
+        .join(Household, Household.id == Registration.household_id)
+        .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
+        .where(Household.id_number == id_number, Registration.season_id == season.id,
+               Registration.status == RegistrationStatus.APPROVED)
+        .execution_options(unscoped=True, populate_existing=True)  # on purpose: the contract check below is the scope
+    ).first()
+    if row is None:
+        raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
+    prices = dict(session.execute(
+        select(Contract.product, Contract.price_fen).where(
+            Contract.supplier_id == supplier.id, Contract.town_id == row.Town.id, Contract.season_id == season.id)
+        .execution_options(unscoped=True)).all())
+    if not prices:
+        raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
+    return Found(row.Registration, row.Household, row.Village, row.Town, season.id, season.cap_coal_kg,
+                 season.cap_stoves, prices)
+
+
+def available_batches(session: Session, user: User) -> list[Batch]:
+    """The supplier's passed batches of the active season with stock, oldest first (the counter's batch choice)."""
+    season = seasons.active_season(session)
+    return list(session.execute(
+        select(Batch).where(Batch.supplier_id == user.supplier_id, Batch.season_id == season.id,
+                            Batch.passed.is_(True), Batch.sold_kg < Batch.quantity_kg)
+        .order_by(Batch.arrival_date, Batch.id).execution_options(unscoped=True)).scalars())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issuing
+# ---------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class LineIn:
+    product: str
+    quantity: int
+    batch_id: int | None = None
+    serial: str | None = None
+    unit_price_fen: int | None = None  # optional: when the clerk's system sends a price it must be the contract's
+
+
+@dataclass
+class PlannedLine:
+    line_no: int
+    product: str
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
+    subsidy_fen: int
+    batch: Batch | None = None
+    serial: str | None = None
+    default_batch: bool = False  # the clerk left the batch to us: another passed batch may stand in for it
+
+
+@dataclass
+class Plan:
+    registration: Registration
+    household: Household
+    village: Village
+    supplier: Supplier
+    season: object
+    district_code: str = ""
+    lines: list[PlannedLine] = field(default_factory=list)
+
+    @property
+    def coal_kg(self) -> int:
+        return sum(ln.quantity for ln in self.lines if ln.product != Product.STOVE)
+
+    @property
+    def stoves(self) -> int:
+        return sum(ln.quantity for ln in self.lines if ln.product == Product.STOVE)
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(ln.amount_fen for ln in self.lines)
+
+    @property
+    def subsidy_fen(self) -> int:
+        return sum(ln.subsidy_fen for ln in self.lines)
+
+    @property
+    def household_pays_fen(self) -> int:
+        return self.amount_fen - self.subsidy_fen
+
+
+def _refuse(message: str, field_name: str) -> SubsidyError:
+    return SubsidyError(message, field=field_name)
+
+
+def _line_field(i: int, name: str) -> str:
+    return f"lines[{i}].{name}"
+
+
+def plan(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Plan:
+    """Check a sale against every rule and price it, without changing anything (the preview). `issue_slip` runs it
+    again inside its transaction and then takes the quantities by conditional updates."""
+    supplier = _supplier_of(session, clerk)
+    if supplier.status != SupplierStatus.ACTIVE:
+        raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
+    season = seasons.active_season(session)
+    row = session.execute(
+        select(Registration, Household, Village, District.code)
+        .join(Household, Household.id == Registration.household_id)
+        .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
+        .join(District, District.id == Town.district_id)
+        .where(Registration.id == registration_id).execution_options(unscoped=True, populate_existing=True)
+    ).first()
+    # All of this supplier's prices in the household's town: one query for the contract check and the prices.
+    prices = _contract_prices(session, supplier.id, row.Village.town_id, season.id) if row is not None else {}
+    # A registration outside the supplier's towns is "not found", as in the lookup.
+    if not prices:
+        raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
+    registration, household, village, district_code = row
+    if registration.season_id != season.id:
+        raise _refuse("该购买登记不属于当前采暖季", "registration_id")
+    if registration.status != RegistrationStatus.APPROVED:
+        raise _refuse("该户的购买登记尚未审核通过，不能销售", "registration_id")
+    if village.zone == Zone.BAN:
+        raise _refuse(f"{village.name}属于禁煤区，不能销售燃煤及炉具补贴产品", "registration_id")
+    if not lines:
+        raise _refuse("请至少填写一行销售内容", "lines")
+    result = Plan(registration, household, village, supplier, season, district_code=district_code)
+    serials: set[str] = set()
+    coal_before = registration.sold_coal_kg
+    for i, line in enumerate(lines):
+        try:
+            product = Product(line.product)
+        except ValueError:
+            raise _refuse("产品应为洁净型煤、兰炭、优质无烟煤或炉具之一", _line_field(i, "product")) from None
+        label = PRODUCT_LABELS[product]
+        if not isinstance(line.quantity, int) or line.quantity <= 0:
+            raise _refuse("数量应为正整数（燃煤按千克，炉具按台）", _line_field(i, "quantity"))
+        if village.zone == Zone.CLEAN_ONLY and product.is_coal and product != Product.BRIQUETTE:
+            raise _refuse(f"{village.name}属于洁净型煤限定区域，只能销售洁净型煤，不能销售{label}",
+                          _line_field(i, "product"))
+        price = prices.get(product)
+        if price is None:
+            raise _refuse(f"本企业与该街道/镇在本采暖季没有{label}的配送合同", _line_field(i, "product"))
+        if line.unit_price_fen is not None and line.unit_price_fen != price:
+            raise _refuse(f"单价应为合同配送价格 {yuan(price)} 元{'/吨' if product.is_coal else '/台'}",
+                          _line_field(i, "unit_price_fen"))
+        tiers = [(t.from_kg, t.rate_fen) for t in seasons.tiers_for(session, season.id, product, household.category)]
+        if not tiers:
+            raise _refuse(f"本采暖季未设置{label}对该类住户的补贴标准，请联系区发改局", _line_field(i, "product"))
+        batch = None
+        serial = None
+        if product.is_coal:
+            if line.serial:
+                raise _refuse("燃煤不填写炉具编号", _line_field(i, "serial"))
+            batch = _check_batch(session, supplier, season.id, product, line.quantity, line.batch_id, i)
+            subsidy = tiered_coal_subsidy_fen(coal_before, line.quantity, tiers)
+            coal_before += line.quantity
+        else:
+            if line.quantity != 1:
+                raise _refuse("炉具每行数量为1台，并填写该台炉具的编号", _line_field(i, "quantity"))
+            serial = (line.serial or "").strip().upper()
+            if not serial:
+                raise _refuse("请填写炉具编号", _line_field(i, "serial"))
+            if len(serial) > 64:
+                raise _refuse("炉具编号不能超过64个字符", _line_field(i, "serial"))
+            if serial in serials or session.execute(
+                    select(SlipLine.id).where(SlipLine.serial == serial).execution_options(unscoped=True)).first():
+                raise _refuse(f"炉具编号 {serial} 已经售出过，每台炉具只能销售一次", _line_field(i, "serial"))
+            serials.add(serial)
+            subsidy = tiers[0][1] * line.quantity
+        amount = line_amount_fen(line.quantity, price, per_ton=product.is_coal)
+        result.lines.append(PlannedLine(i + 1, product, line.quantity, price, amount, min(subsidy, amount), batch,
+                                        serial, default_batch=line.batch_id is None))
+    _check_quantities(session, result)
+    return result
+
+
+def _check_batch(session: Session, supplier: Supplier, season_id: int, product: Product, kg: int,
+                 batch_id: int | None, i: int) -> Batch:
+    label = PRODUCT_LABELS[product]
+    if batch_id is None:
+        batch = _default_batch(session, supplier.id, season_id, product, kg)
+        if batch is None:
+            raise _refuse(f"没有检验合格且库存足够（{tons(kg)} 吨）的{label}进货批次", _line_field(i, "batch_id"))
+        return batch
+    batch = session.execute(select(Batch).where(Batch.id == batch_id)
+                            .execution_options(unscoped=True, populate_existing=True)).scalar()
+    if batch is None or batch.supplier_id != supplier.id:
+        raise _refuse("进货批次不存在或不属于本企业", _line_field(i, "batch_id"))
+    if batch.product != product or batch.season_id != season_id:
+        raise _refuse(f"该进货批次不是本采暖季的{label}", _line_field(i, "batch_id"))
+    if not batch.passed:
+        raise _refuse(f"进货批次（检测报告 {batch.report_no}）检验不合格，不能销售", _line_field(i, "batch_id"))
+    if batch.quantity_kg - batch.sold_kg < kg:
+        raise _refuse(f"进货批次（检测报告 {batch.report_no}）库存不足，剩余 {tons(batch.quantity_kg - batch.sold_kg)} 吨",
+                      _line_field(i, "batch_id"))
+    return batch
+
+
+def _check_quantities(session: Session, p: Plan) -> None:
+    r, season = p.registration, p.season
+    coal, stoves = p.coal_kg, p.stoves
+    if coal and r.sold_coal_kg + coal > r.coal_kg:
+        raise _refuse(f"超出登记数量：该户登记洁净煤 {tons(r.coal_kg)} 吨，已购 {tons(r.sold_coal_kg)} 吨，"
+                      f"本次最多 {tons(max(0, r.coal_kg - r.sold_coal_kg))} 吨", "quantity")
+    if coal and r.sold_coal_kg + coal > season.cap_coal_kg:
+        raise _refuse(f"超出本采暖季每户 {tons(season.cap_coal_kg)} 吨的补贴上限，该户已购 {tons(r.sold_coal_kg)} 吨",
+                      "quantity")
+    if stoves and r.sold_stoves + stoves > r.stoves:
+        raise _refuse(f"超出登记数量：该户登记炉具 {r.stoves} 台，已购 {r.sold_stoves} 台", "quantity")
+    if stoves and r.sold_stoves + stoves > season.cap_stoves:
+        raise _refuse(f"每户每个采暖季最多补贴 {season.cap_stoves} 台炉具，该户已购 {r.sold_stoves} 台", "quantity")
+    if stoves and season.stove_once_ever and session.execute(
+            select(HouseholdStove.id).where(HouseholdStove.household_id == p.household.id,
+                                            HouseholdStove.active_key == 0).execution_options(unscoped=True)).first():
+        raise _refuse("该户已享受过节能炉具补贴，每户只能补贴一台", "quantity")
+
+
+def _next_seq(session: Session, supplier_id: int, season_id: int) -> int:
+    """last_seq + 1 by an UPDATE in this transaction: the row stays locked (PostgreSQL) until commit, so numbers are
+    unique and gapless (a rolled-back sale gives its number back)."""
+    stmt = (update(SlipCounter).where(SlipCounter.supplier_id == supplier_id, SlipCounter.season_id == season_id)
+            .values(last_seq=SlipCounter.last_seq + 1).returning(SlipCounter.last_seq)
+            .execution_options(synchronize_session=False))
+    seq = session.execute(stmt).scalar_one_or_none()
+    if seq is not None:
+        return seq
+    try:
+        with session.begin_nested():
+            session.add(SlipCounter(supplier_id=supplier_id, season_id=season_id, last_seq=1))
+        return 1
+    except IntegrityError as error:  # another clerk created the counter first: take the next number after theirs
+        if not is_unique_violation(error):
+            raise
+        return session.execute(stmt).scalar_one()
+
+
+def issue(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> "Issued":
+    """Issue a slip (call inside one transaction: `run_in_transaction`). Every check of DESIGN.md, each refused with
+    a reason; the quantities are taken by conditional updates so concurrent sales never oversell."""
+    p = plan(session, clerk=clerk, registration_id=registration_id, lines=lines)
+    r, season, supplier = p.registration, p.season, p.supplier
+    coal, stoves = p.coal_kg, p.stoves
+    # 1. The household's quantities (locks the registration row: concurrent sales to one household queue here).
+    taken = session.execute(
+        update(Registration).where(
+            Registration.id == r.id, Registration.status == RegistrationStatus.APPROVED,
+            Registration.sold_coal_kg + coal <= Registration.coal_kg,
+            Registration.sold_coal_kg + coal <= season.cap_coal_kg,
+            Registration.sold_stoves + stoves <= Registration.stoves,
+            Registration.sold_stoves + stoves <= season.cap_stoves)
+        .values(sold_coal_kg=Registration.sold_coal_kg + coal, sold_stoves=Registration.sold_stoves + stoves)
+        .returning(Registration.sold_coal_kg).execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if taken is None:
+        raise _refuse("该户剩余可购数量不足（可能刚被同时开具的其他销售单占用），请重新查询后再开", "quantity")
+    sold_before = taken - coal
+    if sold_before != r.sold_coal_kg:  # another sale got in between the preview and the lock: price the tiers again
+        coal_before = sold_before
+        for ln in p.lines:
+            if ln.product != Product.STOVE:
+                tiers = [(t.from_kg, t.rate_fen) for t in seasons.tiers_for(session, season.id, ln.product,
+                                                                             p.household.category)]
+                ln.subsidy_fen = min(ln.amount_fen, tiered_coal_subsidy_fen(coal_before, ln.quantity, tiers))
+                coal_before += ln.quantity
+    # 2. Stock, per coal line.
+    for ln in p.lines:
+        if ln.batch is None:
+            continue
+        if not _take_stock(session, ln.batch.id, supplier.id, ln.quantity):
+            alternative = _default_batch(session, supplier.id, season.id, ln.product, ln.quantity) \
+                if ln.default_batch else None
+            if alternative is None or not _take_stock(session, alternative.id, supplier.id, ln.quantity):
+                raise _refuse(f"进货批次（检测报告 {ln.batch.report_no}）库存不足", _line_field(ln.line_no - 1, "batch_id"))
+            ln.batch = alternative
+    # 3. The number.
+    seq = _next_seq(session, supplier.id, season.id)
+    number = slip_number(p.district_code + season.code + supplier.slip_prefix, seq)
+    h = p.household
+    slip = Slip(number=number, seq=seq, supplier_id=supplier.id, season_id=season.id, registration_id=r.id,
+                household_id=h.id, town_id=p.village.town_id, village_id=p.village.id, issued_on=clock.today(),
+                issued_at=clock.now(), issued_by=clerk.id, head_name=h.head_name, id_number=h.id_number,
+                phone=h.phone, address=h.address, category=h.category, coal_kg=coal, stoves=stoves,
+                amount_fen=p.amount_fen, subsidy_fen=p.subsidy_fen)
+    session.add(slip)
+    session.flush()
+    lines = [SlipLine(slip_id=slip.id, line_no=ln.line_no, product=ln.product, quantity=ln.quantity,
+                      batch_id=ln.batch.id if ln.batch else None, serial=ln.serial,
+                      unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, subsidy_fen=ln.subsidy_fen)
+             for ln in p.lines]
+    session.add_all(lines)
+    if stoves:  # the unique serial and the household's one stove decide races: refuse instead of a bare 409
+        try:
+            with session.begin_nested():
+                if season.stove_once_ever:
+                    session.add(HouseholdStove(household_id=h.id, slip_id=slip.id))
+                session.flush()
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            raise _refuse("该户已享受过节能炉具补贴，或该炉具编号已售出（可能刚被同时开具）", "serial") from None
+    else:
+        session.flush()
+    audit.record(session, clerk, "slip.issue", slip)
+    return Issued(slip, lines, supplier)
+
+
+@dataclass
+class Issued:
+    slip: Slip
+    lines: list[SlipLine]
+    supplier: Supplier
+
+    def as_json(self) -> dict:
+        """The API answer, from what the sale already holds (no further queries on the hot path)."""
+        batches = {}
+        return as_json(SlipView(self.slip, self.lines, batches, {}, self.supplier, None, None, "", None))
+
+
+def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:
+    """Issue a slip; see `issue`."""
+    return issue(session, clerk=clerk, registration_id=registration_id, lines=lines).slip
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------------------------------
+
+def normalise_number(number: str) -> str:
+    try:
+        return check_slip_number(number)
+    except InvalidSlipNumber as error:
+        raise SubsidyError(str(error), field="number") from None
+
+
+def get_by_number(session: Session, number: str, *, for_update: bool = False) -> Slip:
+    """The slip in the session's scope, or NotFound (also for a mistyped number: its check character fails)."""
+    try:
+        number = check_slip_number(number)
+    except InvalidSlipNumber:
+        raise NotFound() from None
+    stmt = select(Slip).where(Slip.number == number).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update()
+    slip = session.execute(stmt).scalar_one_or_none()
+    if slip is None:
+        raise NotFound()
+    return slip
+
+
+def lines_of(session: Session, slip: Slip) -> list[SlipLine]:
+    return list(session.execute(select(SlipLine).where(SlipLine.slip_id == slip.id).order_by(SlipLine.line_no))
+                .scalars())
+
+
+def scans_of(session: Session, slip: Slip) -> dict[int, SlipScan]:
+    return {s.copy_no: s for s in session.execute(select(SlipScan).where(SlipScan.slip_id == slip.id)).scalars()}
+
+
+@dataclass
+class SlipView:
+    slip: Slip
+    lines: list[SlipLine]
+    batches: dict[int, Batch]
+    scans: dict[int, SlipScan]
+    supplier: Supplier
+    town: Town
+    village: Village
+    clerk_name: str
+    summary_status: str | None
+
+    @property
+    def voidable(self) -> bool:
+        return self.slip.status == SlipStatus.ISSUED and (self.summary_status is None
+                                                          or self.summary_status in VOIDABLE_SUMMARY)
+
+
+def view(session: Session, slip: Slip) -> SlipView:
+    """Everything the detail and print pages show (related rows read unscoped: the slip itself was scope-checked)."""
+    def one(model, ident):
+        return session.execute(select(model).where(model.id == ident).execution_options(unscoped=True)).scalar_one()
+
+    lines = lines_of(session, slip)
+    batch_ids = {ln.batch_id for ln in lines if ln.batch_id}
+    batches = {b.id: b for b in session.execute(select(Batch).where(Batch.id.in_(batch_ids))
+                                                .execution_options(unscoped=True)).scalars()} if batch_ids else {}
+    clerk = session.execute(select(User.display_name, User.username).where(User.id == slip.issued_by)
+                            .execution_options(unscoped=True)).first() if slip.issued_by else None
+    summary_status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id)
+                                     .execution_options(unscoped=True)).scalar() if slip.summary_id else None
+    return SlipView(slip, lines, batches, scans_of(session, slip), one(Supplier, slip.supplier_id),
+                    one(Town, slip.town_id), one(Village, slip.village_id),
+                    (clerk.display_name or clerk.username) if clerk else "", summary_status)
+
+
+def as_json(v: SlipView) -> dict:
+    s = v.slip
+    return {
+        "number": s.number, "status": s.status, "issued_on": s.issued_on.isoformat(),
+        "supplier": {"id": v.supplier.id, "name": v.supplier.name, "credit_code": v.supplier.credit_code},
+        "town_id": s.town_id, "village_id": s.village_id, "registration_id": s.registration_id,
+        "household": {"id": s.household_id, "head_name": s.head_name, "id_number": mask_id_number(s.id_number),
+                      "phone": mask_phone(s.phone) if s.phone else "", "address": s.address, "category": s.category},
+        "lines": [{"line_no": ln.line_no, "product": ln.product, "quantity": ln.quantity, "batch_id": ln.batch_id,
+                   "serial": ln.serial, "unit_price_fen": ln.unit_price_fen, "amount_fen": ln.amount_fen,
+                   "subsidy_fen": ln.subsidy_fen} for ln in v.lines],
+        "coal_kg": s.coal_kg, "stoves": s.stoves,
+        "amount_fen": s.amount_fen, "subsidy_fen": s.subsidy_fen, "household_pays_fen": s.household_pays_fen,
+        "void_reason": s.void_reason or None,
+        "scans": {str(c): ({"scanned": True, "at": sc.scanned_at.isoformat()} if (sc := v.scans.get(c))
+                           else {"scanned": False}) for c in (3, 4, 5)},
+        "summary_id": s.summary_id,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Voiding
+# ---------------------------------------------------------------------------------------------------------------------
+
+def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip:
+    """Void a slip with a reason while its summary is not town-approved: gives back the household's quantities, the
+    batch stock and the household's stove. Never deletes."""
+    if user.role != Role.SUPPLIER:
+        raise NotAllowed("只有开具销售单的配送企业可以作废")
+    reason = (reason or "").strip()
+    slip = get_by_number(session, number)
+    if not reason:
+        raise SubsidyError("请填写作废原因", field="reason")
+    if len(reason) > 200:
+        raise SubsidyError("作废原因不能超过200个字", field="reason")
+    if slip.summary_id is not None:
+        # Lock the summary so a town approval cannot slip in between this check and the void.
+        status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id).with_for_update()
+                                 .execution_options(unscoped=True)).scalar()
+        if status not in VOIDABLE_SUMMARY:
+            raise Conflict("该销售单所在的月度汇总已经街道/镇审核，不能作废", field="number")
+    before = audit.snapshot(slip)
+    now = clock.now()
+    changed = session.execute(
+        update(Slip).where(Slip.id == slip.id, Slip.status == SlipStatus.ISSUED)
+        .values(status=SlipStatus.VOIDED, void_reason=reason, voided_at=now, voided_by=user.id)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("该销售单已经作废", field="number")
+    session.execute(update(Registration).where(Registration.id == slip.registration_id)
+                    .values(sold_coal_kg=Registration.sold_coal_kg - slip.coal_kg,
+                            sold_stoves=Registration.sold_stoves - slip.stoves)
+                    .execution_options(synchronize_session=False))
+    for ln in lines_of(session, slip):
+        if ln.batch_id:
+            _return_stock(session, ln.batch_id, ln.quantity)
+    session.execute(update(HouseholdStove).where(HouseholdStove.slip_id == slip.id, HouseholdStove.active_key == 0)
+                    .values(active_key=HouseholdStove.id).execution_options(synchronize_session=False))
+    session.refresh(slip)
+    audit.record(session, user, "slip.void", slip, before=before)
+    return slip
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scanning the paper copies
+# ---------------------------------------------------------------------------------------------------------------------
+
+class WrongOffice(NotAllowed):
+    kind = "wrong_office"
+
+
+class AlreadyScanned(Conflict):
+    kind = "already"
+
+
+class VoidedSlip(SubsidyError):
+    kind = "voided"
+
+
+def office_copy(user: User) -> int:
+    copy = COPY_OF_OFFICE.get(Role(user.role))
+    if copy is None:
+        raise NotAllowed("只有街道/镇、区发改局和区财政局登记收到的联次")
+    return copy
+
+
+def record_scan(session: Session, *, user: User, code: str) -> tuple[Slip, SlipScan]:
+    """Record that the caller's office holds its copy of a slip (code `NUMBER-COPY` from the barcode)."""
+    mine = office_copy(user)
+    try:
+        number, copy = parse_copy_code(code)
+    except InvalidSlipNumber as error:
+        raise SubsidyError(str(error), field="code") from None
+    slip = session.execute(select(Slip).where(Slip.number == number)).scalar_one_or_none()
+    if slip is None:
+        raise NotFound("未找到该销售单，或不在您的管辖范围内")
+    if copy != mine:
+        raise WrongOffice(f"这是第{copy}联（{COPIES[copy][0]}），不是本单位的联次：本单位应收第{mine}联（{COPIES[mine][0]}）")
+    if slip.status == SlipStatus.VOIDED:
+        raise VoidedSlip(f"销售单 {slip.number} 已作废（{slip.void_reason}），不能登记", field="code")
+    if session.execute(select(SlipScan.id).where(SlipScan.slip_id == slip.id, SlipScan.copy_no == copy)).first():
+        raise AlreadyScanned(f"销售单 {slip.number} 的第{copy}联已经登记过", field="code")
+    scan = SlipScan(slip_id=slip.id, copy_no=copy, scanned_by=user.id, scanned_at=clock.now())
+    session.add(scan)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            raise
+        raise AlreadyScanned(f"销售单 {slip.number} 的第{copy}联已经登记过", field="code") from None
+    audit.record(session, user, "slip.scan", scan)
+    return slip, scan
+
+
+def missing_copies(session: Session, *, user: User, page: int = 1) -> tuple[list[Slip], int]:
+    """Issued slips in the caller's scope whose copy this office has not recorded yet, oldest first."""
+    copy = office_copy(user)
+    cond = and_(Slip.status == SlipStatus.ISSUED,
+                ~exists().where(SlipScan.slip_id == Slip.id, SlipScan.copy_no == copy))
+    total = session.execute(select(func.count()).select_from(Slip).where(cond)).scalar_one()
+    rows = list(session.execute(select(Slip).where(cond).order_by(Slip.issued_on, Slip.id)
+                                .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars())
+    return rows, total
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Lists
+# ---------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class SlipFilter:
+    day: date | None = None
+    month: str | None = None  # YYYY-MM
+    town_id: int | None = None
+    status: str | None = None
+    household_id: int | None = None
+
+    def conditions(self) -> list:
+        cond = []
+        if self.day:
+            cond.append(Slip.issued_on == self.day)
+        if self.month:
+            try:
+                year, mon = (int(x) for x in self.month.split("-"))
+                first = date(year, mon, 1)
+            except ValueError:
+                raise SubsidyError("月份格式应为 YYYY-MM", field="month") from None
+            nxt = date(year + (mon == 12), mon % 12 + 1, 1)
+            cond += [Slip.issued_on >= first, Slip.issued_on < nxt]
+        if self.town_id:
+            cond.append(Slip.town_id == self.town_id)
+        if self.status:
+            cond.append(Slip.status == self.status)
+        if self.household_id:
+            cond.append(Slip.household_id == self.household_id)
+        return cond
+
+
+def list_slips(session: Session, flt: SlipFilter, page: int = 1) -> tuple[list[Slip], int]:
+    cond = flt.conditions()
+    total = session.execute(select(func.count()).select_from(Slip).where(*cond)).scalar_one()
+    rows = list(session.execute(select(Slip).where(*cond).order_by(Slip.issued_on.desc(), Slip.id.desc())
+                                .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars())
+    return rows, total
+
+
+def iter_slips(session: Session, flt: SlipFilter) -> Iterator[Slip]:
+    stmt = select(Slip).where(*flt.conditions()).order_by(Slip.issued_on, Slip.id).execution_options(yield_per=1000)
+    yield from session.execute(stmt).scalars()
+
+
+def export_xlsx(session: Session, flt: SlipFilter, *, show_full_ids: bool = False) -> bytes:
+    """The list as a spreadsheet (openpyxl write_only, streamed). ID numbers masked unless the role keeps them."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    from subsidy.models import CATEGORY_LABELS, SLIP_STATUS_LABELS
+
+    towns = dict(session.execute(select(Town.id, Town.name).execution_options(unscoped=True)).all())
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("销售单")
+    ws.append(["销售单号", "开具日期", "街道/镇", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)", "炉具(台)",
+               "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
+    for s in iter_slips(session, flt):
+        id_cell = WriteOnlyCell(ws, value=s.id_number if show_full_ids else mask_id_number(s.id_number))
+        id_cell.number_format = "@"
+        ws.append([s.number, s.issued_on, towns.get(s.town_id, ""), s.head_name, id_cell,
+                   CATEGORY_LABELS.get(s.category, s.category), tons(s.coal_kg), s.stoves, yuan(s.amount_fen),
+                   yuan(s.subsidy_fen), yuan(s.household_pays_fen), SLIP_STATUS_LABELS.get(s.status, s.status),
+                   s.void_reason])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
