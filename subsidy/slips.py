@@ -20,7 +20,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy import audit, clock, seasons
+from subsidy import audit, batches, clock, seasons
 from subsidy.db import is_unique_violation
 from subsidy.errors import Conflict, NotAllowed, NotFound, SubsidyError
 from subsidy.idnumbers import InvalidIdNumber, mask_id_number, mask_phone, validate_id_number
@@ -37,11 +37,11 @@ VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.S
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Private helpers: replaced by subsidy.batches / subsidy.suppliers (contracts) at merge.
+# Read-only helpers for the preview; stock itself moves only through subsidy.batches (take_stock, return_stock).
 # ---------------------------------------------------------------------------------------------------------------------
 
 def _contract_prices(session: Session, supplier_id: int, town_id: int, season_id: int) -> dict[str, int]:
-    """product → agreed price of a supplier in a town and season. Replaced by subsidy.batches at merge (contracts)."""
+    """product → agreed price of a supplier in a town and season, in one query for all lines of a sale."""
     return dict(session.execute(
         select(Contract.product, Contract.price_fen).where(
             Contract.supplier_id == supplier_id, Contract.town_id == town_id, Contract.season_id == season_id)
@@ -49,30 +49,13 @@ def _contract_prices(session: Session, supplier_id: int, town_id: int, season_id
 
 
 def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int) -> Batch | None:
-    """The oldest passed batch of this supplier, season and product with `kg` in stock. Replaced by subsidy.batches at
-    merge."""
+    """The oldest passed batch of this supplier, season and product with `kg` in stock (the preview's default; the
+    sale itself takes stock with batches.take_stock, which picks the same batch or the next one if it ran out)."""
     return session.execute(
         select(Batch).where(Batch.supplier_id == supplier_id, Batch.season_id == season_id, Batch.product == product,
                             Batch.passed.is_(True), Batch.quantity_kg - Batch.sold_kg >= kg)
         .order_by(Batch.arrival_date, Batch.id).limit(1).execution_options(unscoped=True, populate_existing=True)
     ).scalar_one_or_none()
-
-
-def _take_stock(session: Session, batch_id: int, supplier_id: int, kg: int) -> bool:
-    """Take `kg` from a passed batch of this supplier if it has them (conditional UPDATE: race-safe). Replaced by
-    subsidy.batches.take_stock at merge."""
-    result = session.execute(
-        update(Batch).where(Batch.id == batch_id, Batch.supplier_id == supplier_id, Batch.passed.is_(True),
-                            Batch.sold_kg + kg <= Batch.quantity_kg)
-        .values(sold_kg=Batch.sold_kg + kg).execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
-def _return_stock(session: Session, batch_id: int, kg: int) -> None:
-    """Give `kg` back to a batch (a voided slip). Replaced by subsidy.batches.return_stock at merge."""
-    session.execute(update(Batch).where(Batch.id == batch_id, Batch.sold_kg >= kg)
-                    .values(sold_kg=Batch.sold_kg - kg).execution_options(synchronize_session=False))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -397,12 +380,11 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
     for ln in p.lines:
         if ln.batch is None:
             continue
-        if not _take_stock(session, ln.batch.id, supplier.id, ln.quantity):
-            alternative = _default_batch(session, supplier.id, season.id, ln.product, ln.quantity) \
-                if ln.default_batch else None
-            if alternative is None or not _take_stock(session, alternative.id, supplier.id, ln.quantity):
-                raise _refuse(f"进货批次（检测报告 {ln.batch.report_no}）库存不足", _line_field(ln.line_no - 1, "batch_id"))
-            ln.batch = alternative
+        try:
+            ln.batch = batches.take_stock(session, supplier_id=supplier.id, product=ln.product, kg=ln.quantity,
+                                          batch_id=None if ln.default_batch else ln.batch.id, season_id=season.id)
+        except SubsidyError as refusal:
+            raise _refuse(refusal.message, _line_field(ln.line_no - 1, "batch_id")) from None
     # 3. The number.
     seq = _next_seq(session, supplier.id, season.id)
     number = slip_number(p.district_code + season.code + supplier.slip_prefix, seq)
@@ -578,7 +560,7 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
                     .execution_options(synchronize_session=False))
     for ln in lines_of(session, slip):
         if ln.batch_id:
-            _return_stock(session, ln.batch_id, ln.quantity)
+            batches.return_stock(session, ln.batch_id, ln.quantity)
     session.execute(update(HouseholdStove).where(HouseholdStove.slip_id == slip.id, HouseholdStove.active_key == 0)
                     .values(active_key=HouseholdStove.id).execution_options(synchronize_session=False))
     session.refresh(slip)
