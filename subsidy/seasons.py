@@ -68,12 +68,14 @@ def _parse_rate(text: str, product: Product) -> list[Tier]:
 
 
 def format_rate(tiers: list[Tier]) -> str:
-    from subsidy.money import tons, yuan
-
+    """The cell text `parse_rate` reads back: "300", "0:300, 2:150", "0:300, 2.5:150.50"."""
     if len(tiers) == 1 and tiers[0].from_kg == 0:
-        return yuan(tiers[0].rate_fen).replace(",", "")
-    return ", ".join(f"{tons(t.from_kg).replace(',', '').rstrip('0').rstrip('.') or '0'}:"
-                     f"{yuan(t.rate_fen).replace(',', '')}" for t in tiers)
+        return _yuan_text(tiers[0].rate_fen)
+    return ", ".join(f"{_tons_text(t.from_kg)}:{_yuan_text(t.rate_fen)}" for t in tiers)
+
+
+def _yuan_text(fen: int) -> str:
+    return str(fen // 100) if fen % 100 == 0 else f"{fen // 100}.{fen % 100:02d}"
 
 
 def tiers_for(session: Session, season_id: int, product: str, category: str) -> list[Tier]:
