@@ -105,7 +105,7 @@ def login(page, username: str, password: str | None = None) -> None:
     page.fill("#f-username", username)
     page.fill("#f-password", password or f"{username}-demo")
     with page.expect_navigation():
-        page.click("button[type=submit]")
+        page.click("form[action=\"/login\"] button[type=submit]")
 
 
 @pytest.fixture(name="login")

@@ -44,3 +44,17 @@ def test_the_navigation_offers_each_role_only_its_own_pages(client_as):
     admin = " ".join(nav("admin"))
     assert "/admin/users" not in village and "/seasons" not in village and "/audit" not in village
     assert "/admin/users" in admin and "/audit" in admin and "/slips/new" not in admin
+
+
+def test_a_browser_still_logged_in_as_one_user_can_log_in_as_another(client_as):
+    # The login handler's session is scoped to whoever is logged in; the user lookup must look past that scope.
+    client = client_as("dongguan")
+    response = client.submit("/login", {"username": "drc", "password": "drc-demo"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert "（区发改局）" in client.get("/").text
+
+
+def test_an_api_caller_holding_a_token_can_ask_a_token_for_another_user(api_as):
+    client = api_as("coal-a")
+    response = client.post("/api/v1/auth/token", json={"username": "drc", "password": "drc-demo"})
+    assert response.status_code == 200 and response.json()["token"]
