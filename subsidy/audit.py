@@ -174,3 +174,33 @@ def verify(session: Session, batch_size: int = 5000) -> ChainReport:
     if head is not None and (head.last_hash != prev or head.count != checked):
         return ChainReport(checked, last_id or None, "日志末尾的记录被删除")
     return ChainReport(checked, None)
+
+
+def entries_page(session: Session, *, action: str | None = None, username: str | None = None, page: int = 1,
+                 per_page: int = 50) -> tuple[list[AuditEntry], int]:
+    """The log newest first (by id), optionally one action or one user's entries."""
+    from sqlalchemy import func
+
+    query = select(AuditEntry)
+    count = select(func.count()).select_from(AuditEntry)
+    if action:
+        query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
+    if username:
+        # By user id (indexed); "system" is the command line and migrations.
+        from subsidy.models import User
+
+        if username == "system":
+            condition = AuditEntry.user_id.is_(None)
+        else:
+            user_id = session.execute(select(User.id).where(User.username == username.strip().lower())
+                                      .execution_options(unscoped=True)).scalar_one_or_none()
+            condition = AuditEntry.user_id == (user_id if user_id is not None else -1)
+        query, count = query.where(condition), count.where(condition)
+    total = session.execute(count).scalar_one()
+    rows = session.execute(query.order_by(AuditEntry.id.desc()).offset((max(page, 1) - 1) * per_page)
+                           .limit(per_page)).scalars().all()
+    return list(rows), total
+
+
+def actions(session: Session) -> list[str]:
+    return list(session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())

@@ -74,7 +74,8 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
     settings = get_settings()
     now = clock.now()
     user = session.execute(
-        select(User).where(User.username == username.strip()).with_for_update()
+        # Unscoped: a browser still logged in as someone else may log in as another user.
+        select(User).where(User.username == username.strip()).with_for_update().execution_options(unscoped=True)
     ).scalar_one_or_none()
     if user is None or not user.is_active:
         verify_password(_dummy_hash(), password)  # same time as a real check: no probing for user names

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from subsidy import audit, auth
@@ -102,3 +103,66 @@ def scope_label(session: Session, user: User) -> str:
         supplier = session.get(Supplier, user.supplier_id)
         return supplier.name if supplier else ""
     return "全区"
+
+
+def temporary_password() -> str:
+    """A one-time password an administrator hands over; the user must replace it at first login."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+    digits = "23456789"
+    chars = [secrets.choice(alphabet) for _ in range(7)] + [secrets.choice(digits) for _ in range(3)]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def unlock(session: Session, actor, user_id: int) -> User:
+    """Lift a lockout after wrong passwords before it expires."""
+    user = _get(session, user_id)
+    before = audit.snapshot(user)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(session, actor, "user.unlocked", user, before=before)
+    return user
+
+
+def users_page(session: Session, page: int = 1, per_page: int = 50) -> tuple[list[User], int]:
+    total = session.execute(select(func.count()).select_from(User)).scalar_one()
+    rows = session.execute(select(User).order_by(User.role, User.username, User.id)
+                           .offset((max(page, 1) - 1) * per_page).limit(per_page)).scalars().all()
+    return list(rows), total
+
+
+def scope_labels(session: Session) -> dict[tuple[str, int], str]:
+    """Names of every town, village and supplier, for a list of users without a query per row."""
+    labels: dict[tuple[str, int], str] = {}
+    for model, key in ((Town, "town"), (Village, "village"), (Supplier, "supplier")):
+        for ident, name in session.execute(select(model.id, model.name)).all():
+            labels[(key, ident)] = name
+    return labels
+
+
+def label_of(labels: dict[tuple[str, int], str], user: User) -> str:
+    if user.town_id:
+        return labels.get(("town", user.town_id), "")
+    if user.village_id:
+        return labels.get(("village", user.village_id), "")
+    if user.supplier_id:
+        return labels.get(("supplier", user.supplier_id), "")
+    return "全区"
+
+
+def scope_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
+    """What the create-user form offers for each scoped role."""
+    towns = {t.id: t.name for t in session.execute(select(Town).order_by(Town.id)).scalars()}
+    return {
+        "town": list(towns.items()),
+        "village": [(v.id, f"{towns.get(v.town_id, '')} · {v.name}")
+                    for v in session.execute(select(Village).order_by(Village.town_id, Village.id)).scalars()],
+        "supplier": [(s.id, s.name) for s in session.execute(select(Supplier).order_by(Supplier.id)).scalars()],
+    }
+
+
+def is_locked(user: User) -> bool:
+    from subsidy import clock
+
+    return user.locked_until is not None and user.locked_until > clock.now()

@@ -1,0 +1,113 @@
+"""Browser tests: the app served by uvicorn on a free 127.0.0.1 port, driven by the SYSTEM chromium through
+Playwright's sync API (never a downloaded browser).
+
+Fixtures other areas use for their scenarios:
+- `live_server`: the base URL of the app, on this test's fresh SQLite database with the demo district loaded;
+- `page`: a Playwright page (1366×768) whose relative URLs go to `live_server`;
+- `login(page, username, password=None)` (import from tests.browser.conftest, or use the `login` fixture): log in
+  through the real form and wait for the page that follows.
+
+Mark browser test modules with `pytestmark = pytest.mark.browser` (`pytest -m "not browser"` leaves them out).
+Without a chromium the tests are skipped, saying why; with SUBSIDY_REQUIRE_BROWSER=1 (CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.sqlite_only import db_url  # noqa: F401  (browser tests run on SQLite only)
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+
+
+def _unavailable(reason: str):
+    if os.environ.get("SUBSIDY_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests are required here (SUBSIDY_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        _unavailable("no chromium found (install Debian's `chromium` package; no browser is ever downloaded)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    playwright = sync_playwright().start()
+    try:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+    except Exception as error:  # a broken chromium install says so instead of erroring every test
+        playwright.stop()
+        _unavailable(f"chromium at {executable} did not start: {error}")
+    yield launched
+    launched.close()
+    playwright.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(db_url, demo) -> Iterator[str]:  # noqa: F811
+    """uvicorn serving `web.app:create_app` in a background thread against this test's database."""
+    import uvicorn
+
+    from web.app import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on", access_log=False))
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def login(page, username: str, password: str | None = None) -> None:
+    """Log in through the real login form as a person would, and wait for the next page to load."""
+    page.goto("/login")
+    page.fill("#f-username", username)
+    page.fill("#f-password", password or f"{username}-demo")
+    with page.expect_navigation():
+        page.click("form[action=\"/login\"] button[type=submit]")
+
+
+@pytest.fixture(name="login")
+def login_fixture():
+    return login

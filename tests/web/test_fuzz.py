@@ -1,0 +1,55 @@
+"""API fuzz test: schemathesis generates requests for every operation of /schema/openapi.json, sent with a real
+bearer token (a district user and a supplier), and no answer may be a 5xx. Bounded so that it stays fast: a few
+examples per operation, no stateful runs, SQLite only."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.clients import ApiClient
+from tests.sqlite_only import db_url  # noqa: F401  (SQLite only: this tests the API's answers, not the database)
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+EXAMPLES_PER_OPERATION = 12
+
+
+def _token(app, username: str) -> str:
+    return ApiClient(app).authenticate(username, f"{username}-demo")["token"]
+
+
+def _fuzz(operation, token: str, statuses: Counter) -> str | None:
+    """None when every generated request got an answer below 500, else a description of the first that did not."""
+    strategy = operation.as_strategy(headers={"Authorization": f"Bearer {token}"})
+
+    @given(case=strategy)
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def run(case):
+        response = case.call()
+        statuses[response.status_code] += 1
+        case.validate_response(response, checks=[not_a_server_error])
+
+    try:
+        run()
+    except Exception as failure:  # the check's failure, with the request that caused it
+        return f"{operation.label}: {str(failure)[:800]}"
+    return None
+
+
+@pytest.mark.parametrize("username", ["drc", "coal-a"])
+def test_no_api_operation_answers_a_server_error_to_generated_requests(app, demo, username):
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert operations, "the OpenAPI schema lists no operation"
+    statuses: Counter = Counter()
+    # A fresh token per operation: fuzzing the logout operation revokes the token it was sent with.
+    failures = [failure for op in operations if (failure := _fuzz(op, _token(app, username), statuses))]
+    assert not failures, "\n\n".join(failures)
+    # The requests really were let in: a fuzz run answered only 401s would prove nothing.
+    assert sum(count for status, count in statuses.items() if status < 400) > 0, statuses
