@@ -28,7 +28,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,12 +113,12 @@ def recompute_totals(session: Session, summary: Summary) -> Summary:
 
 def _pickable(supplier_id: int, month: str):
     """Slips a build of `month` may take: issued, in no summary, not set aside; dated in the month, or released
-    after being set aside from an earlier month."""
+    after being set aside from an earlier month. Written as one range on the (supplier, summary, day) index."""
     first, last = month_bounds(month)
     return and_(
-        Slip.supplier_id == supplier_id, Slip.summary_id.is_(None), Slip.status == SlipStatus.ISSUED,
-        Slip.set_aside_reason == "",
-        or_(Slip.issued_on.between(first, last), and_(Slip.set_aside_at.is_not(None), Slip.issued_on < first)),
+        Slip.supplier_id == supplier_id, Slip.summary_id.is_(None), Slip.issued_on <= last,
+        Slip.status == SlipStatus.ISSUED, Slip.set_aside_reason == "",
+        or_(Slip.issued_on >= first, Slip.set_aside_at.is_not(None)),
     )
 
 
@@ -144,25 +144,51 @@ def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summar
         select(Summary).where(Summary.supplier_id == supplier_id, Summary.month == month,
                               Summary.status.in_(EDITABLE)).order_by(Summary.id)
         .execution_options(unscoped=True)).scalars()}
-    touched = []
+    # One summary per town: the open one of the month, or a new draft. Then ONE conditional UPDATE hands each
+    # pickable slip to its town's summary (a single pass over the month's slips, however many towns).
+    targets: dict[int, Summary] = {}
+    created: set[int] = set()
+    before = {}
     for town_id in sorted(set(towns) | set(open_ones)):
         summary = open_ones.get(town_id)
-        if summary is not None:
-            touched.append(_rebuild(session, clerk, summary))
-            continue
-        summary = Summary(supplier_id=supplier_id, town_id=town_id, season_id=season.id, month=month,
-                          created_by=clerk.id, created_at=clock.now())
-        session.add(summary)
-        session.flush()
-        taken = _take_slips(session, summary)
-        if taken == 0:
-            # A concurrent build took them first: this draft was never seen by anyone, so it is not kept.
-            session.delete(summary)
+        if summary is None:
+            summary = Summary(supplier_id=supplier_id, town_id=town_id, season_id=season.id, month=month,
+                              created_by=clerk.id, created_at=clock.now())
+            session.add(summary)
             session.flush()
-            continue
-        recompute_totals(session, summary)
-        _event(session, summary, clerk, "build", "", S.DRAFT)
-        audit.record(session, clerk, "summary.built", summary)
+            created.add(summary.id)
+        else:
+            before[summary.id] = audit.snapshot(summary)
+        targets[town_id] = summary
+    dropped = {sid: _drop_voided(session, targets_by_id) for sid, targets_by_id in
+               ((s.id, s) for s in targets.values() if s.id not in created)}
+    added: dict[int, int] = {}
+    if targets:
+        session.execute(
+            update(Slip).where(_pickable(supplier_id, month), Slip.town_id.in_(list(targets)))
+            .values(summary_id=case({t: s.id for t, s in targets.items()}, value=Slip.town_id))
+            .execution_options(synchronize_session=False))
+        added = dict(session.execute(
+            select(Slip.summary_id, func.count(Slip.id))
+            .where(Slip.supplier_id == supplier_id, Slip.summary_id.in_([s.id for s in targets.values()]))
+            .group_by(Slip.summary_id).execution_options(unscoped=True)).all())
+    touched = []
+    for summary in targets.values():
+        if summary.id in created:
+            if not added.get(summary.id):
+                # A concurrent build took these slips first: this draft was never seen by anyone, so it is not kept.
+                session.delete(summary)
+                session.flush()
+                continue
+            recompute_totals(session, summary)
+            _event(session, summary, clerk, "build", "", S.DRAFT)
+            audit.record(session, clerk, "summary.built", summary)
+        else:
+            count_before = summary.slip_count
+            recompute_totals(session, summary)
+            _event(session, summary, clerk, "rebuild", summary.status, summary.status,
+                   f"移出作废销售单{dropped[summary.id]}张，现有销售单{summary.slip_count}张（原{count_before}张）")
+            audit.record(session, clerk, "summary.rebuilt", summary, before=before[summary.id])
         touched.append(summary)
     return touched
 
