@@ -3,6 +3,7 @@ SQLite and (when BENCH_DATABASE_URL or TEST_DATABASE_URL is set) PostgreSQL, eac
 
 Each step is printed with, beside it, the same aggregate written as one plain SQL query, the floor the service
 is measured against (goal: under 5 s and within 2x of the plain query). Run: `.venv/bin/python scripts/bench_settlement.py`
+(BENCH_BACKENDS=sqlite or =postgresql runs one)
 (`make bench` runs every scripts/bench_*.py).
 """
 
@@ -186,9 +187,17 @@ def run(url: str, label: str) -> None:
 
 
 def main() -> None:
-    db_dir = Path(tempfile.mkdtemp(prefix="bench_settlement_"))
-    run(f"sqlite:///{db_dir / 'bench.db'}", "SQLite")
-    pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
+    if "sqlite" in backends:
+        db_dir = Path(tempfile.mkdtemp(prefix="bench_settlement_"))
+        try:
+            run(f"sqlite:///{db_dir / 'bench.db'}", "SQLite")
+        finally:
+            for file in db_dir.iterdir():
+                file.unlink()
+            db_dir.rmdir()
+    pg = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")) \
+        if "postgresql" in backends else None
     if not pg:
         print("\n(PostgreSQL skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL)")
         return

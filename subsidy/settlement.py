@@ -541,9 +541,11 @@ def pay(session: Session, *, officer: User, settlement_id: int, reference: str, 
     return statement
 
 
-def list_settlements(session: Session, *, month: str | None = None, page: int = 1,
+def list_settlements(session: Session, *, month: str | None = None, status: str | None = None, page: int = 1,
                      per_page: int = 50) -> list[Settlement]:
     query = select(Settlement)
+    if status:
+        query = query.where(Settlement.status == status)
     if month:
         query = query.where(Settlement.month == parse_month(month))
     return list(session.execute(query.order_by(Settlement.month.desc(), Settlement.id.desc())

@@ -4,6 +4,7 @@ settlements (finance settles, exports, records the payment; the supplier, the bu
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
@@ -22,6 +23,11 @@ from web.guards import requires
 
 READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
 SETTLEMENT_READERS = (Role.SUPPLIER, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+
+
+def _go(url: str) -> Redirect:
+    """303 to a local page; the Chinese notice in the query string is percent-encoded."""
+    return Redirect(quote(url, safe="/?=&-"), status_code=303)
 
 
 def _ids(data: dict) -> list[int]:
@@ -74,15 +80,14 @@ class SummaryPages(Controller):
             return Template("summaries/index.html", status_code=422, context=_index_context(
                 session, user, None, None, 1) | {"error": error, "form": data})
         if not drafts:
-            return Redirect(f"/summaries?notice=该月没有尚未汇总的销售单", status_code=303)
-        return Redirect(f"/summaries?month={settlement.parse_month(month)}&notice=已生成{len(drafts)}张汇总表草稿",
-                        status_code=303)
+            return _go("/summaries?notice=该月没有尚未汇总的销售单")
+        return _go(f"/summaries?month={settlement.parse_month(month)}&notice=已生成{len(drafts)}张汇总表草稿")
 
     @post("/approve-many", sync_to_thread=True, guards=[requires(Role.DRC, Role.FINANCE)])
     def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
         done = write(session, lambda: settlement.approve_many(session, reviewer=user, summary_ids=_ids(data),
                                                               comment=str(data.get("comment", ""))))
-        return Redirect(f"/summaries?notice=已审核通过{len(done)}张汇总表", status_code=303)
+        return _go(f"/summaries?notice=已审核通过{len(done)}张汇总表")
 
     @get("/{summary_id:int}", sync_to_thread=True)
     def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
@@ -101,7 +106,7 @@ class SummaryPages(Controller):
                 raise
             return Template("summaries/show.html", status_code=422,
                             context=_show_context(session, user, summary_id) | {"error": error})
-        return Redirect(f"/summaries/{summary_id}?notice={notice}", status_code=303)
+        return _go(f"/summaries/{summary_id}?notice={notice}")
 
     @post("/{summary_id:int}/rebuild", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def rebuild(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> Template | Redirect:
@@ -137,7 +142,7 @@ class SummaryPages(Controller):
     @post("/release/{slip_id:int}", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def release(self, session: DbSession, user: CurrentUser, slip_id: FromPath[int]) -> Redirect:
         write(session, lambda: settlement.release_slip(session, clerk=user, slip_id=slip_id))
-        return Redirect("/summaries?notice=该销售单可在以后月份的汇总表中重新汇总", status_code=303)
+        return _go("/summaries?notice=该销售单可在以后月份的汇总表中重新汇总")
 
 
 def _parse_date(text: str) -> date | None:
@@ -152,15 +157,18 @@ class SettlementPages(Controller):
     include_in_schema = False
     guards = [requires(*SETTLEMENT_READERS)]
 
-    def _index(self, session, user, **extra) -> dict:
+    def _index(self, session, user, status: str | None = None, page: int = 1, **extra) -> dict:
         towns, suppliers = settlement.names(session)
-        return {"settlements": settlement.list_settlements(session), "suppliers": suppliers,
+        return {"settlements": settlement.list_settlements(session, status=status, page=page),
+                "suppliers": suppliers, "status": status or "", "page": page,
                 "ready": settlement.ready_to_settle(session) if user.role == Role.FINANCE else [],
                 "is_finance": user.role == Role.FINANCE, **extra}
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, notice: FromQuery[str | None] = None) -> Template:
-        return Template("settlements/index.html", context=self._index(session, user, notice=notice))
+    def index(self, session: DbSession, user: CurrentUser, notice: FromQuery[str | None] = None,
+              status: FromQuery[str | None] = None, page: FromQuery[int] = 1) -> Template:
+        return Template("settlements/index.html", context=self._index(session, user, status, max(page, 1),
+                                                                      notice=notice))
 
     @post("/", sync_to_thread=True, guards=[requires(Role.FINANCE)])
     def settle(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
@@ -173,8 +181,7 @@ class SettlementPages(Controller):
                 raise
             return Template("settlements/index.html", status_code=422,
                             context=self._index(session, user, error=error))
-        return Redirect(f"/settlements/{statement.id}?notice={'已生成结算单' if created else '结算单已存在'}",
-                        status_code=303)
+        return _go(f"/settlements/{statement.id}?notice={'已生成结算单' if created else '结算单已存在'}")
 
     def _show(self, session, settlement_id: int, **extra) -> dict:
         statement = get_or_404(session, Settlement, settlement_id)
@@ -211,7 +218,7 @@ class SettlementPages(Controller):
                 raise
             return Template("settlements/show.html", status_code=422, context=self._show(
                 session, settlement_id, error=error, errors=error.errors, form=data, is_finance=True))
-        return Redirect(f"/settlements/{settlement_id}?notice=已登记支付", status_code=303)
+        return _go(f"/settlements/{settlement_id}?notice=已登记支付")
 
 
 controllers = [SummaryPages, SettlementPages]
