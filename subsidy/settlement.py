@@ -162,16 +162,20 @@ def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summar
         targets[town_id] = summary
     dropped = {sid: _drop_voided(session, targets_by_id) for sid, targets_by_id in
                ((s.id, s) for s in targets.values() if s.id not in created)}
-    added: dict[int, int] = {}
+    added: dict[int, list[int]] = {}
     if targets:
         session.execute(
             update(Slip).where(_pickable(supplier_id, month), Slip.town_id.in_(list(targets)))
             .values(summary_id=case({t: s.id for t, s in targets.items()}, value=Slip.town_id))
             .execution_options(synchronize_session=False))
-        added = dict(session.execute(
-            select(Slip.summary_id, func.count(Slip.id))
-            .where(Slip.supplier_id == supplier_id, Slip.summary_id.in_([s.id for s in targets.values()]))
-            .group_by(Slip.summary_id).execution_options(unscoped=True)).all())
+        # The totals of every touched summary in one GROUP BY (on the supplier/summary index).
+        for summary_id, *values in session.execute(
+                select(Slip.summary_id, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
+                       func.sum(Slip.amount_fen), func.sum(Slip.subsidy_fen))
+                .where(Slip.supplier_id == supplier_id, Slip.summary_id.in_([s.id for s in targets.values()]),
+                       Slip.status == SlipStatus.ISSUED)
+                .group_by(Slip.summary_id).execution_options(unscoped=True)):
+            added[summary_id] = [int(v or 0) for v in values]
     touched = []
     for summary in targets.values():
         if summary.id in created:
@@ -180,17 +184,21 @@ def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summar
                 session.delete(summary)
                 session.flush()
                 continue
-            recompute_totals(session, summary)
+            _set_totals(summary, added[summary.id])
             _event(session, summary, clerk, "build", "", S.DRAFT)
             audit.record(session, clerk, "summary.built", summary)
         else:
             count_before = summary.slip_count
-            recompute_totals(session, summary)
+            _set_totals(summary, added.get(summary.id, [0, 0, 0, 0, 0]))
             _event(session, summary, clerk, "rebuild", summary.status, summary.status,
                    f"移出作废销售单{dropped[summary.id]}张，现有销售单{summary.slip_count}张（原{count_before}张）")
             audit.record(session, clerk, "summary.rebuilt", summary, before=before[summary.id])
         touched.append(summary)
     return touched
+
+
+def _set_totals(summary: Summary, values: list[int]) -> None:
+    summary.slip_count, summary.coal_kg, summary.stoves, summary.amount_fen, summary.subsidy_fen = values
 
 
 def _take_slips(session: Session, summary: Summary) -> int:
