@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
@@ -12,7 +12,8 @@ from subsidy.models.enums import SettlementStatus, SummaryStatus, check_in
 
 
 class Summary(SQLModel, table=True):
-    """Supplier × town × month. Totals are stored when the summary is built and rebuilt when slips leave it."""
+    """Supplier × town × month. Totals are stored when the summary is built and rebuilt when slips leave it.
+    Totals are BIGINT: a month of a large town passes 2^31 fen (21 million yuan)."""
 
     __table_args__ = (
         CheckConstraint(check_in("status", SummaryStatus), name="status"),
@@ -26,10 +27,10 @@ class Summary(SQLModel, table=True):
     month: str = Field(max_length=7, index=True)
     status: str = Field(default=SummaryStatus.DRAFT, max_length=20, index=True)
     slip_count: int = 0
-    coal_kg: int = 0
+    coal_kg: int = Field(default=0, sa_type=BigInteger)
     stoves: int = 0
-    amount_fen: int = 0
-    subsidy_fen: int = 0
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    subsidy_fen: int = Field(default=0, sa_type=BigInteger)
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()
     # A summary is in at most one settlement: one column, set once by a conditional update.
@@ -68,10 +69,10 @@ class Settlement(SQLModel, table=True):
     month: str = Field(max_length=7)
     status: str = Field(default=SettlementStatus.SETTLED, max_length=16)
     slip_count: int = 0
-    coal_kg: int = 0
+    coal_kg: int = Field(default=0, sa_type=BigInteger)
     stoves: int = 0
-    amount_fen: int = 0
-    subsidy_fen: int = 0
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    subsidy_fen: int = Field(default=0, sa_type=BigInteger)
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()
     payment_reference: str = Field(default="", max_length=64)
@@ -88,10 +89,10 @@ class SettlementTown(SQLModel, table=True):
     settlement_id: int = Field(foreign_key="settlement.id", index=True)
     town_id: int = Field(foreign_key="town.id")
     slip_count: int = 0
-    coal_kg: int = 0
+    coal_kg: int = Field(default=0, sa_type=BigInteger)
     stoves: int = 0
-    amount_fen: int = 0
-    subsidy_fen: int = 0
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    subsidy_fen: int = Field(default=0, sa_type=BigInteger)
 
 
 class SettlementFund(SQLModel, table=True):
@@ -103,4 +104,4 @@ class SettlementFund(SQLModel, table=True):
     fund: str = Field(max_length=16)
     name: str = Field(max_length=32)
     share_bp: int
-    subsidy_fen: int
+    subsidy_fen: int = Field(sa_type=BigInteger)

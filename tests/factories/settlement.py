@@ -1,0 +1,79 @@
+"""Slips made directly, consistent with what issuing would have stored, to build months of data for the summary,
+settlement and report tests (the selling use case lives in subsidy/slips.py, another area)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from subsidy import clock, numbers, seasons
+from subsidy.models import (
+    Contract, Household, Product, Registration, Season, Slip, SlipLine, SlipStatus, Supplier, User, Village,
+)
+from subsidy.money import coal_subsidy_fen, line_amount_fen
+
+_SEQ = itertools.count(1)
+
+
+def supplier(session: Session, code: str) -> Supplier:
+    return session.execute(select(Supplier).where(Supplier.code == code)).scalar_one()
+
+
+def user(session: Session, username: str) -> User:
+    return session.execute(select(User).where(User.username == username)).scalar_one()
+
+
+def approved_registrations(session: Session, village_code: str) -> list[Registration]:
+    return list(session.execute(
+        select(Registration).join(Village, Village.id == Registration.village_id)
+        .where(Village.code == village_code, Registration.status == "approved").order_by(Registration.id)).scalars())
+
+
+def make_slip(session: Session, *, supplier: Supplier, registration: Registration, issued_on: date,
+              coal_kg: int = 0, stoves: int = 0, price_fen: int | None = None, status: str = SlipStatus.ISSUED,
+              product: str = Product.BRIQUETTE) -> Slip:
+    """An issued (or voided) slip with its lines, priced at the contract unless `price_fen` says otherwise,
+    subsidised at the season's (first-tier) rate; the registration's sold quantities move as a sale would."""
+    household = session.get(Household, registration.household_id)
+    village = session.get(Village, registration.village_id)
+    season = session.get(Season, registration.season_id)
+    seq = next(_SEQ)
+    slip = Slip(number=numbers.slip_number(f"{supplier.slip_prefix}{season.code}", seq), seq=seq,
+                supplier_id=supplier.id, season_id=season.id, registration_id=registration.id,
+                household_id=household.id, town_id=village.town_id, village_id=village.id, status=status,
+                issued_at=clock.now(), issued_on=issued_on, head_name=household.head_name,
+                id_number=household.id_number, phone=household.phone, address=household.address,
+                category=household.category, coal_kg=coal_kg, stoves=stoves)
+    if status == SlipStatus.VOIDED:
+        slip.void_reason, slip.voided_at = "测试作废", clock.now()
+    session.add(slip)
+    session.flush()
+    lines = []
+    if coal_kg:
+        lines.append((product, coal_kg, True))
+    if stoves:
+        lines.append((Product.STOVE, stoves, False))
+    for line_no, (prod, quantity, per_ton) in enumerate(lines, start=1):
+        price = price_fen if price_fen is not None else _contract_price(session, supplier, village, season, prod)
+        rate = seasons.tiers_for(session, season.id, prod, household.category)[0].rate_fen
+        amount = line_amount_fen(quantity, price, per_ton)
+        subsidy = min(amount, coal_subsidy_fen(quantity, rate) if per_ton else quantity * rate)
+        session.add(SlipLine(slip_id=slip.id, line_no=line_no, product=prod, quantity=quantity,
+                             unit_price_fen=price, amount_fen=amount, subsidy_fen=subsidy))
+        slip.amount_fen += amount
+        slip.subsidy_fen += subsidy
+    if status == SlipStatus.ISSUED:
+        session.execute(update(Registration).where(Registration.id == registration.id).values(
+            sold_coal_kg=Registration.sold_coal_kg + coal_kg, sold_stoves=Registration.sold_stoves + stoves))
+    session.flush()
+    return slip
+
+
+def _contract_price(session, supplier, village, season, product) -> int:
+    price = session.execute(select(Contract.price_fen).where(
+        Contract.supplier_id == supplier.id, Contract.town_id == village.town_id, Contract.season_id == season.id,
+        Contract.product == product)).scalar()
+    return price if price is not None else 110000
