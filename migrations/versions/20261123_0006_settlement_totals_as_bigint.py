@@ -1,7 +1,7 @@
 """settlement totals as bigint
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-23 15:49:41.247041
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoStr
 
 
 revision: str = '0006'
-down_revision: Union[str, Sequence[str], None] = '0001'
+down_revision: Union[str, Sequence[str], None] = '0003'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
