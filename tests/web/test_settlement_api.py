@@ -49,9 +49,15 @@ def test_a_month_runs_through_the_api_from_build_to_payment(engine, api_as):
     assert body["subsidy_fen"] == sum(d["subsidy_fen"] for d in drafts)
     assert sum(f["subsidy_fen"] for f in body["by_fund"]) == body["subsidy_fen"]
     assert len(body["by_town"]) == 2
-    paid = finance.post(f"/api/v1/settlements/{body['id']}/pay",
-                        json={"reference": "ICBC-2026-0001", "paid_on": clock.today().isoformat()})
+    payment = {"reference": "ICBC-2026-0001", "paid_on": clock.today().isoformat()}
+    paid = finance.post(f"/api/v1/settlements/{body['id']}/pay", json=payment, headers={"Idempotency-Key": "pay-1"})
     assert paid.status_code == 200 and paid.json()["status"] == "paid"
+    retried = finance.post(f"/api/v1/settlements/{body['id']}/pay", json=payment, headers={"Idempotency-Key": "pay-1"})
+    assert retried.status_code == 200 and retried.json() == paid.json()
+    assert retried.headers.get("idempotent-replayed") == "true"
+    other_body = finance.post(f"/api/v1/settlements/{body['id']}/pay", headers={"Idempotency-Key": "pay-1"},
+                              json={**payment, "reference": "ICBC-2026-0009"})
+    assert other_body.status_code == 422
     twice = finance.post(f"/api/v1/settlements/{body['id']}/pay",
                          json={"reference": "ICBC-2026-0002", "paid_on": clock.today().isoformat()})
     assert twice.status_code == 409

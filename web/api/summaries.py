@@ -3,20 +3,20 @@
 `POST /summaries/{id}/submit` needs no password: the bearer token, obtained with the supplier's password, is the
 company's seal (the page asks for the password again instead).
 
-TODO(idempotency): `POST /settlements/{id}/pay` honours `Idempotency-Key` only through the natural conflict (a
-second payment is 409); replaying the first answer goes through subsidy/idempotency.py once that lands.
+`POST /settlements/{id}/pay` honours `Idempotency-Key` (subsidy/idempotency.py): a retry with the same key and body
+gets the first answer again; without a key a second payment is a 409.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from subsidy import settlement, settlement_excel
+from subsidy import idempotency, settlement, settlement_excel
 from subsidy.errors import NotFound
 from subsidy.models import Role, Settlement, Summary
 from subsidy.scope import get_or_404
@@ -201,10 +201,18 @@ class SettlementsApi(Controller):
         return Response(settlement_out(session, statement).model_dump(mode="json"))
 
     @post("/{settlement_id:int}/pay", sync_to_thread=True, guards=[requires(Role.FINANCE)], status_code=200)
-    def pay(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int], data: JSONBody[PayIn]) -> SettlementOut:
-        statement = write(session, lambda: settlement.pay(session, officer=user, settlement_id=settlement_id,
-                                                          reference=data.reference, paid_on=data.paid_on))
-        return settlement_out(session, statement)
+    def pay(self, request: Request, session: DbSession, user: CurrentUser, settlement_id: FromPath[int],
+            data: JSONBody[PayIn]) -> Response:
+        def work():
+            statement = settlement.pay(session, officer=user, settlement_id=settlement_id,
+                                       reference=data.reference, paid_on=data.paid_on)
+            return 200, settlement_out(session, statement).model_dump(mode="json")
+
+        answer = idempotency.execute(session, user_id=user.id, key=request.headers.get("idempotency-key"),
+                                     method_path=f"POST /settlements/{settlement_id}/pay",
+                                     payload=data.model_dump(mode="json"), work=work)
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return Response(answer.body, status_code=answer.status_code, headers=headers)
 
 
 controllers = [SummariesApi, SettlementsApi]
