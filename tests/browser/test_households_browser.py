@@ -37,18 +37,6 @@ def live_server(db_url, demo):
     thread.join(10)
 
 
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        try:
-            instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        except Exception as error:  # pragma: no cover - no chromium on this machine
-            pytest.skip(f"chromium not available: {error}")
-        yield instance
-        instance.close()
-
-
 def login(browser, base, username):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     page.goto(f"{base}/login")

@@ -33,13 +33,11 @@ def live_url(app, demo, backend):
 
 
 @pytest.fixture
-def page(live_url):
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=live_url)
-        yield context.new_page()
-        browser.close()
+def page(browser, live_url):
+    # The session's one chromium (tests/browser/conftest.py): a second sync Playwright cannot run beside it.
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=live_url)
+    yield context.new_page()
+    context.close()
 
 
 def _record(page, sulfur: str, report_no: str) -> None:
