@@ -133,7 +133,7 @@ def load(session: Session, *, households_per_village: int = HOUSEHOLDS_PER_VILLA
     session.flush()
 
     _users(session, towns, villages, suppliers)
-    _households(session, rng, season.id, villages, households_per_village)
+    _households(session, rng, season.id, season.starts_on, villages, households_per_village)
     audit.record(session, None, "demo.loaded", "district", entity_id=district.id)
     return True
 
@@ -151,15 +151,15 @@ def _users(session: Session, towns, villages, suppliers) -> None:
     session.flush()
 
 
-def _households(session: Session, rng: random.Random, season_id: int, villages, per_village: int) -> None:
+def _households(session: Session, rng: random.Random, season_id: int, season_start: date, villages,
+                per_village: int) -> None:
     serial = 0
-    today = clock.today()
     for code, village in villages.items():
-        # The village's notice (公示) that its noticed and approved registrations went through; with the demo's
-        # notice_days 0 it has already ended, so the town can decide the noticed ones at once.
+        # The village's notice (公示) that its noticed and approved registrations went through, published when the
+        # season opened; with the demo's notice_days 0 it has ended, so the town can decide the noticed ones at once.
         notice = None
         if village.zone != Zone.BAN:
-            notice = Notice(village_id=village.id, season_id=season_id, published_on=today, ends_on=today,
+            notice = Notice(village_id=village.id, season_id=season_id, published_on=season_start, ends_on=season_start,
                             objection_contact=f"{village.name}村委会")
             session.add(notice)
             session.flush()

@@ -182,7 +182,7 @@ def test_approve_all_takes_only_the_towns_noticed_registrations_whose_period_end
         Registration.status == "noticed").group_by(Registration.village_id)).all()
     before = dict(noticed())
     session.rollback()
-    # The demo's noticed ones (2 per village, 4 in the town) are on no Notice row: nothing to wait for.
+    # The demo's noticed ones (2 per village, 4 in the town) were on a notice that ended when the season opened.
     approved = households.approve_all_due(t, town)
     t.commit()
     assert approved == 4
