@@ -46,3 +46,8 @@ def as_int(form: dict, key: str, label: str, *, required: bool = True, minimum: 
 
 def page_number(value: int | None) -> int:
     return max(1, value or 1)
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits that fit a database integer. (`"²".isdigit()` is True in Python, and int() then fails.)"""
+    return text.isascii() and text.isdigit() and len(text) <= 18

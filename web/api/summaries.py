@@ -22,7 +22,7 @@ from subsidy.models import Role, Settlement, Summary
 from subsidy.scope import get_or_404
 from web.api import API
 from web.deps import CurrentUser, DbSession
-from web.forms import write
+from web.forms import is_number, write
 from web.guards import requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -135,7 +135,7 @@ def xlsx(filename: str, content: bytes) -> Response:
 def _id_and_format(key: FromPath[str]) -> tuple[int, bool]:
     """`/summaries/12` or `/summaries/12.xlsx`: one path segment, so one handler reads both."""
     raw, is_xlsx = (key[:-5], True) if key.endswith(".xlsx") else (key, False)
-    if not raw.isdigit():
+    if not is_number(raw):
         raise NotFound()
     return int(raw), is_xlsx
 

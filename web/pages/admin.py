@@ -13,7 +13,7 @@ from subsidy import audit, regions, users
 from subsidy.errors import NotAllowed, NotFound, SubsidyError
 from subsidy.models import ROLE_LABELS, ZONE_LABELS, Role
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, page_number, refused, write
+from web.forms import FORM, is_number, page_number, refused, write
 from web.guards import requires
 
 PER_PAGE = 50
@@ -34,7 +34,7 @@ def _refusable(error: SubsidyError) -> bool:
 
 def _optional_id(form: dict, key: str) -> int | None:
     raw = str(form.get(key) or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if is_number(raw) else None
 
 
 class UsersController(Controller):

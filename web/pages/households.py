@@ -16,7 +16,7 @@ from subsidy.errors import SubsidyError
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
 from sqlalchemy import select
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, MULTIPART, as_int, page_number, refused, write
+from web.forms import FORM, MULTIPART, as_int, is_number, page_number, refused, write
 from web.guards import REGISTRY_READERS, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -69,8 +69,8 @@ class HouseholdPages(Controller):
 
     @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
-        village_id = int(data["village_id"]) if str(data.get("village_id", "")).isdigit() else None
-        page = int(data["page"]) if str(data.get("page", "")).isdigit() else 1
+        village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
+        page = int(data["page"]) if is_number(str(data.get("page", ""))) else 1
         return self._list(session, user, village_id=village_id, q=str(data.get("q", "")), page=page)
 
     @get("/new", sync_to_thread=True, guards=[VILLAGE])
@@ -201,15 +201,15 @@ class RegistrationPages(Controller):
               village_id: FromQuery[int | None] = None, page: FromQuery[int | None] = None,
               done: FromQuery[str] = "") -> Template:
         message = DONE.get(done, "")
-        if done.startswith("all-") and done[4:].isdigit():
+        if done.startswith("all-") and is_number(done[4:]):
             message = f"已审核通过{int(done[4:])}户。"
         return self._list(session, user, status=status, village_id=village_id, page=page_number(page),
                           notice=message)
 
     @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
-        village_id = int(data["village_id"]) if str(data.get("village_id", "")).isdigit() else None
-        page = int(data["page"]) if str(data.get("page", "")).isdigit() else 1
+        village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
+        page = int(data["page"]) if is_number(str(data.get("page", ""))) else 1
         return self._list(session, user, status=str(data.get("status", "")), village_id=village_id,
                           q=str(data.get("q", "")), page=page)
 
@@ -239,7 +239,7 @@ class RegistrationPages(Controller):
 
     @post("/approve-all", sync_to_thread=True, guards=[TOWN])
     def approve_all(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
-        village_id = int(data["village_id"]) if str(data.get("village_id", "")).isdigit() else None
+        village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
         count = write(session, lambda: households.approve_all_due(session, user, village_id))
         return Redirect(f"/registrations?status=approved&done=all-{count}", status_code=303)
 

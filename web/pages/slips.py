@@ -15,7 +15,7 @@ from subsidy import slips as service
 from subsidy.errors import SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, page_number, refused, write
+from web.forms import FORM, is_number, page_number, refused, write
 from web.guards import requires
 
 READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
@@ -45,7 +45,7 @@ def _lines_from_form(form: dict) -> list[service.LineIn]:
         except (ValueError, SubsidyError):
             raise SubsidyError("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
         batch = (form.get(f"batch_{i}") or "").strip()
-        lines.append(service.LineIn(product, quantity, batch_id=int(batch) if batch.isdigit() else None,
+        lines.append(service.LineIn(product, quantity, batch_id=int(batch) if is_number(batch) else None,
                                     serial=(form.get(f"serial_{i}") or "").strip() or None))
     return lines
 

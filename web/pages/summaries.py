@@ -18,7 +18,7 @@ from subsidy.models import Role, Settlement, Summary, User
 from subsidy.scope import get_or_404
 from web.api.summaries import xlsx
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, write
+from web.forms import FORM, is_number, write
 from web.guards import requires
 
 READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
@@ -33,7 +33,7 @@ def _go(url: str) -> Redirect:
 def _ids(data: dict) -> list[int]:
     raw = data.get("ids", [])
     raw = raw if isinstance(raw, list) else [raw]
-    return [int(x) for x in raw if str(x).isdigit()]
+    return [int(x) for x in raw if is_number(str(x))]
 
 
 def _index_context(session: Session, user: User, month: str | None, status: str | None, page: int) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class SummaryPages(Controller):
     @post("/{summary_id:int}/set-aside", sync_to_thread=True)
     def set_aside(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
                   data: Annotated[dict, FORM]) -> Template | Redirect:
-        slip_id = int(data["slip_id"]) if str(data.get("slip_id", "")).isdigit() else 0
+        slip_id = int(data["slip_id"]) if is_number(str(data.get("slip_id", ""))) else 0
         return self._act(session, user, summary_id, lambda: settlement.set_aside(
             session, reviewer=user, summary_id=summary_id, slip_id=slip_id, reason=str(data.get("reason", ""))),
             "已剔除该销售单")
