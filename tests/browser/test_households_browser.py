@@ -1,40 +1,14 @@
-"""In a real browser: a village registers a household and its purchase, publishes the notice, and the town approves.
-
-The live server fixture is local to this module (uvicorn in a thread on the test's own database), so that it does not
-collide with other areas' browser fixtures."""
+"""In a real browser: a village registers a household and its purchase, publishes the notice, and the town approves."""
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 
 import pytest
 
 from tests.factories.households import new_id_number
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def live_server(db_url, demo):
-    uvicorn = pytest.importorskip("uvicorn")
-    from web.app import create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def login(browser, base, username):

@@ -2,42 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
+from tests.browser.conftest import login
+
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_url(app, demo, backend):
-    if backend != "sqlite":
-        pytest.skip("the browser journey runs once, on SQLite")
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page(browser, live_url):
-    # The session's one chromium (tests/browser/conftest.py): a second sync Playwright cannot run beside it.
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=live_url)
-    yield context.new_page()
-    context.close()
 
 
 def _record(page, sulfur: str, report_no: str) -> None:
@@ -56,11 +25,7 @@ def _record(page, sulfur: str, report_no: str) -> None:
 
 
 def test_a_supplier_records_a_passing_and_a_failing_batch(page):
-    page.goto("/login")
-    page.fill("input[name=username]", "coal-a")
-    page.fill("input[name=password]", "coal-a-demo")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, "coal-a")
 
     _record(page, "0.40", "JC-BROWSER-1")
     assert page.locator("[data-result=passed]").is_visible()
