@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from subsidy import clock
@@ -26,6 +26,12 @@ from subsidy.models import AuditEntry, AuditHead
 GENESIS = "0" * 64
 _MASKED = {"id_number": mask_id_number, "phone": mask_phone, "contact_phone": mask_phone}
 _OMITTED = {"password_hash", "token_hash", "data"}
+
+
+def masked(values: dict) -> dict:
+    """A copy of column values with the sensitive ones masked or left out (for changes written with Core)."""
+    return {name: (_MASKED[name](value) if name in _MASKED and value else value)
+            for name, value in values.items() if name not in _OMITTED}
 
 
 def snapshot(obj: Any) -> dict:
@@ -101,36 +107,51 @@ def record(session: Session, actor, action: str, entity: Any, *, before: dict | 
 
 
 def entry_hash(prev_hash: str, entry) -> str:
-    content = "\x1f".join(
-        [prev_hash, _stamp(entry.at), str(entry.user_id or ""), entry.username, entry.action, entry.entity,
-         entry.entity_id, entry.before, entry.after]
-    )
+    return _hash(prev_hash, entry.at, entry.user_id, entry.username, entry.action, entry.entity, entry.entity_id,
+                 entry.before, entry.after)
+
+
+def _hash(prev_hash: str, at: datetime, user_id, username: str, action: str, entity: str, entity_id: str,
+          before: str, after: str) -> str:
+    content = "\x1f".join([prev_hash, _stamp(at), str(user_id or ""), username, action, entity, entity_id, before,
+                           after])
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+_head_t, _entry_t = AuditHead.__table__, AuditEntry.__table__
+_LOCK_HEAD = select(_head_t.c.last_hash, _head_t.c.count).where(_head_t.c.id == 1).with_for_update()
+_INSERT_ENTRIES = insert(_entry_t)
+_MOVE_HEAD = update(_head_t).where(_head_t.c.id == 1).values(last_hash=bindparam("new_hash"),
+                                                             count=bindparam("new_count"))
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
+    """Chain this transaction's entries onto the head, as late as possible: every audited write in the district
+    queues on the head row, so it is locked only for these three statements and the commit (Core, no ORM work)."""
+    if not session.info.get("audit_pending"):
+        return
+    session.flush()  # the transaction's own changes first, outside the head lock
     pending = session.info.pop("audit_pending", None)
     if not pending:
         return
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(unscoped=True)
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_hash=GENESIS, count=0)
-        session.add(head)
+    conn = session.connection()
+    head = conn.execute(_LOCK_HEAD).first()
+    if head is None:  # created by migration 0001; a database made otherwise gets it here
+        conn.execute(insert(_head_t), {"id": 1, "last_hash": GENESIS, "count": 0})
+        head = conn.execute(_LOCK_HEAD).first()
     prev = head.last_hash
     moment = clock.now()
+    rows = []
     for item in pending:
-        entry = AuditEntry(at=moment, user_id=item.user_id, username=item.username, action=item.action,
-                           entity=item.entity, entity_id=item.entity_id, before=item.before, after=item.after,
-                           prev_hash=prev, hash="")
-        entry.hash = entry_hash(prev, entry)
-        session.add(entry)
-        prev = entry.hash
-    head.last_hash = prev
-    head.count += len(pending)
-    session.flush()
+        digest = _hash(prev, moment, item.user_id, item.username, item.action, item.entity, item.entity_id,
+                       item.before, item.after)
+        rows.append({"at": moment, "user_id": item.user_id, "username": item.username, "action": item.action,
+                     "entity": item.entity, "entity_id": item.entity_id, "before": item.before,
+                     "after": item.after, "prev_hash": prev, "hash": digest})
+        prev = digest
+    conn.execute(_INSERT_ENTRIES, rows)
+    conn.execute(_MOVE_HEAD, {"new_hash": prev, "new_count": head.count + len(pending)})
 
 
 @event.listens_for(Session, "after_rollback")

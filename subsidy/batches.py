@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from subsidy import attachments, audit, clock, quality, seasons
@@ -186,6 +186,22 @@ def _fresh(session: Session, batch_id: int) -> Batch:
                            .execution_options(unscoped=True, populate_existing=True)).scalar_one()
 
 
+_batch_t = Batch.__table__
+# The oldest passed batch of the supplier, product and season that holds `kg`, decremented in the same statement:
+# one round trip for the common sale. The condition on sold_kg is checked again on the locked row (PostgreSQL
+# re-evaluates it after waiting; SQLite runs writers one at a time), so it never takes more than a batch holds.
+_TAKE_OLDEST = (
+    update(_batch_t)
+    .where(_batch_t.c.id == select(_batch_t.c.id).where(
+        _batch_t.c.supplier_id == bindparam("want_supplier_id"), _batch_t.c.product == bindparam("want_product"),
+        _batch_t.c.season_id == bindparam("want_season_id"), _batch_t.c.passed.is_(True),
+        _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg"))
+        .order_by(_batch_t.c.arrival_date, _batch_t.c.id).limit(1).scalar_subquery(),
+        _batch_t.c.sold_kg + bindparam("want_kg") <= _batch_t.c.quantity_kg)
+    .values(sold_kg=_batch_t.c.sold_kg + bindparam("want_kg"))
+    .returning(_batch_t.c.id))
+
+
 def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: int | None, kg: int,
                season_id: int | None = None) -> Batch:
     """Take `kg` of `product` from stock for a sale and return the batch it came from (with `sold_kg` updated).
@@ -195,6 +211,14 @@ def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: in
     unless `season_id` is given) that still holds `kg`. Refuses with a SubsidyError in Chinese otherwise. Safe under
     concurrency: the decrement is a conditional UPDATE, so two sales cannot both take the last kilograms.
     """
+    taken = take_stock_id(session, supplier_id=supplier_id, product=product, batch_id=batch_id, kg=kg,
+                          season_id=season_id)
+    return _fresh(session, taken)
+
+
+def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id: int | None, kg: int,
+                  season_id: int | None = None) -> int:
+    """`take_stock`, returning only the batch's id (the sale's hot path reads nothing more)."""
     product = str(product)
     if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
         raise SubsidyError("销售数量应为大于0的整数（千克）", field="quantity")
@@ -213,9 +237,14 @@ def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: in
             left = _fresh(session, batch_id)
             raise SubsidyError(f"批次{batch_id}库存不足：剩余 {left.quantity_kg - left.sold_kg} 千克，"
                                f"本次需要 {kg} 千克", field="batch_id")
-        return _fresh(session, batch_id)
+        return batch_id
     if season_id is None:
         season_id = seasons.active_season(session).id
+    params = {"want_supplier_id": supplier_id, "want_product": product, "want_season_id": season_id, "want_kg": kg}
+    taken = session.connection().execute(_TAKE_OLDEST, params).scalar_one_or_none()
+    if taken is not None:
+        return taken
+    # The oldest batch ran short between choosing and locking it (a concurrent sale): try each candidate in turn.
     candidates = session.execute(
         select(Batch.id).where(Batch.supplier_id == supplier_id, Batch.product == product,
                                Batch.season_id == season_id, Batch.passed.is_(True),
@@ -223,7 +252,7 @@ def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: in
         .order_by(Batch.arrival_date, Batch.id).execution_options(unscoped=True)).scalars().all()
     for candidate in candidates:
         if _take(session, candidate, supplier_id, product, kg):
-            return _fresh(session, candidate)
+            return candidate
     raise SubsidyError(f"本企业没有库存足够（{kg} 千克）的合格{label}批次，请先登记进货批次", field="quantity")
 
 

@@ -3,8 +3,8 @@ first answer again without doing anything twice; with another body, 422.
 
 Race-safe by the unique constraint (user_id, key) of `idempotent_request`: the key row is inserted in the SAME
 transaction as the work, before it. A concurrent duplicate blocks on the unique index (PostgreSQL) or on the write lock
-(SQLite, BEGIN IMMEDIATE) until the first commits, then fails its insert and replays the stored answer. If the first
-attempt fails (refused or crashed) its transaction rolls back with the key, so a retry runs again: refusals are not
+(SQLite, BEGIN IMMEDIATE) until the first commits, then skips its insert (ON CONFLICT DO NOTHING) and replays the
+stored answer. If the first attempt fails (refused or crashed) its transaction rolls back with the key, so a retry runs again: refusals are not
 remembered, only answers that changed something.
 """
 
@@ -15,11 +15,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.db import is_unique_violation, run_in_transaction
+from subsidy import clock
+from subsidy.db import run_in_transaction
 from subsidy.errors import Conflict, SubsidyError
 from subsidy.models import IdempotentRequest
 
@@ -54,6 +54,26 @@ def _replay(row: IdempotentRequest, request_hash: str, method_path: str) -> Answ
     return Answer(row.status_code, json.loads(row.response_body), replayed=True)
 
 
+_request_t = IdempotentRequest.__table__
+_SAVE_ANSWER = (update(_request_t).where(_request_t.c.id == bindparam("request_id"))
+                .values(status_code=bindparam("answer_status"), response_body=bindparam("answer_body")))
+
+
+def _claim(session: Session, values: dict) -> int | None:
+    """Insert the key row; None if the key is already there (committed by an earlier request, or by a concurrent one
+    this insert waited for: ON CONFLICT DO NOTHING waits for the other transaction and then skips)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported databases
+        raise NotImplementedError(dialect)
+    statement = (insert(_request_t).values(**values).on_conflict_do_nothing(index_elements=["user_id", "key"])
+                 .returning(_request_t.c.id))
+    return session.connection().execute(statement).scalar_one_or_none()
+
+
 def execute(session: Session, *, user_id: int, key: str | None, method_path: str, payload,
             work: Callable[[], tuple[int, dict]]) -> Answer:
     """Run `work()` (returning status and JSON body) once per (user, key), as one transaction with the key row."""
@@ -66,21 +86,15 @@ def execute(session: Session, *, user_id: int, key: str | None, method_path: str
     request_hash = body_hash(payload)
 
     def tx() -> Answer:
-        existing = _stored(session, user_id, key)
-        if existing is not None:
-            return _replay(existing, request_hash, method_path)
-        row = IdempotentRequest(user_id=user_id, key=key, method_path=method_path, request_hash=request_hash,
-                                status_code=0, response_body="")
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError as error:
-            if is_unique_violation(error):
-                raise _Duplicate() from error
-            raise
+        request_id = _claim(session, {"user_id": user_id, "key": key, "method_path": method_path,
+                                      "request_hash": request_hash, "status_code": 0, "response_body": "",
+                                      "created_at": clock.now()})
+        if request_id is None:
+            raise _Duplicate()
         status, body = work()
-        row.status_code = status
-        row.response_body = json.dumps(body, ensure_ascii=False, default=str)
+        session.connection().execute(_SAVE_ANSWER, {
+            "request_id": request_id, "answer_status": status,
+            "answer_body": json.dumps(body, ensure_ascii=False, default=str)})
         return Answer(status, body)
 
     for _ in range(3):

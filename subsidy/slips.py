@@ -3,7 +3,7 @@
 Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
 `registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
 batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
-serial by the unique `slip_line.serial`. Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
+serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
 transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
 
 Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,8 +26,8 @@ from subsidy.errors import Conflict, NotAllowed, NotFound, SubsidyError
 from subsidy.idnumbers import InvalidIdNumber, mask_id_number, mask_phone, validate_id_number
 from subsidy.models import (
     COPIES, COPY_OF_OFFICE, PRODUCT_LABELS, Batch, Contract, District, Household, HouseholdStove, Product,
-    Registration, RegistrationStatus, Role, Slip, SlipCounter, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus,
-    Supplier, SupplierStatus, Town, User, Village, Zone,
+    Registration, RegistrationStatus, Role, Season, Slip, SlipCounter, SlipLine, SlipScan, SlipStatus, SubsidyRate,
+    Summary, SummaryStatus, Supplier, SupplierStatus, Town, User, Village, Zone,
 )
 from subsidy.money import line_amount_fen, tiered_coal_subsidy_fen, tons, yuan
 from subsidy.numbers import InvalidSlipNumber, check_slip_number, parse_copy_code, slip_number
@@ -37,25 +37,97 @@ VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.S
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Read-only helpers for the preview; stock itself moves only through subsidy.batches (take_stock, return_stock).
+# The sale's statements, built once: issuing is the hot path of the whole system (hundreds of sales a second across
+# the district at peak), so it runs plain Core statements on the session's connection, with bound parameters and no
+# ORM objects. Module-level statements keep their compiled form and cache key between calls. Every read is unscoped on
+# purpose: a supplier never browses the registry, and the contract check below is the scope of a sale.
 # ---------------------------------------------------------------------------------------------------------------------
+
+_supplier_t, _season_t, _reg_t, _household_t = (Supplier.__table__, Season.__table__, Registration.__table__,
+                                                Household.__table__)
+_village_t, _town_t, _district_t = Village.__table__, Town.__table__, District.__table__
+_contract_t, _rate_t, _batch_t = Contract.__table__, SubsidyRate.__table__, Batch.__table__
+_slip_t, _line_t, _counter_t, _stove_t = Slip.__table__, SlipLine.__table__, SlipCounter.__table__, HouseholdStove.__table__
+
+_SUPPLIER = select(_supplier_t.c.id, _supplier_t.c.status, _supplier_t.c.name, _supplier_t.c.credit_code,
+                   _supplier_t.c.slip_prefix).where(_supplier_t.c.id == bindparam("supplier_id"))
+
+# The registration with everything a sale checks and copies onto the slip, and its season's caps: one row.
+_BUYER = (
+    select(_reg_t.c.id, _reg_t.c.season_id, _reg_t.c.status, _reg_t.c.coal_kg, _reg_t.c.stoves,
+           _reg_t.c.sold_coal_kg, _reg_t.c.sold_stoves, _household_t.c.id.label("household_id"),
+           _household_t.c.head_name, _household_t.c.id_number, _household_t.c.phone, _household_t.c.address,
+           _household_t.c.category, _village_t.c.id.label("village_id"), _village_t.c.name.label("village_name"),
+           _village_t.c.zone, _village_t.c.town_id, _district_t.c.code.label("district_code"),
+           _season_t.c.is_active.label("season_active"), _season_t.c.code.label("season_code"),
+           _season_t.c.cap_coal_kg, _season_t.c.cap_stoves, _season_t.c.stove_once_ever)
+    .select_from(_reg_t)
+    .join(_household_t, _household_t.c.id == _reg_t.c.household_id)
+    .join(_village_t, _village_t.c.id == _household_t.c.village_id)
+    .join(_town_t, _town_t.c.id == _village_t.c.town_id)
+    .join(_district_t, _district_t.c.id == _town_t.c.district_id)
+    .join(_season_t, _season_t.c.id == _reg_t.c.season_id)
+    .where(_reg_t.c.id == bindparam("registration_id"))
+)
+
+_PRICES = select(_contract_t.c.product, _contract_t.c.price_fen).where(
+    _contract_t.c.supplier_id == bindparam("supplier_id"), _contract_t.c.town_id == bindparam("town_id"),
+    _contract_t.c.season_id == bindparam("season_id"))
+
+_TIERS = (select(_rate_t.c.product, _rate_t.c.from_kg, _rate_t.c.rate_fen)
+          .where(_rate_t.c.season_id == bindparam("season_id"), _rate_t.c.category == bindparam("category"))
+          .order_by(_rate_t.c.product, _rate_t.c.from_kg))
+
+_OLDEST_BATCH = (
+    select(_batch_t.c.id, _batch_t.c.report_no)
+    .where(_batch_t.c.supplier_id == bindparam("supplier_id"), _batch_t.c.season_id == bindparam("season_id"),
+           _batch_t.c.product == bindparam("product"), _batch_t.c.passed.is_(True),
+           _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("kg"))
+    .order_by(_batch_t.c.arrival_date, _batch_t.c.id).limit(1))
+
+_SERIAL_SOLD = select(_line_t.c.id).where(_line_t.c.serial == bindparam("serial"), _line_t.c.active_key == 0).limit(1)
+
+_HAS_STOVE = select(_stove_t.c.id).where(_stove_t.c.household_id == bindparam("household_id"),
+                                         _stove_t.c.active_key == 0).limit(1)
+
+# The household's quantities, taken only if they still fit (locks the registration row until commit).
+_TAKE_QUANTITIES = (
+    update(_reg_t).where(
+        _reg_t.c.id == bindparam("registration_id"), _reg_t.c.status == RegistrationStatus.APPROVED,
+        _reg_t.c.sold_coal_kg + bindparam("want_coal") <= _reg_t.c.coal_kg,
+        _reg_t.c.sold_coal_kg + bindparam("want_coal") <= bindparam("cap_coal"),
+        _reg_t.c.sold_stoves + bindparam("want_stoves") <= _reg_t.c.stoves,
+        _reg_t.c.sold_stoves + bindparam("want_stoves") <= bindparam("cap_stoves"))
+    .values(sold_coal_kg=_reg_t.c.sold_coal_kg + bindparam("want_coal"),
+            sold_stoves=_reg_t.c.sold_stoves + bindparam("want_stoves"))
+    .returning(_reg_t.c.sold_coal_kg))
+
+_NEXT_SEQ = (update(_counter_t).where(_counter_t.c.supplier_id == bindparam("of_supplier"),
+                                      _counter_t.c.season_id == bindparam("of_season"))
+             .values(last_seq=_counter_t.c.last_seq + 1).returning(_counter_t.c.last_seq))
+
+_INSERT_SLIP = insert(_slip_t).returning(_slip_t.c.id)
+_INSERT_LINES = insert(_line_t)
+_INSERT_STOVE = insert(_stove_t)
+
+
+def _one(session: Session, statement, **params):
+    return session.connection().execute(statement, params).first()
+
 
 def _contract_prices(session: Session, supplier_id: int, town_id: int, season_id: int) -> dict[str, int]:
     """product → agreed price of a supplier in a town and season, in one query for all lines of a sale."""
-    return dict(session.execute(
-        select(Contract.product, Contract.price_fen).where(
-            Contract.supplier_id == supplier_id, Contract.town_id == town_id, Contract.season_id == season_id)
-        .execution_options(unscoped=True)).all())
+    return dict(session.connection().execute(
+        _PRICES, {"supplier_id": supplier_id, "town_id": town_id, "season_id": season_id}).all())
 
 
-def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int) -> Batch | None:
-    """The oldest passed batch of this supplier, season and product with `kg` in stock (the preview's default; the
-    sale itself takes stock with batches.take_stock, which picks the same batch or the next one if it ran out)."""
-    return session.execute(
-        select(Batch).where(Batch.supplier_id == supplier_id, Batch.season_id == season_id, Batch.product == product,
-                            Batch.passed.is_(True), Batch.quantity_kg - Batch.sold_kg >= kg)
-        .order_by(Batch.arrival_date, Batch.id).limit(1).execution_options(unscoped=True, populate_existing=True)
-    ).scalar_one_or_none()
+def _tier_table(session: Session, season_id: int, category: str) -> dict[str, list[tuple[int, int]]]:
+    """product → [(from_kg, rate_fen), ...] of the season for one household category."""
+    table: dict[str, list[tuple[int, int]]] = {}
+    for product, from_kg, rate in session.connection().execute(
+            _TIERS, {"season_id": season_id, "category": category}):
+        table.setdefault(product, []).append((from_kg, rate))
+    return table
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -98,12 +170,11 @@ class Found:
         }
 
 
-def _supplier_of(session: Session, user: User) -> Supplier:
+def _supplier_of(session: Session, user: User):
+    """The clerk's company (id, status, name, credit_code, slip_prefix)."""
     if user.role != Role.SUPPLIER or user.supplier_id is None:
         raise NotAllowed("只有配送企业可以开具销售单")
-    supplier = session.execute(select(Supplier).where(Supplier.id == user.supplier_id)
-                               .execution_options(unscoped=True)).scalar_one()
-    return supplier
+    return _one(session, _SUPPLIER, supplier_id=user.supplier_id)
 
 
 def lookup(session: Session, *, user: User, id_number: str) -> Found:
@@ -165,19 +236,19 @@ class PlannedLine:
     unit_price_fen: int
     amount_fen: int
     subsidy_fen: int
-    batch: Batch | None = None
+    batch_id: int | None = None
     serial: str | None = None
     default_batch: bool = False  # the clerk left the batch to us: another passed batch may stand in for it
+    batch_report_no: str = ""  # the preview shows the batch by its test report
 
 
 @dataclass
 class Plan:
-    registration: Registration
-    household: Household
-    village: Village
-    supplier: Supplier
-    season: object
-    district_code: str = ""
+    """A sale checked and priced. `buyer` is one row: the registration, its household, village, district code and
+    season caps (see `_BUYER`); `supplier` the clerk's company (see `_SUPPLIER`)."""
+    buyer: object
+    supplier: object
+    tiers: dict[str, list[tuple[int, int]]]
     lines: list[PlannedLine] = field(default_factory=list)
 
     @property
@@ -200,6 +271,15 @@ class Plan:
     def household_pays_fen(self) -> int:
         return self.amount_fen - self.subsidy_fen
 
+    def price_tiers(self, sold_before_kg: int) -> None:
+        """Subsidy of each coal line on the household's cumulative kg, starting from `sold_before_kg`."""
+        coal_before = sold_before_kg
+        for ln in self.lines:
+            if ln.product != Product.STOVE:
+                ln.subsidy_fen = min(ln.amount_fen,
+                                     tiered_coal_subsidy_fen(coal_before, ln.quantity, self.tiers[ln.product]))
+                coal_before += ln.quantity
+
 
 def _refuse(message: str, field_name: str) -> SubsidyError:
     return SubsidyError(message, field=field_name)
@@ -209,37 +289,29 @@ def _line_field(i: int, name: str) -> str:
     return f"lines[{i}].{name}"
 
 
-def plan(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Plan:
-    """Check a sale against every rule and price it, without changing anything (the preview). `issue_slip` runs it
-    again inside its transaction and then takes the quantities by conditional updates."""
+def plan(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn], preview: bool = True) -> Plan:
+    """Check a sale against every rule and price it, without changing anything (the preview). `issue` runs it again
+    inside its transaction (`preview=False`: the default batch is then chosen by `batches.take_stock`, atomically)
+    and takes the quantities by conditional updates."""
     supplier = _supplier_of(session, clerk)
     if supplier.status != SupplierStatus.ACTIVE:
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
-    season = seasons.active_season(session)
-    row = session.execute(
-        select(Registration, Household, Village, District.code)
-        .join(Household, Household.id == Registration.household_id)
-        .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
-        .join(District, District.id == Town.district_id)
-        .where(Registration.id == registration_id).execution_options(unscoped=True, populate_existing=True)
-    ).first()
+    buyer = _one(session, _BUYER, registration_id=registration_id)
     # All of this supplier's prices in the household's town: one query for the contract check and the prices.
-    prices = _contract_prices(session, supplier.id, row.Village.town_id, season.id) if row is not None else {}
+    prices = _contract_prices(session, supplier.id, buyer.town_id, buyer.season_id) if buyer is not None else {}
     # A registration outside the supplier's towns is "not found", as in the lookup.
     if not prices:
         raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
-    registration, household, village, district_code = row
-    if registration.season_id != season.id:
+    if not buyer.season_active:
         raise _refuse("该购买登记不属于当前采暖季", "registration_id")
-    if registration.status != RegistrationStatus.APPROVED:
+    if buyer.status != RegistrationStatus.APPROVED:
         raise _refuse("该户的购买登记尚未审核通过，不能销售", "registration_id")
-    if village.zone == Zone.BAN:
-        raise _refuse(f"{village.name}属于禁煤区，不能销售燃煤及炉具补贴产品", "registration_id")
+    if buyer.zone == Zone.BAN:
+        raise _refuse(f"{buyer.village_name}属于禁煤区，不能销售燃煤及炉具补贴产品", "registration_id")
     if not lines:
         raise _refuse("请至少填写一行销售内容", "lines")
-    result = Plan(registration, household, village, supplier, season, district_code=district_code)
+    result = Plan(buyer, supplier, _tier_table(session, buyer.season_id, buyer.category))
     serials: set[str] = set()
-    coal_before = registration.sold_coal_kg
     for i, line in enumerate(lines):
         try:
             product = Product(line.product)
@@ -248,8 +320,8 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         label = PRODUCT_LABELS[product]
         if not isinstance(line.quantity, int) or line.quantity <= 0:
             raise _refuse("数量应为正整数（燃煤按千克，炉具按台）", _line_field(i, "quantity"))
-        if village.zone == Zone.CLEAN_ONLY and product.is_coal and product != Product.BRIQUETTE:
-            raise _refuse(f"{village.name}属于洁净型煤限定区域，只能销售洁净型煤，不能销售{label}",
+        if buyer.zone == Zone.CLEAN_ONLY and product.is_coal and product != Product.BRIQUETTE:
+            raise _refuse(f"{buyer.village_name}属于洁净型煤限定区域，只能销售洁净型煤，不能销售{label}",
                           _line_field(i, "product"))
         price = prices.get(product)
         if price is None:
@@ -257,17 +329,17 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         if line.unit_price_fen is not None and line.unit_price_fen != price:
             raise _refuse(f"单价应为合同配送价格 {yuan(price)} 元{'/吨' if product.is_coal else '/台'}",
                           _line_field(i, "unit_price_fen"))
-        tiers = [(t.from_kg, t.rate_fen) for t in seasons.tiers_for(session, season.id, product, household.category)]
+        tiers = result.tiers.get(product)
         if not tiers:
             raise _refuse(f"本采暖季未设置{label}对该类住户的补贴标准，请联系区发改局", _line_field(i, "product"))
-        batch = None
+        batch_id, report_no = None, ""
         serial = None
         if product.is_coal:
             if line.serial:
                 raise _refuse("燃煤不填写炉具编号", _line_field(i, "serial"))
-            batch = _check_batch(session, supplier, season.id, product, line.quantity, line.batch_id, i)
-            subsidy = tiered_coal_subsidy_fen(coal_before, line.quantity, tiers)
-            coal_before += line.quantity
+            if line.batch_id is not None or preview:
+                batch_id, report_no = _check_batch(session, supplier, buyer.season_id, product, line.quantity,
+                                                   line.batch_id, i)
         else:
             if line.quantity != 1:
                 raise _refuse("炉具每行数量为1台，并填写该台炉具的编号", _line_field(i, "quantity"))
@@ -276,26 +348,33 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
                 raise _refuse("请填写炉具编号", _line_field(i, "serial"))
             if len(serial) > 64:
                 raise _refuse("炉具编号不能超过64个字符", _line_field(i, "serial"))
-            if serial in serials or session.execute(
-                    select(SlipLine.id).where(SlipLine.serial == serial).execution_options(unscoped=True)).first():
+            if serial in serials or _one(session, _SERIAL_SOLD, serial=serial):
                 raise _refuse(f"炉具编号 {serial} 已经售出过，每台炉具只能销售一次", _line_field(i, "serial"))
             serials.add(serial)
-            subsidy = tiers[0][1] * line.quantity
         amount = line_amount_fen(line.quantity, price, per_ton=product.is_coal)
-        result.lines.append(PlannedLine(i + 1, product, line.quantity, price, amount, min(subsidy, amount), batch,
-                                        serial, default_batch=line.batch_id is None))
+        subsidy = min(tiers[0][1] * line.quantity, amount) if not product.is_coal else 0
+        result.lines.append(PlannedLine(i + 1, product, line.quantity, price, amount, subsidy, batch_id, serial,
+                                        default_batch=line.batch_id is None, batch_report_no=report_no))
+    result.price_tiers(buyer.sold_coal_kg)
     _check_quantities(session, result)
     return result
 
 
-def _check_batch(session: Session, supplier: Supplier, season_id: int, product: Product, kg: int,
-                 batch_id: int | None, i: int) -> Batch:
+def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int):
+    """The oldest passed batch of this supplier, season and product with `kg` in stock (id, report_no), the
+    preview's default; the sale itself takes stock with batches.take_stock, which picks the same batch or the next
+    one if it ran out in between."""
+    return _one(session, _OLDEST_BATCH, supplier_id=supplier_id, season_id=season_id, product=str(product), kg=kg)
+
+
+def _check_batch(session: Session, supplier, season_id: int, product: Product, kg: int, batch_id: int | None,
+                 i: int) -> tuple[int, str]:
     label = PRODUCT_LABELS[product]
     if batch_id is None:
         batch = _default_batch(session, supplier.id, season_id, product, kg)
         if batch is None:
             raise _refuse(f"没有检验合格且库存足够（{tons(kg)} 吨）的{label}进货批次", _line_field(i, "batch_id"))
-        return batch
+        return batch.id, batch.report_no
     batch = session.execute(select(Batch).where(Batch.id == batch_id)
                             .execution_options(unscoped=True, populate_existing=True)).scalar()
     if batch is None or batch.supplier_id != supplier.id:
@@ -307,131 +386,142 @@ def _check_batch(session: Session, supplier: Supplier, season_id: int, product: 
     if batch.quantity_kg - batch.sold_kg < kg:
         raise _refuse(f"进货批次（检测报告 {batch.report_no}）库存不足，剩余 {tons(batch.quantity_kg - batch.sold_kg)} 吨",
                       _line_field(i, "batch_id"))
-    return batch
+    return batch.id, batch.report_no
 
 
 def _check_quantities(session: Session, p: Plan) -> None:
-    r, season = p.registration, p.season
+    b = p.buyer
     coal, stoves = p.coal_kg, p.stoves
-    if coal and r.sold_coal_kg + coal > r.coal_kg:
-        raise _refuse(f"超出登记数量：该户登记洁净煤 {tons(r.coal_kg)} 吨，已购 {tons(r.sold_coal_kg)} 吨，"
-                      f"本次最多 {tons(max(0, r.coal_kg - r.sold_coal_kg))} 吨", "quantity")
-    if coal and r.sold_coal_kg + coal > season.cap_coal_kg:
-        raise _refuse(f"超出本采暖季每户 {tons(season.cap_coal_kg)} 吨的补贴上限，该户已购 {tons(r.sold_coal_kg)} 吨",
+    if coal and b.sold_coal_kg + coal > b.coal_kg:
+        raise _refuse(f"超出登记数量：该户登记洁净煤 {tons(b.coal_kg)} 吨，已购 {tons(b.sold_coal_kg)} 吨，"
+                      f"本次最多 {tons(max(0, b.coal_kg - b.sold_coal_kg))} 吨", "quantity")
+    if coal and b.sold_coal_kg + coal > b.cap_coal_kg:
+        raise _refuse(f"超出本采暖季每户 {tons(b.cap_coal_kg)} 吨的补贴上限，该户已购 {tons(b.sold_coal_kg)} 吨",
                       "quantity")
-    if stoves and r.sold_stoves + stoves > r.stoves:
-        raise _refuse(f"超出登记数量：该户登记炉具 {r.stoves} 台，已购 {r.sold_stoves} 台", "quantity")
-    if stoves and r.sold_stoves + stoves > season.cap_stoves:
-        raise _refuse(f"每户每个采暖季最多补贴 {season.cap_stoves} 台炉具，该户已购 {r.sold_stoves} 台", "quantity")
-    if stoves and season.stove_once_ever and session.execute(
-            select(HouseholdStove.id).where(HouseholdStove.household_id == p.household.id,
-                                            HouseholdStove.active_key == 0).execution_options(unscoped=True)).first():
+    if stoves and b.sold_stoves + stoves > b.stoves:
+        raise _refuse(f"超出登记数量：该户登记炉具 {b.stoves} 台，已购 {b.sold_stoves} 台", "quantity")
+    if stoves and b.sold_stoves + stoves > b.cap_stoves:
+        raise _refuse(f"每户每个采暖季最多补贴 {b.cap_stoves} 台炉具，该户已购 {b.sold_stoves} 台", "quantity")
+    if stoves and b.stove_once_ever and _one(session, _HAS_STOVE, household_id=b.household_id):
         raise _refuse("该户已享受过节能炉具补贴，每户只能补贴一台", "quantity")
 
 
 def _next_seq(session: Session, supplier_id: int, season_id: int) -> int:
     """last_seq + 1 by an UPDATE in this transaction: the row stays locked (PostgreSQL) until commit, so numbers are
     unique and gapless (a rolled-back sale gives its number back)."""
-    stmt = (update(SlipCounter).where(SlipCounter.supplier_id == supplier_id, SlipCounter.season_id == season_id)
-            .values(last_seq=SlipCounter.last_seq + 1).returning(SlipCounter.last_seq)
-            .execution_options(synchronize_session=False))
-    seq = session.execute(stmt).scalar_one_or_none()
-    if seq is not None:
-        return seq
+    params = {"of_supplier": supplier_id, "of_season": season_id}
+    row = session.connection().execute(_NEXT_SEQ, params).first()
+    if row is not None:
+        return row[0]
     try:
         with session.begin_nested():
-            session.add(SlipCounter(supplier_id=supplier_id, season_id=season_id, last_seq=1))
+            session.connection().execute(insert(_counter_t), {"supplier_id": supplier_id, "season_id": season_id,
+                                                              "last_seq": 1})
         return 1
     except IntegrityError as error:  # another clerk created the counter first: take the next number after theirs
         if not is_unique_violation(error):
             raise
-        return session.execute(stmt).scalar_one()
+        return session.connection().execute(_NEXT_SEQ, params).scalar_one()
 
 
 def issue(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> "Issued":
     """Issue a slip (call inside one transaction: `run_in_transaction`). Every check of DESIGN.md, each refused with
-    a reason; the quantities are taken by conditional updates so concurrent sales never oversell."""
-    p = plan(session, clerk=clerk, registration_id=registration_id, lines=lines)
-    r, season, supplier = p.registration, p.season, p.supplier
+    a reason; the quantities are taken by conditional updates so concurrent sales never oversell.
+
+    The hot rows come last and in the same order in every sale (registration → batch → counter → inserts → audit head
+    at commit), so that the locks every sale of a supplier queues on (its batch and its counter) are held for as few
+    statements as possible, and no two sales deadlock."""
+    p = plan(session, clerk=clerk, registration_id=registration_id, lines=lines, preview=False)
+    b, supplier = p.buyer, p.supplier
     coal, stoves = p.coal_kg, p.stoves
+    conn = session.connection()
     # 1. The household's quantities (locks the registration row: concurrent sales to one household queue here).
-    taken = session.execute(
-        update(Registration).where(
-            Registration.id == r.id, Registration.status == RegistrationStatus.APPROVED,
-            Registration.sold_coal_kg + coal <= Registration.coal_kg,
-            Registration.sold_coal_kg + coal <= season.cap_coal_kg,
-            Registration.sold_stoves + stoves <= Registration.stoves,
-            Registration.sold_stoves + stoves <= season.cap_stoves)
-        .values(sold_coal_kg=Registration.sold_coal_kg + coal, sold_stoves=Registration.sold_stoves + stoves)
-        .returning(Registration.sold_coal_kg).execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    taken = conn.execute(_TAKE_QUANTITIES, {
+        "registration_id": b.id, "want_coal": coal, "want_stoves": stoves, "cap_coal": b.cap_coal_kg,
+        "cap_stoves": b.cap_stoves}).scalar_one_or_none()
     if taken is None:
         raise _refuse("该户剩余可购数量不足（可能刚被同时开具的其他销售单占用），请重新查询后再开", "quantity")
-    sold_before = taken - coal
-    if sold_before != r.sold_coal_kg:  # another sale got in between the preview and the lock: price the tiers again
-        coal_before = sold_before
-        for ln in p.lines:
-            if ln.product != Product.STOVE:
-                tiers = [(t.from_kg, t.rate_fen) for t in seasons.tiers_for(session, season.id, ln.product,
-                                                                             p.household.category)]
-                ln.subsidy_fen = min(ln.amount_fen, tiered_coal_subsidy_fen(coal_before, ln.quantity, tiers))
-                coal_before += ln.quantity
+    if taken - coal != b.sold_coal_kg:  # another sale got in between the check and the lock: price the tiers again
+        p.price_tiers(taken - coal)
     # 2. Stock, per coal line.
     for ln in p.lines:
-        if ln.batch is None:
+        if ln.product == Product.STOVE:
             continue
         try:
-            ln.batch = batches.take_stock(session, supplier_id=supplier.id, product=ln.product, kg=ln.quantity,
-                                          batch_id=None if ln.default_batch else ln.batch.id, season_id=season.id)
+            ln.batch_id = batches.take_stock_id(session, supplier_id=supplier.id, product=ln.product, kg=ln.quantity,
+                                                batch_id=None if ln.default_batch else ln.batch_id,
+                                                season_id=b.season_id)
         except SubsidyError as refusal:
             raise _refuse(refusal.message, _line_field(ln.line_no - 1, "batch_id")) from None
-    # 3. The number.
-    seq = _next_seq(session, supplier.id, season.id)
-    number = slip_number(p.district_code + season.code + supplier.slip_prefix, seq)
-    h = p.household
-    slip = Slip(number=number, seq=seq, supplier_id=supplier.id, season_id=season.id, registration_id=r.id,
-                household_id=h.id, town_id=p.village.town_id, village_id=p.village.id, issued_on=clock.today(),
-                issued_at=clock.now(), issued_by=clerk.id, head_name=h.head_name, id_number=h.id_number,
-                phone=h.phone, address=h.address, category=h.category, coal_kg=coal, stoves=stoves,
-                amount_fen=p.amount_fen, subsidy_fen=p.subsidy_fen)
-    session.add(slip)
-    session.flush()
-    lines = [SlipLine(slip_id=slip.id, line_no=ln.line_no, product=ln.product, quantity=ln.quantity,
-                      batch_id=ln.batch.id if ln.batch else None, serial=ln.serial,
-                      unit_price_fen=ln.unit_price_fen, amount_fen=ln.amount_fen, subsidy_fen=ln.subsidy_fen)
-             for ln in p.lines]
-    session.add_all(lines)
+    # 3. The number, then the slip with the household as it is today.
+    seq = _next_seq(session, supplier.id, b.season_id)
+    values = {
+        "number": slip_number(b.district_code + b.season_code + supplier.slip_prefix, seq), "seq": seq,
+        "supplier_id": supplier.id, "season_id": b.season_id, "registration_id": b.id,
+        "household_id": b.household_id, "town_id": b.town_id, "village_id": b.village_id,
+        "status": SlipStatus.ISSUED, "issued_on": clock.today(), "issued_at": clock.now(), "issued_by": clerk.id,
+        "head_name": b.head_name, "id_number": b.id_number, "phone": b.phone, "address": b.address,
+        "category": b.category, "coal_kg": coal, "stoves": stoves, "amount_fen": p.amount_fen,
+        "subsidy_fen": p.subsidy_fen, "void_reason": "", "voided_at": None, "voided_by": None, "summary_id": None,
+        "set_aside_reason": "", "set_aside_at": None}
+    values["id"] = conn.execute(_INSERT_SLIP, values).scalar_one()
+    line_rows = [{"slip_id": values["id"], "line_no": ln.line_no, "product": str(ln.product),
+                  "quantity": ln.quantity, "batch_id": ln.batch_id, "serial": ln.serial, "active_key": 0,
+                  "unit_price_fen": ln.unit_price_fen, "amount_fen": ln.amount_fen, "subsidy_fen": ln.subsidy_fen}
+                 for ln in p.lines]
     if stoves:  # the unique serial and the household's one stove decide races: refuse instead of a bare 409
         try:
             with session.begin_nested():
-                if season.stove_once_ever:
-                    session.add(HouseholdStove(household_id=h.id, slip_id=slip.id))
-                session.flush()
+                conn.execute(_INSERT_LINES, line_rows)
+                if b.stove_once_ever:
+                    conn.execute(_INSERT_STOVE, {"household_id": b.household_id, "slip_id": values["id"],
+                                                 "active_key": 0})
         except IntegrityError as error:
             if not is_unique_violation(error):
                 raise
             raise _refuse("该户已享受过节能炉具补贴，或该炉具编号已售出（可能刚被同时开具）", "serial") from None
     else:
-        session.flush()
-    audit.record(session, clerk, "slip.issue", slip)
-    return Issued(slip, lines, supplier)
+        conn.execute(_INSERT_LINES, line_rows)
+    audit.record(session, clerk, "slip.issue", "slip", entity_id=values["id"], after=audit.masked(values))
+    return Issued(values, line_rows, supplier)
 
 
 @dataclass
 class Issued:
-    slip: Slip
-    lines: list[SlipLine]
-    supplier: Supplier
+    """What a sale wrote: the slip's and its lines' column values (no further queries on the hot path)."""
+    values: dict
+    lines: list[dict]
+    supplier: object
+
+    @property
+    def number(self) -> str:
+        return self.values["number"]
 
     def as_json(self) -> dict:
-        """The API answer, from what the sale already holds (no further queries on the hot path)."""
-        batches = {}
-        return as_json(SlipView(self.slip, self.lines, batches, {}, self.supplier, None, None, "", None))
+        """The API answer, the same shape as `as_json(view(...))` of the stored slip."""
+        s = self.values
+        return {
+            "number": s["number"], "status": s["status"], "issued_on": s["issued_on"].isoformat(),
+            "supplier": {"id": self.supplier.id, "name": self.supplier.name,
+                         "credit_code": self.supplier.credit_code},
+            "town_id": s["town_id"], "village_id": s["village_id"], "registration_id": s["registration_id"],
+            "household": {"id": s["household_id"], "head_name": s["head_name"],
+                          "id_number": mask_id_number(s["id_number"]),
+                          "phone": mask_phone(s["phone"]) if s["phone"] else "", "address": s["address"],
+                          "category": s["category"]},
+            "lines": [{k: ln[k] for k in ("line_no", "product", "quantity", "batch_id", "serial", "unit_price_fen",
+                                          "amount_fen", "subsidy_fen")} for ln in self.lines],
+            "coal_kg": s["coal_kg"], "stoves": s["stoves"], "amount_fen": s["amount_fen"],
+            "subsidy_fen": s["subsidy_fen"], "household_pays_fen": s["amount_fen"] - s["subsidy_fen"],
+            "void_reason": None, "scans": {str(c): {"scanned": False} for c in (3, 4, 5)}, "summary_id": None,
+        }
 
 
 def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:
-    """Issue a slip; see `issue`."""
-    return issue(session, clerk=clerk, registration_id=registration_id, lines=lines).slip
+    """Issue a slip; see `issue`. Returns the stored slip (one more query: for pages and tests, not the API)."""
+    issued = issue(session, clerk=clerk, registration_id=registration_id, lines=lines)
+    return session.execute(select(Slip).where(Slip.id == issued.values["id"])
+                           .execution_options(unscoped=True)).scalar_one()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -531,7 +621,7 @@ def as_json(v: SlipView) -> dict:
 
 def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip:
     """Void a slip with a reason while its summary is not town-approved: gives back the household's quantities, the
-    batch stock and the household's stove. Never deletes."""
+    batch stock and the household's stove. Never deletes. The stove's serial is free to be sold again."""
     if user.role != Role.SUPPLIER:
         raise NotAllowed("只有开具销售单的配送企业可以作废")
     reason = (reason or "").strip()
@@ -563,6 +653,9 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
             batches.return_stock(session, ln.batch_id, ln.quantity)
     session.execute(update(HouseholdStove).where(HouseholdStove.slip_id == slip.id, HouseholdStove.active_key == 0)
                     .values(active_key=HouseholdStove.id).execution_options(synchronize_session=False))
+    # The stove goes back to the supplier: its serial may be sold again.
+    session.execute(update(SlipLine).where(SlipLine.slip_id == slip.id, SlipLine.active_key == 0)
+                    .values(active_key=SlipLine.id).execution_options(synchronize_session=False))
     session.refresh(slip)
     audit.record(session, user, "slip.void", slip, before=before)
     return slip

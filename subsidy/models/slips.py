@@ -79,8 +79,8 @@ class SlipLine(SQLModel, table=True):
         CheckConstraint(check_in("product", Product), name="product"),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("subsidy_fen >= 0 AND subsidy_fen <= amount_fen", name="subsidy_within_amount"),
-        # A stove's serial number is sold once, ever.
-        UniqueConstraint("serial"),
+        # A stove's serial number is sold once while its slip stands: voiding the slip releases it for a new sale.
+        UniqueConstraint("serial", "active_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -90,6 +90,8 @@ class SlipLine(SQLModel, table=True):
     quantity: int  # kg for coal, sets for stoves
     batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
     serial: str | None = Field(default=None, max_length=64)
+    # 0 while the line counts; set to the line's own id when its slip is voided, so the serial can be sold again.
+    active_key: int = 0
     unit_price_fen: int  # per ton for coal, per set for stoves (the contract price)
     amount_fen: int
     subsidy_fen: int

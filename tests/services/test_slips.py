@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from subsidy import slips
 from subsidy.db import run_in_transaction
@@ -261,6 +262,38 @@ def test_voiding_gives_back_quantities_stock_and_the_stove_and_keeps_the_slip(se
     assert session.execute(select(HouseholdStove.active_key)).scalar() != 0
     # The household may buy its stove again (another serial).
     assert issue(session, "stove-a", r, slips.LineIn("stove", 1, serial="V-2")).stoves == 1
+
+
+def test_a_voided_stove_can_be_sold_again_and_then_only_once(session, demo):
+    _, first = f.household(session, "dongguan", stoves=1)
+    _, second = f.household(session, "dongguan", stoves=1)
+    _, third = f.household(session, "dongguan", stoves=1)
+    session.commit()
+    wrong = issue(session, "stove-a", first, slips.LineIn("stove", 1, serial="R-7"))
+    assert "已经售出过" in refusal(session, "stove-a", second, slips.LineIn("stove", 1, serial="R-7")).message
+    void(session, "stove-a", wrong, reason="卖错了户")
+    # The stove went back to the supplier: the same serial goes to the right household ...
+    again = issue(session, "stove-a", second, slips.LineIn("stove", 1, serial="r-7"))
+    assert again.stoves == 1
+    # ... and is then sold, once, again: the database refuses a second standing line with that serial.
+    assert "已经售出过" in refusal(session, "stove-a", third, slips.LineIn("stove", 1, serial="R-7")).message
+    lines = session.execute(select(SlipLine.slip_id, SlipLine.active_key).where(SlipLine.serial == "R-7")
+                            .order_by(SlipLine.id)).all()
+    assert [(slip_id, key != 0) for slip_id, key in lines] == [(wrong.id, True), (again.id, False)]
+
+
+def test_the_database_refuses_a_second_standing_line_with_a_sold_serial(session, demo):
+    """The check in `plan` is for a clear message; the unique (serial, active_key) is what holds under races."""
+    _, r1 = f.household(session, "dongguan", stoves=1)
+    session.commit()
+    sold = issue(session, "stove-a", r1, slips.LineIn("stove", 1, serial="U-1"))
+    line = session.execute(select(SlipLine).where(SlipLine.slip_id == sold.id)).scalar_one()
+    with pytest.raises(IntegrityError):
+        session.add(SlipLine(slip_id=sold.id, line_no=2, product="stove", quantity=1, serial="U-1",
+                             unit_price_fen=line.unit_price_fen, amount_fen=line.amount_fen,
+                             subsidy_fen=line.subsidy_fen))
+        session.flush()
+    session.rollback()
 
 
 def test_voiding_needs_a_reason_and_happens_once(session, demo):
