@@ -33,6 +33,8 @@ import sqlalchemy as sa  # noqa: E402
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 HOUSEHOLDS = int(os.environ.get("BENCH_HOUSEHOLDS", "4000"))
+# As in production (README: `subsidy serve --workers N`): one process per core.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
 KG_PER_SLIP = 500
 SUPPLIERS = ("coal-a", "coal-b")
 
@@ -106,6 +108,25 @@ def verify(url: str) -> dict:
             "number_gaps": gaps}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and all its live descendants (the uvicorn workers), in seconds,
+    from Linux /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, used = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        used[child] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, total = {pid}, 0.0
+    for _ in range(4):  # a few levels are plenty: uvicorn → workers (→ multiprocessing helpers)
+        tree |= {child for child, parent in parents.items() if parent in tree}
+    return sum(used.get(p, 0.0) for p in tree)
+
+
 def run(label: str, url: str) -> None:
     print(f"-- {label}: preparing {HOUSEHOLDS} households ...", flush=True)
     prepare(url)
@@ -115,7 +136,7 @@ def run(label: str, url: str) -> None:
            "SUBSIDY_ARGON2_TIME_COST": "1", "SUBSIDY_ARGON2_MEMORY_KIB": "8192"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+         str(port), "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -161,21 +182,24 @@ def run(label: str, url: str) -> None:
         for t in threads:
             t.start()
         stop_at[0] = time.perf_counter() + SECONDS
+        cpu_before = cpu_seconds(server.pid)
         started = time.perf_counter()
         start_barrier.wait()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(timeout=10)
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     checks = verify(url)
-    print(f"{label}: {CLIENTS} clients, {elapsed:.1f} s: {counts['201'] / elapsed:.0f} slips/s "
+    print(f"{label}: {CLIENTS} clients, {WORKERS} server processes, {elapsed:.1f} s: {counts['201'] / elapsed:.0f} slips/s "
           f"({counts['201']} issued, {counts['422']} refused as full, {counts['other']} other), "
           f"{len(latencies) / elapsed:.0f} requests/s; latency p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, "
-          f"mean {statistics.mean(latencies) * 1000:.1f} ms")
+          f"mean {statistics.mean(latencies) * 1000:.1f} ms; server CPU {server_cpu / max(1, len(latencies)) * 1000:.1f} "
+          f"ms per request ({server_cpu / elapsed * 100:.0f}% of a core)")
     ok = checks["oversold"] == checks["sold_mismatch"] == checks["over_by_slips"] == checks["number_gaps"] == 0
     print(f"{label}: check {checks} -> {'OK: nothing oversold, numbers gapless' if ok else 'FAILED'}", flush=True)
     if not ok:

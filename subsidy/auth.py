@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from subsidy import audit, clock
@@ -113,18 +113,20 @@ def start_session(session: Session, user: User, user_agent: str = "") -> str:
     return secret
 
 
+# Every request resolves its caller: statements built once, with bound parameters (their compiled form is cached).
+_USER_FOR_SESSION = select(User).join(LoginSession, LoginSession.user_id == User.id).where(
+    LoginSession.token_hash == bindparam("secret_hash"), LoginSession.revoked_at.is_(None),
+    LoginSession.expires_at > bindparam("now"), User.is_active.is_(True)).execution_options(unscoped=True)
+_USER_FOR_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+    ApiToken.token_hash == bindparam("secret_hash"), ApiToken.revoked_at.is_(None),
+    ApiToken.expires_at > bindparam("now"), User.is_active.is_(True)).execution_options(unscoped=True)
+
+
 def user_for_session(session: Session, secret: str | None) -> User | None:
     if not secret:
         return None
-    row = session.execute(
-        select(User).join(LoginSession, LoginSession.user_id == User.id).where(
-            LoginSession.token_hash == digest(secret),
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > clock.now(),
-            User.is_active.is_(True),
-        ).execution_options(unscoped=True)
-    ).scalar_one_or_none()
-    return row
+    return session.execute(_USER_FOR_SESSION, {"secret_hash": digest(secret), "now": clock.now()}
+                           ).scalar_one_or_none()
 
 
 def end_session(session: Session, secret: str | None) -> None:
@@ -169,14 +171,8 @@ def issue_token(session: Session, user: User) -> tuple[str, datetime]:
 def user_for_token(session: Session, secret: str | None) -> User | None:
     if not secret:
         return None
-    return session.execute(
-        select(User).join(ApiToken, ApiToken.user_id == User.id).where(
-            ApiToken.token_hash == digest(secret),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > clock.now(),
-            User.is_active.is_(True),
-        ).execution_options(unscoped=True)
-    ).scalar_one_or_none()
+    return session.execute(_USER_FOR_TOKEN, {"secret_hash": digest(secret), "now": clock.now()}
+                           ).scalar_one_or_none()
 
 
 def revoke_token(session: Session, secret: str) -> None:

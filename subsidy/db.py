@@ -54,7 +54,12 @@ def make_engine(url: str, **kwargs) -> Engine:
     else:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
+        # Optimistic disconnect handling instead of a ping before every checkout (a round trip per request on the
+        # hottest path): connections are recycled after half an hour, and when a statement finds its connection
+        # gone (the server restarted), SQLAlchemy discards the whole pool and `run_in_transaction` runs the work
+        # again on a fresh connection.
+        kwargs.setdefault("pool_pre_ping", False)
+        kwargs.setdefault("pool_recycle", 1800)
         engine = create_engine(url, **kwargs)
     return engine
 
@@ -131,8 +136,9 @@ def is_unique_violation(error: IntegrityError) -> bool:
 
 
 def run_in_transaction(session: Session, work: Callable[[], T], *, attempts: int = 5) -> T:
-    """Run `work()` and commit, as one transaction. Serialization failures and deadlocks are retried from the start
-    (the work must only touch the database, never the outside world); a unique violation becomes a Conflict."""
+    """Run `work()` and commit, as one transaction. Serialization failures, deadlocks and a connection lost before
+    the commit are retried from the start (the work must only touch the database, never the outside world); a unique
+    violation becomes a Conflict."""
     for attempt in range(1, attempts + 1):
         try:
             result = work()
@@ -143,8 +149,12 @@ def run_in_transaction(session: Session, work: Callable[[], T], *, attempts: int
             if is_unique_violation(error):
                 raise Conflict("该记录已存在或已被他人同时处理，请刷新后重试") from error
             raise
-        except OperationalError as error:
+        except DBAPIError as error:
             session.rollback()
+            if error.connection_invalidated and attempt < attempts and not _lost_at_commit(error):
+                continue  # the server closed the connection (restart): nothing was written, run again
+            if not isinstance(error, OperationalError):
+                raise
             if pg_code(error) in RETRYABLE_PG_CODES and attempt < attempts:
                 time.sleep(0.01 * attempt)
                 continue
@@ -156,6 +166,13 @@ def run_in_transaction(session: Session, work: Callable[[], T], *, attempts: int
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def _lost_at_commit(error: DBAPIError) -> bool:
+    """A connection lost during COMMIT (SQLAlchemy reports no statement then) leaves the outcome unknown: such work
+    is never run again blindly. Lost during a statement, the transaction died with the connection: safe to rerun."""
+    statement = (error.statement or "").strip().upper()
+    return not statement or statement.startswith("COMMIT")
 
 
 def alembic_config(url: str | None = None):

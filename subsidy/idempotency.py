@@ -59,19 +59,28 @@ _SAVE_ANSWER = (update(_request_t).where(_request_t.c.id == bindparam("request_i
                 .values(status_code=bindparam("answer_status"), response_body=bindparam("answer_body")))
 
 
+_CLAIM: dict[str, object] = {}
+
+
+def _claim_statement(dialect: str):
+    """INSERT ... ON CONFLICT (user_id, key) DO NOTHING RETURNING id, built once per database kind."""
+    if dialect not in _CLAIM:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - the two supported databases
+            raise NotImplementedError(dialect)
+        _CLAIM[dialect] = (insert(_request_t).on_conflict_do_nothing(index_elements=["user_id", "key"])
+                           .returning(_request_t.c.id))
+    return _CLAIM[dialect]
+
+
 def _claim(session: Session, values: dict) -> int | None:
     """Insert the key row; None if the key is already there (committed by an earlier request, or by a concurrent one
     this insert waited for: ON CONFLICT DO NOTHING waits for the other transaction and then skips)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the two supported databases
-        raise NotImplementedError(dialect)
-    statement = (insert(_request_t).values(**values).on_conflict_do_nothing(index_elements=["user_id", "key"])
-                 .returning(_request_t.c.id))
-    return session.connection().execute(statement).scalar_one_or_none()
+    connection = session.connection()
+    return connection.execute(_claim_statement(connection.dialect.name), values).scalar_one_or_none()
 
 
 def execute(session: Session, *, user_id: int, key: str | None, method_path: str, payload,

@@ -17,6 +17,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
 
 from subsidy import auth, db
 from subsidy.models import User
@@ -31,15 +32,21 @@ def is_api(path: str) -> bool:
 
 
 def _lookup(cookie: str | None, bearer: str | None) -> User | None:
-    session = db.new_session()
-    try:
-        user = auth.user_for_token(session, bearer) if bearer is not None else auth.user_for_session(session, cookie)
-        if user is not None:
-            session.expunge(user)
-        session.rollback()
-        return user
-    finally:
-        session.close()
+    for attempt in (1, 2):
+        session = db.new_session()
+        try:
+            user = auth.user_for_token(session, bearer) if bearer is not None else auth.user_for_session(session, cookie)
+            if user is not None:
+                session.expunge(user)
+            session.rollback()
+            return user
+        except DBAPIError as error:
+            if not error.connection_invalidated or attempt == 2:
+                raise
+            # The server closed the connection (a restart): the pool was discarded; ask again on a new one.
+        finally:
+            session.close()
+    raise AssertionError("unreachable")
 
 
 class AuthenticationMiddleware(ASGIMiddleware):
