@@ -4,6 +4,8 @@ Playwright's sync API (never a downloaded browser).
 Fixtures other areas use for their scenarios:
 - `live_server`: the base URL of the app, on this test's fresh SQLite database with the demo district loaded;
 - `page`: a Playwright page (1366×768) whose relative URLs go to `live_server`;
+- `open_page()`: one more such page in a context of its own (its own cookies: another person logged in at the same
+  time), closed after the test;
 - `login(page, username, password=None)` (import from tests.browser.conftest, or use the `login` fixture): log in
   through the real form and wait for the page that follows.
 
@@ -90,13 +92,34 @@ def live_server(db_url, demo) -> Iterator[str]:  # noqa: F811
     thread.join(timeout=10)
 
 
+def _new_context(browser, base_url: str):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 768}, locale="zh-CN",
+                                  accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    context.set_default_timeout(TIMEOUT_MS)
+    context = _new_context(browser, live_server)
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """`open_page()`: a fresh page in a context of its own, for a second (third...) person in the same scenario."""
+    contexts = []
+
+    def make():
+        context = _new_context(browser, live_server)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
 def login(page, username: str, password: str | None = None) -> None:

@@ -93,3 +93,15 @@ def test_the_report_pages_render_for_the_district(engine, client_as):
     assert f"{month()}-23" in monthly.text
     assert drc.get(f"/reports/monthly.xlsx?month={month()}").status_code == 200
     assert client_as("coal-a").get("/reports/progress").status_code == 403
+
+
+def test_a_refused_build_or_seal_marks_the_field_at_fault(engine, client_as):
+    sell(engine)
+    coal_a = client_as("coal-a")
+    bad_month = coal_a.submit("/summaries/build", {"month": "2026-13"})
+    assert bad_month.status_code == 422 and "月份格式" in bad_month.text
+    assert re.search(r'class="field has-error">\s*<label for="f-month"', bad_month.text)
+    (summary_id,) = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
+    refused = coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "wrong"})
+    assert refused.status_code == 422 and "密码不正确" in refused.text
+    assert re.search(r'class="field has-error"><label for="f-password"', refused.text)

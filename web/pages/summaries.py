@@ -78,7 +78,7 @@ class SummaryPages(Controller):
             drafts = write(session, lambda: settlement.build_summaries(session, clerk=user, month=month))
         except SubsidyError as error:
             return Template("summaries/index.html", status_code=422, context=_index_context(
-                session, user, None, None, 1) | {"error": error, "form": data})
+                session, user, None, None, 1) | {"error": error, "errors": error.errors, "form": data})
         if not drafts:
             return _go("/summaries?notice=该月没有尚未汇总的销售单")
         return _go(f"/summaries?month={settlement.parse_month(month)}&notice=已生成{len(drafts)}张汇总表草稿")
@@ -105,7 +105,8 @@ class SummaryPages(Controller):
             if error.__class__ is not SubsidyError:
                 raise
             return Template("summaries/show.html", status_code=422,
-                            context=_show_context(session, user, summary_id) | {"error": error})
+                            context=_show_context(session, user, summary_id) | {"error": error,
+                                                                                "errors": error.errors})
         return _go(f"/summaries/{summary_id}?notice={notice}")
 
     @post("/{summary_id:int}/rebuild", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
