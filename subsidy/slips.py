@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,10 +49,12 @@ _village_t, _town_t, _district_t = Village.__table__, Town.__table__, District._
 _contract_t, _rate_t, _batch_t = Contract.__table__, SubsidyRate.__table__, Batch.__table__
 _slip_t, _line_t, _counter_t, _stove_t = Slip.__table__, SlipLine.__table__, SlipCounter.__table__, HouseholdStove.__table__
 
-_SUPPLIER = select(_supplier_t.c.id, _supplier_t.c.status, _supplier_t.c.name, _supplier_t.c.credit_code,
-                   _supplier_t.c.slip_prefix).where(_supplier_t.c.id == bindparam("supplier_id"))
+_SUPPLIER_COLUMNS = (_supplier_t.c.id, _supplier_t.c.status, _supplier_t.c.name, _supplier_t.c.credit_code,
+                    _supplier_t.c.slip_prefix)
+_SUPPLIER = select(*_SUPPLIER_COLUMNS).where(_supplier_t.c.id == bindparam("supplier_id"))
 
-# The registration with everything a sale checks and copies onto the slip, and its season's caps: one row.
+# The registration with everything a sale checks and copies onto the slip, its season's caps, and the clerk's company
+# (columns prefixed supplier_): one row, or none when the registration does not exist.
 _BUYER = (
     select(_reg_t.c.id, _reg_t.c.season_id, _reg_t.c.status, _reg_t.c.coal_kg, _reg_t.c.stoves,
            _reg_t.c.sold_coal_kg, _reg_t.c.sold_stoves, _household_t.c.id.label("household_id"),
@@ -60,23 +62,28 @@ _BUYER = (
            _household_t.c.category, _village_t.c.id.label("village_id"), _village_t.c.name.label("village_name"),
            _village_t.c.zone, _village_t.c.town_id, _district_t.c.code.label("district_code"),
            _season_t.c.is_active.label("season_active"), _season_t.c.code.label("season_code"),
-           _season_t.c.cap_coal_kg, _season_t.c.cap_stoves, _season_t.c.stove_once_ever)
+           _season_t.c.cap_coal_kg, _season_t.c.cap_stoves, _season_t.c.stove_once_ever,
+           *(column.label(f"supplier_{column.name}") for column in _SUPPLIER_COLUMNS))
     .select_from(_reg_t)
     .join(_household_t, _household_t.c.id == _reg_t.c.household_id)
     .join(_village_t, _village_t.c.id == _household_t.c.village_id)
     .join(_town_t, _town_t.c.id == _village_t.c.town_id)
     .join(_district_t, _district_t.c.id == _town_t.c.district_id)
     .join(_season_t, _season_t.c.id == _reg_t.c.season_id)
+    .join(_supplier_t, _supplier_t.c.id == bindparam("supplier_id"))
     .where(_reg_t.c.id == bindparam("registration_id"))
 )
 
-_PRICES = select(_contract_t.c.product, _contract_t.c.price_fen).where(
-    _contract_t.c.supplier_id == bindparam("supplier_id"), _contract_t.c.town_id == bindparam("town_id"),
-    _contract_t.c.season_id == bindparam("season_id"))
-
-_TIERS = (select(_rate_t.c.product, _rate_t.c.from_kg, _rate_t.c.rate_fen)
-          .where(_rate_t.c.season_id == bindparam("season_id"), _rate_t.c.category == bindparam("category"))
-          .order_by(_rate_t.c.product, _rate_t.c.from_kg))
+# The supplier's contract prices in the household's town ('price' rows) and the season's subsidy tiers for the
+# household's category ('tier' rows), in one round trip.
+_TERMS = union_all(
+    select(literal("price").label("kind"), _contract_t.c.product, literal(0).label("from_kg"),
+           _contract_t.c.price_fen.label("fen"))
+    .where(_contract_t.c.supplier_id == bindparam("supplier_id"), _contract_t.c.town_id == bindparam("town_id"),
+           _contract_t.c.season_id == bindparam("season_id")),
+    select(literal("tier").label("kind"), _rate_t.c.product, _rate_t.c.from_kg, _rate_t.c.rate_fen.label("fen"))
+    .where(_rate_t.c.season_id == bindparam("season_id"), _rate_t.c.category == bindparam("category")),
+).order_by("kind", "product", "from_kg")
 
 _OLDEST_BATCH = (
     select(_batch_t.c.id, _batch_t.c.report_no)
@@ -115,19 +122,18 @@ def _one(session: Session, statement, **params):
     return session.connection().execute(statement, params).first()
 
 
-def _contract_prices(session: Session, supplier_id: int, town_id: int, season_id: int) -> dict[str, int]:
-    """product → agreed price of a supplier in a town and season, in one query for all lines of a sale."""
-    return dict(session.connection().execute(
-        _PRICES, {"supplier_id": supplier_id, "town_id": town_id, "season_id": season_id}).all())
-
-
-def _tier_table(session: Session, season_id: int, category: str) -> dict[str, list[tuple[int, int]]]:
-    """product → [(from_kg, rate_fen), ...] of the season for one household category."""
-    table: dict[str, list[tuple[int, int]]] = {}
-    for product, from_kg, rate in session.connection().execute(
-            _TIERS, {"season_id": season_id, "category": category}):
-        table.setdefault(product, []).append((from_kg, rate))
-    return table
+def _terms(session: Session, supplier_id: int, town_id: int, season_id: int, category: str
+           ) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
+    """(product → contract price, product → [(from_kg, rate_fen), ...]) for one sale."""
+    prices: dict[str, int] = {}
+    tiers: dict[str, list[tuple[int, int]]] = {}
+    for kind, product, from_kg, fen in session.connection().execute(_TERMS, {
+            "supplier_id": supplier_id, "town_id": town_id, "season_id": season_id, "category": category}):
+        if kind == "price":
+            prices[product] = fen
+        else:
+            tiers.setdefault(product, []).append((from_kg, fen))
+    return prices, tiers
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -168,6 +174,15 @@ class Found:
             "coal_left_kg": self.coal_left_kg, "stoves_left": self.stoves_left,
             "products": [{"product": p, "unit_price_fen": price} for p, price in sorted(self.prices.items())],
         }
+
+
+class _Supplier:
+    """The clerk's company as a sale needs it, from the supplier_* columns of the buyer row."""
+    __slots__ = tuple(column.name for column in _SUPPLIER_COLUMNS)
+
+    def __init__(self, row) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(row, f"supplier_{name}"))
 
 
 def _supplier_of(session: Session, user: User):
@@ -293,12 +308,15 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
     """Check a sale against every rule and price it, without changing anything (the preview). `issue` runs it again
     inside its transaction (`preview=False`: the default batch is then chosen by `batches.take_stock`, atomically)
     and takes the quantities by conditional updates."""
-    supplier = _supplier_of(session, clerk)
+    if clerk.role != Role.SUPPLIER or clerk.supplier_id is None:
+        raise NotAllowed("只有配送企业可以开具销售单")
+    buyer = _one(session, _BUYER, registration_id=registration_id, supplier_id=clerk.supplier_id)
+    supplier = _Supplier(buyer) if buyer is not None else _supplier_of(session, clerk)
     if supplier.status != SupplierStatus.ACTIVE:
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
-    buyer = _one(session, _BUYER, registration_id=registration_id)
-    # All of this supplier's prices in the household's town: one query for the contract check and the prices.
-    prices = _contract_prices(session, supplier.id, buyer.town_id, buyer.season_id) if buyer is not None else {}
+    # All of this supplier's prices in the household's town and the tiers, in one query.
+    prices, tiers = _terms(session, supplier.id, buyer.town_id, buyer.season_id, buyer.category) \
+        if buyer is not None else ({}, {})
     # A registration outside the supplier's towns is "not found", as in the lookup.
     if not prices:
         raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
@@ -310,7 +328,7 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         raise _refuse(f"{buyer.village_name}属于禁煤区，不能销售燃煤及炉具补贴产品", "registration_id")
     if not lines:
         raise _refuse("请至少填写一行销售内容", "lines")
-    result = Plan(buyer, supplier, _tier_table(session, buyer.season_id, buyer.category))
+    result = Plan(buyer, supplier, tiers)
     serials: set[str] = set()
     for i, line in enumerate(lines):
         try:
