@@ -33,6 +33,9 @@ class Slip(SQLModel, table=True):
         Index("ix_slip_supplier_day", "supplier_id", "issued_on"),
         Index("ix_slip_town_day", "town_id", "issued_on"),
         Index("ix_slip_unsummarised", "supplier_id", "summary_id", "issued_on"),
+        # The stock ledger reads a supplier's issued slips of a season by day from this index alone (subsidy/ledger.py;
+        # `id` is there for PostgreSQL's index-only scans, SQLite keeps the rowid in every index anyway).
+        Index("ix_slip_ledger", "supplier_id", "season_id", "status", "issued_on", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,10 +84,12 @@ class SlipLine(SQLModel, table=True):
         CheckConstraint("subsidy_fen >= 0 AND subsidy_fen <= amount_fen", name="subsidy_within_amount"),
         # A stove's serial number is sold once while its slip stands: voiding the slip releases it for a new sale.
         UniqueConstraint("serial", "active_key"),
+        # The stock ledger sums a slip's lines of one product by batch from this index alone (subsidy/ledger.py).
+        Index("ix_slip_line_ledger", "slip_id", "product", "batch_id", "quantity"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    slip_id: int = Field(foreign_key="slip.id", index=True)
+    slip_id: int = Field(foreign_key="slip.id")  # indexed first in uq (slip_id, line_no) and ix_slip_line_ledger
     line_no: int
     product: str = Field(max_length=16)
     quantity: int  # kg for coal, sets for stoves

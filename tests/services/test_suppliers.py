@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from subsidy import attachments, batches, contracts, db, ledger, quality, seasons, suppliers
+from subsidy import attachments, batches, contracts, db, quality, seasons, suppliers
 from subsidy.errors import Conflict, SubsidyError
 from subsidy.idnumbers import make_credit_code
 from subsidy.models import Attachment, Batch, Season, Supplier, Town
 from subsidy.scope import Scope
 from subsidy.models import Role
 from subsidy.settings import get_settings
-from tests.factories.suppliers import JPEG, PDF, PNG, add_batch, batch_input, sold_slip, supplier
+from tests.factories.suppliers import JPEG, PDF, PNG, add_batch, batch_input, supplier
 
 
 def new_supplier(**overrides) -> suppliers.SupplierInput:
@@ -281,63 +281,3 @@ def test_concurrent_sales_never_oversell_a_batch(demo, engine, session):
     session.expire_all()
     assert outcomes.count("sold") == 10 and outcomes.count("refused") == 30
     assert session.get(Batch, small.id).sold_kg == 1000
-
-
-# --- Ledger -----------------------------------------------------------------------------------------------------
-
-def test_the_ledger_balances_after_a_run_of_deliveries_and_sales(demo, session, frozen):
-    today = date.today()
-    frozen(datetime(today.year, today.month, today.day, 4, tzinfo=timezone.utc))
-    coal_a = supplier(session, "coal-a")
-    second = add_batch(session, quantity_kg=20_000, arrival_date=today - timedelta(days=3))
-    add_batch(session, quantity_kg=7_000, sulfur_pct="0.9")  # failed: listed, not counted
-    sales = [(1200, 10), (800, 5), (2500, 2), (3000, 1), (1500, 0)]
-    for kg, ago in sales:
-        taken = batches.take_stock(session, supplier_id=coal_a.id, product="briquette", batch_id=None, kg=kg)
-        sold_slip(session, "coal-a", kg, issued_on=today - timedelta(days=ago), batch_id=taken.id)
-    voided = sold_slip(session, "coal-a", 999, issued_on=today, status="voided")
-    sold_slip(session, "coal-b", 4000, issued_on=today)  # another supplier: not in coal-a's ledger
-    book = ledger.build(session, coal_a.id, "briquette")
-    assert book.in_kg == 500_000 + second.quantity_kg and book.failed_in_kg == 7_000
-    assert book.out_kg == sum(kg for kg, _ in sales)
-    assert book.balance_kg == book.in_kg - book.out_kg == book.rows[-1].balance_kg
-    stock = session.execute(select(Batch).where(Batch.supplier_id == coal_a.id, Batch.passed.is_(True))).scalars()
-    assert book.balance_kg == sum(b.quantity_kg - b.sold_kg for b in stock)
-    assert voided.number not in {r.ref for r in book.rows}
-    assert book.recent_out_kg == sum(kg for kg, ago in sales if ago < 14)
-    running = 0
-    for row in book.rows:
-        running += (row.in_kg if row.counted else 0) - row.out_kg
-        assert row.balance_kg == running
-
-
-def test_days_of_stock_left_warns_under_five_days(demo, session, frozen):
-    today = date.today()
-    frozen(datetime(today.year, today.month, today.day, 4, tzinfo=timezone.utc))
-    coal_b = supplier(session, "coal-b")
-    # 500 t in stock and no sales yet: no estimate; then 140 t (10 t a day): 36 days; then 320 t more: under 5.
-    book = ledger.build(session, coal_b.id, "briquette")
-    assert book.days_left is None and not book.low_stock
-    sold_slip(session, "coal-b", 140_000, issued_on=today - timedelta(days=1))
-    book = ledger.build(session, coal_b.id, "briquette")
-    assert book.daily_kg == 10_000 and round(book.days_left, 1) == 36.0 and not book.low_stock
-    sold_slip(session, "coal-b", 320_000, issued_on=today)
-    book = ledger.build(session, coal_b.id, "briquette")
-    assert book.balance_kg == 40_000 and book.daily_kg == 32_857
-    assert book.low_stock and book.days_left < 5
-    overview = {(o.supplier.code, o.product): o for o in ledger.overview(session)}
-    assert overview[("coal-b", "briquette")].low_stock
-
-
-def test_the_ledger_exports_to_a_spreadsheet(demo, session):
-    from io import BytesIO
-
-    from openpyxl import load_workbook
-
-    coal_a = supplier(session, "coal-a")
-    sold_slip(session, "coal-a", 1234, issued_on=date.today())
-    book = ledger.build(session, coal_a.id, "briquette")
-    sheet = load_workbook(BytesIO(ledger.to_xlsx(book))).active
-    rows = list(sheet.iter_rows(values_only=True))
-    assert rows[1][:3] == ("日期", "类别", "检测报告/销售单号")
-    assert rows[-1 - 1 - (1 if book.failed_in_kg else 0) - 1][4:7] == (500_000, 1234, 498_766)

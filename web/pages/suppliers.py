@@ -389,18 +389,16 @@ class LedgerPages(Controller):
     @get("/{supplier_id:int}/{product:str}", sync_to_thread=True)
     def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int], product: FromPath[str],
              page: FromQuery[int | None] = None) -> Template:
-        book = ledger.build(session, supplier_id, product)
-        page = page_number(page)
-        start = (page - 1) * PER_PAGE
+        book = ledger.build(session, supplier_id, product, page=page_number(page))
         return Template("suppliers/ledger.html", context={
-            "book": book, "rows": book.rows[start:start + PER_PAGE], "total": len(book.rows), "page": page,
-            "per_page": PER_PAGE, "me": user, "warn_days": ledger.WARN_DAYS})
+            "book": book, "rows": book.rows, "total": book.row_count, "page": book.page, "per_page": book.per_page,
+            "me": user, "warn_days": ledger.WARN_DAYS})
 
     @get("/{supplier_id:int}/{product:str}/xlsx", sync_to_thread=True)
     def xlsx(self, session: DbSession, supplier_id: FromPath[int], product: FromPath[str]) -> Response:
-        book = ledger.build(session, supplier_id, product)
+        book = ledger.build(session, supplier_id, product, page=None)
         name = f"进销货台账-{book.supplier.code}-{product}.xlsx"
-        return Response(ledger.to_xlsx(book), media_type=(
+        return Response(ledger.to_xlsx(session, book), media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
