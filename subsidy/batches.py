@@ -190,7 +190,7 @@ _batch_t = Batch.__table__
 # The oldest passed batch of the supplier, product and season that holds `kg`, decremented in the same statement:
 # one round trip for the common sale. The condition on sold_kg is checked again on the locked row (PostgreSQL
 # re-evaluates it after waiting; SQLite runs writers one at a time), so it never takes more than a batch holds.
-_TAKE_OLDEST = (
+TAKE_OLDEST = (
     update(_batch_t)
     .where(_batch_t.c.id == select(_batch_t.c.id).where(
         _batch_t.c.supplier_id == bindparam("want_supplier_id"), _batch_t.c.product == bindparam("want_product"),
@@ -241,7 +241,7 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     if season_id is None:
         season_id = seasons.active_season(session).id
     params = {"want_supplier_id": supplier_id, "want_product": product, "want_season_id": season_id, "want_kg": kg}
-    taken = session.connection().execute(_TAKE_OLDEST, params).scalar_one_or_none()
+    taken = session.connection().execute(TAKE_OLDEST, params).scalar_one_or_none()
     if taken is not None:
         return taken
     # The oldest batch ran short between choosing and locking it (a concurrent sale): try each candidate in turn.
