@@ -5,11 +5,15 @@ Counting once, whatever the concurrency (invariant 1), rests on three columns th
 conditional UPDATE:
 
 - `slip.summary_id`: a slip joins a summary by `UPDATE slip SET summary_id = :s WHERE ... AND summary_id IS NULL`;
-  two builds racing for the same slips split them, never share them.
+  two builds racing for the same slips split them, never share them. (No index covers the column, so that this
+  UPDATE of a whole month rewrites no index entry: the slips of a summary are found by supplier, town and month,
+  see `_in_summaries`.)
 - `summary.status`: every step of the review is `UPDATE summary SET status = :to WHERE id = :id AND status = :from`;
   of two reviewers clicking at once, the second finds the status moved and gets a Conflict.
 - `summary.settlement_id` and `settlement.status`: a summary joins a statement `WHERE settlement_id IS NULL`, a
-  statement is paid `WHERE status = 'settled'`; the statement itself is unique per supplier and month.
+  statement is paid `WHERE status = 'settled'`; the statement itself is unique per supplier, month and sequence
+  number: a summary approved after its month was settled goes into a supplementary statement, never into one
+  already made.
 
 Totals (slip count, coal, stoves, amount, subsidy) are stored on the summary and recomputed from its ISSUED slips
 whenever its slips change; a voided slip may stay linked to a summary until the supplier rebuilds it (it is
@@ -80,8 +84,11 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def statement_number(supplier_code: str, month: str) -> str:
-    return f"JS-{supplier_code.upper()}-{month.replace('-', '')}"[:32]
+def statement_number(supplier_code: str, month: str, seq: int = 1) -> str:
+    """JS-<supplier>-<yyyymm>, and -2, -3, ... for the month's supplementary statements; a long supplier code is cut
+    short rather than the month or the sequence (the column holds 32 characters)."""
+    tail = f"-{month.replace('-', '')}" + (f"-{seq}" if seq > 1 else "")
+    return f"JS-{supplier_code.upper()}"[:32 - len(tail)] + tail
 
 
 # ----------------------------------------------------------------------------------------------- summaries
@@ -94,38 +101,98 @@ def _event(session: Session, summary: Summary, actor: User, action: str, from_st
                              to_status=to_status, comment=comment))
 
 
-def _counted(summary_id: int):
-    return and_(Slip.summary_id == summary_id, Slip.status == SlipStatus.ISSUED)
+TOTALS = (func.count(Slip.id), func.coalesce(func.sum(Slip.coal_kg), 0), func.coalesce(func.sum(Slip.stoves), 0),
+          func.coalesce(func.sum(Slip.amount_fen), 0), func.coalesce(func.sum(Slip.subsidy_fen), 0))
+
+
+def _in_summaries(supplier_id: int, month: str, summary_ids: list[int], town_id: int | None = None):
+    """The slips of these summaries of one supplier and month, found by range: no index covers `slip.summary_id`
+    (models/slips.py: so that building a month rewrites no index entry). A slip only ever joins a summary of its own
+    town, dated in the summary's month, or dated earlier and released after being set aside (`set_aside_at` stays
+    set): the two arms, each on an index of its own."""
+    first, last = month_bounds(month)
+    ids = Slip.summary_id.in_(summary_ids)
+    in_month = [Slip.supplier_id == supplier_id, Slip.issued_on >= first, Slip.issued_on <= last, ids]
+    if town_id is not None:
+        in_month.insert(1, Slip.town_id == town_id)
+    return or_(and_(*in_month), and_(Slip.supplier_id == supplier_id, Slip.set_aside_at.is_not(None), ids))
 
 
 def recompute_totals(session: Session, summary: Summary) -> Summary:
-    """Store the totals of the summary's issued slips on it (one aggregate on the slip index)."""
+    """Store the totals of the summary's issued slips on it (one aggregate over its town's slips of the month)."""
     row = session.execute(
-        select(func.count(Slip.id), func.coalesce(func.sum(Slip.coal_kg), 0), func.coalesce(func.sum(Slip.stoves), 0),
-               func.coalesce(func.sum(Slip.amount_fen), 0), func.coalesce(func.sum(Slip.subsidy_fen), 0))
-        .where(Slip.supplier_id == summary.supplier_id, _counted(summary.id))
+        select(*TOTALS).where(_in_summaries(summary.supplier_id, summary.month, [summary.id], summary.town_id),
+                              Slip.status == SlipStatus.ISSUED)
         .execution_options(unscoped=True)
     ).one()
-    summary.slip_count, summary.coal_kg, summary.stoves, summary.amount_fen, summary.subsidy_fen = (int(v) for v in row)
+    _set_totals(summary, [int(v) for v in row])
     session.flush()
     return summary
 
 
-def _pickable(supplier_id: int, month: str):
-    """Slips a build of `month` may take: issued, in no summary, not set aside; dated in the month, or released
-    after being set aside from an earlier month. Written as one range on the (supplier, summary, day) index."""
+def _pickable(supplier_id: int, month: str) -> tuple[list, list]:
+    """Slips a build of `month` may take: issued, in no summary, not set aside; dated in the month (first list), or
+    dated earlier and released after being set aside (second list: a handful, on the partial set-aside index). Two
+    conditions rather than one OR, so that each is a range on its own index whatever the planner."""
     first, last = month_bounds(month)
-    return and_(
-        Slip.supplier_id == supplier_id, Slip.summary_id.is_(None), Slip.issued_on <= last,
-        Slip.status == SlipStatus.ISSUED, Slip.set_aside_reason == "",
-        or_(Slip.issued_on >= first, Slip.set_aside_at.is_not(None)),
-    )
+    free = [Slip.summary_id.is_(None), Slip.status == SlipStatus.ISSUED, Slip.set_aside_reason == ""]
+    return ([Slip.supplier_id == supplier_id, Slip.issued_on >= first, Slip.issued_on <= last, *free],
+            [Slip.supplier_id == supplier_id, Slip.set_aside_at.is_not(None), Slip.issued_on < first, *free])
 
 
 def _require_supplier(clerk: User) -> int:
     if clerk.role != Role.SUPPLIER or clerk.supplier_id is None:
         raise NotAllowed("只有配送企业可以制作和提交销售汇总表")
     return clerk.supplier_id
+
+
+def _lock_supplier(session: Session, supplier_id: int) -> None:
+    """Builds (and settlements) of one supplier take turns: PostgreSQL's FOR NO KEY UPDATE on the supplier row, which
+    does not block the key-share locks of slips being issued meanwhile; SQLite's write transactions are serial
+    anyway. Invariant 1 does not rest on this lock (the conditional UPDATEs hold it alone): it spares the second of
+    two clerks clicking at once a set of empty drafts to create and delete, and gives it the first one's drafts."""
+    session.execute(select(Supplier.id).where(Supplier.id == supplier_id).with_for_update(key_share=True)
+                    .execution_options(unscoped=True))
+
+
+def _hand_over(session: Session, where: list, targets: dict[int, int]) -> dict[int, list[int]]:
+    """ONE conditional UPDATE gives each slip matching `where` to its town's summary (`targets`: town → summary),
+    only if it is still in no summary (invariant 1), and returns the totals of what moved, per summary, from the
+    same pass: on PostgreSQL an UPDATE ... RETURNING inside a CTE aggregated by the server, on SQLite the returned
+    rows summed here."""
+    moving = (update(Slip).where(*where, Slip.town_id.in_(list(targets)))
+              .values(summary_id=case(targets, value=Slip.town_id))
+              .returning(Slip.summary_id, Slip.coal_kg, Slip.stoves, Slip.amount_fen, Slip.subsidy_fen))
+    totals: dict[int, list[int]] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        moved = moving.cte("moved")
+        for summary_id, *values in session.execute(
+                select(moved.c.summary_id, func.count(), func.sum(moved.c.coal_kg), func.sum(moved.c.stoves),
+                       func.sum(moved.c.amount_fen), func.sum(moved.c.subsidy_fen))
+                .group_by(moved.c.summary_id).execution_options(unscoped=True)):
+            totals[summary_id] = [int(v) for v in values]
+        return totals
+    for summary_id, coal_kg, stoves, amount_fen, subsidy_fen in session.execute(
+            moving.execution_options(synchronize_session=False)):
+        t = totals.get(summary_id)
+        if t is None:
+            totals[summary_id] = [1, coal_kg, stoves, amount_fen, subsidy_fen]
+        else:
+            t[0] += 1
+            t[1] += coal_kg
+            t[2] += stoves
+            t[3] += amount_fen
+            t[4] += subsidy_fen
+    return totals
+
+
+def _take_slips(session: Session, supplier_id: int, month: str, targets: dict[int, int]) -> dict[int, list[int]]:
+    """Hand the month's pickable slips to the summaries of their towns; totals of what moved, per summary."""
+    in_month, released = _pickable(supplier_id, month)
+    added = _hand_over(session, in_month, targets)
+    for summary_id, values in _hand_over(session, released, targets).items():
+        added[summary_id] = [a + b for a, b in zip(added.get(summary_id, [0] * 5), values)]
+    return added
 
 
 def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summary]:
@@ -137,19 +204,22 @@ def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summar
     supplier_id = _require_supplier(clerk)
     month = parse_month(month)
     season = seasons.active_season(session)
-    towns = [row[0] for row in session.execute(
-        select(Slip.town_id).where(_pickable(supplier_id, month)).group_by(Slip.town_id).order_by(Slip.town_id)
-        .execution_options(unscoped=True))]
+    _lock_supplier(session, supplier_id)
+    in_month, released = _pickable(supplier_id, month)
+    towns = set()
+    for where in (in_month, released):
+        towns.update(session.execute(select(Slip.town_id).where(*where).distinct()
+                                     .execution_options(unscoped=True)).scalars())
     open_ones = {s.town_id: s for s in session.execute(
         select(Summary).where(Summary.supplier_id == supplier_id, Summary.month == month,
                               Summary.status.in_(EDITABLE)).order_by(Summary.id)
         .execution_options(unscoped=True)).scalars()}
-    # One summary per town: the open one of the month, or a new draft. Then ONE conditional UPDATE hands each
-    # pickable slip to its town's summary (a single pass over the month's slips, however many towns).
+    # One summary per town: the open one of the month, or a new draft. Then one conditional UPDATE hands each
+    # pickable slip to its town's summary (a single pass over the month's slips, however many towns) and sums them.
     targets: dict[int, Summary] = {}
     created: set[int] = set()
     before = {}
-    for town_id in sorted(set(towns) | set(open_ones)):
+    for town_id in sorted(towns | set(open_ones)):
         summary = open_ones.get(town_id)
         if summary is None:
             summary = Summary(supplier_id=supplier_id, town_id=town_id, season_id=season.id, month=month,
@@ -160,22 +230,8 @@ def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summar
         else:
             before[summary.id] = audit.snapshot(summary)
         targets[town_id] = summary
-    dropped = {sid: _drop_voided(session, targets_by_id) for sid, targets_by_id in
-               ((s.id, s) for s in targets.values() if s.id not in created)}
-    added: dict[int, list[int]] = {}
-    if targets:
-        session.execute(
-            update(Slip).where(_pickable(supplier_id, month), Slip.town_id.in_(list(targets)))
-            .values(summary_id=case({t: s.id for t, s in targets.items()}, value=Slip.town_id))
-            .execution_options(synchronize_session=False))
-        # The totals of every touched summary in one GROUP BY (on the supplier/summary index).
-        for summary_id, *values in session.execute(
-                select(Slip.summary_id, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
-                       func.sum(Slip.amount_fen), func.sum(Slip.subsidy_fen))
-                .where(Slip.supplier_id == supplier_id, Slip.summary_id.in_([s.id for s in targets.values()]),
-                       Slip.status == SlipStatus.ISSUED)
-                .group_by(Slip.summary_id).execution_options(unscoped=True)):
-            added[summary_id] = [int(v or 0) for v in values]
+    dropped = {s.id: _drop_voided(session, s) for s in targets.values() if s.id not in created}
+    added = _take_slips(session, supplier_id, month, {t: s.id for t, s in targets.items()}) if targets else {}
     touched = []
     for summary in targets.values():
         if summary.id in created:
@@ -189,7 +245,8 @@ def build_summaries(session: Session, *, clerk: User, month: str) -> list[Summar
             audit.record(session, clerk, "summary.built", summary)
         else:
             count_before = summary.slip_count
-            _set_totals(summary, added.get(summary.id, [0, 0, 0, 0, 0]))
+            # Its stored totals may predate a void: counted again from its slips (one town, one month).
+            recompute_totals(session, summary)
             _event(session, summary, clerk, "rebuild", summary.status, summary.status,
                    f"移出作废销售单{dropped[summary.id]}张，现有销售单{summary.slip_count}张（原{count_before}张）")
             audit.record(session, clerk, "summary.rebuilt", summary, before=before[summary.id])
@@ -201,28 +258,21 @@ def _set_totals(summary: Summary, values: list[int]) -> None:
     summary.slip_count, summary.coal_kg, summary.stoves, summary.amount_fen, summary.subsidy_fen = values
 
 
-def _take_slips(session: Session, summary: Summary) -> int:
-    """Link the pickable slips of the summary's town to it; only slips still in no summary move (invariant 1)."""
-    result = session.execute(
-        update(Slip).where(_pickable(summary.supplier_id, summary.month), Slip.town_id == summary.town_id)
-        .values(summary_id=summary.id).execution_options(synchronize_session=False))
-    return result.rowcount
-
-
 def _drop_voided(session: Session, summary: Summary) -> int:
     return session.execute(
-        update(Slip).where(Slip.supplier_id == summary.supplier_id, Slip.summary_id == summary.id,
+        update(Slip).where(_in_summaries(summary.supplier_id, summary.month, [summary.id], summary.town_id),
                            Slip.status == SlipStatus.VOIDED)
         .values(summary_id=None).execution_options(synchronize_session=False)).rowcount
 
 
 def _rebuild(session: Session, clerk: User, summary: Summary) -> Summary:
     before = audit.snapshot(summary)
+    _lock_supplier(session, summary.supplier_id)
     dropped = _drop_voided(session, summary)
-    added = _take_slips(session, summary)
+    added = _take_slips(session, summary.supplier_id, summary.month, {summary.town_id: summary.id})
     recompute_totals(session, summary)
     _event(session, summary, clerk, "rebuild", summary.status, summary.status,
-           f"移出作废销售单{dropped}张，新增销售单{added}张")
+           f"移出作废销售单{dropped}张，新增销售单{added.get(summary.id, [0])[0]}张")
     audit.record(session, clerk, "summary.rebuilt", summary, before=before)
     return summary
 
@@ -356,7 +406,8 @@ def release_slip(session: Session, *, clerk: User, slip_id: int) -> Slip:
 
 def set_aside_slips(session: Session) -> list[Slip]:
     """Slips in scope waiting for their supplier's answer."""
-    return list(session.execute(select(Slip).where(Slip.summary_id.is_(None), Slip.set_aside_reason != "")
+    return list(session.execute(select(Slip).where(Slip.set_aside_at.is_not(None), Slip.summary_id.is_(None),
+                                                   Slip.set_aside_reason != "")
                                 .order_by(Slip.id)).scalars())
 
 
@@ -410,7 +461,7 @@ def slips_with_flags(session: Session, summary: Summary, viewer: User) -> list[F
     """The summary's slips, each with what needs a look: this office has not scanned its copy, voided, dated
     outside the month, a price off contract."""
     slips = list(session.execute(
-        select(Slip).where(Slip.supplier_id == summary.supplier_id, Slip.summary_id == summary.id)
+        select(Slip).where(_in_summaries(summary.supplier_id, summary.month, [summary.id], summary.town_id))
         .order_by(Slip.issued_on, Slip.id).execution_options(unscoped=True)).scalars())
     ids = [s.id for s in slips]
     copy_no = COPY_OF_OFFICE.get(Role(viewer.role)) if viewer.role in ("town", "drc", "finance") else None
@@ -458,49 +509,56 @@ def _require_finance(officer: User) -> None:
 
 
 def settle(session: Session, *, officer: User, supplier_id: int, month: str) -> tuple[Settlement, bool]:
-    """One statement for a supplier and month from its finance-approved summaries. Returns (statement, created):
-    asking again, or at the same moment as another officer, gives the same statement (unique supplier+month)."""
+    """A statement for a supplier and month from its finance-approved summaries not yet in one. Returns (statement,
+    created): asking again, or at the same moment as another officer, gives the same statement.
+
+    A statement is never changed once made (it may already be exported, sent to the bank or paid; invariant 4): a
+    summary approved by finance after its month was settled waits in the queue for a supplementary statement of the
+    same supplier and month (`seq` 2, 3, ...; number suffixed -2, -3), made the same way. So each summary is in
+    exactly one statement, and each statement's subsidy is the sum of its own slips (invariants 1 and 3)."""
     _require_finance(officer)
     month = parse_month(month)
     supplier = get_or_404(session, Supplier, supplier_id)
-    existing = _statement_of(session, supplier.id, month)
-    if existing is not None:
-        return existing, False
+    # Officers settling the same supplier take turns, so the second one sees the first one's statement and the
+    # summaries it took; the unique (supplier, month, seq) and the conditional UPDATE below hold without it.
+    _lock_supplier(session, supplier.id)
     ready = list(session.execute(
         select(Summary.id, Summary.season_id).where(
             Summary.supplier_id == supplier.id, Summary.month == month, Summary.status == S.FINANCE_APPROVED,
-            Summary.settlement_id.is_(None))).all())
+            Summary.settlement_id.is_(None)).order_by(Summary.id)).all())
+    latest = _latest_statement(session, supplier.id, month)
     if not ready:
+        if latest is not None:
+            return latest, False
         raise SubsidyError(f"{supplier.name}在{month}没有财政局已审核、待结算的汇总表")
-    statement = Settlement(number=statement_number(supplier.code, month), supplier_id=supplier.id,
+    seq = latest.seq + 1 if latest is not None else 1
+    statement = Settlement(number=statement_number(supplier.code, month, seq), supplier_id=supplier.id, seq=seq,
                            season_id=ready[0].season_id, month=month, created_by=officer.id, created_at=clock.now())
     try:
         with session.begin_nested():
             session.add(statement)
             session.flush()
     except IntegrityError:
-        # Another officer settled the same supplier and month a moment ago (the unique key waited for them).
-        existing = _statement_of(session, supplier.id, month)
-        if existing is None:
+        # Another officer made this statement a moment ago (the unique key waited for them).
+        existing = _latest_statement(session, supplier.id, month)
+        if existing is None or existing.seq < seq:
             raise
         return existing, False
+    summary_ids = [r.id for r in ready]
     taken = session.execute(
-        update(Summary).where(Summary.id.in_([r.id for r in ready]), Summary.status == S.FINANCE_APPROVED,
+        update(Summary).where(Summary.id.in_(summary_ids), Summary.status == S.FINANCE_APPROVED,
                               Summary.settlement_id.is_(None))
         .values(settlement_id=statement.id).execution_options(synchronize_session=False)).rowcount
-    if taken == 0:
+    if taken != len(summary_ids):
         raise Conflict("这些汇总表已被他人同时结算，请刷新后查看")
     # Per town, straight from the slips of the settled summaries: the statement's subsidy IS the slips' sum.
     per_town = session.execute(
-        select(Slip.town_id, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
-               func.sum(Slip.amount_fen), func.sum(Slip.subsidy_fen))
-        .join(Summary, Summary.id == Slip.summary_id)
-        .where(Summary.settlement_id == statement.id, Slip.supplier_id == supplier.id,
-               Slip.status == SlipStatus.ISSUED)
+        select(Slip.town_id, *TOTALS)
+        .where(_in_summaries(supplier.id, month, summary_ids), Slip.status == SlipStatus.ISSUED)
         .group_by(Slip.town_id).order_by(Slip.town_id).execution_options(unscoped=True)).all()
     totals = [0, 0, 0, 0, 0]
-    for town_id, count, coal, stoves, amount, subsidy in per_town:
-        values = [int(count), int(coal or 0), int(stoves or 0), int(amount or 0), int(subsidy or 0)]
+    for town_id, *row in per_town:
+        values = [int(v) for v in row]
         session.add(SettlementTown(settlement_id=statement.id, town_id=town_id, slip_count=values[0],
                                    coal_kg=values[1], stoves=values[2], amount_fen=values[3], subsidy_fen=values[4]))
         totals = [a + b for a, b in zip(totals, values)]
@@ -518,9 +576,17 @@ def settle(session: Session, *, officer: User, supplier_id: int, month: str) -> 
     return statement, True
 
 
-def _statement_of(session: Session, supplier_id: int, month: str) -> Settlement | None:
+def _latest_statement(session: Session, supplier_id: int, month: str) -> Settlement | None:
     return session.execute(select(Settlement).where(Settlement.supplier_id == supplier_id, Settlement.month == month)
+                           .order_by(Settlement.seq.desc()).limit(1)
                            .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def statements_of_month(session: Session, supplier_id: int, month: str) -> list[Settlement]:
+    """The supplier's statements of the month: the first, then its supplementary ones."""
+    return list(session.execute(select(Settlement).where(Settlement.supplier_id == supplier_id,
+                                                         Settlement.month == month)
+                                .order_by(Settlement.seq)).scalars())
 
 
 def pay(session: Session, *, officer: User, settlement_id: int, reference: str, paid_on: date | None) -> Settlement:
@@ -569,12 +635,43 @@ def statement_lines(session: Session, settlement_id: int) -> tuple[list[Settleme
     return towns, funds
 
 
-def ready_to_settle(session: Session) -> list[tuple[int, str, int, int]]:
-    """(supplier_id, month, summaries, subsidy) of finance-approved summaries not yet in a statement."""
-    return [tuple(r) for r in session.execute(
-        select(Summary.supplier_id, Summary.month, func.count(Summary.id), func.sum(Summary.subsidy_fen))
-        .where(Summary.status == S.FINANCE_APPROVED, Summary.settlement_id.is_(None))
-        .group_by(Summary.supplier_id, Summary.month).order_by(Summary.month, Summary.supplier_id)).all()]
+@dataclass
+class Ready:
+    """Finance-approved summaries of a supplier and month not yet in a statement, and the month's statements made
+    before them (if any, settling makes a supplementary statement)."""
+    supplier_id: int
+    month: str
+    summaries: int
+    subsidy_fen: int
+    statements: list[Settlement] = field(default_factory=list)
+
+    @property
+    def supplementary(self) -> bool:
+        return bool(self.statements)
+
+
+def ready_to_settle(session: Session, *, supplier_id: int | None = None, month: str | None = None) -> list[Ready]:
+    """What waits for finance to settle (of one supplier and month if given), oldest month first."""
+    query = (select(Summary.supplier_id, Summary.month, func.count(Summary.id), func.sum(Summary.subsidy_fen))
+             .where(Summary.status == S.FINANCE_APPROVED, Summary.settlement_id.is_(None))
+             .group_by(Summary.supplier_id, Summary.month).order_by(Summary.month, Summary.supplier_id))
+    if supplier_id is not None:
+        query = query.where(Summary.supplier_id == supplier_id)
+    if month is not None:
+        query = query.where(Summary.month == month)
+    ready = [Ready(supplier_id, month, int(count), int(subsidy or 0))
+             for supplier_id, month, count, subsidy in session.execute(query)]
+    if ready:
+        keys = {(r.supplier_id, r.month) for r in ready}
+        earlier: dict[tuple[int, str], list[Settlement]] = {}
+        for statement in session.execute(
+                select(Settlement).where(Settlement.supplier_id.in_({k[0] for k in keys}),
+                                         Settlement.month.in_({k[1] for k in keys}))
+                .order_by(Settlement.seq)).scalars():
+            earlier.setdefault((statement.supplier_id, statement.month), []).append(statement)
+        for r in ready:
+            r.statements = earlier.get((r.supplier_id, r.month), [])
+    return ready
 
 
 def summaries_of_statement(session: Session, settlement_id: int) -> list[Summary]:

@@ -123,7 +123,8 @@ def settlement_xlsx(session: Session, settlement_id: int) -> tuple[str, bytes]:
     supplier = suppliers[statement.supplier_id]
     by_town, by_fund = settlement.statement_lines(session, statement.id)
     sheet = Sheet("结算单", [20, 12, 16, 12, 18, 18])
-    sheet.title(f"清洁煤补贴结算单（{statement.month}）")
+    sheet.title(f"清洁煤补贴补充结算单（{statement.month}，第{statement.seq}张）" if statement.seq > 1
+                else f"清洁煤补贴结算单（{statement.month}）")
     sheet.line(f"结算单号：{statement.number}    配送企业：{supplier.name}    统一社会信用代码：{supplier.credit_code}")
     sheet.line(f"开户银行：{supplier.bank_name}    账号：{supplier.bank_account}")
     sheet.table_row(["街道/镇", "销售单(张)", "洁净煤(吨)", "炉具(台)", "销售金额(元)", "补贴金额(元)"], header=True)

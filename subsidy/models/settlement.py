@@ -54,10 +54,13 @@ class SummaryEvent(SQLModel, table=True):
 
 
 class Settlement(SQLModel, table=True):
-    """Supplier × month: one statement, asked for as often as you like (unique), paid once (conditional update)."""
+    """Supplier × month: a statement, asked for as often as you like (unique), paid once (conditional update).
+
+    A statement is never changed once made: a summary approved by finance after its month was settled goes into a
+    supplementary statement of the same supplier and month (`seq` 2, 3, ...; settlement.settle)."""
 
     __table_args__ = (
-        UniqueConstraint("supplier_id", "month"),
+        UniqueConstraint("supplier_id", "month", "seq"),
         CheckConstraint(check_in("status", SettlementStatus), name="status"),
         CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_has_date"),
     )
@@ -67,6 +70,8 @@ class Settlement(SQLModel, table=True):
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
     season_id: int = Field(foreign_key="season.id")
     month: str = Field(max_length=7)
+    # 1: the month's statement; 2, 3, ...: its supplementary statements (补充结算单), in the order they were made.
+    seq: int = 1
     status: str = Field(default=SettlementStatus.SETTLED, max_length=16)
     slip_count: int = 0
     coal_kg: int = Field(default=0, sa_type=BigInteger)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
@@ -30,12 +30,25 @@ class Slip(SQLModel, table=True):
         CheckConstraint(check_in("status", SlipStatus), name="status"),
         CheckConstraint(check_in("category", Category), name="category"),
         CheckConstraint("subsidy_fen >= 0 AND subsidy_fen <= amount_fen", name="subsidy_within_amount"),
-        Index("ix_slip_supplier_day", "supplier_id", "issued_on"),
-        Index("ix_slip_town_day", "town_id", "issued_on"),
-        Index("ix_slip_unsummarised", "supplier_id", "summary_id", "issued_on"),
+        # The lists of a supplier's and of a town's slips by day, newest first (slips.list_slips): id gives the order
+        # of a page without sorting the day, status lets the page's count(*) with a status filter read the index only.
+        Index("ix_slip_supplier_day", "supplier_id", "issued_on", "id", "status"),
+        Index("ix_slip_town_day", "town_id", "issued_on", "id", "status"),
+        # The slips of a summary (supplier × town × month) by range, and the few ever set aside (settlement.py).
+        Index("ix_slip_supplier_town_day", "supplier_id", "town_id", "issued_on"),
+        Index("ix_slip_set_aside", "supplier_id", "issued_on", postgresql_where=text("set_aside_at IS NOT NULL"),
+              sqlite_where=text("set_aside_at IS NOT NULL")),
         # The stock ledger reads a supplier's issued slips of a season by day from this index alone (subsidy/ledger.py;
         # `id` is there for PostgreSQL's index-only scans, SQLite keeps the rowid in every index anyway).
         Index("ix_slip_ledger", "supplier_id", "season_id", "status", "issued_on", "id"),
+        # NO index may cover summary_id, not even in a WHERE clause. Building a month writes summary_id on every
+        # slip of the month (200,000 for a large supplier). While no index covers it, PostgreSQL rewrites each row on
+        # its own page (a HOT update: no new entry in any of the table's indexes) and SQLite touches no index:
+        # 200,000 slips took 4.5 s on PostgreSQL with the old (supplier, summary_id, day) index, 1.5 s without it
+        # (scripts/bench_settlement.py). HOT needs room on the page, hence fillfactor 50: without it, dropping the
+        # index alone saved nothing. The slips of a summary are found by supplier, town and month instead
+        # (settlement._in_summaries); tests/services/test_settlement.py checks that a build stays HOT.
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -64,7 +77,7 @@ class Slip(SQLModel, table=True):
     void_reason: str = Field(default="", max_length=200)
     voided_at: datetime | None = None
     voided_by: int | None = Field(default=None, foreign_key="app_user.id")
-    # A slip is counted in at most one summary: one column, set once by a conditional update.
+    # A slip is counted in at most one summary: one column, set once by a conditional update. Not indexed (above).
     summary_id: int | None = Field(default=None, foreign_key="summary.id")
     # A reviewer may set a slip aside instead of returning its whole summary (settlement.py).
     set_aside_reason: str = Field(default="", max_length=200)

@@ -47,6 +47,13 @@ def test_the_statement_number_names_the_supplier_and_month():
     assert settlement.statement_number("coal-a", "2026-11") == "JS-COAL-A-202611"
 
 
+def test_a_supplementary_statement_number_adds_its_sequence_and_a_long_code_gives_way():
+    assert settlement.statement_number("coal-a", "2026-11", 2) == "JS-COAL-A-202611-2"
+    long_code = "a-very-long-supplier-code-of-32c"
+    assert settlement.statement_number(long_code, "2026-11", 12).endswith("-202611-12")
+    assert len(settlement.statement_number(long_code, "2026-11", 12)) == 32
+
+
 def test_the_review_chain_goes_town_then_bureau_then_finance():
     assert settlement.TURN == {SummaryStatus.SUBMITTED: Role.TOWN, SummaryStatus.TOWN_APPROVED: Role.DRC,
                                SummaryStatus.DRC_APPROVED: Role.FINANCE}

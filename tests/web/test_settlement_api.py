@@ -96,3 +96,28 @@ def test_the_summary_spreadsheet_is_the_official_form(engine, api_as):
     assert any("盖章" in t for t in texts) and "合计" in texts
     assert ws.print_area and ws.page_setup.fitToWidth == 1
     assert not any(t.isdigit() and len(t) == 18 for t in texts)  # ID numbers masked
+
+
+def test_a_late_summary_gets_a_supplementary_statement_through_the_api(engine, api_as):
+    supplier_id = sell(engine, villages=("dongguan",))
+    coal_a, finance = api_as("coal-a"), api_as("finance")
+
+    def approved(summary, town):
+        coal_a.post(f"/api/v1/summaries/{summary['id']}/submit")
+        for office in (town, "drc", "finance"):
+            assert api_as(office).post(f"/api/v1/summaries/{summary['id']}/approve").status_code == 200
+
+    (early,) = coal_a.post("/api/v1/summaries", json={"month": month()}).json()
+    approved(early, "caiyuan")
+    first = finance.post("/api/v1/settlements", json={"supplier_id": supplier_id, "month": month()}).json()
+    assert first["seq"] == 1
+    sell(engine, villages=("yingxi",))
+    (late,) = [d for d in coal_a.post("/api/v1/summaries", json={"month": month()}).json() if d["id"] != early["id"]]
+    approved(late, "daimiao")
+    supplement = finance.post("/api/v1/settlements", json={"supplier_id": supplier_id, "month": month()})
+    assert supplement.status_code == 201
+    assert supplement.json()["seq"] == 2 and supplement.json()["number"] == first["number"] + "-2"
+    assert supplement.json()["subsidy_fen"] == late["subsidy_fen"]
+    again = finance.post("/api/v1/settlements", json={"supplier_id": supplier_id, "month": month()})
+    assert again.status_code == 200 and again.json()["id"] == supplement.json()["id"]
+    assert finance.get(f"/api/v1/settlements/{first['id']}").json()["subsidy_fen"] == early["subsidy_fen"]

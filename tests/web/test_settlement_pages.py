@@ -105,3 +105,39 @@ def test_a_refused_build_or_seal_marks_the_field_at_fault(engine, client_as):
     refused = coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "wrong"})
     assert refused.status_code == 422 and "密码不正确" in refused.text
     assert re.search(r'class="field has-error"><label for="f-password"', refused.text)
+
+
+def test_a_summary_approved_after_the_statement_waits_for_and_gets_a_supplementary_statement(engine, client_as):
+    def through_the_chain(summary_id, town_code):
+        coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
+        client_as(town_code).submit(f"/summaries/{summary_id}/approve", {"comment": "同意"})
+        for office in ("drc", "finance"):
+            client_as(office).submit("/summaries/approve-many", {"ids": [str(summary_id)]})
+
+    sell(engine, villages=("dongguan",))
+    coal_a = client_as("coal-a")
+    (early,) = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
+    through_the_chain(early, "caiyuan")
+    finance = client_as("finance")
+    supplier_id = re.search(r'name="supplier_id" value="(\d+)"', finance.get("/settlements").text).group(1)
+    first = finance.submit("/settlements", {"supplier_id": supplier_id, "month": month()})
+    first_id = re.search(r'/settlements/(\d+)/pay', first.text).group(1)
+    number = f"JS-COAL-A-{month().replace('-', '')}"
+    finance.submit(f"/settlements/{first_id}/pay", {"reference": "ICBC-1", "paid_on": clock.today().isoformat()})
+
+    sell(engine, villages=("yingxi",))  # daimiao's slips come in after the month was settled and paid
+    (late,) = set(summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)) - {early}
+    through_the_chain(late, "daimiao")
+    assert "待补充结算" in finance.get(f"/summaries/{late}").text
+    queue = finance.get("/settlements")
+    assert "待补充结算" in queue.text and "生成补充结算单" in queue.text and number in queue.text
+    assert "不并入本结算单，待生成补充结算单" in finance.get(f"/settlements/{first_id}").text
+    supplement = finance.submit("/settlements", {"supplier_id": supplier_id, "month": month()})
+    assert supplement.status_code == 200 and "已生成补充结算单" in supplement.text
+    assert f"补充结算单 {number}-2" in supplement.text
+    assert "暂无待结算的汇总表" in finance.get("/settlements").text
+    again = finance.submit("/settlements", {"supplier_id": supplier_id, "month": month()})
+    assert "结算单已存在" in again.text and f"{number}-2" in again.text
+    kept = finance.get(f"/settlements/{first_id}")
+    assert "已支付" in kept.text and "ICBC-1" in kept.text and f"{number}-2" in kept.text
+    assert f"{number}-2" in client_as("coal-a").get(f"/summaries/{late}").text

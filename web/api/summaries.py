@@ -97,6 +97,7 @@ class SettlementOut(BaseModel):
     number: str
     supplier_id: int
     month: str
+    seq: int  # 1, or 2, 3, ... for a supplementary statement of the month (summaries approved after the first)
     status: str
     slip_count: int
     coal_kg: int
@@ -186,7 +187,8 @@ class SettlementsApi(Controller):
 
     @post("/", sync_to_thread=True, guards=[requires(Role.FINANCE)])
     def settle(self, session: DbSession, user: CurrentUser, data: JSONBody[SettleIn]) -> Response:
-        """201 with a new statement, 200 with the existing one for that supplier and month."""
+        """201 with a new statement, 200 with the existing one for that supplier and month. Summaries approved after
+        the month's statement was made get a supplementary statement (201, `seq` 2, 3, ...), never the old one."""
         statement, created = write(session, lambda: settlement.settle(session, officer=user,
                                                                      supplier_id=data.supplier_id, month=data.month))
         return Response(settlement_out(session, statement).model_dump(mode="json"), status_code=201 if created else 200)

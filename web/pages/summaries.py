@@ -50,10 +50,17 @@ def _show_context(session: Session, user: User, summary_id: int) -> dict[str, An
     towns, suppliers = settlement.names(session)
     flagged = settlement.slips_with_flags(session, summary, user)
     my_turn = settlement.TURN.get(summary.status) == user.role
+    # Where the money stands: its statement, or (approved by finance, not yet settled) the month's statements made
+    # before it, which it will not join: it waits for a supplementary statement. Towns see no statements (scope).
+    statement = session.get(Settlement, summary.settlement_id) if summary.settlement_id else None
+    earlier = settlement.statements_of_month(session, summary.supplier_id, summary.month) \
+        if summary.status == settlement.S.FINANCE_APPROVED and summary.settlement_id is None else []
     return {"summary": summary, "town": towns.get(summary.town_id, ""), "supplier": suppliers[summary.supplier_id],
             "slips": flagged, "flag_count": sum(1 for f in flagged if f.flags),
             "events": settlement.history_with_names(session, summary.id), "my_turn": my_turn,
-            "editable": user.role == Role.SUPPLIER and summary.status in settlement.EDITABLE}
+            "editable": user.role == Role.SUPPLIER and summary.status in settlement.EDITABLE,
+            "statement": statement, "earlier_statements": earlier,
+            "sees_statements": user.role in SETTLEMENT_READERS}
 
 
 class SummaryPages(Controller):
@@ -182,7 +189,8 @@ class SettlementPages(Controller):
                 raise
             return Template("settlements/index.html", status_code=422,
                             context=self._index(session, user, error=error))
-        return _go(f"/settlements/{statement.id}?notice={'已生成结算单' if created else '结算单已存在'}")
+        notice = ("已生成补充结算单" if statement.seq > 1 else "已生成结算单") if created else "结算单已存在"
+        return _go(f"/settlements/{statement.id}?notice={notice}")
 
     def _show(self, session, settlement_id: int, **extra) -> dict:
         statement = get_or_404(session, Settlement, settlement_id)
@@ -191,6 +199,9 @@ class SettlementPages(Controller):
         return {"statement": statement, "supplier": suppliers[statement.supplier_id], "towns": towns,
                 "by_town": by_town, "by_fund": by_fund, "summaries": settlement.summaries_of_statement(session,
                                                                                                      statement.id),
+                "month_statements": settlement.statements_of_month(session, statement.supplier_id, statement.month),
+                "waiting": settlement.ready_to_settle(session, supplier_id=statement.supplier_id,
+                                                      month=statement.month),
                 "today": clock.today().isoformat(), "form": {}, **extra}
 
     @get("/{settlement_id:int}", sync_to_thread=True)
