@@ -66,3 +66,46 @@ def test_id_numbers_never_appear_whole_in_the_log(demo, engine):
         texts = s.execute(select(AuditEntry.after)).scalars().all()
     assert not any(number in text for text in texts)
     assert any(number[:6] + "********" + number[-4:] in text for text in texts)
+
+
+def test_concurrent_writers_chain_every_entry_exactly_once(demo, engine):
+    """Many transactions appending at once (one entry each, and some with several): the chain has no fork and no
+    gap, whatever the interleaving. On PostgreSQL the one-entry append is a single statement hashed by the
+    database; this is where a mistake in it would show."""
+    import threading
+
+    with db.new_session(engine) as s:
+        before = s.execute(select(AuditEntry.id)).scalars().all()
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                s = db.new_session(engine, write=True)
+                try:
+                    def work():
+                        for k in range(1 + (n + i) % 3 // 2):  # mostly one entry, sometimes two
+                            audit.record(s, None, "test.concurrent", "thing", entity_id=f"{n}-{i}-{k}",
+                                         after={"n": n, "i": i, "名称": "测试\x1f分隔"})
+                    db.run_in_transaction(s, work)
+                finally:
+                    s.close()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.new_session(engine) as s:
+        report = audit.verify(s)
+        added = s.execute(select(AuditEntry.entity_id).where(AuditEntry.action == "test.concurrent")).scalars().all()
+        hashes = s.execute(select(AuditEntry.prev_hash)).scalars().all()
+    assert report.ok, report.reason
+    assert report.checked == len(before) + len(added)
+    assert len(added) == len(set(added)) == sum(1 + (n + i) % 3 // 2 for n in range(8) for i in range(15))
+    assert len(hashes) == len(set(hashes))  # no two entries chained onto the same predecessor
