@@ -343,14 +343,14 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
     supplier = _Supplier(buyer) if buyer is not None else _supplier_of(session, clerk)
     if supplier.status != SupplierStatus.ACTIVE:
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
+    if buyer is not None and not buyer.season_active:
+        _refuse_other_season(session, supplier, buyer)
     # All of this supplier's prices in the household's town and the tiers, in one query.
     prices, tiers = _terms(session, supplier.id, buyer.town_id, buyer.season_id, buyer.category) \
         if buyer is not None else ({}, {})
     # A registration outside the supplier's towns is "not found", as in the lookup.
     if not prices:
         raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
-    if not buyer.season_active:
-        raise _refuse("该购买登记不属于当前采暖季", "registration_id")
     if buyer.status != RegistrationStatus.APPROVED:
         raise _refuse("该户的购买登记尚未审核通过，不能销售", "registration_id")
     if buyer.zone == Zone.BAN:
@@ -407,6 +407,19 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
     return result
 
 
+def _refuse_other_season(session: Session, supplier, buyer) -> None:
+    """A registration of another season: "not found" unless the household's town is in this supplier's contracts of
+    the active season (the scope of a sale), then refused with the reason."""
+    season = seasons.active_season(session)  # refuses when no season is active
+    if not _terms(session, supplier.id, buyer.town_id, season.id, buyer.category)[0]:
+        raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
+    raise _refuse("该购买登记不属于当前采暖季", "registration_id")
+
+
+def _no_stock(product: str, kg: int, i: int) -> SubsidyError:
+    return _refuse(f"没有检验合格且库存足够（{tons(kg)} 吨）的{PRODUCT_LABELS[product]}进货批次", _line_field(i, "batch_id"))
+
+
 def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int):
     """The oldest passed batch of this supplier, season and product with `kg` in stock (id, report_no), the
     preview's default; the sale itself takes stock with batches.take_stock, which picks the same batch or the next
@@ -420,7 +433,7 @@ def _check_batch(session: Session, supplier, season_id: int, product: Product, k
     if batch_id is None:
         batch = _default_batch(session, supplier.id, season_id, product, kg)
         if batch is None:
-            raise _refuse(f"没有检验合格且库存足够（{tons(kg)} 吨）的{label}进货批次", _line_field(i, "batch_id"))
+            raise _no_stock(product, kg, i)
         return batch.id, batch.report_no
     batch = session.execute(select(Batch).where(Batch.id == batch_id)
                             .execution_options(unscoped=True, populate_existing=True)).scalar()
@@ -508,6 +521,8 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
                                                 batch_id=None if ln.default_batch else ln.batch_id,
                                                 season_id=b.season_id)
         except SubsidyError as refusal:
+            if ln.default_batch:  # the same words as the preview's
+                raise _no_stock(ln.product, ln.quantity, ln.line_no - 1) from None
             raise _refuse(refusal.message, _line_field(ln.line_no - 1, "batch_id")) from None
     if seq is None:
         seq = _next_seq(session, supplier.id, b.season_id)

@@ -57,3 +57,26 @@ def test_api_calls_after_the_server_dropped_the_pool_succeed(api_as, kill_connec
     assert kill_connections() >= 1
     found = supplier.post("/api/v1/registrations/lookup", json={"id_number": "110101199003074477"})
     assert found.status_code in (404, 422)  # not a 500: answered on a fresh connection
+
+
+def test_a_connection_idle_for_a_while_is_pinged_and_replaced_before_a_read_uses_it(engine, demo, kill_connections,
+                                                                                    monkeypatch):
+    """Reads have no retry: a connection that sat idle (and may have been closed by a firewall or an idle-session
+    timeout) is checked at checkout instead."""
+    with db.new_session(engine) as s:
+        s.execute(sa.select(1)).scalar()  # one pooled connection, now idle
+    assert kill_connections() >= 1
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0)
+    with db.new_session(engine) as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Slip)).scalar() == 0
+
+
+def test_without_the_idle_ping_that_read_would_fail(engine, demo, kill_connections, monkeypatch):
+    """The previous test's counterpart: proves the connection really was dead, so the ping is what saved the read."""
+    with db.new_session(engine) as s:
+        s.execute(sa.select(1)).scalar()
+    assert kill_connections() >= 1
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 10**9)
+    with pytest.raises(sa.exc.OperationalError):
+        with db.new_session(engine) as s:
+            s.execute(sa.select(sa.func.count()).select_from(Slip)).scalar()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from subsidy import slips
@@ -116,6 +116,46 @@ def test_more_than_the_season_cap_is_refused_even_if_registered(session, demo):
     _, r = f.household(session, "dongguan", coal_kg=5000)
     session.commit()
     assert "补贴上限" in refusal(session, "coal-a", r, slips.LineIn("briquette", 3001)).message
+
+
+def test_a_registration_of_another_season_is_refused_or_not_found_by_this_seasons_contracts(session, demo):
+    from datetime import date
+
+    from sqlalchemy import delete
+
+    from subsidy.models import Contract, Season
+
+    h, r = f.household(session, "dongguan")
+    old = Season(code="19A", name="2019-2020采暖季", starts_on=date(2019, 11, 1), ends_on=date(2020, 3, 31))
+    session.add(old)
+    session.flush()
+    session.get(Registration, r.id).season_id = old.id
+    session.commit()
+    refused = refusal(session, "coal-a", r)
+    assert refused.field == "registration_id" and "不属于当前采暖季" in refused.message
+    # Without a contract in the household's town this season, the supplier learns nothing: "not found".
+    town_id = f.village(session, "dongguan").town_id
+    coal_a = f.user(session, "coal-a").supplier_id
+    session.execute(delete(Contract).where(Contract.supplier_id == coal_a, Contract.town_id == town_id))
+    session.add(Contract(supplier_id=coal_a, town_id=town_id, season_id=old.id, product="briquette",
+                         price_fen=100_000))  # last season's contract does not count
+    session.commit()
+    with pytest.raises(NotFound):
+        issue(session, "coal-a", r)
+
+
+def test_the_confirm_step_refuses_a_sale_without_stock_in_the_previews_words(session, demo):
+    _, r = f.household(session, "dongguan")
+    session.commit()
+    coal_a = f.user(session, "coal-a").supplier_id
+    session.execute(update(Batch).where(Batch.supplier_id == coal_a).values(sold_kg=Batch.quantity_kg))
+    session.commit()
+    preview = pytest.raises(SubsidyError, slips.plan, session, clerk=f.user(session, "coal-a"), registration_id=r.id,
+                            lines=[slips.LineIn("briquette", 500)])
+    session.rollback()
+    confirm = refusal(session, "coal-a", r, slips.LineIn("briquette", 500))
+    assert (confirm.message, confirm.field) == (preview.value.message, preview.value.field)
+    assert confirm.field == "lines[0].batch_id" and "没有检验合格且库存足够（0.500 吨）" in confirm.message
 
 
 def test_a_second_stove_is_refused_in_the_same_and_in_a_later_season(session, demo):
