@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,6 +29,8 @@ from sqlalchemy import bindparam, func, insert, select, text, update  # noqa: E4
 from subsidy import clock, db, demo, ledger  # noqa: E402
 from subsidy.models import Batch, Registration, Season, Slip, SlipLine, Supplier, User, Village  # noqa: E402
 from subsidy.scope import Scope  # noqa: E402
+
+from scratch import on_each_backend  # noqa: E402
 from subsidy.settings import get_settings  # noqa: E402
 
 LINES = int(os.environ.get("BENCH_LEDGER_LINES", 500_000))  # coal-a's slip lines in the season
@@ -212,35 +212,7 @@ def run(url: str, label: str) -> None:
 
 
 def main() -> None:
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
-    if "sqlite" in backends:
-        db_dir = Path(tempfile.mkdtemp(prefix="bench_ledger_"))
-        try:
-            run(f"sqlite:///{db_dir / 'bench.db'}", "SQLite")
-        finally:
-            if os.environ.get("BENCH_KEEP"):
-                print(f"  (kept {db_dir / 'bench.db'})")
-            else:
-                for file in db_dir.iterdir():
-                    file.unlink()
-                db_dir.rmdir()
-    pg = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")) \
-        if "postgresql" in backends else None
-    if not pg:
-        print("\n(PostgreSQL skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL)")
-        return
-    admin_url = db.normalise_url(pg)
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        run(admin_url.rsplit("/", 1)[0] + "/" + name, "PostgreSQL")
-    finally:
-        db.dispose_engines()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    on_each_backend(run, "bench_ledger")
 
 
 if __name__ == "__main__":

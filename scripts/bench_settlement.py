@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +29,8 @@ from subsidy import clock, db, demo, reports, settlement  # noqa: E402
 from subsidy.models import Registration, Season, Slip, Supplier, Town, User, Village  # noqa: E402
 from subsidy.numbers import slip_number  # noqa: E402
 from subsidy.scope import Scope  # noqa: E402
+
+from scratch import on_each_backend  # noqa: E402
 
 MONTH_SLIPS = int(os.environ.get("BENCH_MONTH_SLIPS", 200_000))
 TOTAL_SLIPS = int(os.environ.get("BENCH_TOTAL_SLIPS", 1_000_000))
@@ -241,32 +241,7 @@ def run(url: str, label: str) -> None:
 
 
 def main() -> None:
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
-    if "sqlite" in backends:
-        db_dir = Path(tempfile.mkdtemp(prefix="bench_settlement_"))
-        try:
-            run(f"sqlite:///{db_dir / 'bench.db'}", "SQLite")
-        finally:
-            for file in db_dir.iterdir():
-                file.unlink()
-            db_dir.rmdir()
-    pg = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")) \
-        if "postgresql" in backends else None
-    if not pg:
-        print("\n(PostgreSQL skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL)")
-        return
-    admin_url = db.normalise_url(pg)
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        run(admin_url.rsplit("/", 1)[0] + "/" + name, "PostgreSQL")
-    finally:
-        db.dispose_engines()
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    on_each_backend(run, "bench_settlement")
 
 
 if __name__ == "__main__":

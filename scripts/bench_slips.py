@@ -17,7 +17,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -28,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+
+from scratch import on_each_backend  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
@@ -208,24 +209,7 @@ def run(label: str, url: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        run("sqlite", f"sqlite:///{tmp}/bench.db")
-    pg = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not pg:
-        print("postgresql: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)")
-        return
-    from subsidy import db
-
-    admin = sa.create_engine(db.normalise_url(pg), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    name = f"bench_slips_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        run("postgresql", db.normalise_url(pg).rsplit("/", 1)[0] + "/" + name)
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    on_each_backend(lambda url, label: run(label.lower(), url), "bench_slips")
 
 
 if __name__ == "__main__":
