@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import date
 
 from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, union_all, update
@@ -580,23 +581,10 @@ class Issued:
         return self.values["number"]
 
     def as_json(self) -> dict:
-        """The API answer, the same shape as `as_json(view(...))` of the stored slip."""
-        s = self.values
-        return {
-            "number": s["number"], "status": s["status"], "issued_on": s["issued_on"].isoformat(),
-            "supplier": {"id": self.supplier.id, "name": self.supplier.name,
-                         "credit_code": self.supplier.credit_code},
-            "town_id": s["town_id"], "village_id": s["village_id"], "registration_id": s["registration_id"],
-            "household": {"id": s["household_id"], "head_name": s["head_name"],
-                          "id_number": mask_id_number(s["id_number"]),
-                          "phone": mask_phone(s["phone"]) if s["phone"] else "", "address": s["address"],
-                          "category": s["category"]},
-            "lines": [{k: ln[k] for k in ("line_no", "product", "quantity", "batch_id", "serial", "unit_price_fen",
-                                          "amount_fen", "subsidy_fen")} for ln in self.lines],
-            "coal_kg": s["coal_kg"], "stoves": s["stoves"], "amount_fen": s["amount_fen"],
-            "subsidy_fen": s["subsidy_fen"], "household_pays_fen": s["amount_fen"] - s["subsidy_fen"],
-            "void_reason": None, "scans": {str(c): {"scanned": False} for c in (3, 4, 5)}, "summary_id": None,
-        }
+        """The API answer: `as_json` of the slip as written, without reading it back."""
+        slip = SimpleNamespace(**self.values, household_pays_fen=self.values["amount_fen"] - self.values["subsidy_fen"])
+        lines = [SimpleNamespace(**line) for line in self.lines]
+        return as_json(SlipView(slip, lines, {}, {}, self.supplier, None, None, "", None))
 
 
 def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:

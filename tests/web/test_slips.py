@@ -58,6 +58,15 @@ def test_a_refused_slip_answers_422_with_the_reason(api_as, engine):
     assert "超出" in response.json()["errors"]["quantity"]
 
 
+def test_the_answer_to_an_issue_is_the_slip_as_read_back(api_as, engine):
+    """The sale answers from what it wrote, without reading it back: it must say exactly what GET says."""
+    rid, _ = approved(engine)
+    api = api_as("coal-a")
+    issued = issue(api, rid, 1500)
+    assert issued.status_code == 201
+    assert api.get(f"/api/v1/slips/{issued.json()['number']}").json() == issued.json()
+
+
 def test_a_retry_with_the_same_idempotency_key_gets_the_same_slip(api_as, engine):
     rid, _ = approved(engine)
     api = api_as("coal-a")
