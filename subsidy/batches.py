@@ -187,17 +187,27 @@ def _fresh(session: Session, batch_id: int) -> Batch:
 
 
 _batch_t = Batch.__table__
-# The oldest passed batch of the supplier, product and season that holds `kg`, decremented in the same statement:
-# one round trip for the common sale. The condition on sold_kg is checked again on the locked row (PostgreSQL
-# re-evaluates it after waiting; SQLite runs writers one at a time), so it never takes more than a batch holds.
+
+
+def with_stock(*columns):
+    """The supplier's passed batches of a product and season that hold `want_kg`, oldest first (arrival date, then
+    id): the order stock is sold in. Bound parameters want_supplier_id, want_product, want_season_id, want_kg."""
+    return (select(*columns)
+            .where(_batch_t.c.supplier_id == bindparam("want_supplier_id"),
+                   _batch_t.c.product == bindparam("want_product"),
+                   _batch_t.c.season_id == bindparam("want_season_id"), _batch_t.c.passed.is_(True),
+                   _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg"))
+            .order_by(_batch_t.c.arrival_date, _batch_t.c.id))
+
+
+_CANDIDATES = with_stock(_batch_t.c.id)
+# The oldest of them, decremented in the same statement: one round trip for the common sale. The condition on sold_kg
+# is checked again on the locked row (PostgreSQL re-evaluates it after waiting; SQLite runs writers one at a time), so
+# it never takes more than a batch holds.
 TAKE_OLDEST = (
     update(_batch_t)
-    .where(_batch_t.c.id == select(_batch_t.c.id).where(
-        _batch_t.c.supplier_id == bindparam("want_supplier_id"), _batch_t.c.product == bindparam("want_product"),
-        _batch_t.c.season_id == bindparam("want_season_id"), _batch_t.c.passed.is_(True),
-        _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg"))
-        .order_by(_batch_t.c.arrival_date, _batch_t.c.id).limit(1).scalar_subquery(),
-        _batch_t.c.sold_kg + bindparam("want_kg") <= _batch_t.c.quantity_kg)
+    .where(_batch_t.c.id == _CANDIDATES.limit(1).scalar_subquery(),
+           _batch_t.c.sold_kg + bindparam("want_kg") <= _batch_t.c.quantity_kg)
     .values(sold_kg=_batch_t.c.sold_kg + bindparam("want_kg"))
     .returning(_batch_t.c.id))
 
@@ -245,11 +255,7 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     if taken is not None:
         return taken
     # The oldest batch ran short between choosing and locking it (a concurrent sale): try each candidate in turn.
-    candidates = session.execute(
-        select(Batch.id).where(Batch.supplier_id == supplier_id, Batch.product == product,
-                               Batch.season_id == season_id, Batch.passed.is_(True),
-                               Batch.quantity_kg - Batch.sold_kg >= kg)
-        .order_by(Batch.arrival_date, Batch.id).execution_options(unscoped=True)).scalars().all()
+    candidates = session.connection().execute(_CANDIDATES, params).scalars().all()
     for candidate in candidates:
         if _take(session, candidate, supplier_id, product, kg):
             return candidate

@@ -86,12 +86,7 @@ _TERMS = union_all(
     .where(_rate_t.c.season_id == bindparam("season_id"), _rate_t.c.category == bindparam("category")),
 ).order_by("kind", "product", "from_kg")
 
-_OLDEST_BATCH = (
-    select(_batch_t.c.id, _batch_t.c.report_no)
-    .where(_batch_t.c.supplier_id == bindparam("supplier_id"), _batch_t.c.season_id == bindparam("season_id"),
-           _batch_t.c.product == bindparam("product"), _batch_t.c.passed.is_(True),
-           _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("kg"))
-    .order_by(_batch_t.c.arrival_date, _batch_t.c.id).limit(1))
+_OLDEST_BATCH = batches.with_stock(_batch_t.c.id, _batch_t.c.report_no).limit(1)
 
 _SERIAL_SOLD = select(_line_t.c.id).where(_line_t.c.serial == bindparam("serial"), _line_t.c.active_key == 0).limit(1)
 
@@ -425,7 +420,8 @@ def _default_batch(session: Session, supplier_id: int, season_id: int, product: 
     """The oldest passed batch of this supplier, season and product with `kg` in stock (id, report_no), the
     preview's default; the sale itself takes stock with batches.take_stock, which picks the same batch or the next
     one if it ran out in between."""
-    return _one(session, _OLDEST_BATCH, supplier_id=supplier_id, season_id=season_id, product=str(product), kg=kg)
+    return _one(session, _OLDEST_BATCH, want_supplier_id=supplier_id, want_season_id=season_id,
+                want_product=str(product), want_kg=kg)
 
 
 def _check_batch(session: Session, supplier, season_id: int, product: Product, kg: int, batch_id: int | None,
@@ -545,28 +541,29 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
         for i, row in enumerate(line_rows):
             params.update({f"l{i}_{k}": v for k, v in row.items()})
         values["id"] = conn.execute(_write_slip_pg(len(line_rows)), params).scalars().first()
-        for row in line_rows:
-            row["slip_id"] = values["id"]
-        audit.record(session, clerk, "slip.issue", "slip", entity_id=values["id"], after=audit.masked(values))
-        return Issued(values, line_rows, supplier)
-    values["id"] = conn.execute(_INSERT_SLIP, values).scalar_one()
+    else:
+        values["id"] = conn.execute(_INSERT_SLIP, values).scalar_one()
+        _insert_lines(session, conn, b, values["id"], line_rows, stoves)
     for row in line_rows:
         row["slip_id"] = values["id"]
-    if stoves:  # the unique serial and the household's one stove decide races: refuse instead of a bare 409
-        try:
-            with session.begin_nested():
-                conn.execute(_INSERT_LINES, line_rows)
-                if b.stove_once_ever:
-                    conn.execute(_INSERT_STOVE, {"household_id": b.household_id, "slip_id": values["id"],
-                                                 "active_key": 0})
-        except IntegrityError as error:
-            if not is_unique_violation(error):
-                raise
-            raise _refuse("该户已享受过节能炉具补贴，或该炉具编号已售出（可能刚被同时开具）", "serial") from None
-    else:
-        conn.execute(_INSERT_LINES, line_rows)
     audit.record(session, clerk, "slip.issue", "slip", entity_id=values["id"], after=audit.masked(values))
     return Issued(values, line_rows, supplier)
+
+
+def _insert_lines(session: Session, conn, b, slip_id: int, line_rows: list[dict], stoves: int) -> None:
+    rows = [{**row, "slip_id": slip_id} for row in line_rows]
+    if not stoves:
+        conn.execute(_INSERT_LINES, rows)
+        return
+    try:  # the unique serial and the household's one stove decide races: refuse instead of a bare 409
+        with session.begin_nested():
+            conn.execute(_INSERT_LINES, rows)
+            if b.stove_once_ever:
+                conn.execute(_INSERT_STOVE, {"household_id": b.household_id, "slip_id": slip_id, "active_key": 0})
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            raise
+        raise _refuse("该户已享受过节能炉具补贴，或该炉具编号已售出（可能刚被同时开具）", "serial") from None
 
 
 @dataclass
