@@ -119,17 +119,57 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _variants.clear()
 
 
-def new_session(engine: Engine | None = None, *, write: bool = False, scope=None) -> Session:
-    """A session; `write=True` opens SQLite transactions with BEGIN IMMEDIATE; `scope` limits every ORM query
-    to what that user may see (subsidy/scope.py)."""
+_variants: dict[tuple[Engine, str, object], Engine] = {}
+
+
+def _with_options(engine: Engine, name: str, value) -> Engine:
+    """`engine.execution_options(name=value)`, made once: making it costs more than the statement a request runs."""
+    key = (engine, name, value)
+    if key not in _variants:
+        _variants[key] = engine.execution_options(**{name: value})
+    return _variants[key]
+
+
+def new_session(engine: Engine | None = None, *, write: bool = False, read_only: bool = False,
+                single_read: bool = False, scope=None) -> Session:
+    """A session. `write=True` opens SQLite transactions with BEGIN IMMEDIATE. On PostgreSQL, `read_only=True`
+    opens transactions READ ONLY, so that `end_read` may end them with a COMMIT that provably keeps nothing, and
+    `single_read=True` opens none at all (autocommit): for a caller that runs one SELECT, such as resolving who
+    is calling, it saves the BEGIN and the COMMIT round trips (READ COMMITTED gives each statement its own snapshot
+    anyway). `scope` limits every ORM query to what that user may see (subsidy/scope.py)."""
     engine = engine or get_engine()
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write and engine.dialect.name == "sqlite" else engine
+    if write and engine.dialect.name == "sqlite":
+        bind = _with_options(engine, "sqlite_begin", "IMMEDIATE")
+    elif single_read and engine.dialect.name == "postgresql":
+        bind = _with_options(engine, "isolation_level", "AUTOCOMMIT")
+    elif read_only and engine.dialect.name == "postgresql":
+        bind = _with_options(engine, "postgresql_readonly", True)
+    else:
+        bind = engine
     session = Session(bind=bind, expire_on_commit=False)
     if scope is not None:
         session.info["scope"] = scope
     return session
+
+
+def end_read(session: Session) -> None:
+    """End a transaction that only read with a COMMIT instead of a ROLLBACK.
+
+    psycopg forgets every statement it prepared on a connection at each ROLLBACK (and sends DEALLOCATE ALL), so
+    the pooled connection that served a page or resolved a caller would then parse and plan the sale's statements
+    afresh: that tripled PostgreSQL's CPU per sale (bench_slips). Only for code that read; when the ORM holds
+    changes or an audit entry waits (subsidy/audit.py), this rolls back as before, so ending a read never writes.
+    SQLite keeps its statements across a rollback, so there it rolls back as it always did."""
+    if not session.in_transaction():
+        return
+    if (session.get_bind().dialect.name != "postgresql" or session.new or session.dirty or session.deleted
+            or session.info.get("audit_pending")):
+        session.rollback()
+    else:
+        session.commit()
 
 
 @contextmanager

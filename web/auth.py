@@ -33,12 +33,12 @@ def is_api(path: str) -> bool:
 
 def _lookup(cookie: str | None, bearer: str | None) -> User | None:
     for attempt in (1, 2):
-        session = db.new_session()
+        session = db.new_session(single_read=True)
         try:
             user = auth.user_for_token(session, bearer) if bearer is not None else auth.user_for_session(session, cookie)
             if user is not None:
                 session.expunge(user)
-            session.rollback()
+            db.end_read(session)
             return user
         except DBAPIError as error:
             if not error.connection_invalidated or attempt == 2:

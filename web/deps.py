@@ -18,11 +18,16 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
     """A session limited to the caller's scope. An async generator, so that its cleanup never waits for a thread
-    (STACK-NOTES: a sync generator deadlocks under load). Write requests open SQLite transactions IMMEDIATE."""
+    (STACK-NOTES: a sync generator deadlocks under load). Write requests open SQLite transactions IMMEDIATE; the
+    others read in READ ONLY transactions on PostgreSQL, ended by a COMMIT (`db.end_read`): a ROLLBACK would drop
+    the pooled connection's prepared statements."""
     user = request.scope.get("user")
-    session = db.new_session(write=request.method in WRITE_METHODS, scope=Scope.of(user) if user else None)
+    write = request.method in WRITE_METHODS
+    session = db.new_session(write=write, read_only=not write, scope=Scope.of(user) if user else None)
     try:
         yield session
+        if not write:
+            db.end_read(session)  # one COMMIT where close() would have sent a ROLLBACK and a DEALLOCATE ALL
     finally:
         session.close()
 

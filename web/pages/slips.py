@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from subsidy import barcodes, numbers, regions
 from subsidy import slips as service
+from subsidy.db import end_read
 from subsidy.errors import SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
 from web.deps import CurrentUser, DbSession
@@ -90,17 +91,17 @@ class SlipPages(Controller):
         try:
             found = service.lookup(session, user=user, id_number=str(data.get("id_number", "")))
         except SubsidyError as error:
-            session.rollback()
+            end_read(session)
             return refused("slips/new.html", error, data, step="lookup")
         context.update(found=found, batches=service.available_batches(session, user))
         if step == "lookup":
-            session.rollback()
+            end_read(session)  # the lookup and the preview only read: no ROLLBACK (see subsidy.db.end_read)
             return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
         try:
             lines = _lines_from_form(data)
             if step == "preview":
                 plan = service.plan(session, clerk=user, registration_id=found.registration.id, lines=lines)
-                session.rollback()
+                end_read(session)
                 return Template("slips/new.html", context={**context, "form": data, "step": "preview",
                                                                           "plan": plan})
             slip = write(session, lambda: service.issue_slip(session, clerk=user,
