@@ -74,8 +74,11 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
     settings = get_settings()
     now = clock.now()
     user = session.execute(
-        # Unscoped: a browser still logged in as someone else may log in as another user.
-        select(User).where(User.username == username.strip()).with_for_update().execution_options(unscoped=True)
+        # Unscoped: a browser still logged in as someone else may log in as another user. FOR NO KEY UPDATE: the
+        # failure count is serialised, yet rows that merely reference the user (a slip's clerk, checked by its
+        # foreign key with a KEY SHARE lock) are written meanwhile instead of waiting for the password check.
+        select(User).where(User.username == username.strip()).with_for_update(key_share=True)
+        .execution_options(unscoped=True)
     ).scalar_one_or_none()
     if user is None or not user.is_active:
         verify_password(_dummy_hash(), password)  # same time as a real check: no probing for user names
