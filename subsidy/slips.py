@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import date
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, union_all, update
+from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,8 +54,24 @@ _SUPPLIER_COLUMNS = (_supplier_t.c.id, _supplier_t.c.status, _supplier_t.c.name,
                     _supplier_t.c.slip_prefix)
 _SUPPLIER = select(*_SUPPLIER_COLUMNS).where(_supplier_t.c.id == bindparam("supplier_id"))
 
-# The registration with everything a sale checks and copies onto the slip, its season's caps, and the clerk's company
-# (columns prefixed supplier_): one row, or none when the registration does not exist.
+def _joined(*columns):
+    """`product=value[=value]` of each row, joined by commas: a small list as one column (see `_parse_terms`)."""
+    text = columns[0]
+    for column in columns[1:]:
+        text = text + literal("=") + cast(column, String)
+    return func.aggregate_strings(text, ",")
+
+
+# The registration with everything a sale checks and copies onto the slip, its season's caps, the clerk's company
+# (columns prefixed supplier_), and the sale's terms: the supplier's contract prices in the household's town and the
+# season's subsidy tiers for the household's category (`prices`, `tiers`). One row, or none when the registration
+# does not exist.
+_PRICES = (select(_joined(_contract_t.c.product, _contract_t.c.price_fen))
+           .where(_contract_t.c.supplier_id == bindparam("supplier_id"), _contract_t.c.town_id == _village_t.c.town_id,
+                  _contract_t.c.season_id == _reg_t.c.season_id).scalar_subquery())
+_TIERS = (select(_joined(_rate_t.c.product, _rate_t.c.from_kg, _rate_t.c.rate_fen))
+          .where(_rate_t.c.season_id == _reg_t.c.season_id, _rate_t.c.category == _household_t.c.category)
+          .scalar_subquery())
 _BUYER = (
     select(_reg_t.c.id, _reg_t.c.season_id, _reg_t.c.status, _reg_t.c.coal_kg, _reg_t.c.stoves,
            _reg_t.c.sold_coal_kg, _reg_t.c.sold_stoves, _household_t.c.id.label("household_id"),
@@ -64,7 +80,8 @@ _BUYER = (
            _village_t.c.zone, _village_t.c.town_id, _district_t.c.code.label("district_code"),
            _season_t.c.is_active.label("season_active"), _season_t.c.code.label("season_code"),
            _season_t.c.cap_coal_kg, _season_t.c.cap_stoves, _season_t.c.stove_once_ever,
-           *(column.label(f"supplier_{column.name}") for column in _SUPPLIER_COLUMNS))
+           *(column.label(f"supplier_{column.name}") for column in _SUPPLIER_COLUMNS),
+           _PRICES.label("prices"), _TIERS.label("tiers"))
     .select_from(_reg_t)
     .join(_household_t, _household_t.c.id == _reg_t.c.household_id)
     .join(_village_t, _village_t.c.id == _household_t.c.village_id)
@@ -75,8 +92,7 @@ _BUYER = (
     .where(_reg_t.c.id == bindparam("registration_id"))
 )
 
-# The supplier's contract prices in the household's town ('price' rows) and the season's subsidy tiers for the
-# household's category ('tier' rows), in one round trip.
+# The same terms in another season than the registration's ('price' rows, then 'tier' rows), in one round trip.
 _TERMS = union_all(
     select(literal("price").label("kind"), _contract_t.c.product, literal(0).label("from_kg"),
            _contract_t.c.price_fen.label("fen"))
@@ -110,16 +126,19 @@ _NEXT_SEQ = (update(_counter_t).where(_counter_t.c.supplier_id == bindparam("of_
              .values(last_seq=_counter_t.c.last_seq + 1).returning(_counter_t.c.last_seq))
 
 # PostgreSQL only, where one supplier's sales queue on its batch row and its number counter until commit: the common
-# sale (one coal line from the default batch) takes its stock and its number in ONE statement, and writes its slip and
-# lines in one more (data-modifying CTEs), so the queue moves on fewer round trips. The other cases, and SQLite (one
-# writer at a time anyway), run the plain statements.
-_TOOK = batches.TAKE_OLDEST.cte("took")
+# sale (one coal line from the default batch) takes the household's quantities, its stock and its number in ONE
+# statement, and writes its slip and lines in one more (data-modifying CTEs), so the queue moves on fewer round trips.
+# Each step runs only if the one before it took something (it reads its RETURNING), which also keeps the lock order
+# registration → batch → counter. The other cases, and SQLite (one writer at a time anyway), run the plain statements.
+_TAKEN = _TAKE_QUANTITIES.cte("taken")
+_TOOK = batches.TAKE_OLDEST.where(exists(select(_TAKEN.c.sold_coal_kg))).cte("took")
 _NUMBERED = (update(_counter_t)
              .where(_counter_t.c.supplier_id == bindparam("of_supplier"), _counter_t.c.season_id == bindparam("of_season"),
                     exists(select(_TOOK.c.id)))
              .values(last_seq=_counter_t.c.last_seq + 1).returning(_counter_t.c.last_seq).cte("numbered"))
-_TAKE_AND_NUMBER_PG = select(select(_TOOK.c.id).scalar_subquery().label("batch_id"),
-                             select(_NUMBERED.c.last_seq).scalar_subquery().label("seq")).add_cte(_TOOK, _NUMBERED)
+_TAKE_ALL_PG = select(select(_TAKEN.c.sold_coal_kg).scalar_subquery().label("sold_coal_kg"),
+                      select(_TOOK.c.id).scalar_subquery().label("batch_id"),
+                      select(_NUMBERED.c.last_seq).scalar_subquery().label("seq")).add_cte(_TAKEN, _TOOK, _NUMBERED)
 _SLIP_COLUMNS = tuple(c.name for c in _slip_t.c if c.name != "id")
 _LINE_COLUMNS = tuple(c.name for c in _line_t.c if c.name not in ("id", "slip_id"))
 _WRITE_PG: dict[int, object] = {}
@@ -145,6 +164,24 @@ _INSERT_STOVE = insert(_stove_t)
 
 def _one(session: Session, statement, **params):
     return session.connection().execute(statement, params).first()
+
+
+def _parse_terms(prices: str | None, tiers: str | None
+                 ) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
+    """(product → contract price, product → [(from_kg, rate_fen), ...] by from_kg) from the buyer row's columns."""
+    price_of = {}
+    for item in (prices or "").split(","):
+        if item:
+            product, fen = item.split("=")
+            price_of[product] = int(fen)
+    tiers_of: dict[str, list[tuple[int, int]]] = {}
+    for item in (tiers or "").split(","):
+        if item:
+            product, from_kg, fen = item.split("=")
+            tiers_of.setdefault(product, []).append((int(from_kg), int(fen)))
+    for steps in tiers_of.values():
+        steps.sort()
+    return price_of, tiers_of
 
 
 def _terms(session: Session, supplier_id: int, town_id: int, season_id: int, category: str
@@ -341,9 +378,8 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
     if buyer is not None and not buyer.season_active:
         _refuse_other_season(session, supplier, buyer)
-    # All of this supplier's prices in the household's town and the tiers, in one query.
-    prices, tiers = _terms(session, supplier.id, buyer.town_id, buyer.season_id, buyer.category) \
-        if buyer is not None else ({}, {})
+    # All of this supplier's prices in the household's town and the tiers, read with the buyer.
+    prices, tiers = _parse_terms(buyer.prices, buyer.tiers) if buyer is not None else ({}, {})
     # A registration outside the supplier's towns is "not found", as in the lookup.
     if not prices:
         raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
@@ -492,26 +528,29 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
     b, supplier = p.buyer, p.supplier
     coal, stoves = p.coal_kg, p.stoves
     conn = session.connection()
-    # 1. The household's quantities (locks the registration row: concurrent sales to one household queue here).
-    taken = conn.execute(_TAKE_QUANTITIES, {
-        "registration_id": b.id, "want_coal": coal, "want_stoves": stoves, "cap_coal": b.cap_coal_kg,
-        "cap_stoves": b.cap_stoves}).scalar_one_or_none()
+    pg = conn.dialect.name == "postgresql"
+    coal_lines = [ln for ln in p.lines if ln.product != Product.STOVE]
+    wanted = {"registration_id": b.id, "want_coal": coal, "want_stoves": stoves, "cap_coal": b.cap_coal_kg,
+              "cap_stoves": b.cap_stoves}
+    seq = None
+    if pg and len(coal_lines) == 1 and coal_lines[0].default_batch:
+        # 1, 2 and 3 below in one statement.
+        ln = coal_lines[0]
+        took = conn.execute(_TAKE_ALL_PG, {
+            **wanted, "want_supplier_id": supplier.id, "want_product": str(ln.product), "want_season_id": b.season_id,
+            "want_kg": ln.quantity, "of_supplier": supplier.id, "of_season": b.season_id}).one()
+        taken = took.sold_coal_kg
+        if took.batch_id is not None:  # stock taken; the number too unless this is the season's first slip
+            ln.batch_id, seq = took.batch_id, took.seq
+            coal_lines = []
+    else:
+        # 1. The household's quantities (locks the registration row: concurrent sales to one household queue here).
+        taken = conn.execute(_TAKE_QUANTITIES, wanted).scalar_one_or_none()
     if taken is None:
         raise _refuse("该户剩余可购数量不足（可能刚被同时开具的其他销售单占用），请重新查询后再开", "quantity")
     if taken - coal != b.sold_coal_kg:  # another sale got in between the check and the lock: price the tiers again
         p.price_tiers(taken - coal)
-    # 2. Stock, per coal line, and 3. the number.
-    pg = conn.dialect.name == "postgresql"
-    coal_lines = [ln for ln in p.lines if ln.product != Product.STOVE]
-    seq = None
-    if pg and len(coal_lines) == 1 and coal_lines[0].default_batch:
-        ln = coal_lines[0]
-        took = conn.execute(_TAKE_AND_NUMBER_PG, {
-            "want_supplier_id": supplier.id, "want_product": str(ln.product), "want_season_id": b.season_id,
-            "want_kg": ln.quantity, "of_supplier": supplier.id, "of_season": b.season_id}).one()
-        if took.batch_id is not None:  # stock taken; the number too unless this is the season's first slip
-            ln.batch_id, seq = took.batch_id, took.seq
-            coal_lines = []
+    # 2. Stock, per coal line (unless taken above), and 3. the number.
     for ln in coal_lines:
         try:
             ln.batch_id = batches.take_stock_id(session, supplier_id=supplier.id, product=ln.product, kg=ln.quantity,
