@@ -1,9 +1,10 @@
 """Benchmark: slips issued per second through the API by 16 concurrent clients, on SQLite and on PostgreSQL.
 
-Starts the app with uvicorn (1 worker) on a loopback port against a fresh database (a SQLite temp file; a scratch
-PostgreSQL database when BENCH_DATABASE_URL or TEST_DATABASE_URL is set), loads the demo and a few thousand extra
-households with approved registrations, then 16 threads POST /api/v1/slips for ~10 s. Clients pick registrations at
-random, so several often sell to the same household at once, and households fill up (those sales are refused, 422).
+Starts the app with uvicorn (one server process, then two) on a loopback port against a fresh database (a SQLite temp
+file; a scratch PostgreSQL database when BENCH_DATABASE_URL or TEST_DATABASE_URL is set), loads the demo and a few
+thousand extra households with approved registrations, then 16 threads POST /api/v1/slips for ~10 s. Clients pick
+registrations at random, so several often sell to the same household at once, and households fill up (those sales are
+refused, 422).
 Prints slips/s, p50/p99 latency, and checks that no registration is oversold and that slip numbers have no gaps.
 
 Goal (issue 5): >= 200 slips/s on PostgreSQL with p99 < 200 ms on a 2-core machine.
@@ -36,9 +37,9 @@ import sqlalchemy as sa  # noqa: E402
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 HOUSEHOLDS = int(os.environ.get("BENCH_HOUSEHOLDS", "4000"))
-# Server processes, as `subsidy serve --workers N` (default 1, as `make run`). On this 2-core machine a second process
-# gains nothing: the client, PostgreSQL and the server already share the two cores (BENCH_WORKERS=2 to see).
-WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+# Server processes, as `subsidy serve --workers N`: one as `make run`, then two, one per core, as a PostgreSQL
+# deployment would run (BENCH_WORKERS=1 for the first figure only). Each count is measured on the same database.
+WORKERS = [int(n) for n in os.environ.get("BENCH_WORKERS", "1,2").split(",")]
 KG_PER_SLIP = 500
 SUPPLIERS = ("coal-a", "coal-b")
 
@@ -150,12 +151,17 @@ def run(label: str, url: str) -> None:
     print(f"-- {label}: preparing {HOUSEHOLDS} households ...", flush=True)
     prepare(url)
     regs = registration_ids(url)
+    for workers in WORKERS:
+        measure(label, url, regs, workers)
+
+
+def measure(label: str, url: str, regs: list[int], workers: int) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + uuid.uuid4().hex),
            "SUBSIDY_ARGON2_TIME_COST": "1", "SUBSIDY_ARGON2_MEMORY_KIB": "8192"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"],
+         str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -224,11 +230,13 @@ def run(label: str, url: str) -> None:
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     checks = verify(url)
-    print(f"{label}: {CLIENTS} clients, {WORKERS} server processes, {elapsed:.1f} s: {counts['201'] / elapsed:.0f} slips/s "
+    processes = f"{workers} server process{'es' if workers > 1 else ''}"
+    print(f"{label}: {CLIENTS} clients, {processes}, {elapsed:.1f} s: {counts['201'] / elapsed:.0f} slips/s "
           f"({counts['201']} issued, {counts['422']} refused as full, {counts['other']} other), "
           f"{len(latencies) / elapsed:.0f} requests/s; latency p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, "
-          f"mean {statistics.mean(latencies) * 1000:.1f} ms; server CPU {server_cpu / max(1, len(latencies)) * 1000:.1f} "
-          f"ms per request ({server_cpu / elapsed * 100:.0f}% of a core)"
+          f"mean {statistics.mean(latencies) * 1000:.1f} ms; "
+          f"server CPU {server_cpu / max(1, len(latencies)) * 1000:.1f} ms per request "
+          f"({server_cpu / elapsed * 100:.0f}% of a core)"
           + (f", PostgreSQL {db_cpu / max(1, len(latencies)) * 1000:.1f} ms ({db_cpu / elapsed * 100:.0f}%)"
              if label == "postgresql" else "")
           + f", clients {client_cpu / max(1, len(latencies)) * 1000:.1f} ms ({client_cpu / elapsed * 100:.0f}%)")

@@ -133,8 +133,8 @@ _NEXT_SEQ = (update(_counter_t).where(_counter_t.c.supplier_id == bindparam("of_
 _TAKEN = _TAKE_QUANTITIES.cte("taken")
 _TOOK = batches.TAKE_OLDEST.where(exists(select(_TAKEN.c.sold_coal_kg))).cte("took")
 _NUMBERED = (update(_counter_t)
-             .where(_counter_t.c.supplier_id == bindparam("of_supplier"), _counter_t.c.season_id == bindparam("of_season"),
-                    exists(select(_TOOK.c.id)))
+             .where(_counter_t.c.supplier_id == bindparam("of_supplier"),
+                    _counter_t.c.season_id == bindparam("of_season"), exists(select(_TOOK.c.id)))
              .values(last_seq=_counter_t.c.last_seq + 1).returning(_counter_t.c.last_seq).cte("numbered"))
 _TAKE_ALL_PG = select(select(_TAKEN.c.sold_coal_kg).scalar_subquery().label("sold_coal_kg"),
                       select(_TOOK.c.id).scalar_subquery().label("batch_id"),
