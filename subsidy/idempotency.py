@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from subsidy import clock
-from subsidy.db import end_read, run_in_transaction
+from subsidy.db import run_in_transaction
 from subsidy.errors import Conflict, SubsidyError
 from subsidy.models import IdempotentRequest
 
@@ -112,7 +112,7 @@ def execute(session: Session, *, user_id: int, key: str | None, method_path: str
         except _Duplicate:
             session.rollback()
             existing = _stored(session, user_id, key)
-            end_read(session)
+            session.rollback()
             if existing is not None and existing.status_code:
                 return _replay(existing, request_hash, method_path)
     raise Conflict("相同 Idempotency-Key 的请求正在处理，请稍后重试", field="Idempotency-Key")
