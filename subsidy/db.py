@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from subsidy.errors import Conflict
+from subsidy.errors import Conflict, SubsidyError
 from subsidy.settings import PROJECT_ROOT, get_settings
 
 T = TypeVar("T")
@@ -119,27 +119,26 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
-    _variants.clear()
-
-
-_variants: dict[tuple[Engine, str, object], Engine] = {}
 
 
 def _with_options(engine: Engine, name: str, value) -> Engine:
-    """`engine.execution_options(name=value)`, made once: making it costs more than the statement a request runs."""
-    key = (engine, name, value)
-    if key not in _variants:
-        _variants[key] = engine.execution_options(**{name: value})
-    return _variants[key]
+    """`engine.execution_options(name=value)`, made once per engine and kept on it (making it costs more than the
+    statement a request runs)."""
+    variants = engine.__dict__.setdefault("_subsidy_variants", {})
+    if (name, value) not in variants:
+        variants[(name, value)] = engine.execution_options(**{name: value})
+    return variants[(name, value)]
 
 
 def new_session(engine: Engine | None = None, *, write: bool = False, read_only: bool = False,
                 single_read: bool = False, scope=None) -> Session:
     """A session. `write=True` opens SQLite transactions with BEGIN IMMEDIATE. On PostgreSQL, `read_only=True`
-    opens transactions READ ONLY, so that `end_read` may end them with a COMMIT that provably keeps nothing, and
-    `single_read=True` opens none at all (autocommit): for a caller that runs one SELECT, such as resolving who
-    is calling, it saves the BEGIN and the COMMIT round trips (READ COMMITTED gives each statement its own snapshot
-    anyway). `scope` limits every ORM query to what that user may see (subsidy/scope.py)."""
+    opens transactions READ ONLY, and `single_read=True` opens none at all (autocommit): for a caller that runs one
+    SELECT, such as resolving who is calling, it saves the BEGIN and the COMMIT round trips (READ COMMITTED gives
+    each statement its own snapshot anyway). End both with `end_read`. `scope` limits every ORM query to what that
+    user may see (subsidy/scope.py)."""
+    if write + read_only + single_read > 1:
+        raise ValueError("a session is for writing, for reading, or for a single read")
     engine = engine or get_engine()
     if write and engine.dialect.name == "sqlite":
         bind = _with_options(engine, "sqlite_begin", "IMMEDIATE")
@@ -155,21 +154,43 @@ def new_session(engine: Engine | None = None, *, write: bool = False, read_only:
     return session
 
 
+_WROTE = text("SELECT txid_current_if_assigned() IS NOT NULL")
+
+
 def end_read(session: Session) -> None:
-    """End a transaction that only read with a COMMIT instead of a ROLLBACK.
+    """End a transaction that only read with a COMMIT instead of a ROLLBACK, and one that wrote with a ROLLBACK.
 
     psycopg forgets every statement it prepared on a connection at each ROLLBACK (and sends DEALLOCATE ALL), so
     the pooled connection that served a page or resolved a caller would then parse and plan the sale's statements
-    afresh: that tripled PostgreSQL's CPU per sale (bench_slips). Only for code that read; when the ORM holds
-    changes or an audit entry waits (subsidy/audit.py), this rolls back as before, so ending a read never writes.
-    SQLite keeps its statements across a rollback, so there it rolls back as it always did."""
+    afresh: that tripled PostgreSQL's CPU per sale (bench_slips). Ending a read never writes: the ORM's pending
+    changes, an audit entry waiting for the commit (subsidy/audit.py), or on a session that is not READ ONLY any
+    write at all (PostgreSQL then has given the transaction an id), and it rolls back as before. SQLite keeps its
+    statements across a rollback, so there it always rolls back."""
     if not session.in_transaction():
         return
-    if (session.get_bind().dialect.name != "postgresql" or session.new or session.dirty or session.deleted
+    bind = session.get_bind()
+    if (bind.dialect.name != "postgresql" or session.new or session.dirty or session.deleted
             or session.info.get("audit_pending")):
         session.rollback()
-    else:
-        session.commit()
+        return
+    options = bind.get_execution_options()
+    read_only = options.get("postgresql_readonly") or options.get("isolation_level") == "AUTOCOMMIT"
+    if not read_only and session.connection().execute(_WROTE).scalar():
+        session.rollback()
+        return
+    session.commit()
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Session]:
+    """`with reading(session):` code that only reads, then `end_read`, also when it raised a refusal or a "not found"
+    (a SubsidyError leaves the transaction sound). Other errors propagate and the session's close rolls back."""
+    try:
+        yield session
+    except SubsidyError:
+        end_read(session)
+        raise
+    end_read(session)
 
 
 @contextmanager

@@ -25,9 +25,11 @@ async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
     write = request.method in WRITE_METHODS
     session = db.new_session(write=write, read_only=not write, scope=Scope.of(user) if user else None)
     try:
-        yield session
-        if not write:
-            db.end_read(session)  # one COMMIT where close() would have sent a ROLLBACK and a DEALLOCATE ALL
+        if write:
+            yield session
+        else:
+            with db.reading(session):  # a COMMIT where close() would send a ROLLBACK and a DEALLOCATE ALL
+                yield session
     finally:
         session.close()
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from subsidy import barcodes, idempotency, numbers
 from subsidy import slips as service
-from subsidy.db import end_read, run_in_transaction
+from subsidy.db import reading, run_in_transaction
 from subsidy.errors import NotFound, SubsidyError
 from subsidy.models import Role
 from web.api import API
@@ -58,8 +58,8 @@ class SlipsApi(Controller):
     def lookup(self, session: DbSession, user: CurrentUser, data: JSONBody[LookupIn]) -> dict:
         """The approved registration of the household with that ID number, if in the supplier's towns (POST: the ID
         number never appears in a URL)."""
-        found = service.lookup(session, user=user, id_number=data.id_number)
-        end_read(session)
+        with reading(session):  # found or not, the lookup only read
+            found = service.lookup(session, user=user, id_number=data.id_number)
         return found.as_json()
 
     @post("/slips", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])

@@ -95,7 +95,7 @@ class SlipPages(Controller):
             return refused("slips/new.html", error, data, step="lookup")
         context.update(found=found, batches=service.available_batches(session, user))
         if step == "lookup":
-            end_read(session)  # the lookup and the preview only read: no ROLLBACK (see subsidy.db.end_read)
+            end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.db.end_read)
             return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
         try:
             lines = _lines_from_form(data)
@@ -107,7 +107,7 @@ class SlipPages(Controller):
             slip = write(session, lambda: service.issue_slip(session, clerk=user,
                                                              registration_id=found.registration.id, lines=lines))
         except SubsidyError as error:
-            session.rollback()
+            end_read(session)  # a refused preview read; a refused sale was rolled back by `write`
             return refused("slips/new.html", _map_field(error), data, step="lines", **context)
         return Redirect(f"/slips/{slip.number}?issued=1", status_code=303)
 
