@@ -1,6 +1,6 @@
 """A request that only reads must not end its transaction with a ROLLBACK on PostgreSQL: psycopg forgets every
 statement it prepared on the connection at a ROLLBACK, and the sale's statements are then parsed and planned again
-on every request (PostgreSQL's CPU per sale was twice what it is with them kept; scripts/bench_slips.py)."""
+on every request (PostgreSQL spent 2.8 ms of CPU per sale instead of 1.5; scripts/bench_slips.py)."""
 
 from __future__ import annotations
 
