@@ -21,7 +21,7 @@ from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, lite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy import audit, batches, clock, seasons
+from subsidy import audit, batches, clock, contracts, seasons
 from subsidy.db import is_unique_violation
 from subsidy.errors import Conflict, NotAllowed, NotFound, SubsidyError
 from subsidy.idnumbers import InvalidIdNumber, mask_id_number, mask_phone, validate_id_number
@@ -91,16 +91,6 @@ _BUYER = (
     .join(_supplier_t, _supplier_t.c.id == bindparam("supplier_id"))
     .where(_reg_t.c.id == bindparam("registration_id"))
 )
-
-# The same terms in another season than the registration's ('price' rows, then 'tier' rows), in one round trip.
-_TERMS = union_all(
-    select(literal("price").label("kind"), _contract_t.c.product, literal(0).label("from_kg"),
-           _contract_t.c.price_fen.label("fen"))
-    .where(_contract_t.c.supplier_id == bindparam("supplier_id"), _contract_t.c.town_id == bindparam("town_id"),
-           _contract_t.c.season_id == bindparam("season_id")),
-    select(literal("tier").label("kind"), _rate_t.c.product, _rate_t.c.from_kg, _rate_t.c.rate_fen.label("fen"))
-    .where(_rate_t.c.season_id == bindparam("season_id"), _rate_t.c.category == bindparam("category")),
-).order_by("kind", "product", "from_kg")
 
 _OLDEST_BATCH = batches.with_stock(_batch_t.c.id, _batch_t.c.report_no).limit(1)
 
@@ -182,20 +172,6 @@ def _parse_terms(prices: str | None, tiers: str | None
     for steps in tiers_of.values():
         steps.sort()
     return price_of, tiers_of
-
-
-def _terms(session: Session, supplier_id: int, town_id: int, season_id: int, category: str
-           ) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
-    """(product → contract price, product → [(from_kg, rate_fen), ...]) for one sale."""
-    prices: dict[str, int] = {}
-    tiers: dict[str, list[tuple[int, int]]] = {}
-    for kind, product, from_kg, fen in session.connection().execute(_TERMS, {
-            "supplier_id": supplier_id, "town_id": town_id, "season_id": season_id, "category": category}):
-        if kind == "price":
-            prices[product] = fen
-        else:
-            tiers.setdefault(product, []).append((from_kg, fen))
-    return prices, tiers
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -443,7 +419,7 @@ def _refuse_other_season(session: Session, supplier, buyer) -> None:
     """A registration of another season: "not found" unless the household's town is in this supplier's contracts of
     the active season (the scope of a sale), then refused with the reason."""
     season = seasons.active_season(session)  # refuses when no season is active
-    if not _terms(session, supplier.id, buyer.town_id, season.id, buyer.category)[0]:
+    if buyer.town_id not in contracts.towns_served(session, supplier.id, season.id):
         raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
     raise _refuse("该购买登记不属于当前采暖季", "registration_id")
 
