@@ -6,9 +6,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from subsidy.db import make_engine, normalise_url
+from subsidy.core.db import make_engine, normalise_url
 from subsidy.models import metadata
-from subsidy.settings import get_settings
+from subsidy.core.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("database_url"):

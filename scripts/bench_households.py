@@ -25,8 +25,10 @@ os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
-from subsidy import db, demo, household_import  # noqa: E402
-from subsidy.idnumbers import make_id_number  # noqa: E402
+from subsidy import demo
+from subsidy.core import db
+from subsidy.registry import spreadsheet
+from subsidy.rules.idnumbers import make_id_number
 
 NAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
 GIVEN = ["建国", "秀英", "桂兰", "志强", "玉兰", "国庆", "淑珍", "德胜"]
@@ -39,7 +41,7 @@ def generate(path: Path, rows: int) -> None:
     sequence numbers 000-999 (30 years x 365 days x 1000 is far more than needed)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("购买登记表")
-    sheet.append(list(household_import.HEADER))
+    sheet.append(list(spreadsheet.HEADER))
     start = date(1950, 1, 1)
     for n in range(rows):
         birth = start + timedelta(days=n // 1000)
@@ -72,7 +74,7 @@ def import_only(path: str, url: str) -> None:
     session = db.new_session(engine, write=True)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    result = household_import.import_file(session, None, path)
+    result = spreadsheet.import_file(session, None, path)
     seconds = time.perf_counter() - started
     session.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -23,15 +23,16 @@ os.environ.setdefault("SUBSIDY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
 
-import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import bindparam, func, insert, select, text, update  # noqa: E402
 
-from subsidy import clock, db, demo, ledger  # noqa: E402
+from subsidy import demo
+from subsidy.core import clock, db
+from subsidy.supply import ledger
 from subsidy.models import Batch, Registration, Season, Slip, SlipLine, Supplier, User, Village  # noqa: E402
-from subsidy.scope import Scope  # noqa: E402
+from subsidy.core.scope import Scope
 
 from scratch import on_each_backend  # noqa: E402
-from subsidy.settings import get_settings  # noqa: E402
+from subsidy.core.settings import get_settings
 
 LINES = int(os.environ.get("BENCH_LEDGER_LINES", 500_000))  # coal-a's slip lines in the season
 OTHER_LINES = LINES // 2  # coal-b's: rows the ledger's queries must skip

@@ -22,15 +22,18 @@ os.environ.setdefault("SUBSIDY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
 
-import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from subsidy import clock, db, demo, reports, settlement  # noqa: E402
+from subsidy import demo
+from subsidy.core import clock, db
+from subsidy.reports import progress
 from subsidy.models import Registration, Season, Slip, Supplier, Town, User, Village  # noqa: E402
-from subsidy.numbers import slip_number  # noqa: E402
-from subsidy.scope import Scope  # noqa: E402
+from subsidy.rules.numbers import slip_number
+from subsidy.core.scope import Scope
 
 from scratch import on_each_backend  # noqa: E402
+from subsidy.settlement import statements, summaries
+from subsidy.rules import months
 
 MONTH_SLIPS = int(os.environ.get("BENCH_MONTH_SLIPS", 200_000))
 TOTAL_SLIPS = int(os.environ.get("BENCH_TOTAL_SLIPS", 1_000_000))
@@ -75,8 +78,8 @@ def load_slips(engine) -> tuple[str, int]:
                          .join(Village, Village.id == Registration.village_id)
                          .where(Registration.status == "approved")).all()
     first = season.starts_on
-    month = settlement.month_of(first)
-    days_in_month = settlement.month_bounds(month)[1].day
+    month = months.month_of(first)
+    days_in_month = months.month_bounds(month)[1].day
     season_days = (season.ends_on - season.starts_on).days + 1
     now = clock.now()
     rows = []
@@ -141,7 +144,7 @@ def run(url: str, label: str) -> None:
     month, supplier_id = load_slips(engine)
     print(f"  (loading the demo and {TOTAL_SLIPS:,} slips with Core executemany: "
           f"{time.perf_counter() - start:.1f} s)", flush=True)
-    first, last = settlement.month_bounds(month)
+    first, last = months.month_bounds(month)
     params = {"s": supplier_id, "a": first, "b": last}
 
     def plain(sql):
@@ -191,7 +194,7 @@ def run(url: str, label: str) -> None:
 
     drafts = timed(
         "build the month's summaries (coal-a)",
-        lambda: as_user(engine, "coal-a", lambda s, me: settlement.build_summaries(s, clerk=me, month=month)),
+        lambda: as_user(engine, "coal-a", lambda s, me: summaries.build_summaries(s, clerk=me, month=month)),
         "same UPDATE + totals", plain_build, plain_first=True, between=vacuum)
     print(f"    {len(drafts)} summaries, {sum(d.slip_count for d in drafts):,} slips", flush=True)
     with db.new_session(engine) as s:
@@ -199,18 +202,18 @@ def run(url: str, label: str) -> None:
 
     def review():
         for d in drafts:
-            as_user(engine, "coal-a", lambda s, me: settlement.submit(s, clerk=me, summary_id=d.id,
+            as_user(engine, "coal-a", lambda s, me: summaries.submit(s, clerk=me, summary_id=d.id,
                                                                        password="coal-a-demo"))
-            as_user(engine, town_codes[d.town_id], lambda s, me: settlement.approve(s, reviewer=me, summary_id=d.id))
+            as_user(engine, town_codes[d.town_id], lambda s, me: summaries.approve(s, reviewer=me, summary_id=d.id))
         for role in ("drc", "finance"):
-            as_user(engine, role, lambda s, me: settlement.approve_many(s, reviewer=me,
+            as_user(engine, role, lambda s, me: summaries.approve_many(s, reviewer=me,
                                                                          summary_ids=[d.id for d in drafts]))
     print(f"    (load average {os.getloadavg()[0]:.1f})", flush=True)
     timed("seal, submit and review town → DRC → finance", review)
     summary_ids = ",".join(str(d.id) for d in drafts)
     statement, _ = timed(
         "settle supplier × month",
-        lambda: as_user(engine, "finance", lambda s, me: settlement.settle(s, officer=me, supplier_id=supplier_id,
+        lambda: as_user(engine, "finance", lambda s, me: statements.settle(s, officer=me, supplier_id=supplier_id,
                                                                            month=month)),
         "its summaries' slips GROUP BY town",
         # The statement's aggregate as the service runs it: no index covers slip.summary_id (models/slips.py), so
@@ -226,17 +229,17 @@ def run(url: str, label: str) -> None:
           f"{'equal' if expected == statement.subsidy_fen else 'DIFFERENT'}", flush=True)
     s, _ = user_session(engine, "drc")
     with s:
-        rows = timed(f"progress report per town (drc, {TOTAL_SLIPS:,} slips)", lambda: reports.progress(s),
+        rows = timed(f"progress report per town (drc, {TOTAL_SLIPS:,} slips)", lambda: progress.progress(s),
                      "GROUP BY town",
                      plain("SELECT town_id, count(*), sum(coal_kg), sum(stoves), sum(amount_fen), sum(subsidy_fen) "
                            "FROM slip WHERE status = 'issued' GROUP BY town_id"))
         print(f"    {len(rows)} towns, {sum(r.slips for r in rows):,} slips", flush=True)
-        timed("per supplier and month", lambda: reports.by_supplier_month(s), "GROUP BY supplier, day",
+        timed("per supplier and month", lambda: progress.by_supplier_month(s), "GROUP BY supplier, day",
               plain("SELECT supplier_id, issued_on, count(*), sum(coal_kg), sum(subsidy_fen) FROM slip "
                     "WHERE status = 'issued' GROUP BY supplier_id, issued_on"))
     s, _ = user_session(engine, "caiyuan")
     with s:
-        timed("progress report, one town's scope", lambda: reports.progress(s))
+        timed("progress report, one town's scope", lambda: progress.progress(s))
     engine.dispose()
 
 

@@ -52,8 +52,10 @@ def free_port() -> int:
 
 def prepare(url: str) -> None:
     """Migrate, load the demo, add households with approved registrations and plenty of stock (Core inserts)."""
-    from subsidy import db, demo, seasons
-    from subsidy.idnumbers import make_id_number
+    from subsidy import demo
+    from subsidy.core import db
+    from subsidy.policy import seasons
+    from subsidy.rules.idnumbers import make_id_number
     from subsidy.models import Batch, Household, Registration, Village
 
     db.upgrade(url)
@@ -79,7 +81,7 @@ def prepare(url: str) -> None:
 
 
 def registration_ids(url: str) -> list[int]:
-    from subsidy import db
+    from subsidy.core import db
     from subsidy.models import Household, Registration
 
     engine = db.make_engine(url)
@@ -91,7 +93,7 @@ def registration_ids(url: str) -> list[int]:
 
 
 def verify(url: str) -> dict:
-    from subsidy import db
+    from subsidy.core import db
 
     engine = db.make_engine(url)
     with engine.connect() as c:

@@ -17,7 +17,10 @@ os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from subsidy import batches, clock, db, demo, ledger, seasons  # noqa: E402
+from subsidy import demo
+from subsidy.supply import batches, ledger
+from subsidy.core import clock, db
+from subsidy.policy import seasons
 from subsidy.models import Registration, Slip, SlipLine, Supplier, Village  # noqa: E402
 
 SLIPS = int(os.environ.get("BENCH_SLIPS", "50000"))

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from subsidy import db  # noqa: E402
+from subsidy.core import db
 
 
 def on_each_backend(run: Callable[[str, str], None], prefix: str) -> None:

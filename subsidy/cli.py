@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from subsidy import db
+from subsidy.core import db
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,8 +110,8 @@ def _serve(args) -> int:
 def _user(args) -> int:
     from sqlalchemy import select
 
-    from subsidy import users
-    from subsidy.errors import SubsidyError
+    from subsidy.accounts import users
+    from subsidy.core.errors import SubsidyError
     from subsidy.models import Supplier, Town, Village
 
     if not _require_current_schema():
@@ -140,15 +140,15 @@ def _user(args) -> int:
 
 
 def _households(args) -> int:
-    from subsidy import household_import
+    from subsidy.registry import spreadsheet
 
     if not _require_current_schema():
         return 1
-    return household_import.run_cli(args.file, dry_run=args.dry_run)
+    return spreadsheet.run_cli(args.file, dry_run=args.dry_run)
 
 
 def _audit(args) -> int:
-    from subsidy import audit
+    from subsidy.core import audit
 
     with db.transaction() as session:
         report = audit.verify(session)

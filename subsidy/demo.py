@@ -10,8 +10,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subsidy import audit, auth, clock, quality, seasons
-from subsidy.idnumbers import make_credit_code, make_id_number
+from subsidy.core import audit, clock
+from subsidy.accounts import auth
+from subsidy.policy import quality, seasons
+from subsidy.rules.idnumbers import make_credit_code, make_id_number
 from subsidy.models import (
     Batch, Category, Contract, District, Household, Notice, Product, Registration, RegistrationStatus, Role, Supplier, Town,
     User, Village, Zone,

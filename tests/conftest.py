@@ -20,8 +20,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 import pytest
 import sqlalchemy as sa
 
-from subsidy import clock, db
-from subsidy.settings import get_settings
+from subsidy.core import clock, db
+from subsidy.core.settings import get_settings
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from subsidy import db
-from subsidy.settings import get_settings
+from subsidy.core import db
+from subsidy.core.settings import get_settings
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from subsidy import db
+from subsidy.core import db
 from subsidy.models import metadata
 
 
@@ -23,7 +23,7 @@ def test_alembic_check_is_clean(db_url):
 def test_the_app_refuses_to_start_on_an_outdated_database(tmp_path, monkeypatch):
     import pytest
 
-    from subsidy.settings import get_settings
+    from subsidy.core.settings import get_settings
     from web.app import create_app
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")

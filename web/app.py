@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
@@ -12,18 +11,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from subsidy import db
-from subsidy.settings import PROJECT_ROOT, get_settings
+from subsidy.core import db
+from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
 from web.deps import provide_session, provide_user
 
 # Each area's module exposes `controllers`; adding an area is adding its name here.
 AREAS = [
-    "web.pages.auth", "web.pages.home", "web.pages.admin", "web.pages.seasons", "web.pages.households",
-    "web.pages.suppliers", "web.pages.slips", "web.pages.summaries", "web.pages.reports",
-    "web.api.auth", "web.api.regions", "web.api.households", "web.api.suppliers", "web.api.slips",
-    "web.api.summaries", "web.api.reports",
+    "web.pages.accounts", "web.pages.home", "web.pages.system", "web.pages.policy", "web.pages.registry",
+    "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports",
+    "web.api.accounts", "web.api.policy", "web.api.registry", "web.api.supply", "web.api.sales",
+    "web.api.settlement", "web.api.reports",
 ]
 
 

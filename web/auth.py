@@ -19,7 +19,8 @@ from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError
 
-from subsidy import auth, db
+from subsidy.accounts import auth
+from subsidy.core import db
 from subsidy.models import User
 
 SESSION_COOKIE = "subsidy_session"

@@ -8,10 +8,10 @@ from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 from sqlalchemy.orm import Session
 
-from subsidy import db
+from subsidy.core import db
 from subsidy.models import User
-from subsidy.scope import Scope
-from subsidy.settings import get_settings
+from subsidy.core.scope import Scope
+from subsidy.core.settings import get_settings
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -14,8 +14,8 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from sqlalchemy.exc import DataError, IntegrityError
 
-from subsidy.db import is_unique_violation
-from subsidy.errors import Conflict, LoginRefused, NotAllowed, NotFound, SubsidyError
+from subsidy.core.db import is_unique_violation
+from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, SubsidyError
 from web.auth import is_api
 
 log = logging.getLogger("subsidy.web")

@@ -10,8 +10,8 @@ from litestar.params import Body
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
-from subsidy.db import run_in_transaction
-from subsidy.errors import SubsidyError
+from subsidy.core.db import run_in_transaction
+from subsidy.core.errors import SubsidyError
 
 T = TypeVar("T")
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -19,7 +19,7 @@ MULTIPART = Body(media_type=RequestEncodingType.MULTI_PART)
 
 
 def write(session: Session, work: Callable[[], T]) -> T:
-    """Run a use case as one transaction (retried on serialization failures, see subsidy.db)."""
+    """Run a use case as one transaction (retried on serialization failures, see subsidy.core.db)."""
     return run_in_transaction(session, work)
 
 

@@ -1,4 +1,4 @@
-"""Role guards. Scope (which records) is enforced below, in the session (subsidy/scope.py)."""
+"""Role guards. Scope (which records) is enforced below, in the session (subsidy/core/scope.py)."""
 
 from __future__ import annotations
 

@@ -7,14 +7,14 @@ from datetime import date, datetime
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.template.config import TemplateConfig
 
-from subsidy import clock
-from subsidy.idnumbers import mask_account, mask_id_number, mask_phone
+from subsidy.core import clock
+from subsidy.rules.idnumbers import mask_account, mask_id_number, mask_phone
 from subsidy.models import (
     CATEGORY_LABELS, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS, SETTLEMENT_STATUS_LABELS,
     SLIP_STATUS_LABELS, SUMMARY_STATUS_LABELS, SUPPLIER_STATUS_LABELS, ZONE_LABELS, Role,
 )
-from subsidy.money import tons, yuan
-from subsidy.settings import PROJECT_ROOT
+from subsidy.rules.money import tons, yuan
+from subsidy.core.settings import PROJECT_ROOT
 
 # (label, path, roles). Each area adds its entries here; a role sees only its own.
 NAV: list[tuple[str, str, tuple[str, ...]]] = [

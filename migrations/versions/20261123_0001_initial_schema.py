@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
     # The chain's head exists from the start, so the first two writers can only queue on its lock, never race
-    # to create it (subsidy/audit.py).
+    # to create it (subsidy/core/audit.py).
     op.bulk_insert(audit_head, [{'id': 1, 'last_hash': '0' * 64, 'count': 0}])
     op.create_table('district',
     sa.Column('id', sa.Integer(), nullable=False),

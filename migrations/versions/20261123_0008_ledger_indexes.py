@@ -1,6 +1,6 @@
 """ledger indexes
 
-The stock ledger (subsidy/ledger.py) pages and sums a supplier's season of slip lines in SQL; these two covering
+The stock ledger (subsidy/supply/ledger.py) pages and sums a supplier's season of slip lines in SQL; these two covering
 indexes let it read the issued slips of a supplier and season by day, and their lines of one product by batch, without
 touching the tables. Plain CREATE INDEX: on PostgreSQL it blocks writes to slip and slip_line while it builds (seconds
 for a season of 2,000,000 slips), which the upgrade's downtime covers (the app refuses to start before it).
@@ -12,7 +12,6 @@ Create Date: 2026-11-23 17:06:11.217379
 from typing import Sequence, Union
 
 from alembic import op
-import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoString)
 
 

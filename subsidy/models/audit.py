@@ -10,7 +10,7 @@ from subsidy.models.base import created_at_field
 
 class AuditEntry(SQLModel, table=True):
     """One change: who, when, what, before and after. `hash` = SHA-256 over the previous entry's hash and this
-    entry's content, so editing or deleting any entry breaks the chain from there on (subsidy/audit.py)."""
+    entry's content, so editing or deleting any entry breaks the chain from there on (subsidy/core/audit.py)."""
 
     __tablename__ = "audit_entry"
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import MetaData
 from sqlmodel import Field, SQLModel
 
-from subsidy import clock
+from subsidy.core import clock
 
 # Named constraints, so that Alembic migrations (and SQLite batch mode) can refer to them.
 SQLModel.metadata.naming_convention = {

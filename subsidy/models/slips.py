@@ -38,7 +38,7 @@ class Slip(SQLModel, table=True):
         Index("ix_slip_supplier_town_day", "supplier_id", "town_id", "issued_on"),
         Index("ix_slip_set_aside", "supplier_id", "issued_on", postgresql_where=text("set_aside_at IS NOT NULL"),
               sqlite_where=text("set_aside_at IS NOT NULL")),
-        # The stock ledger reads a supplier's issued slips of a season by day from this index alone (subsidy/ledger.py;
+        # The stock ledger reads a supplier's issued slips of a season by day from this index alone (subsidy/supply/ledger.py;
         # `id` is there for PostgreSQL's index-only scans, SQLite keeps the rowid in every index anyway).
         Index("ix_slip_ledger", "supplier_id", "season_id", "status", "issued_on", "id"),
         # NO index may cover summary_id, not even in a WHERE clause. Building a month writes summary_id on every
@@ -47,7 +47,7 @@ class Slip(SQLModel, table=True):
         # 200,000 slips took 4.5 s on PostgreSQL with the old (supplier, summary_id, day) index, 1.5 s without it
         # (scripts/bench_settlement.py). HOT needs room on the page, hence fillfactor 50: without it, dropping the
         # index alone saved nothing. The slips of a summary are found by supplier, town and month instead
-        # (settlement._in_summaries); tests/services/test_settlement.py checks that a build stays HOT.
+        # (settlement._in_summaries); tests/services/settlement/test_settlement.py checks that a build stays HOT.
         {"postgresql_with": {"fillfactor": 50}},
     )
 
@@ -97,7 +97,7 @@ class SlipLine(SQLModel, table=True):
         CheckConstraint("subsidy_fen >= 0 AND subsidy_fen <= amount_fen", name="subsidy_within_amount"),
         # A stove's serial number is sold once while its slip stands: voiding the slip releases it for a new sale.
         UniqueConstraint("serial", "active_key"),
-        # The stock ledger sums a slip's lines of one product by batch from this index alone (subsidy/ledger.py).
+        # The stock ledger sums a slip's lines of one product by batch from this index alone (subsidy/supply/ledger.py).
         Index("ix_slip_line_ledger", "slip_id", "product", "batch_id", "quantity"),
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
-from sqlalchemy.orm import deferred
 from sqlmodel import Column, Field, SQLModel
 
 from subsidy.models.base import created_at_field

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser.conftest import login
 from tests.browser.flows import NewHousehold, approve_registration, publish_notice, register_household
-from tests.factories.households import new_id_number
+from tests.factories.registry import new_id_number
 
 pytestmark = pytest.mark.browser
 

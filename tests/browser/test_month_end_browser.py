@@ -4,7 +4,7 @@ payment list and records the payment; the progress report shows the coal sold.
 
 The month's slips are made through the service layer (tests/factories/settlement.py); everything after is done on
 the pages. The month is this month: building a month's summaries does not wait for the month to end (see
-subsidy/settlement.py), and the payment date the page proposes is today, the latest it accepts.
+subsidy/settlement/), and the payment date the page proposes is today, the latest it accepts.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections import defaultdict
 import pytest
 from openpyxl import load_workbook
 
-from subsidy import clock, db
+from subsidy.core import clock, db
 from subsidy.models import SlipStatus
-from subsidy.money import tons, yuan
-from subsidy.settlement import month_of, statement_number
+from subsidy.rules.money import tons, yuan
+from subsidy.rules.months import month_of
+from subsidy.settlement.statements import statement_number
 from tests.browser.conftest import login
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 

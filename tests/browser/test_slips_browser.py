@@ -8,13 +8,14 @@ import re
 
 import pytest
 
-from subsidy import barcodes, db
-from subsidy import slips as slip_service
+from subsidy.rules import barcodes
+from subsidy.core import db
 from subsidy.models import COPIES
-from subsidy.money import tons, yuan
+from subsidy.rules.money import tons, yuan
 from tests.browser.conftest import login
 from tests.browser.flows import NewHousehold, register_approved_household
-from tests.factories.households import new_id_number
+from tests.factories.registry import new_id_number
+from subsidy.sales import slips
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +38,7 @@ def _registration_cell(counter, header: str) -> str:
 def _slip_from_the_service(engine, number: str):
     session = db.new_session(engine)
     try:
-        view = slip_service.view(session, slip_service.get_by_number(session, number))
+        view = slips.view(session, slips.get_by_number(session, number))
         session.expunge_all()
         return view
     finally:

@@ -1,5 +1,5 @@
 """Slips made directly, consistent with what issuing would have stored, to build months of data for the summary,
-settlement and report tests (the selling use case lives in subsidy/slips.py, another area)."""
+settlement and report tests (the selling use case lives in subsidy/sales/, another area)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from subsidy import clock, numbers, seasons
+from subsidy.core import clock
+from subsidy.rules import numbers
+from subsidy.policy import seasons
 from subsidy.models import (
     Contract, Household, Product, Registration, Season, Slip, SlipLine, SlipStatus, Supplier, User, Village,
 )
-from subsidy.money import coal_subsidy_fen, line_amount_fen
+from subsidy.rules.money import coal_subsidy_fen, line_amount_fen
 
 _SEQ = itertools.count(1)
 

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image, ImageDraw
 
-from subsidy.barcodes import QUIET_ZONE_MODULES, barcode_modules, barcode_png, barcode_svg
-from subsidy.numbers import copy_code, slip_number
+from subsidy.rules.barcodes import QUIET_ZONE_MODULES, barcode_modules, barcode_png, barcode_svg
+from subsidy.rules.numbers import copy_code, slip_number
 
 SVG = "{http://www.w3.org/2000/svg}"
 CODES = [

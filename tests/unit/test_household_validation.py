@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from subsidy.errors import SubsidyError
-from subsidy.households import HouseholdInput, clean_name, validate_household
-from subsidy.idnumbers import make_id_number
+from subsidy.core.errors import SubsidyError
+from subsidy.registry.households import HouseholdInput, clean_name, validate_household
+from subsidy.rules.idnumbers import make_id_number
 
 TODAY = date(2026, 11, 23)
 VALID = make_id_number("370902", date(1975, 3, 14), "123")
@@ -48,7 +48,7 @@ def test_invalid_id_numbers_are_refused_with_the_reason(id_number, reason):
 
 
 def test_a_31_february_is_refused_even_with_a_correct_check_character():
-    from subsidy.idnumbers import id_check_char
+    from subsidy.rules.idnumbers import id_check_char
 
     first17 = "37090219750231123"
     assert refusal(id_number=first17 + id_check_char(first17))["id_number"] == "身份证号码的出生日期无效"

@@ -6,22 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subsidy.idnumbers import (
-    CREDIT_ALPHABET,
-    InvalidCreditCode,
-    InvalidIdNumber,
-    InvalidPhone,
-    credit_check_char,
-    id_check_char,
-    make_credit_code,
-    make_id_number,
-    mask_account,
-    mask_id_number,
-    mask_phone,
-    validate_credit_code,
-    validate_id_number,
-    validate_phone,
-)
+from subsidy.rules.idnumbers import CREDIT_ALPHABET, InvalidCreditCode, InvalidIdNumber, InvalidPhone, credit_check_char, id_check_char, make_credit_code, make_id_number, mask_account, mask_id_number, mask_phone, validate_credit_code, validate_id_number, validate_phone
 
 TODAY = date(2024, 11, 15)
 # The worked example printed in GB 11643-1999.

@@ -4,14 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subsidy import numbers
-from subsidy.numbers import (
-    InvalidSlipNumber,
-    check_slip_number,
-    copy_code,
-    parse_copy_code,
-    slip_number,
-)
+from subsidy.rules import numbers
+from subsidy.rules.numbers import InvalidSlipNumber, check_slip_number, copy_code, parse_copy_code, slip_number
 
 prefixes = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=12)
 seqs = st.integers(min_value=0, max_value=999_999)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from subsidy import seasons
-from subsidy.errors import SubsidyError
+from subsidy.policy import seasons
+from subsidy.core.errors import SubsidyError
 from subsidy.models import Product
-from tests.factories.admin import policy_form
+from tests.factories.accounts import policy_form
 
 
 @pytest.mark.parametrize("text, bp", [("50", 5000), ("33.33", 3333), ("0.5", 50), ("100%", 10000), (" 12.3 ", 1230)])

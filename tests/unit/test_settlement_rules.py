@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subsidy import reports, settlement
-from subsidy.errors import SubsidyError
-from subsidy.money import split_largest_remainder
+from subsidy.reports import progress
+from subsidy.core.errors import SubsidyError
+from subsidy.rules.money import split_largest_remainder
 from subsidy.models import Role, SummaryStatus
+from subsidy.settlement import statements, summaries
+from subsidy.rules import months
 
 
 @st.composite
@@ -37,27 +39,27 @@ def test_an_odd_fen_between_two_equal_funds_goes_to_the_first():
 
 
 def test_months_are_read_leniently_and_bounded_by_china_dates():
-    assert settlement.parse_month("2026-2") == "2026-02"
-    assert settlement.month_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))
+    assert months.parse_month("2026-2") == "2026-02"
+    assert months.month_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))
     with pytest.raises(SubsidyError):
-        settlement.parse_month("2026/13")
+        months.parse_month("2026/13")
 
 
 def test_the_statement_number_names_the_supplier_and_month():
-    assert settlement.statement_number("coal-a", "2026-11") == "JS-COAL-A-202611"
+    assert statements.statement_number("coal-a", "2026-11") == "JS-COAL-A-202611"
 
 
 def test_a_supplementary_statement_number_adds_its_sequence_and_a_long_code_gives_way():
-    assert settlement.statement_number("coal-a", "2026-11", 2) == "JS-COAL-A-202611-2"
+    assert statements.statement_number("coal-a", "2026-11", 2) == "JS-COAL-A-202611-2"
     long_code = "a-very-long-supplier-code-of-32c"
-    assert settlement.statement_number(long_code, "2026-11", 12).endswith("-202611-12")
-    assert len(settlement.statement_number(long_code, "2026-11", 12)) == 32
+    assert statements.statement_number(long_code, "2026-11", 12).endswith("-202611-12")
+    assert len(statements.statement_number(long_code, "2026-11", 12)) == 32
 
 
 def test_the_review_chain_goes_town_then_bureau_then_finance():
-    assert settlement.TURN == {SummaryStatus.SUBMITTED: Role.TOWN, SummaryStatus.TOWN_APPROVED: Role.DRC,
+    assert summaries.TURN == {SummaryStatus.SUBMITTED: Role.TOWN, SummaryStatus.TOWN_APPROVED: Role.DRC,
                                SummaryStatus.DRC_APPROVED: Role.FINANCE}
 
 
 def test_the_monthly_report_is_due_on_the_23rd_of_its_month():
-    assert reports.due_date("2026-12") == date(2026, 12, 23)
+    assert progress.due_date("2026-12") == date(2026, 12, 23)

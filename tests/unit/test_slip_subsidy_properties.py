@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subsidy.money import line_amount_fen, tiered_coal_subsidy_fen
+from subsidy.rules.money import line_amount_fen, tiered_coal_subsidy_fen
 
 tiers_st = st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 100_000)), min_size=0, max_size=3).map(
     lambda extra: sorted({0: None, **{k: None for k, _ in extra}}.keys())).flatmap(

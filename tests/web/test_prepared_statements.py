@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from subsidy import db
-from subsidy.idnumbers import make_id_number
-from subsidy.numbers import slip_number
-from tests.web.test_slips import approved, issue
+from subsidy.core import db
+from subsidy.rules.idnumbers import make_id_number
+from subsidy.rules.numbers import slip_number
+from tests.web.sales.test_slips import approved, issue
 
 UNKNOWN_ID_NUMBER = make_id_number("370911", date(1931, 1, 1), "999")  # valid, and nobody's
 

@@ -6,7 +6,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 from pydantic import BaseModel
 
-from subsidy import reports
+from subsidy.reports import progress
 from subsidy.models import Role
 from web.api import API
 from web.deps import DbSession
@@ -44,7 +44,7 @@ class ReportsApi(Controller):
             sold_stoves=r.sold_stoves, subsidy_fen=r.subsidy_fen,
             coal_completion_pct=None if r.coal_percent is None else round(r.coal_percent, 1),
             stove_completion_pct=None if r.stove_percent is None else round(r.stove_percent, 1),
-        ) for r in reports.progress(session, month=month)]
+        ) for r in progress.progress(session, month=month)]
 
 
 controllers = [ReportsApi]

@@ -6,11 +6,10 @@ from litestar.params import FromQuery
 from web.deps import CurrentUser, DbSession
 from litestar import Controller, get
 from litestar.response import Template
-from sqlalchemy.orm import Session
 
-from subsidy import dashboard, users
-from subsidy.models import User
-from subsidy.seasons import active_season_or_none
+from subsidy.reports import dashboard
+from subsidy.accounts import users
+from subsidy.policy.seasons import active_season_or_none
 
 
 class HomeController(Controller):

@@ -6,18 +6,21 @@ from litestar import Controller, Response, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from subsidy import clock, reports, settlement, settlement_excel
-from subsidy.errors import SubsidyError
+from subsidy.core import clock
+from subsidy.reports import progress
+from subsidy.settlement import sheets
+from subsidy.core.errors import SubsidyError
 from subsidy.models import Role
-from web.api.summaries import xlsx
+from web.api.settlement import xlsx
 from web.deps import DbSession
 from web.guards import requires
+from subsidy.rules import months
 
 NOT_SUPPLIER = tuple(r for r in Role if r != Role.SUPPLIER)
 
 
 def _month_or_none(month: str | None) -> str | None:
-    return settlement.parse_month(month) if month else None
+    return months.parse_month(month) if month else None
 
 
 class ReportPages(Controller):
@@ -32,29 +35,29 @@ class ReportPages(Controller):
             month = _month_or_none(month)
         except SubsidyError as refusal:
             error, month = refusal, None
-        rows = reports.progress(session, month=month)
+        rows = progress.progress(session, month=month)
         return Template("reports/progress.html", context={
-            "rows": rows, "total": reports.totals(rows), "month": month or "", "error": error,
-            "this_month": settlement.month_of(clock.today())})
+            "rows": rows, "total": progress.totals(rows), "month": month or "", "error": error,
+            "this_month": months.month_of(clock.today())})
 
     @get("/suppliers", sync_to_thread=True)
     def suppliers(self, session: DbSession) -> Template:
-        return Template("reports/suppliers.html", context={"rows": reports.by_supplier_month(session)})
+        return Template("reports/suppliers.html", context={"rows": progress.by_supplier_month(session)})
 
     @get("/money", sync_to_thread=True, guards=[requires(Role.FINANCE, Role.DRC, Role.AUDITOR, Role.ADMIN)])
     def money(self, session: DbSession) -> Template:
-        return Template("reports/money.html", context={"money": reports.money(session)})
+        return Template("reports/money.html", context={"money": progress.money(session)})
 
     @get("/monthly", sync_to_thread=True)
     def monthly(self, session: DbSession, month: FromQuery[str | None] = None) -> Template:
-        month = _month_or_none(month) or settlement.month_of(clock.today())
-        return Template("reports/monthly.html", context={"report": reports.monthly_report(session, month),
+        month = _month_or_none(month) or months.month_of(clock.today())
+        return Template("reports/monthly.html", context={"report": progress.monthly_report(session, month),
                                                          "today": clock.today()})
 
     @get("/monthly.xlsx", sync_to_thread=True)
     def monthly_xlsx(self, session: DbSession, month: FromQuery[str | None] = None) -> Response:
-        month = _month_or_none(month) or settlement.month_of(clock.today())
-        return xlsx(*settlement_excel.monthly_report_xlsx(session, month))
+        month = _month_or_none(month) or months.month_of(clock.today())
+        return xlsx(*sheets.monthly_report_xlsx(session, month))
 
 
 controllers = [ReportPages]

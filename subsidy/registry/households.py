@@ -1,0 +1,524 @@
+"""The household registry and the season's purchase registrations (issue 3).
+
+Villages register households and what each may buy in the active season, then publish the public notice (公示);
+the town approves (only once the notice period has ended) or rejects with a reason. An ID number is registered once
+in the whole district, so that check looks across scopes on purpose (`unscoped=True`); everything else runs in the
+caller's scope (subsidy/core/scope.py), so a village never sees or touches another village's households.
+
+Who sees ID numbers and phones whole (DESIGN.md invariant 5): the village and the town, whose own records these are
+(the village registers and corrects them, the town checks them before approving); everybody else sees them masked.
+The public notice always shows them masked, as it is posted in public.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from subsidy.core import audit, clock
+from subsidy.policy import seasons
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_id_number, mask_phone, validate_id_number, validate_phone
+from subsidy.models import (
+    AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Town,
+    Village, Zone,
+)
+from subsidy.core.scope import get_or_404, scope_of
+
+PER_PAGE = 50
+WHOLE_ROLES = frozenset({Role.VILLAGE, Role.TOWN})  # see the module docstring
+CATEGORY_BY_LABEL = {label: str(code) for code, label in CATEGORY_LABELS.items()}
+
+
+def default_objection(village: Village) -> str:
+    return village.name + ("村民委员会" if village.name.endswith("村") else "居民委员会")
+
+# Chinese names: Han characters with the middle dot of minority and foreign names (·); other dots that IMEs produce
+# are folded into it. Latin names: letters, with spaces, hyphens, apostrophes or dots between words.
+_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", "．": "·"})
+_HAN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+(?:·[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ebef]+)*")
+_LATIN_NAME = re.compile(r"[A-Za-z]+(?:[ .'\-·][A-Za-z]+)*")
+
+
+# --- validation ---------------------------------------------------------------------------------------------------
+
+def clean_name(raw: str) -> str:
+    name = " ".join(unicodedata.normalize("NFKC", raw or "").translate(_DOTS).split())
+    if not name:
+        raise ValueError("请填写户主姓名")
+    if not 2 <= len(name) <= 20:
+        raise ValueError(f"户主姓名应为2至20个字（当前为{len(name)}个）")
+    if not (_HAN_NAME.fullmatch(name) or _LATIN_NAME.fullmatch(name)):
+        raise ValueError("户主姓名只能是汉字（少数民族姓名可用“·”分隔）或英文字母")
+    return name
+
+
+def clean_address(raw: str) -> str:
+    address = " ".join((raw or "").split())
+    if not address:
+        raise ValueError("请填写住址")
+    if len(address) > 200:
+        raise ValueError("住址不能超过200个字")
+    return address
+
+
+def clean_category(raw: str) -> str:
+    value = (raw or "").strip()
+    if value in set(Category):
+        return value
+    if value in CATEGORY_BY_LABEL:
+        return CATEGORY_BY_LABEL[value]
+    raise ValueError("户类别应为：" + " / ".join(CATEGORY_LABELS.values()))
+
+
+@dataclass
+class HouseholdInput:
+    head_name: str
+    id_number: str
+    phone: str
+    address: str
+    category: str
+
+
+def validate_household(data: HouseholdInput, today: date | None = None) -> HouseholdInput:
+    """The normalised input, or SubsidyError with a Chinese reason per field."""
+    errors: dict[str, str] = {}
+    out = HouseholdInput("", "", "", "", "")
+    for field, check in (("head_name", clean_name), ("address", clean_address), ("category", clean_category)):
+        try:
+            setattr(out, field, check(getattr(data, field)))
+        except ValueError as error:
+            errors[field] = str(error)
+    try:
+        out.id_number = validate_id_number(data.id_number or "", today or clock.today())
+    except InvalidIdNumber as error:
+        errors["id_number"] = str(error)
+    try:
+        out.phone = validate_phone(data.phone or "")
+    except InvalidPhone as error:
+        errors["phone"] = str(error)
+    if errors:
+        raise SubsidyError("；".join(errors.values()), errors=errors)
+    return out
+
+
+# --- who may do what ----------------------------------------------------------------------------------------------
+
+def _role(actor) -> Role | None:
+    return Role(actor.role) if actor is not None else None
+
+
+def _require(actor, *roles: Role) -> None:
+    """The system (actor None: the command line) may do anything; users only what their role allows."""
+    if actor is not None and _role(actor) not in roles:
+        raise NotAllowed()
+
+
+def shows_whole(actor) -> bool:
+    return actor is None or _role(actor) in WHOLE_ROLES
+
+
+def show_id(actor, id_number: str) -> str:
+    return id_number if shows_whole(actor) else mask_id_number(id_number)
+
+
+def show_phone(actor, phone: str) -> str:
+    return phone if shows_whole(actor) or not phone else mask_phone(phone)
+
+
+# --- households ---------------------------------------------------------------------------------------------------
+
+def holder_of(session: Session, id_number: str) -> tuple[int, str] | None:
+    """(household id, village name) of whoever holds that ID number anywhere in the district. Unscoped on purpose:
+    an ID number is registered once in the district."""
+    row = session.execute(
+        select(Household.id, Village.name).join(Village, Village.id == Household.village_id)
+        .where(Household.id_number == id_number).execution_options(unscoped=True)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _refuse_duplicate(session: Session, id_number: str, own_id: int | None = None) -> None:
+    found = holder_of(session, id_number)
+    if found and found[0] != own_id:
+        raise Conflict(f"该身份证号码已在{found[1]}登记，同一身份证号码在全区只能登记一次", field="id_number",
+                       existing_id=found[0], existing_village=found[1])
+
+
+def register_household(session: Session, actor, village_id: int, data: HouseholdInput) -> Household:
+    _require(actor, Role.VILLAGE)
+    village = get_or_404(session, Village, village_id)
+    clean = validate_household(data)
+    _refuse_duplicate(session, clean.id_number)
+    household = Household(village_id=village.id, head_name=clean.head_name, id_number=clean.id_number,
+                          phone=clean.phone, address=clean.address, category=clean.category)
+    session.add(household)
+    session.flush()
+    audit.record(session, actor, "household.registered", household)
+    return household
+
+
+def edit_household(session: Session, actor, household_id: int, data: HouseholdInput) -> Household:
+    _require(actor, Role.VILLAGE)
+    household = get_or_404(session, Household, household_id)
+    clean = validate_household(data)
+    if clean.id_number != household.id_number:
+        _refuse_duplicate(session, clean.id_number, household.id)
+    before = audit.snapshot(household)
+    changed = False
+    for field in ("head_name", "id_number", "phone", "address", "category"):
+        if getattr(household, field) != getattr(clean, field):
+            setattr(household, field, getattr(clean, field))
+            changed = True
+    if changed:
+        household.updated_at = clock.now()
+        session.flush()
+        audit.record(session, actor, "household.edited", household, before=before)
+    return household
+
+
+def household(session: Session, household_id: int) -> Household:
+    return get_or_404(session, Household, household_id)
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, (self.total + self.per_page - 1) // self.per_page)
+
+
+def _matching(q: str):
+    """Households whose name, ID number or phone matches `q` (ID number and phone: exact after normalising, or the
+    trailing digits; name: contains)."""
+    q = " ".join(unicodedata.normalize("NFKC", q or "").split())
+    if not q:
+        return None
+    conditions = [Household.head_name.contains(q)]
+    compact = q.replace(" ", "").replace("-", "").upper()
+    if compact.isalnum() and compact.isascii():
+        if len(compact) == 18:
+            conditions.append(Household.id_number == compact)
+        elif len(compact) >= 4:
+            conditions.append(Household.id_number.endswith(compact))
+            conditions.append(func.replace(Household.phone, "-", "").contains(compact))
+    return or_(*conditions)
+
+
+def list_households(session: Session, *, village_id: int | None = None, q: str = "", page: int = 1) -> Page:
+    stmt = select(Household)
+    if village_id:
+        stmt = stmt.where(Household.village_id == village_id)
+    condition = _matching(q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    page = max(1, page)
+    items = list(session.execute(stmt.order_by(Household.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars())
+    return Page(items, total, page)
+
+
+def villages_by_id(session: Session, ids) -> dict[int, Village]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {v.id: v for v in session.execute(select(Village).where(Village.id.in_(ids))).scalars()}
+
+
+def history(session: Session, household_id: int) -> tuple[Household, list[Registration], list[AuditEntry]]:
+    """The household (in scope), its registrations of every season, and the audit entries about it and them.
+    The audit log is read unscoped on purpose: the household itself was checked against the scope."""
+    found = get_or_404(session, Household, household_id)
+    registrations = list(session.execute(
+        select(Registration).where(Registration.household_id == found.id).order_by(Registration.id)).scalars())
+    keys = [("household", str(found.id))] + [("registration", str(r.id)) for r in registrations]
+    entries = list(session.execute(
+        select(AuditEntry).where(or_(*[(AuditEntry.entity == e) & (AuditEntry.entity_id == i) for e, i in keys]))
+        .order_by(AuditEntry.id).execution_options(unscoped=True)).scalars())
+    return found, registrations, entries
+
+
+# --- registrations ------------------------------------------------------------------------------------------------
+
+def check_quantities(season: Season, village: Village, coal_kg: int, stoves: int) -> dict[str, str]:
+    """Reasons (by field) why these quantities may not be registered; empty when they may."""
+    errors: dict[str, str] = {}
+    if coal_kg < 0:
+        errors["coal_kg"] = "洁净煤数量不能为负数"
+    elif coal_kg > 0 and village.zone == Zone.BAN:
+        errors["coal_kg"] = f"{village.name}位于禁煤区，不能登记购买洁净煤"
+    elif coal_kg > season.cap_coal_kg:
+        errors["coal_kg"] = f"洁净煤超过本采暖季每户上限{season.cap_coal_kg / 1000:g}吨"
+    if stoves < 0:
+        errors["stoves"] = "炉具数量不能为负数"
+    elif stoves > season.cap_stoves:
+        errors["stoves"] = f"炉具超过本采暖季每户上限{season.cap_stoves}台"
+    if not errors and coal_kg == 0 and stoves == 0:
+        errors["coal_kg"] = "请填写洁净煤或炉具的购买数量"
+    return errors
+
+
+def register_purchase(session: Session, actor, household_id: int, coal_kg: int, stoves: int) -> Registration:
+    """The household's registration for the active season, state `registered`. One per household and season."""
+    _require(actor, Role.VILLAGE)
+    found = get_or_404(session, Household, household_id)
+    season = seasons.active_season(session)
+    village = session.get(Village, found.village_id)
+    errors = check_quantities(season, village, coal_kg, stoves)
+    if errors:
+        raise SubsidyError("；".join(errors.values()), errors=errors)
+    existing = session.execute(select(Registration.id).where(
+        Registration.household_id == found.id, Registration.season_id == season.id)
+        .execution_options(unscoped=True)).first()
+    if existing:
+        raise Conflict("该户本采暖季已登记，不能重复登记", field="household_id", existing_id=existing[0])
+    registration = Registration(household_id=found.id, season_id=season.id, village_id=found.village_id,
+                                coal_kg=coal_kg, stoves=stoves, created_by=getattr(actor, "id", None))
+    session.add(registration)
+    session.flush()
+    audit.record(session, actor, "registration.created", registration)
+    return registration
+
+
+def change_purchase(session: Session, actor, registration_id: int, coal_kg: int, stoves: int) -> Registration:
+    """Correct the quantities while the registration is not yet on a notice."""
+    _require(actor, Role.VILLAGE)
+    registration = get_or_404(session, Registration, registration_id)
+    if registration.status != RegistrationStatus.REGISTERED:
+        raise Conflict("该登记已公示或已审核，不能再修改数量")
+    season = session.get(Season, registration.season_id)
+    errors = check_quantities(season, session.get(Village, registration.village_id), coal_kg, stoves)
+    if errors:
+        raise SubsidyError("；".join(errors.values()), errors=errors)
+    before = audit.snapshot(registration)
+    registration.coal_kg, registration.stoves = coal_kg, stoves
+    session.flush()
+    audit.record(session, actor, "registration.changed", registration, before=before)
+    return registration
+
+
+def publish_notice(session: Session, actor, village_id: int, objection_contact: str = "") -> tuple[Notice, int]:
+    """Put every `registered` registration of the village (active season) on a new notice: they become `noticed`.
+    The notice runs the season's `notice_days`; approval is possible from `ends_on` on."""
+    _require(actor, Role.VILLAGE)
+    village = get_or_404(session, Village, village_id)
+    season = seasons.active_season(session)
+    contact = " ".join((objection_contact or "").split())[:200] or default_objection(village)
+    today = clock.today()
+    notice = Notice(village_id=village.id, season_id=season.id, published_on=today,
+                    ends_on=today + timedelta(days=season.notice_days), objection_contact=contact,
+                    published_by=getattr(actor, "id", None))
+    session.add(notice)
+    session.flush()
+    # A conditional UPDATE: two clerks publishing at once cannot put one registration on two notices.
+    count = session.execute(
+        update(Registration).where(Registration.village_id == village.id, Registration.season_id == season.id,
+                                   Registration.status == RegistrationStatus.REGISTERED)
+        .values(status=RegistrationStatus.NOTICED, notice_id=notice.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not count:
+        raise SubsidyError("本村（社区）没有待公示的登记")
+    audit.record(session, actor, "notice.published", notice, after={**audit.snapshot(notice), "registrations": count})
+    return notice, count
+
+
+def notice(session: Session, notice_id: int) -> Notice:
+    return get_or_404(session, Notice, notice_id)
+
+
+def notices(session: Session, village_id: int | None = None) -> list[Notice]:
+    stmt = select(Notice).order_by(Notice.id.desc())
+    if village_id:
+        stmt = stmt.where(Notice.village_id == village_id)
+    return list(session.execute(stmt.limit(200)).scalars())
+
+
+def notice_rows(session: Session, notice_id: int) -> list[tuple[Registration, Household]]:
+    found = get_or_404(session, Notice, notice_id)
+    return list(session.execute(
+        select(Registration, Household).join(Household, Household.id == Registration.household_id)
+        .where(Registration.notice_id == found.id).order_by(Household.id)).all())
+
+
+def _decide(session: Session, actor, registration_id: int, status: RegistrationStatus, reason: str = "") -> Registration:
+    registration = get_or_404(session, Registration, registration_id)
+    before = audit.snapshot(registration)
+    if registration.status != RegistrationStatus.NOTICED:
+        label = {RegistrationStatus.REGISTERED: "尚未公示", RegistrationStatus.APPROVED: "已审核通过",
+                 RegistrationStatus.REJECTED: "已被驳回"}.get(registration.status, registration.status)
+        raise Conflict(f"该登记{label}，不能{'审核' if status == RegistrationStatus.APPROVED else '驳回'}")
+    if status == RegistrationStatus.APPROVED:
+        # A noticed registration without a notice row (loaded data, e.g. the demo's) has no period left to wait.
+        ends_on = session.execute(select(Notice.ends_on).where(Notice.id == registration.notice_id)
+                                  ).scalar_one_or_none() if registration.notice_id else None
+        if ends_on is not None and clock.today() < ends_on:
+            raise Conflict(f"公示期至{ends_on:%Y年%m月%d日}结束，公示期满后才能审核")
+    moment = clock.now()
+    # Conditional on the state read above: a concurrent decision makes this one a 409, never a double decision.
+    done = session.execute(
+        update(Registration).where(Registration.id == registration.id,
+                                   Registration.status == RegistrationStatus.NOTICED)
+        .values(status=status, decided_at=moment, decided_by=getattr(actor, "id", None), reject_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        raise Conflict("该登记已被他人处理，请刷新后重试")
+    session.refresh(registration)
+    audit.record(session, actor, f"registration.{status}", registration, before=before)
+    return registration
+
+
+def approve(session: Session, actor, registration_id: int) -> Registration:
+    _require(actor, Role.TOWN)
+    return _decide(session, actor, registration_id, RegistrationStatus.APPROVED)
+
+
+def reject(session: Session, actor, registration_id: int, reason: str) -> Registration:
+    _require(actor, Role.TOWN)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise SubsidyError("请填写驳回原因", field="reason")
+    if len(reason) > 200:
+        raise SubsidyError("驳回原因不能超过200个字", field="reason")
+    return _decide(session, actor, registration_id, RegistrationStatus.REJECTED, reason)
+
+
+def approve_all_due(session: Session, actor, village_id: int | None = None) -> int:
+    """Approve every noticed registration in scope (optionally of one village) whose notice period has ended."""
+    _require(actor, Role.TOWN)
+    stmt = (select(Registration.id).outerjoin(Notice, Notice.id == Registration.notice_id)
+            .where(Registration.status == RegistrationStatus.NOTICED,
+                   or_(Notice.ends_on <= clock.today(), Registration.notice_id.is_(None)))
+            .order_by(Registration.id))
+    if village_id:
+        stmt = stmt.where(Registration.village_id == village_id)
+    ids = list(session.execute(stmt).scalars())  # scoped: the town's villages only
+    moment, approved = clock.now(), 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        done = session.execute(
+            update(Registration).where(Registration.id.in_(chunk), Registration.status == RegistrationStatus.NOTICED)
+            .values(status=RegistrationStatus.APPROVED, decided_at=moment, decided_by=getattr(actor, "id", None))
+            .returning(Registration.id).execution_options(synchronize_session=False)
+        ).scalars().all()
+        for registration_id in done:
+            audit.record(session, actor, "registration.approved", "registration", entity_id=registration_id,
+                         before={"status": "noticed"}, after={"status": "approved", "bulk": True})
+        approved += len(done)
+    return approved
+
+
+@dataclass
+class RegistrationRow:
+    registration: Registration
+    household: Household
+    village: Village
+
+
+def list_registrations(session: Session, *, status: str = "", village_id: int | None = None, q: str = "",
+                       page: int = 1, season_id: int | None = None, per_page: int = PER_PAGE) -> Page:
+    """Registrations of the active season in scope, with their households and villages, filtered and paginated."""
+    if season_id is None:
+        season = seasons.active_season_or_none(session)
+        if season is None:
+            return Page([], 0, 1, per_page)
+        season_id = season.id
+    stmt = (select(Registration, Household, Village).join(Household, Household.id == Registration.household_id)
+            .join(Village, Village.id == Registration.village_id).where(Registration.season_id == season_id))
+    if status:
+        if status not in set(RegistrationStatus):
+            raise SubsidyError("状态无效", field="status")
+        stmt = stmt.where(Registration.status == status)
+    if village_id:
+        stmt = stmt.where(Registration.village_id == village_id)
+    condition = _matching(q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    total = session.execute(select(func.count()).select_from(stmt.with_only_columns(Registration.id).subquery())
+                            ).scalar_one()
+    page = max(1, page)
+    rows = session.execute(stmt.order_by(Registration.village_id, Registration.id).limit(per_page)
+                           .offset((page - 1) * per_page)).all()
+    return Page([RegistrationRow(*row) for row in rows], total, page, per_page)
+
+
+def iter_registrations(session: Session, *, status: str = "", village_id: int | None = None, chunk: int = 1000):
+    """Every registration row of the active season in scope (for exports), a chunk at a time."""
+    page = 1
+    while True:
+        result = list_registrations(session, status=status, village_id=village_id, page=page, per_page=chunk)
+        yield from result.items
+        if page >= result.pages:
+            return
+        page += 1
+        session.expunge_all()
+
+
+@dataclass
+class Count:
+    town: str
+    village: str
+    village_id: int | None
+    by_status: dict[str, int]
+    coal_kg: int
+    stoves: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def counts(session: Session) -> tuple[list[Count], list[Count]]:
+    """Registrations of the active season in scope, per village and per town: count by state, registered kg and
+    stoves (approved ones only, as that is what may be sold)."""
+    season = seasons.active_season_or_none(session)
+    if season is None:
+        return [], []
+    rows = session.execute(
+        select(Town.name, Village.name, Village.id, Registration.status, func.count(Registration.id),
+               func.coalesce(func.sum(Registration.coal_kg), 0), func.coalesce(func.sum(Registration.stoves), 0))
+        .join(Village, Village.id == Registration.village_id).join(Town, Town.id == Village.town_id)
+        .where(Registration.season_id == season.id)
+        .group_by(Town.name, Village.name, Village.id, Registration.status).order_by(Town.name, Village.id)
+    ).all()
+    by_village: dict[int, Count] = {}
+    by_town: dict[str, Count] = {}
+    for town, village, vid, status, n, kg, sets in rows:
+        for key, store, label in ((vid, by_village, village), (town, by_town, "")):
+            item = store.setdefault(key, Count(town, label, vid if label else None, {}, 0, 0))
+            item.by_status[status] = item.by_status.get(status, 0) + n
+            if status == RegistrationStatus.APPROVED:
+                item.coal_kg += int(kg)
+                item.stoves += int(sets)
+    return list(by_village.values()), list(by_town.values())
+
+
+def registration_of(session: Session, household_id: int, season_id: int) -> Registration | None:
+    return session.execute(select(Registration).where(Registration.household_id == household_id,
+                                                      Registration.season_id == season_id)).scalar_one_or_none()
+
+
+def registration(session: Session, registration_id: int) -> Registration:
+    return get_or_404(session, Registration, registration_id)
+
+
+def own_village_id(session: Session) -> int | None:
+    scope = scope_of(session)
+    return scope.village_id if scope is not None and scope.role == Role.VILLAGE else None
+
+
+def require_found(value):
+    if value is None:
+        raise NotFound()
+    return value

@@ -1,0 +1,193 @@
+"""Progress and money reports. Each figure is one GROUP BY on an indexed column, run through the caller's scoped
+session, so a town sees its own town and the district roles see everything without the report saying so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from subsidy.policy import seasons
+from subsidy.models import (
+    Registration, RegistrationStatus, Settlement, SettlementFund, SettlementStatus, Slip, SlipStatus,
+    Summary, Supplier, Town, TownTarget, Village,
+)
+from subsidy.rules.months import month_bounds, month_of, parse_month
+
+REPORT_DUE_DAY = 23  # seed 002: "每月23日前 … 报告当月工作进度和累计进度情况"
+
+
+@dataclass
+class TownProgress:
+    town_id: int
+    town: str
+    target_coal_kg: int = 0
+    target_stoves: int = 0
+    registered_coal_kg: int = 0
+    registered_stoves: int = 0
+    registrations: int = 0
+    sold_coal_kg: int = 0
+    sold_stoves: int = 0
+    slips: int = 0
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+
+    @property
+    def coal_percent(self) -> float | None:
+        return self.sold_coal_kg * 100 / self.target_coal_kg if self.target_coal_kg else None
+
+    @property
+    def stove_percent(self) -> float | None:
+        return self.sold_stoves * 100 / self.target_stoves if self.target_stoves else None
+
+
+def _sold(season_id: int, first: date | None = None, last: date | None = None):
+    conditions = [Slip.season_id == season_id, Slip.status == SlipStatus.ISSUED]
+    if first is not None:
+        conditions.append(Slip.issued_on.between(first, last))
+    return and_(*conditions)
+
+
+def progress(session: Session, *, month: str | None = None) -> list[TownProgress]:
+    """Per town in scope: targets, approved registrations, what was sold on issued slips (of `month`, or the whole
+    season), completion. Towns without a target and without sales are left out."""
+    season = seasons.active_season(session)
+    rows: dict[int, TownProgress] = {t.id: TownProgress(t.id, t.name)
+                                     for t in session.execute(select(Town).order_by(Town.id)).scalars()}
+    for town_id, coal, stoves in session.execute(
+            select(TownTarget.town_id, TownTarget.coal_kg, TownTarget.stoves).where(TownTarget.season_id == season.id)):
+        if town_id in rows:
+            rows[town_id].target_coal_kg, rows[town_id].target_stoves = coal, stoves
+    for town_id, count, coal, stoves in session.execute(
+            select(Village.town_id, func.count(Registration.id), func.sum(Registration.coal_kg),
+                   func.sum(Registration.stoves))
+            .join(Village, Village.id == Registration.village_id)
+            .where(Registration.season_id == season.id, Registration.status == RegistrationStatus.APPROVED)
+            .group_by(Village.town_id)):
+        if town_id in rows:
+            r = rows[town_id]
+            r.registrations, r.registered_coal_kg, r.registered_stoves = int(count), int(coal or 0), int(stoves or 0)
+    first, last = month_bounds(parse_month(month)) if month else (None, None)
+    for town_id, count, coal, stoves, amount, subsidy in session.execute(
+            select(Slip.town_id, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
+                   func.sum(Slip.amount_fen), func.sum(Slip.subsidy_fen))
+            .where(_sold(season.id, first, last)).group_by(Slip.town_id)):
+        if town_id in rows:
+            r = rows[town_id]
+            r.slips, r.sold_coal_kg, r.sold_stoves = int(count), int(coal or 0), int(stoves or 0)
+            r.amount_fen, r.subsidy_fen = int(amount or 0), int(subsidy or 0)
+    return [r for r in rows.values() if r.target_coal_kg or r.target_stoves or r.slips or r.registrations]
+
+
+def totals(rows: list[TownProgress]) -> TownProgress:
+    total = TownProgress(0, "合计")
+    for r in rows:
+        for name in ("target_coal_kg", "target_stoves", "registered_coal_kg", "registered_stoves", "registrations",
+                     "sold_coal_kg", "sold_stoves", "slips", "amount_fen", "subsidy_fen"):
+            setattr(total, name, getattr(total, name) + getattr(r, name))
+    return total
+
+
+@dataclass
+class SupplierMonth:
+    supplier_id: int
+    supplier: str
+    month: str
+    slips: int = 0
+    coal_kg: int = 0
+    stoves: int = 0
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+
+
+def by_supplier_month(session: Session) -> list[SupplierMonth]:
+    """Sales per supplier and month of the active season. Grouped by day in the database (on the supplier/day
+    index, and portable: no date function differs between SQLite and PostgreSQL), folded into months here."""
+    season = seasons.active_season(session)
+    names = dict(session.execute(select(Supplier.id, Supplier.name).execution_options(unscoped=True)).all())
+    result: dict[tuple[int, str], SupplierMonth] = {}
+    for supplier_id, day, count, coal, stoves, amount, subsidy in session.execute(
+            select(Slip.supplier_id, Slip.issued_on, func.count(Slip.id), func.sum(Slip.coal_kg),
+                   func.sum(Slip.stoves), func.sum(Slip.amount_fen), func.sum(Slip.subsidy_fen))
+            .where(_sold(season.id)).group_by(Slip.supplier_id, Slip.issued_on)):
+        key = (supplier_id, month_of(day))
+        row = result.setdefault(key, SupplierMonth(supplier_id, names.get(supplier_id, ""), key[1]))
+        row.slips += int(count)
+        row.coal_kg += int(coal or 0)
+        row.stoves += int(stoves or 0)
+        row.amount_fen += int(amount or 0)
+        row.subsidy_fen += int(subsidy or 0)
+    return sorted(result.values(), key=lambda r: (r.month, r.supplier))
+
+
+@dataclass
+class Money:
+    paid_fen: int = 0
+    pending_fen: int = 0  # settled, not yet paid
+    approved_unsettled_fen: int = 0  # finance-approved summaries not yet in a statement
+    in_review_fen: int = 0  # submitted, town- or DRC-approved
+    by_fund: list[tuple[str, int, int]] = None  # (fund name, paid, pending)
+
+
+def money(session: Session) -> Money:
+    """For finance: what was paid, what is settled and waits for payment, what is still in review, and by fund."""
+    result = Money(by_fund=[])
+    for status, subsidy in session.execute(select(Settlement.status, func.sum(Settlement.subsidy_fen))
+                                           .group_by(Settlement.status)):
+        if status == SettlementStatus.PAID:
+            result.paid_fen = int(subsidy or 0)
+        else:
+            result.pending_fen = int(subsidy or 0)
+    for status, subsidy in session.execute(
+            select(Summary.status, func.sum(Summary.subsidy_fen)).where(Summary.settlement_id.is_(None))
+            .group_by(Summary.status)):
+        if status == "finance_approved":
+            result.approved_unsettled_fen += int(subsidy or 0)
+        elif status in ("submitted", "town_approved", "drc_approved"):
+            result.in_review_fen += int(subsidy or 0)
+    funds: dict[str, list] = {}
+    for name, status, subsidy in session.execute(
+            select(SettlementFund.name, Settlement.status, func.sum(SettlementFund.subsidy_fen))
+            .join(Settlement, Settlement.id == SettlementFund.settlement_id)
+            .group_by(SettlementFund.name, Settlement.status)):
+        entry = funds.setdefault(name, [name, 0, 0])
+        entry[1 if status == SettlementStatus.PAID else 2] += int(subsidy or 0)
+    result.by_fund = [tuple(v) for v in funds.values()]
+    return result
+
+
+def due_date(month: str) -> date:
+    """The monthly report of `month` is due to the city by the 23rd of that month (seed 002)."""
+    first, _ = month_bounds(parse_month(month))
+    return first.replace(day=REPORT_DUE_DAY)
+
+
+@dataclass
+class MonthlyReport:
+    month: str
+    due_on: date
+    season_name: str
+    month_rows: list[TownProgress]
+    season_rows: list[TownProgress]
+    month_total: TownProgress
+    season_total: TownProgress
+    settled_fen: int
+    paid_fen: int
+
+
+def monthly_report(session: Session, month: str) -> MonthlyReport:
+    """The month's report (月报) for the bureau: the month's and the cumulative progress per town, and money."""
+    month = parse_month(month)
+    season = seasons.active_season(session)
+    month_rows = progress(session, month=month)
+    season_rows = progress(session)
+    settled = paid = 0
+    for status, subsidy in session.execute(select(Settlement.status, func.sum(Settlement.subsidy_fen))
+                                           .where(Settlement.month == month).group_by(Settlement.status)):
+        settled += int(subsidy or 0)
+        if status == SettlementStatus.PAID:
+            paid += int(subsidy or 0)
+    return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
+                         totals(season_rows), int(settled or 0), int(paid or 0))

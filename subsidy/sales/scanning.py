@@ -1,0 +1,92 @@
+"""Five-copy sales slips: issuing (every check of DESIGN.md), voiding, scanning the paper copies, lists.
+
+Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
+`registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
+batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
+serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
+transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
+
+Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
+audit head (at commit). Everything the sale checks is read before the first lock so that locks are held briefly.
+"""
+
+from __future__ import annotations
+
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from subsidy.core import audit, clock
+from subsidy.core.db import is_unique_violation
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.models import (
+    COPIES, COPY_OF_OFFICE, Role, Slip, SlipScan, SlipStatus, User,
+)
+from subsidy.sales.listing import PER_PAGE
+from subsidy.rules.numbers import InvalidSlipNumber, parse_copy_code
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scanning the paper copies
+# ---------------------------------------------------------------------------------------------------------------------
+
+class WrongOffice(NotAllowed):
+    kind = "wrong_office"
+
+
+class AlreadyScanned(Conflict):
+    kind = "already"
+
+
+class VoidedSlip(SubsidyError):
+    kind = "voided"
+
+
+def office_copy(user: User) -> int:
+    copy = COPY_OF_OFFICE.get(Role(user.role))
+    if copy is None:
+        raise NotAllowed("只有街道/镇、区发改局和区财政局登记收到的联次")
+    return copy
+
+
+def record_scan(session: Session, *, user: User, code: str) -> tuple[Slip, SlipScan]:
+    """Record that the caller's office holds its copy of a slip (code `NUMBER-COPY` from the barcode)."""
+    mine = office_copy(user)
+    try:
+        number, copy = parse_copy_code(code)
+    except InvalidSlipNumber as error:
+        raise SubsidyError(str(error), field="code") from None
+    slip = session.execute(select(Slip).where(Slip.number == number)).scalar_one_or_none()
+    if slip is None:
+        raise NotFound("未找到该销售单，或不在您的管辖范围内")
+    if copy != mine:
+        raise WrongOffice(f"这是第{copy}联（{COPIES[copy][0]}），不是本单位的联次：本单位应收第{mine}联（{COPIES[mine][0]}）")
+    if slip.status == SlipStatus.VOIDED:
+        raise VoidedSlip(f"销售单 {slip.number} 已作废（{slip.void_reason}），不能登记", field="code")
+    if session.execute(select(SlipScan.id).where(SlipScan.slip_id == slip.id, SlipScan.copy_no == copy)).first():
+        raise AlreadyScanned(f"销售单 {slip.number} 的第{copy}联已经登记过", field="code")
+    scan = SlipScan(slip_id=slip.id, copy_no=copy, scanned_by=user.id, scanned_at=clock.now())
+    session.add(scan)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        if not is_unique_violation(error):
+            raise
+        raise AlreadyScanned(f"销售单 {slip.number} 的第{copy}联已经登记过", field="code") from None
+    audit.record(session, user, "slip.scan", scan)
+    return slip, scan
+
+
+def missing_copies(session: Session, *, user: User, page: int = 1) -> tuple[list[Slip], int]:
+    """Issued slips in the caller's scope whose copy this office has not recorded yet, oldest first."""
+    copy = office_copy(user)
+    cond = and_(Slip.status == SlipStatus.ISSUED,
+                ~exists().where(SlipScan.slip_id == Slip.id, SlipScan.copy_no == copy))
+    total = session.execute(select(func.count()).select_from(Slip).where(cond)).scalar_one()
+    rows = list(session.execute(select(Slip).where(cond).order_by(Slip.issued_on, Slip.id)
+                                .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars())
+    return rows, total
+
+

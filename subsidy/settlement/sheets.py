@@ -1,0 +1,191 @@
+"""The official spreadsheets of this area, formatted for printing on A4 landscape: title, parties, table, totals,
+signature and seal lines, print area, fitted to the page width. Built in memory (they are one month of one supplier,
+or one report: small), returned as bytes."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy.orm import Session
+
+from subsidy.reports import progress
+from subsidy.rules.idnumbers import mask_id_number
+from subsidy.models import SUMMARY_STATUS_LABELS, Settlement, Summary, Town
+from subsidy.rules.money import tons, yuan
+from subsidy.core.scope import get_or_404
+from subsidy.settlement import statements, summaries
+
+THIN = Side(style="thin")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+RIGHT = Alignment(horizontal="right", vertical="center")
+
+
+class Sheet:
+    """A printable form: rows appended top to bottom, the table boxed, the page set up at the end."""
+
+    def __init__(self, title: str, widths: list[int]):
+        self.book = Workbook()
+        self.ws: Worksheet = self.book.active
+        self.ws.title = title[:31]
+        self.width = len(widths)
+        for i, w in enumerate(widths, start=1):
+            self.ws.column_dimensions[get_column_letter(i)].width = w
+        self.row = 0
+
+    def title(self, text: str) -> None:
+        self.row += 1
+        self.ws.cell(self.row, 1, text).font = Font(size=16, bold=True)
+        self.ws.cell(self.row, 1).alignment = CENTER
+        self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=self.width)
+        self.ws.row_dimensions[self.row].height = 28
+
+    def line(self, text: str) -> None:
+        self.row += 1
+        self.ws.cell(self.row, 1, text)
+        self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=self.width)
+
+    def table_row(self, values: list, *, header: bool = False, bold: bool = False) -> None:
+        self.row += 1
+        for col, value in enumerate(values, start=1):
+            cell = self.ws.cell(self.row, col, value)
+            cell.border = BOX
+            if header or bold:
+                cell.font = Font(bold=True)
+            if header:
+                cell.alignment = CENTER
+            elif isinstance(value, str) and value[:1].isdigit() and col > 2:
+                cell.alignment = RIGHT
+            if isinstance(value, str):
+                cell.data_type = "s"  # numbers as text keep their formatting (and ID numbers their digits)
+
+    def blank(self) -> None:
+        self.row += 1
+
+    def signatures(self, parties: list[str]) -> None:
+        self.blank()
+        per = max(1, self.width // max(1, len(parties)))
+        self.row += 1
+        for i, party in enumerate(parties):
+            self.ws.cell(self.row, 1 + i * per, f"{party}（盖章）：")
+        self.row += 2
+        for i, _ in enumerate(parties):
+            self.ws.cell(self.row, 1 + i * per, "经办人签字：")
+        self.row += 1
+        for i, _ in enumerate(parties):
+            self.ws.cell(self.row, 1 + i * per, "日期：    年  月  日")
+
+    def save(self) -> bytes:
+        ws = self.ws
+        ws.print_area = f"A1:{get_column_letter(self.width)}{self.row}"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_options.horizontalCentered = True
+        ws.page_margins.left = ws.page_margins.right = 0.4
+        out = BytesIO()
+        self.book.save(out)
+        return out.getvalue()
+
+
+def summary_xlsx(session: Session, summary_id: int, viewer) -> tuple[str, bytes]:
+    """The 销售汇总表 of one summary, one row per slip."""
+    summary = get_or_404(session, Summary, summary_id)
+    towns, suppliers = summaries.names(session)
+    supplier = suppliers[summary.supplier_id]
+    slips = summaries.slips_with_flags(session, summary, viewer)
+    sheet = Sheet("销售汇总表", [6, 20, 12, 12, 22, 24, 12, 8, 14, 14, 14])
+    sheet.title(f"{towns.get(summary.town_id, '')}洁净型煤及节能环保炉具销售汇总表（{summary.month}）")
+    sheet.line(f"配送企业：{supplier.name}    统一社会信用代码：{supplier.credit_code}    "
+               f"状态：{SUMMARY_STATUS_LABELS.get(summary.status, summary.status)}    编号：HZ-{summary.id:06d}")
+    sheet.table_row(["序号", "销售单号", "日期", "户主", "身份证号", "住址", "洁净煤(吨)", "炉具(台)", "金额(元)",
+                     "补贴(元)", "用户实付(元)"], header=True)
+    for n, item in enumerate((f for f in slips if f.slip.status == "issued"), start=1):
+        s = item.slip
+        sheet.table_row([n, s.number, s.issued_on.isoformat(), s.head_name, mask_id_number(s.id_number), s.address,
+                         tons(s.coal_kg), s.stoves, yuan(s.amount_fen), yuan(s.subsidy_fen),
+                         yuan(s.amount_fen - s.subsidy_fen)])
+    sheet.table_row(["合计", f"{summary.slip_count}张", "", "", "", "", tons(summary.coal_kg), summary.stoves,
+                     yuan(summary.amount_fen), yuan(summary.subsidy_fen),
+                     yuan(summary.amount_fen - summary.subsidy_fen)], bold=True)
+    sheet.signatures(["配送企业", "街道/镇", "区发改局", "区财政局"])
+    return f"销售汇总表-{supplier.code}-{summary.month}-{summary.id}.xlsx", sheet.save()
+
+
+def settlement_xlsx(session: Session, settlement_id: int) -> tuple[str, bytes]:
+    statement = get_or_404(session, Settlement, settlement_id)
+    towns, suppliers = summaries.names(session)
+    supplier = suppliers[statement.supplier_id]
+    by_town, by_fund = statements.statement_lines(session, statement.id)
+    sheet = Sheet("结算单", [20, 12, 16, 12, 18, 18])
+    sheet.title(f"清洁煤补贴补充结算单（{statement.month}，第{statement.seq}张）" if statement.seq > 1
+                else f"清洁煤补贴结算单（{statement.month}）")
+    sheet.line(f"结算单号：{statement.number}    配送企业：{supplier.name}    统一社会信用代码：{supplier.credit_code}")
+    sheet.line(f"开户银行：{supplier.bank_name}    账号：{supplier.bank_account}")
+    sheet.table_row(["街道/镇", "销售单(张)", "洁净煤(吨)", "炉具(台)", "销售金额(元)", "补贴金额(元)"], header=True)
+    for line in by_town:
+        sheet.table_row([towns.get(line.town_id, ""), line.slip_count, tons(line.coal_kg), line.stoves,
+                         yuan(line.amount_fen), yuan(line.subsidy_fen)])
+    sheet.table_row(["合计", statement.slip_count, tons(statement.coal_kg), statement.stoves,
+                     yuan(statement.amount_fen), yuan(statement.subsidy_fen)], bold=True)
+    sheet.blank()
+    sheet.table_row(["资金来源", "比例", "补贴金额(元)", "", "", ""], header=True)
+    for fund in by_fund:
+        sheet.table_row([fund.name, f"{fund.share_bp / 100:g}%", yuan(fund.subsidy_fen), "", "", ""])
+    sheet.table_row(["合计", "100%", yuan(sum(f.subsidy_fen for f in by_fund)), "", "", ""], bold=True)
+    if statement.status == "paid":
+        sheet.line(f"已支付：{statement.paid_on}，凭证号 {statement.payment_reference}")
+    sheet.signatures(["区财政局", "配送企业"])
+    return f"结算单-{statement.number}.xlsx", sheet.save()
+
+
+def payment_instruction_xlsx(session: Session, settlement_ids: list[int]) -> tuple[str, bytes]:
+    """The payment instruction for the bank: supplier, bank, account, amount, statement number."""
+    _, suppliers = summaries.names(session)
+    sheet = Sheet("支付清单", [8, 30, 26, 26, 16, 20])
+    sheet.title("清洁煤补贴资金支付清单")
+    sheet.table_row(["序号", "收款单位", "开户银行", "银行账号", "金额(元)", "结算单号"], header=True)
+    total = 0
+    for n, sid in enumerate(settlement_ids, start=1):
+        statement = get_or_404(session, Settlement, sid)
+        supplier = suppliers[statement.supplier_id]
+        sheet.table_row([n, supplier.name, supplier.bank_name, supplier.bank_account, yuan(statement.subsidy_fen),
+                         statement.number])
+        total += statement.subsidy_fen
+    sheet.table_row(["合计", "", "", "", yuan(total), ""], bold=True)
+    sheet.signatures(["区财政局", "审核", "复核"])
+    return "支付清单.xlsx", sheet.save()
+
+
+def monthly_report_xlsx(session: Session, month: str) -> tuple[str, bytes]:
+    report = progress.monthly_report(session, month)
+    sheet = Sheet("月报", [16, 14, 14, 14, 10, 10, 14, 14, 10, 10, 16])
+    sheet.title(f"散煤清洁化治理工作月报（{report.month}）")
+    sheet.line(f"{report.season_name}    报送截止：{report.due_on.isoformat()}")
+    sheet.table_row(["街道/镇", "目标(吨)", "本月销售(吨)", "累计销售(吨)", "完成率", "目标炉具(台)", "本月炉具(台)",
+                     "累计炉具(台)", "完成率", "本月单数", "累计补贴(元)"], header=True)
+    month_by_town = {r.town_id: r for r in report.month_rows}
+    rows = report.season_rows + [report.season_total]
+    for r in rows:
+        m = month_by_town.get(r.town_id) if r.town_id else report.month_total
+        sheet.table_row([r.town, tons(r.target_coal_kg), tons(m.sold_coal_kg if m else 0), tons(r.sold_coal_kg),
+                         _pct(r.coal_percent), r.target_stoves, m.sold_stoves if m else 0, r.sold_stoves,
+                         _pct(r.stove_percent), m.slips if m else 0, yuan(r.subsidy_fen)], bold=r.town_id == 0)
+    sheet.line(f"本月结算补贴：{yuan(report.settled_fen)}元，其中已支付：{yuan(report.paid_fen)}元")
+    sheet.signatures(["填报单位", "审核人"])
+    return f"月报-{report.month}.xlsx", sheet.save()
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def town_name(session: Session, town_id: int) -> str:
+    town = session.get(Town, town_id)
+    return town.name if town else ""

@@ -1,0 +1,174 @@
+"""Delivery contracts (配送合同): supplier × town × season × product at an agreed price, with the scanned contract
+and quality guarantee attached; and the coverage table (who serves which town with what, at which price).
+
+`price_for` is what slip issuing calls: no contract, no sale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from subsidy.supply import attachments
+from subsidy.core import audit
+from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.models import Attachment, Contract, Product, Season, Supplier, SupplierStatus, Town
+from subsidy.rules.money import parse_yuan
+from subsidy.core.scope import get_or_404
+
+PER_PAGE = 50
+
+
+@dataclass
+class ContractInput:
+    supplier_id: int | None = None
+    town_id: int | None = None
+    season_id: int | None = None
+    product: str = ""
+    price: str = ""  # yuan per ton (coal) or per set (stove), as typed
+    signed_on: date | None = None
+    guarantee_received: bool = False
+
+
+def create(session: Session, actor, data: ContractInput) -> Contract:
+    errors: dict[str, str] = {}
+    supplier = session.get(Supplier, data.supplier_id) if data.supplier_id else None
+    if supplier is None:
+        errors["supplier_id"] = "请选择配送企业"
+    town = session.get(Town, data.town_id) if data.town_id else None
+    if town is None:
+        errors["town_id"] = "请选择街道/镇"
+    season = session.get(Season, data.season_id) if data.season_id else None
+    if season is None:
+        errors["season_id"] = "请选择采暖季"
+    try:
+        product = Product(data.product)
+    except ValueError:
+        product = None
+        errors["product"] = "请选择产品"
+    price_fen = 0
+    try:
+        price_fen = parse_yuan(data.price or "")
+        if price_fen <= 0:
+            errors["price"] = "配送价格必须大于0"
+    except ValueError as error:
+        errors["price"] = str(error)
+    if supplier is not None and product is not None and supplier.products and \
+            str(product) not in supplier.products.split(","):
+        errors["product"] = "该企业未中标此产品"
+    if errors:
+        raise SubsidyError("合同信息有误：" + "；".join(errors.values()), errors=errors)
+    existing = session.execute(select(Contract.id).where(
+        Contract.supplier_id == supplier.id, Contract.town_id == town.id, Contract.season_id == season.id,
+        Contract.product == str(product)).execution_options(unscoped=True)).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict("该企业在该街道/镇本采暖季已有此产品的合同", field="product", existing_id=existing)
+    contract = Contract(supplier_id=supplier.id, town_id=town.id, season_id=season.id, product=str(product),
+                        price_fen=price_fen, signed_on=data.signed_on, guarantee_received=bool(data.guarantee_received))
+    session.add(contract)
+    session.flush()
+    audit.record(session, actor, "contracts.created", contract)
+    return contract
+
+
+def attach(session: Session, actor, contract_id: int, kind: str, *, filename: str, data: bytes) -> Attachment:
+    """Attach the scanned contract (`kind="contract"`) or quality guarantee (`kind="guarantee"`); a new upload
+    replaces the link (the old file stays in the database and in the audit log)."""
+    contract = get_or_404(session, Contract, contract_id)
+    if kind not in ("contract", "guarantee"):
+        raise SubsidyError("附件类别无效", field="kind")
+    attachment = attachments.store(session, actor, filename=filename, data=data, supplier_id=contract.supplier_id,
+                                   field="file")
+    before = audit.snapshot(contract)
+    if kind == "contract":
+        contract.contract_attachment_id = attachment.id
+    else:
+        contract.guarantee_attachment_id = attachment.id
+        contract.guarantee_received = True
+    session.flush()
+    audit.record(session, actor, f"contracts.{kind}_attached", contract, before=before)
+    return attachment
+
+
+def price_for(session: Session, supplier_id: int, town_id: int, season_id: int, product: str) -> Contract:
+    """The contract under which this supplier may sell this product in this town this season (its `price_fen` is the
+    unit price of the slip line). Refuses, in Chinese, when there is none or the supplier is suspended."""
+    row = session.execute(
+        select(Contract, Supplier.status).join(Supplier, Supplier.id == Contract.supplier_id).where(
+            Contract.supplier_id == supplier_id, Contract.town_id == town_id, Contract.season_id == season_id,
+            Contract.product == str(product)).execution_options(unscoped=True)).first()
+    if row is None:
+        raise SubsidyError("该企业没有在该街道/镇配送此产品的合同", field="product")
+    contract, status = row
+    if status != SupplierStatus.ACTIVE:
+        raise SubsidyError("该企业已被暂停配送资格，不能开具销售单", field="product")
+    return contract
+
+
+def get(session: Session, contract_id: int) -> Contract:
+    return get_or_404(session, Contract, contract_id)
+
+
+@dataclass(frozen=True)
+class ContractRow:
+    contract: Contract
+    supplier_name: str
+    supplier_code: str
+    town_name: str
+    season_name: str
+
+
+def listing(session: Session, *, season_id: int | None = None, supplier_id: int | None = None,
+            town_id: int | None = None, page: int = 1, per_page: int = PER_PAGE) -> tuple[list[ContractRow], int]:
+    """Contracts in scope (a supplier its own, a town those in the town)."""
+    q = select(Contract, Supplier.name, Supplier.code, Town.name, Season.name) \
+        .join(Supplier, Supplier.id == Contract.supplier_id).join(Town, Town.id == Contract.town_id) \
+        .join(Season, Season.id == Contract.season_id)
+    count = select(func.count()).select_from(Contract)
+    for column, value in ((Contract.season_id, season_id), (Contract.supplier_id, supplier_id),
+                          (Contract.town_id, town_id)):
+        if value:
+            q = q.where(column == value)
+            count = count.where(column == value)
+    total = session.execute(count).scalar_one()
+    rows = session.execute(q.order_by(Season.starts_on.desc(), Supplier.code, Town.code, Contract.product)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return [ContractRow(*r) for r in rows], total
+
+
+@dataclass(frozen=True)
+class CoverageCell:
+    supplier_code: str
+    supplier_name: str
+    supplier_status: str
+    product: str
+    price_fen: int
+    guarantee_received: bool
+
+
+def coverage(session: Session, season_id: int) -> list[tuple[Town, list[CoverageCell]]]:
+    """Per town of the season's contracts (in scope): which supplier delivers which product at which price."""
+    rows = session.execute(
+        select(Town, Supplier.code, Supplier.name, Supplier.status, Contract.product, Contract.price_fen,
+               Contract.guarantee_received)
+        .join(Contract, Contract.town_id == Town.id).join(Supplier, Supplier.id == Contract.supplier_id)
+        .where(Contract.season_id == season_id)
+        .order_by(Town.code, Contract.product, Supplier.code)).all()
+    result: dict[int, tuple[Town, list[CoverageCell]]] = {}
+    for town, *cell in rows:
+        result.setdefault(town.id, (town, []))[1].append(CoverageCell(*cell))
+    return list(result.values())
+
+
+def towns_served(session: Session, supplier_id: int, season_id: int) -> list[int]:
+    return list(session.execute(select(Contract.town_id).where(Contract.supplier_id == supplier_id,
+                                                               Contract.season_id == season_id)
+                                .distinct().execution_options(unscoped=True)).scalars())
+
+
+def ensure_exists(session: Session, contract_id: int) -> None:
+    if session.get(Contract, contract_id) is None:
+        raise NotFound()

@@ -1,0 +1,85 @@
+"""The registry's pages: a village registers and publishes, the town approves, uploads are previewed then confirmed."""
+
+from __future__ import annotations
+
+import re
+
+from tests.factories.registry import new_id_number, read_xlsx, row, xlsx
+
+
+def test_a_village_registers_a_household_and_its_purchase_publishes_and_the_town_approves(client_as):
+    village = client_as("dongguan")
+    id_number = new_id_number()
+    response = village.submit("/households/new", {"head_name": "孙海燕", "id_number": id_number,
+                                                  "phone": "13905389999", "address": "东关村5组6号",
+                                                  "category": "low_income"}, follow_redirects=False)
+    assert response.status_code == 303
+    detail = response.headers["location"].split("?")[0]
+    page = village.get(detail)
+    assert id_number in page.text and "孙海燕" in page.text
+    response = village.submit(f"{detail}/registrations", {"coal_tons": "2.5", "stoves": "1"})
+    assert response.status_code == 200 and "已登记" in response.text
+    response = village.submit("/registrations/notice", {"objection_contact": "东关村委会 0538-8221234"})
+    assert response.status_code == 200
+    assert "孙海燕" in response.text and id_number not in response.text  # the notice is public: masked
+    assert id_number[:6] + "********" + id_number[-4:] in response.text
+    assert "东关村委会 0538-8221234" in response.text and "2.500" in response.text
+    notice_url = str(response.url)
+    assert village.get(notice_url + "/notice.xlsx").status_code == 200
+
+    town = client_as("caiyuan")
+    listing = town.get("/registrations?status=noticed")
+    ours = re.search(r'孙海燕.*?action="/registrations/(\d+)/approve"', listing.text, re.S)
+    assert ours, listing.text[:2000]
+    response = town.submit(f"/registrations/{ours.group(1)}/approve")
+    assert response.status_code == 200 and "已审核通过" in response.text
+    assert "已审核" in village.get(detail).text
+
+
+def test_a_refused_form_keeps_what_was_typed_and_says_why(client_as):
+    village = client_as("dongguan")
+    response = village.submit("/households/new", {"head_name": "孙海燕", "id_number": "37090219750231123X",
+                                                  "phone": "13905389999", "address": "东关村", "category": "ordinary"})
+    assert response.status_code == 422
+    assert "身份证号码的出生日期无效" in response.text and "孙海燕" in response.text
+
+
+def test_the_town_approves_all_due_registrations_at_once(client_as):
+    village = client_as("dongguan")
+    village.submit("/registrations/notice", {})
+    response = client_as("caiyuan").submit("/registrations/approve-all", {})
+    assert response.status_code == 200
+    # dongguan's 2 just published, and the demo's 4 noticed ones of the town (loaded without a notice row)
+    assert "已审核通过6户" in response.text
+
+
+def test_an_upload_is_previewed_with_refused_rows_and_then_imported(client_as):
+    village = client_as("dongguan")
+    data = xlsx([row(), row(phone="12")])
+    response = village.submit("/households/import", files={"file": ("form.xlsx", data, "application/octet-stream")})
+    assert response.status_code == 200, response.text[:500]
+    assert '<strong id="imported">1</strong>' in response.text and "联系电话" in response.text
+    confirm = re.search(r'action="(/households/import/\d+/confirm)"', response.text).group(1)
+    done = village.submit(confirm)
+    assert done.status_code == 200 and "导入结果" in done.text
+    assert village.submit(confirm).status_code == 409
+
+
+def test_lists_are_readable_by_the_district_with_masked_numbers_and_exportable(client_as):
+    drc = client_as("drc")
+    page = drc.get("/households")
+    assert page.status_code == 200 and "********" in page.text
+    assert drc.get("/registrations?status=approved").status_code == 200
+    counts = drc.get("/registrations/counts")
+    assert "财源街道" in counts.text and "东关村" in counts.text
+    export = drc.get("/registrations/export.xlsx?status=approved")
+    rows = read_xlsx(export.content)
+    assert rows[0][-2:] == ["状态", "驳回原因"] and all("*" in r[2] for r in rows[1:])
+
+
+def test_searching_is_a_post_and_stays_in_scope(client_as):
+    village = client_as("yingxi")
+    response = village.submit("/households/search", {"q": "村"})
+    assert response.status_code == 200
+    assert "东关村" not in response.text
+    assert client_as("coal-a").get("/households").status_code == 403

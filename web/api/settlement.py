@@ -1,0 +1,222 @@
+"""Summaries and settlements in the JSON API (CONTRACT.md).
+
+`POST /summaries/{id}/submit` needs no password: the bearer token, obtained with the supplier's password, is the
+company's seal (the page asks for the password again instead).
+
+`POST /settlements/{id}/pay` honours `Idempotency-Key` (subsidy/core/idempotency.py): a retry with the same key and body
+gets the first answer again; without a key a second payment is a 409.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from subsidy.core import idempotency
+from subsidy.settlement import sheets
+from subsidy.core.errors import NotFound
+from subsidy.models import Role, Settlement, Summary
+from subsidy.core.scope import get_or_404
+from web.api import API
+from web.deps import CurrentUser, DbSession
+from web.forms import is_number, write
+from web.guards import requires
+from subsidy.settlement import statements, summaries
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+
+
+class MonthIn(BaseModel):
+    month: str
+
+
+class ReasonIn(BaseModel):
+    reason: str
+
+
+class CommentIn(BaseModel):
+    comment: str = ""
+
+
+class EventOut(BaseModel):
+    at: datetime
+    user_id: int | None
+    role: str
+    action: str
+    from_status: str
+    to_status: str
+    comment: str
+
+
+class SummaryOut(BaseModel):
+    id: int
+    supplier_id: int
+    town_id: int
+    month: str
+    status: str
+    slip_count: int
+    coal_kg: int
+    stoves: int
+    amount_fen: int
+    subsidy_fen: int
+    settlement_id: int | None
+    history: list[EventOut] | None = None
+
+
+class SettleIn(BaseModel):
+    supplier_id: int
+    month: str
+
+
+class PayIn(BaseModel):
+    reference: str
+    paid_on: date
+
+
+class TownLineOut(BaseModel):
+    town_id: int
+    slip_count: int
+    coal_kg: int
+    stoves: int
+    amount_fen: int
+    subsidy_fen: int
+
+
+class FundLineOut(BaseModel):
+    fund: str
+    name: str
+    share_bp: int
+    subsidy_fen: int
+
+
+class SettlementOut(BaseModel):
+    id: int
+    number: str
+    supplier_id: int
+    month: str
+    seq: int  # 1, or 2, 3, ... for a supplementary statement of the month (summaries approved after the first)
+    status: str
+    slip_count: int
+    coal_kg: int
+    stoves: int
+    amount_fen: int
+    subsidy_fen: int
+    by_town: list[TownLineOut]
+    by_fund: list[FundLineOut]
+    payment_reference: str
+    paid_on: date | None
+
+
+def summary_out(summary: Summary, session: Session | None = None) -> SummaryOut:
+    out = SummaryOut(**{k: getattr(summary, k) for k in SummaryOut.model_fields if k != "history"})
+    if session is not None:
+        out.history = [EventOut(**{k: getattr(e, k) for k in EventOut.model_fields})
+                       for e in summaries.history(session, summary.id)]
+    return out
+
+
+def settlement_out(session: Session, statement: Settlement) -> SettlementOut:
+    towns, funds = statements.statement_lines(session, statement.id)
+    return SettlementOut(
+        **{k: getattr(statement, k) for k in SettlementOut.model_fields if k not in ("by_town", "by_fund")},
+        by_town=[TownLineOut(**{k: getattr(t, k) for k in TownLineOut.model_fields}) for t in towns],
+        by_fund=[FundLineOut(**{k: getattr(f, k) for k in FundLineOut.model_fields}) for f in funds])
+
+
+def xlsx(filename: str, content: bytes) -> Response:
+    from urllib.parse import quote
+
+    return Response(content, media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+def _id_and_format(key: FromPath[str]) -> tuple[int, bool]:
+    """`/summaries/12` or `/summaries/12.xlsx`: one path segment, so one handler reads both."""
+    raw, is_xlsx = (key[:-5], True) if key.endswith(".xlsx") else (key, False)
+    if not is_number(raw):
+        raise NotFound()
+    return int(raw), is_xlsx
+
+
+class SummariesApi(Controller):
+    path = API + "/summaries"
+    tags = ["summaries"]
+
+    @post("/", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=201)
+    def build(self, session: DbSession, user: CurrentUser, data: JSONBody[MonthIn]) -> list[SummaryOut]:
+        """Draft summaries of the month, one per town, from the supplier's unsummarised issued slips."""
+        drafts = write(session, lambda: summaries.build_summaries(session, clerk=user, month=data.month))
+        return [summary_out(s) for s in drafts]
+
+    @get("/", sync_to_thread=True, guards=[requires(*READERS)])
+    def index(self, session: DbSession, month: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
+              page: FromQuery[int] = 1) -> list[SummaryOut]:
+        return [summary_out(s) for s in summaries.list_summaries(session, month=month, status=status, page=page)]
+
+    @get("/{key:str}", sync_to_thread=True, guards=[requires(*READERS)])
+    def show(self, session: DbSession, user: CurrentUser, key: FromPath[str]) -> Response:
+        """The summary with its review history; `/summaries/{id}.xlsx` is the official 销售汇总表."""
+        summary_id, is_xlsx = _id_and_format(key)
+        if is_xlsx:
+            return xlsx(*sheets.summary_xlsx(session, summary_id, user))
+        return Response(summary_out(get_or_404(session, Summary, summary_id), session).model_dump(mode="json"))
+
+    @post("/{summary_id:int}/submit", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=200)
+    def submit(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> SummaryOut:
+        summary = write(session, lambda: summaries.submit(session, clerk=user, summary_id=summary_id, password=None))
+        return summary_out(summary)
+
+    @post("/{summary_id:int}/approve", sync_to_thread=True, status_code=200)
+    def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[CommentIn | None] = None) -> SummaryOut:
+        comment = data.comment if data else ""
+        return summary_out(write(session, lambda: summaries.approve(session, reviewer=user, summary_id=summary_id,
+                                                                     comment=comment)))
+
+    @post("/{summary_id:int}/return", sync_to_thread=True, status_code=200)
+    def return_(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[ReasonIn]) -> SummaryOut:
+        return summary_out(write(session, lambda: summaries.return_summary(
+            session, reviewer=user, summary_id=summary_id, reason=data.reason)))
+
+
+class SettlementsApi(Controller):
+    path = API + "/settlements"
+    tags = ["settlements"]
+
+    @post("/", sync_to_thread=True, guards=[requires(Role.FINANCE)])
+    def settle(self, session: DbSession, user: CurrentUser, data: JSONBody[SettleIn]) -> Response:
+        """201 with a new statement, 200 with the existing one for that supplier and month. Summaries approved after
+        the month's statement was made get a supplementary statement (201, `seq` 2, 3, ...), never the old one."""
+        statement, created = write(session, lambda: statements.settle(session, officer=user,
+                                                                     supplier_id=data.supplier_id, month=data.month))
+        return Response(settlement_out(session, statement).model_dump(mode="json"), status_code=201 if created else 200)
+
+    @get("/{key:str}", sync_to_thread=True,
+         guards=[requires(Role.FINANCE, Role.DRC, Role.AUDITOR, Role.SUPPLIER, Role.ADMIN)])
+    def show(self, session: DbSession, key: FromPath[str]) -> Response:
+        settlement_id, is_xlsx = _id_and_format(key)
+        if is_xlsx:
+            return xlsx(*sheets.settlement_xlsx(session, settlement_id))
+        statement = get_or_404(session, Settlement, settlement_id)
+        return Response(settlement_out(session, statement).model_dump(mode="json"))
+
+    @post("/{settlement_id:int}/pay", sync_to_thread=True, guards=[requires(Role.FINANCE)], status_code=200)
+    def pay(self, request: Request, session: DbSession, user: CurrentUser, settlement_id: FromPath[int],
+            data: JSONBody[PayIn]) -> Response:
+        def work():
+            statement = statements.pay(session, officer=user, settlement_id=settlement_id,
+                                       reference=data.reference, paid_on=data.paid_on)
+            return 200, settlement_out(session, statement).model_dump(mode="json")
+
+        answer = idempotency.execute(session, user_id=user.id, key=request.headers.get("idempotency-key"),
+                                     method_path=f"POST /settlements/{settlement_id}/pay",
+                                     payload=data.model_dump(mode="json"), work=work)
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return Response(answer.body, status_code=answer.status_code, headers=headers)
+
+
+controllers = [SummariesApi, SettlementsApi]

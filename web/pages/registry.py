@@ -1,0 +1,266 @@
+"""Pages of the household registry and the season's registrations: the village registers, edits, searches,
+registers purchases, publishes the notice, imports and exports; the town approves or rejects; the district roles
+read lists and counts. Searches by name, ID number or phone are POSTed (no ID number or phone in a URL)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from subsidy.registry import spreadsheet, households
+from subsidy.policy import seasons
+from subsidy.core.errors import SubsidyError
+from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
+from sqlalchemy import select
+from web.deps import CurrentUser, DbSession
+from web.forms import FORM, MULTIPART, as_int, is_number, page_number, refused, write
+from web.guards import REGISTRY_READERS, requires
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+VILLAGE = requires(Role.VILLAGE)
+TOWN = requires(Role.TOWN)
+READERS = requires(*REGISTRY_READERS)
+DONE = {"approved": "已审核通过。", "rejected": "已驳回。"}
+
+
+def _xlsx(name: str, data: bytes) -> Response[bytes]:
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _villages(session) -> list[Village]:
+    return list(session.execute(select(Village).order_by(Village.town_id, Village.id)).scalars())
+
+
+def _household_input(form: dict) -> households.HouseholdInput:
+    return households.HouseholdInput(*(str(form.get(k, "")) for k in
+                                       ("head_name", "id_number", "phone", "address", "category")))
+
+
+def _quantities(form: dict) -> tuple[int, int]:
+    from subsidy.rules.money import parse_tons_to_kg
+
+    raw = str(form.get("coal_tons", "") or "").strip()
+    try:
+        coal_kg = parse_tons_to_kg(raw) if raw else 0
+    except ValueError as error:
+        raise SubsidyError(str(error), field="coal_tons") from None
+    return coal_kg, as_int(form, "stoves", "炉具台数", required=False) or 0
+
+
+class HouseholdPages(Controller):
+    path = "/households"
+    include_in_schema = False
+
+    def _list(self, session, user, *, village_id=None, q="", page=1, status_code=200, **extra) -> Template:
+        result = households.list_households(session, village_id=village_id, q=q, page=page)
+        return Template("households/list.html", status_code=status_code, context={
+            "me": user, "result": result, "villages": _villages(session), "village_id": village_id, "q": q,
+            "village_of": households.villages_by_id(session, {h.village_id for h in result.items}),
+            "show_id": lambda v: households.show_id(user, v), "show_phone": lambda v: households.show_phone(user, v),
+            **extra})
+
+    @get("/", sync_to_thread=True, guards=[READERS])
+    def index(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None,
+              page: FromQuery[int | None] = None) -> Template:
+        return self._list(session, user, village_id=village_id, page=page_number(page))
+
+    @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
+    def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
+        village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
+        page = int(data["page"]) if is_number(str(data.get("page", ""))) else 1
+        return self._list(session, user, village_id=village_id, q=str(data.get("q", "")), page=page)
+
+    @get("/new", sync_to_thread=True, guards=[VILLAGE])
+    def new(self, session: DbSession, user: CurrentUser) -> Template:
+        return Template("households/form.html", context={"form": {"category": "ordinary"}, "household": None})
+
+    @post("/new", sync_to_thread=True, guards=[VILLAGE])
+    def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            made = write(session, lambda: households.register_household(session, user, user.village_id,
+                                                                         _household_input(data)))
+        except SubsidyError as error:
+            return refused("households/form.html", error, data, household=None,
+                           existing_id=getattr(error, "extra", {}).get("existing_id"))
+        return Redirect(f"/households/{made.id}?saved=1", status_code=303)
+
+    @get("/{household_id:int}", sync_to_thread=True, guards=[READERS])
+    def detail(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
+               saved: FromQuery[int | None] = None) -> Template:
+        return self._detail(session, user, household_id, notice="已保存。" if saved else "")
+
+    def _detail(self, session, user, household_id, *, status_code=200, **extra) -> Template:
+        found, registrations, entries = households.history(session, household_id)
+        season = seasons.active_season_or_none(session)
+        current = next((r for r in registrations if season and r.season_id == season.id), None)
+        return Template("households/detail.html", status_code=status_code, context={
+            "me": user, "household": found, "registrations": registrations, "entries": entries, "season": season,
+            "current": current, "village": session.get(Village, found.village_id),
+            "show_id": households.show_id(user, found.id_number),
+            "show_phone": households.show_phone(user, found.phone), "form": extra.pop("form", {}), **extra})
+
+    @get("/{household_id:int}/edit", sync_to_thread=True, guards=[VILLAGE])
+    def edit_page(self, session: DbSession, user: CurrentUser, household_id: FromPath[int]) -> Template:
+        found = households.household(session, household_id)
+        form = {k: getattr(found, k) for k in ("head_name", "id_number", "phone", "address", "category")}
+        return Template("households/form.html", context={"form": form, "household": found})
+
+    @post("/{household_id:int}/edit", sync_to_thread=True, guards=[VILLAGE])
+    def edit(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
+             data: Annotated[dict, FORM]) -> Template | Redirect:
+        found = households.household(session, household_id)
+        try:
+            write(session, lambda: households.edit_household(session, user, household_id, _household_input(data)))
+        except SubsidyError as error:
+            return refused("households/form.html", error, data, household=found,
+                           existing_id=getattr(error, "extra", {}).get("existing_id"))
+        return Redirect(f"/households/{household_id}?saved=1", status_code=303)
+
+    @post("/{household_id:int}/registrations", sync_to_thread=True, guards=[VILLAGE])
+    def register(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
+                 data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            coal_kg, stoves = _quantities(data)
+            write(session, lambda: households.register_purchase(session, user, household_id, coal_kg, stoves))
+        except SubsidyError as error:
+            session.rollback()
+            return self._detail(session, user, household_id, status_code=422, error=error, errors=error.errors,
+                                form=data)
+        return Redirect(f"/households/{household_id}?saved=1", status_code=303)
+
+    @post("/registrations/{registration_id:int}/change", sync_to_thread=True, guards=[VILLAGE])
+    def change(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Template | Redirect:
+        found = households.registration(session, registration_id)
+        try:
+            coal_kg, stoves = _quantities(data)
+            write(session, lambda: households.change_purchase(session, user, registration_id, coal_kg, stoves))
+        except SubsidyError as error:
+            session.rollback()
+            return self._detail(session, user, found.household_id, status_code=422, error=error,
+                                errors=error.errors, form=data)
+        return Redirect(f"/households/{found.household_id}?saved=1", status_code=303)
+
+    # --- spreadsheets ---
+
+    @get("/template.xlsx", sync_to_thread=False, guards=[READERS])
+    def template(self) -> Response[bytes]:
+        return _xlsx("registrations-template.xlsx", spreadsheet.template_bytes())
+
+    @get("/export.xlsx", sync_to_thread=True, guards=[READERS])
+    def export(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None) -> Response[bytes]:
+        village_id = village_id or user.village_id
+        if not village_id:
+            raise SubsidyError("请选择要导出的村(社区)", field="village_id")
+        return _xlsx(*spreadsheet.export_village(session, user, village_id))
+
+    @get("/import", sync_to_thread=False, guards=[VILLAGE])
+    def import_page(self) -> Template:
+        return Template("households/import.html", context={"header": spreadsheet.HEADER})
+
+    @post("/import", sync_to_thread=True, guards=[VILLAGE], request_max_body_size=50 * 1024 * 1024)
+    def upload(self, session: DbSession, user: CurrentUser,
+               data: Annotated[dict[str, Any], MULTIPART]) -> Template:
+        file = data.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return refused("households/import.html", SubsidyError("请选择要导入的 Excel 文件", field="file"),
+                           header=spreadsheet.HEADER)
+        content = file.file.read()
+        upload = write(session, lambda: spreadsheet.store_upload(session, user, file.filename, content))
+        try:
+            result = spreadsheet.preview_upload(session, user, upload.id)
+        except SubsidyError as error:
+            return refused("households/import.html", error, header=spreadsheet.HEADER)
+        return Template("households/preview.html", context={"result": result, "upload": upload, "done": False})
+
+    @post("/import/{upload_id:int}/confirm", sync_to_thread=True, guards=[VILLAGE])
+    def confirm(self, session: DbSession, user: CurrentUser, upload_id: FromPath[int]) -> Template:
+        result = write(session, lambda: spreadsheet.confirm_upload(session, user, upload_id))
+        return Template("households/preview.html", context={"result": result, "upload": None, "done": True})
+
+
+class RegistrationPages(Controller):
+    path = "/registrations"
+    include_in_schema = False
+
+    def _list(self, session, user, *, status="", village_id=None, q="", page=1, **extra) -> Template:
+        result = households.list_registrations(session, status=status, village_id=village_id, q=q, page=page)
+        by_village, by_town = households.counts(session)
+        return Template("households/registrations.html", context={
+            "me": user, "result": result, "status": status, "village_id": village_id, "q": q,
+            "villages": _villages(session), "statuses": REGISTRATION_STATUS_LABELS,
+            "by_village": by_village, "by_town": by_town, "season": seasons.active_season_or_none(session),
+            "notices": households.notices(session)[:10] if user.role in (Role.VILLAGE, Role.TOWN) else [],
+            "show_id": lambda v: households.show_id(user, v), **extra})
+
+    @get("/", sync_to_thread=True, guards=[READERS])
+    def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
+              village_id: FromQuery[int | None] = None, page: FromQuery[int | None] = None,
+              done: FromQuery[str] = "") -> Template:
+        message = DONE.get(done, "")
+        if done.startswith("all-") and is_number(done[4:]):
+            message = f"已审核通过{int(done[4:])}户。"
+        return self._list(session, user, status=status, village_id=village_id, page=page_number(page),
+                          notice=message)
+
+    @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
+    def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
+        village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
+        page = int(data["page"]) if is_number(str(data.get("page", ""))) else 1
+        return self._list(session, user, status=str(data.get("status", "")), village_id=village_id,
+                          q=str(data.get("q", "")), page=page)
+
+    @get("/counts", sync_to_thread=True, guards=[READERS])
+    def counts(self, session: DbSession, user: CurrentUser) -> Template:
+        by_village, by_town = households.counts(session)
+        return Template("households/counts.html", context={
+            "by_village": by_village, "by_town": by_town, "statuses": REGISTRATION_STATUS_LABELS,
+            "season": seasons.active_season_or_none(session)})
+
+    @get("/export.xlsx", sync_to_thread=True, guards=[READERS])
+    def export(self, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
+               village_id: FromQuery[int | None] = None) -> Response[bytes]:
+        return _xlsx("registrations.xlsx", spreadsheet.export_registrations(
+            session, user, status=status, village_id=village_id))
+
+    @post("/{registration_id:int}/approve", sync_to_thread=True, guards=[TOWN])
+    def approve(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int]) -> Redirect:
+        write(session, lambda: households.approve(session, user, registration_id))
+        return Redirect("/registrations?status=noticed&done=approved", status_code=303)
+
+    @post("/{registration_id:int}/reject", sync_to_thread=True, guards=[TOWN])
+    def reject(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Redirect:
+        write(session, lambda: households.reject(session, user, registration_id, str(data.get("reason", ""))))
+        return Redirect("/registrations?status=noticed&done=rejected", status_code=303)
+
+    @post("/approve-all", sync_to_thread=True, guards=[TOWN])
+    def approve_all(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
+        village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
+        count = write(session, lambda: households.approve_all_due(session, user, village_id))
+        return Redirect(f"/registrations?status=approved&done=all-{count}", status_code=303)
+
+    @post("/notice", sync_to_thread=True, guards=[VILLAGE])
+    def publish(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
+        notice, _ = write(session, lambda: households.publish_notice(
+            session, user, user.village_id, str(data.get("objection_contact", ""))))
+        return Redirect(f"/registrations/notices/{notice.id}", status_code=303)
+
+    @get("/notices/{notice_id:int}", sync_to_thread=True, guards=[READERS])
+    def notice_page(self, session: DbSession, user: CurrentUser, notice_id: FromPath[int]) -> Template:
+        found = households.notice(session, notice_id)
+        return Template("households/notice.html", context={
+            "the_notice": found, "rows": households.notice_rows(session, notice_id),
+            "village": session.get(Village, found.village_id),
+            "season": session.get(Season, found.season_id)})
+
+    @get("/notices/{notice_id:int}/notice.xlsx", sync_to_thread=True, guards=[READERS])
+    def notice_xlsx(self, session: DbSession, user: CurrentUser, notice_id: FromPath[int]) -> Response[bytes]:
+        return _xlsx(f"notice-{notice_id}.xlsx", spreadsheet.export_notice(session, notice_id))
+
+
+controllers = [HouseholdPages, RegistrationPages]

@@ -1,0 +1,209 @@
+"""Slip pages: the counter workflow (lookup → lines → preview → confirm), lists and exports, detail, print, void,
+and the scanning desk of the offices."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from subsidy.rules import barcodes, numbers
+from subsidy.policy import regions
+from subsidy.core.db import end_read
+from subsidy.core.errors import SubsidyError
+from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
+from web.deps import CurrentUser, DbSession
+from web.forms import FORM, is_number, page_number, refused, write
+from web.guards import requires
+from subsidy.sales import issuing, listing, scanning, slips, voiding
+
+READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+OFFICES = (Role.TOWN, Role.DRC, Role.FINANCE)
+MAX_LINES = 4
+COPY_COLOURS = {1: "white", 2: "red", 3: "blue", 4: "green", 5: "yellow"}
+# Roles that keep the whole ID number for their own records (DESIGN invariant 5): the supplier that sold (its paper
+# copy carries it, as seed 003's slip does) and the offices that reconcile the paper copies.
+FULL_ID_ROLES = {Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE}
+
+
+def _lines_from_form(form: dict) -> list[issuing.LineIn]:
+    lines = []
+    for i in range(MAX_LINES):
+        product = (form.get(f"product_{i}") or "").strip()
+        qty_text = (form.get(f"quantity_{i}") or "").strip()
+        if not product and not qty_text:
+            continue
+        if not product:
+            raise SubsidyError("请选择产品", field=f"product_{i}")
+        try:
+            if product == "stove":
+                quantity = int(qty_text or "1")
+            else:
+                from subsidy.rules.money import parse_tons_to_kg
+                quantity = parse_tons_to_kg(qty_text)
+        except (ValueError, SubsidyError):
+            raise SubsidyError("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
+        batch = (form.get(f"batch_{i}") or "").strip()
+        lines.append(issuing.LineIn(product, quantity, batch_id=int(batch) if is_number(batch) else None,
+                                    serial=(form.get(f"serial_{i}") or "").strip() or None))
+    return lines
+
+
+def _map_field(error: SubsidyError) -> SubsidyError:
+    """lines[0].serial → serial_0, so the page shows the reason next to the field."""
+    errors = {}
+    for key, message in error.errors.items():
+        if key.startswith("lines[") and "]." in key:
+            index, name = key[6:].split("].", 1)
+            key = {"batch_id": "batch", "unit_price_fen": "quantity"}.get(name, name) + "_" + index
+        errors[key] = message
+    error.errors = errors
+    return error
+
+
+def _filter(day: str | None, month: str | None, town_id: int | None, status: str | None,
+            household_id: int | None) -> listing.SlipFilter:
+    try:
+        the_day = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise SubsidyError("日期格式应为 YYYY-MM-DD", field="day") from None
+    return listing.SlipFilter(day=the_day, month=month or None, town_id=town_id, status=status or None,
+                              household_id=household_id)
+
+
+class SlipPages(Controller):
+    path = "/"
+    include_in_schema = False
+
+    # --- the counter ------------------------------------------------------------------------------------------
+    @get("/slips/new", sync_to_thread=False, guards=[requires(Role.SUPPLIER)])
+    def new(self) -> Template:
+        return Template("slips/new.html", context={"form": {}, "step": "lookup"})
+
+    @post("/slips/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def counter(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        """One form, three steps: `lookup` (ID number), `preview` (lines priced), `confirm` (issue)."""
+        step = data.get("step", "lookup")
+        context = {"products": [(p, PRODUCT_LABELS[p]) for p in (*COAL_PRODUCTS, "stove")],
+                   "max_lines": MAX_LINES}
+        try:
+            found = issuing.lookup(session, user=user, id_number=str(data.get("id_number", "")))
+        except SubsidyError as error:
+            end_read(session)
+            return refused("slips/new.html", error, data, step="lookup")
+        context.update(found=found, batches=issuing.available_batches(session, user))
+        if step == "lookup":
+            end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.core.db.end_read)
+            return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
+        try:
+            lines = _lines_from_form(data)
+            if step == "preview":
+                plan = issuing.plan(session, clerk=user, registration_id=found.registration.id, lines=lines)
+                end_read(session)
+                return Template("slips/new.html", context={**context, "form": data, "step": "preview",
+                                                                          "plan": plan})
+            slip = write(session, lambda: issuing.issue_slip(session, clerk=user,
+                                                             registration_id=found.registration.id, lines=lines))
+        except SubsidyError as error:
+            end_read(session)  # a refused preview read; a refused sale was rolled back by `write`
+            return refused("slips/new.html", _map_field(error), data, step="lines", **context)
+        return Redirect(f"/slips/{slip.number}?issued=1", status_code=303)
+
+    # --- lists ------------------------------------------------------------------------------------------------
+    @get("/slips", sync_to_thread=True, guards=[requires(*READERS)])
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+              day: FromQuery[str | None] = None, month: FromQuery[str | None] = None,
+              town_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
+              household_id: FromQuery[int | None] = None) -> Template:
+        flt = _filter(day, month, town_id, status, household_id)
+        rows, total = listing.list_slips(session, flt, page_number(page))
+        query = "&".join(f"{k}={v}" for k, v in (("day", day), ("month", month), ("town_id", town_id),
+                                                 ("status", status), ("household_id", household_id)) if v)
+        return Template("slips/index.html", context={
+            "rows": rows, "total": total, "page": page_number(page), "per_page": listing.PER_PAGE,
+            "form": {"day": day or "", "month": month or "", "town_id": town_id or "", "status": status or ""},
+            "household_id": household_id, "towns": regions.towns(session), "query": query,
+            "town_names": {t.id: t.name for t in regions.towns(session)}})
+
+    @get("/slips.xlsx", sync_to_thread=True, guards=[requires(*READERS)])
+    def export(self, session: DbSession, user: CurrentUser, day: FromQuery[str | None] = None,
+               month: FromQuery[str | None] = None, town_id: FromQuery[int | None] = None,
+               status: FromQuery[str | None] = None, household_id: FromQuery[int | None] = None) -> Response:
+        body = listing.export_xlsx(session, _filter(day, month, town_id, status, household_id))
+        return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="slips.xlsx"'})
+
+    # --- one slip ---------------------------------------------------------------------------------------------
+    @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
+    def detail(self, session: DbSession, user: CurrentUser, number: FromPath[str], issued: FromQuery[int | None] = None
+               ) -> Template:
+        v = slips.view(session, slips.get_by_number(session, number))
+        return Template("slips/detail.html", context={"v": v, "copies": COPIES, "full_id": user.role in FULL_ID_ROLES,
+                                                      "notice": "销售单已开具，请打印五联交付" if issued else None,
+                                                      "can_void": user.role == Role.SUPPLIER and v.voidable})
+
+    @get("/slips/{number:str}/print", sync_to_thread=True, guards=[requires(*READERS)])
+    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None
+                   ) -> Template:
+        return print_template(session, user, number, paper)
+
+    @get("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def void_form(self, session: DbSession, number: FromPath[str]) -> Template:
+        v = slips.view(session, slips.get_by_number(session, number))
+        return Template("slips/void.html", context={"v": v, "form": {}})
+
+    @post("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def void(self, session: DbSession, user: CurrentUser, number: FromPath[str], data: Annotated[dict, FORM]
+             ) -> Template | Redirect:
+        try:
+            write(session, lambda: voiding.void_slip(session, user=user, number=number,
+                                                     reason=str(data.get("reason", ""))))
+        except SubsidyError as error:
+            session.rollback()
+            v = slips.view(session, slips.get_by_number(session, number))
+            return refused("slips/void.html", error, data, v=v)
+        return Redirect(f"/slips/{number}", status_code=303)
+
+    # --- scanning ---------------------------------------------------------------------------------------------
+    @get("/scans", sync_to_thread=False, guards=[requires(*OFFICES)])
+    def scans(self, user: CurrentUser) -> Template:
+        return Template("slips/scans.html", context={"form": {}, "copy": scanning.office_copy(user), "copies": COPIES})
+
+    @post("/scans", sync_to_thread=True, guards=[requires(*OFFICES)])
+    def scan(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
+        context = {"form": {}, "copy": scanning.office_copy(user), "copies": COPIES, "code": data.get("code", "")}
+        try:
+            slip, _ = write(session, lambda: scanning.record_scan(session, user=user, code=str(data.get("code", ""))))
+        except SubsidyError as error:
+            session.rollback()
+            kind = getattr(error, "kind", "invalid")
+            v = None
+            try:
+                number, _ = numbers.parse_copy_code(str(data.get("code", "")))
+                v = slips.view(session, slips.get_by_number(session, number))
+            except (ValueError, SubsidyError):
+                pass
+            return Template("slips/scans.html", context={**context, "error": error, "kind": kind, "v": v},
+                            status_code=200)
+        return Template("slips/scans.html", context={**context, "kind": "ok", "v": slips.view(session, slip)})
+
+    @get("/scans/missing", sync_to_thread=True, guards=[requires(*OFFICES)])
+    def missing(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None) -> Template:
+        rows, total = scanning.missing_copies(session, user=user, page=page_number(page))
+        return Template("slips/missing.html", context={"rows": rows, "total": total, "page": page_number(page),
+                                                       "per_page": listing.PER_PAGE,
+                                                       "copy": scanning.office_copy(user), "copies": COPIES})
+
+
+def print_template(session, user, number: str, paper: str | None) -> Template:
+    v = slips.view(session, slips.get_by_number(session, number))
+    svgs = {c: barcodes.barcode_svg(numbers.copy_code(v.slip.number, c)) for c in COPIES}
+    return Template("print/slip.html", context={
+        "v": v, "copies": COPIES, "colours": COPY_COLOURS, "svgs": svgs, "paper": "a4" if paper == "a4" else "form",
+        "full_id": user.role in FULL_ID_ROLES})
+
+
+controllers = [SlipPages]

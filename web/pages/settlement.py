@@ -1,0 +1,239 @@
+"""Pages of monthly summaries (supplier builds, seals and submits; reviewers approve, return, set slips aside) and
+settlements (finance settles, exports, records the payment; the supplier, the bureau and the auditor read)."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from subsidy.core import clock
+from subsidy.settlement import sheets
+from subsidy.core.errors import SubsidyError
+from subsidy.models import Role, Settlement, Summary, User
+from subsidy.core.scope import get_or_404
+from web.api.settlement import xlsx
+from web.deps import CurrentUser, DbSession
+from web.forms import FORM, is_number, write
+from web.guards import requires
+from subsidy.settlement import statements, summaries
+from subsidy.rules import months
+
+READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+SETTLEMENT_READERS = (Role.SUPPLIER, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+
+
+def _go(url: str) -> Redirect:
+    """303 to a local page; the Chinese notice in the query string is percent-encoded."""
+    return Redirect(quote(url, safe="/?=&-"), status_code=303)
+
+
+def _ids(data: dict) -> list[int]:
+    raw = data.get("ids", [])
+    raw = raw if isinstance(raw, list) else [raw]
+    return [int(x) for x in raw if is_number(str(x))]
+
+
+def _index_context(session: Session, user: User, month: str | None, status: str | None, page: int) -> dict[str, Any]:
+    towns, suppliers = summaries.names(session)
+    return {"waiting": summaries.queue(session, user), "summaries": summaries.list_summaries(
+        session, month=month or None, status=status or None, page=page), "towns": towns, "suppliers": suppliers,
+        "month": month or "", "status": status or "", "page": page, "this_month": months.month_of(clock.today()),
+        "set_aside": summaries.set_aside_slips(session) if user.role == Role.SUPPLIER else [],
+        "can_bulk": user.role in summaries.BULK_ROLES}
+
+
+def _show_context(session: Session, user: User, summary_id: int) -> dict[str, Any]:
+    summary = get_or_404(session, Summary, summary_id)
+    towns, suppliers = summaries.names(session)
+    flagged = summaries.slips_with_flags(session, summary, user)
+    my_turn = summaries.TURN.get(summary.status) == user.role
+    # Where the money stands: its statement, or (approved by finance, not yet settled) the month's statements made
+    # before it, which it will not join: it waits for a supplementary statement. Towns see no statements (scope).
+    statement = session.get(Settlement, summary.settlement_id) if summary.settlement_id else None
+    earlier = statements.statements_of_month(session, summary.supplier_id, summary.month) \
+        if summary.status == summaries.S.FINANCE_APPROVED and summary.settlement_id is None else []
+    return {"summary": summary, "town": towns.get(summary.town_id, ""), "supplier": suppliers[summary.supplier_id],
+            "slips": flagged, "flag_count": sum(1 for f in flagged if f.flags),
+            "events": summaries.history_with_names(session, summary.id), "my_turn": my_turn,
+            "editable": user.role == Role.SUPPLIER and summary.status in summaries.EDITABLE,
+            "statement": statement, "earlier_statements": earlier,
+            "sees_statements": user.role in SETTLEMENT_READERS}
+
+
+class SummaryPages(Controller):
+    path = "/summaries"
+    include_in_schema = False
+    guards = [requires(*READERS)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, month: FromQuery[str | None] = None,
+              status: FromQuery[str | None] = None, page: FromQuery[int] = 1, notice: FromQuery[str | None] = None
+              ) -> Template:
+        try:
+            context = _index_context(session, user, month, status, max(page, 1))
+        except SubsidyError as error:
+            context = _index_context(session, user, None, status, 1) | {"error": error}
+        return Template("summaries/index.html", context=context | {"notice": notice})
+
+    @post("/build", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def build(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        month = str(data.get("month", ""))
+        try:
+            drafts = write(session, lambda: summaries.build_summaries(session, clerk=user, month=month))
+        except SubsidyError as error:
+            return Template("summaries/index.html", status_code=422, context=_index_context(
+                session, user, None, None, 1) | {"error": error, "errors": error.errors, "form": data})
+        if not drafts:
+            return _go("/summaries?notice=该月没有尚未汇总的销售单")
+        return _go(f"/summaries?month={months.parse_month(month)}&notice=已生成{len(drafts)}张汇总表草稿")
+
+    @post("/approve-many", sync_to_thread=True, guards=[requires(Role.DRC, Role.FINANCE)])
+    def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
+        done = write(session, lambda: summaries.approve_many(session, reviewer=user, summary_ids=_ids(data),
+                                                              comment=str(data.get("comment", ""))))
+        return _go(f"/summaries?notice=已审核通过{len(done)}张汇总表")
+
+    @get("/{summary_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
+             notice: FromQuery[str | None] = None) -> Template:
+        return Template("summaries/show.html", context=_show_context(session, user, summary_id) | {"notice": notice})
+
+    @get("/{summary_id:int}/xlsx", sync_to_thread=True)
+    def spreadsheet(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> Response:
+        return xlsx(*sheets.summary_xlsx(session, summary_id, user))
+
+    def _act(self, session, user, summary_id, work, notice: str) -> Template | Redirect:
+        try:
+            write(session, work)
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            return Template("summaries/show.html", status_code=422,
+                            context=_show_context(session, user, summary_id) | {"error": error,
+                                                                                "errors": error.errors})
+        return _go(f"/summaries/{summary_id}?notice={notice}")
+
+    @post("/{summary_id:int}/rebuild", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def rebuild(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> Template | Redirect:
+        return self._act(session, user, summary_id,
+                         lambda: summaries.rebuild(session, clerk=user, summary_id=summary_id), "已重新生成")
+
+    @post("/{summary_id:int}/submit", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def submit(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Template | Redirect:
+        return self._act(session, user, summary_id, lambda: summaries.submit(
+            session, clerk=user, summary_id=summary_id, password=str(data.get("password", ""))), "已盖章提交")
+
+    @post("/{summary_id:int}/approve", sync_to_thread=True)
+    def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
+                data: Annotated[dict, FORM]) -> Template | Redirect:
+        return self._act(session, user, summary_id, lambda: summaries.approve(
+            session, reviewer=user, summary_id=summary_id, comment=str(data.get("comment", ""))), "已审核通过")
+
+    @post("/{summary_id:int}/return", sync_to_thread=True)
+    def return_(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
+                data: Annotated[dict, FORM]) -> Template | Redirect:
+        return self._act(session, user, summary_id, lambda: summaries.return_summary(
+            session, reviewer=user, summary_id=summary_id, reason=str(data.get("reason", ""))), "已退回企业")
+
+    @post("/{summary_id:int}/set-aside", sync_to_thread=True)
+    def set_aside(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
+                  data: Annotated[dict, FORM]) -> Template | Redirect:
+        slip_id = int(data["slip_id"]) if is_number(str(data.get("slip_id", ""))) else 0
+        return self._act(session, user, summary_id, lambda: summaries.set_aside(
+            session, reviewer=user, summary_id=summary_id, slip_id=slip_id, reason=str(data.get("reason", ""))),
+            "已剔除该销售单")
+
+    @post("/release/{slip_id:int}", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def release(self, session: DbSession, user: CurrentUser, slip_id: FromPath[int]) -> Redirect:
+        write(session, lambda: summaries.release_slip(session, clerk=user, slip_id=slip_id))
+        return _go("/summaries?notice=该销售单可在以后月份的汇总表中重新汇总")
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        return None
+
+
+class SettlementPages(Controller):
+    path = "/settlements"
+    include_in_schema = False
+    guards = [requires(*SETTLEMENT_READERS)]
+
+    def _index(self, session, user, status: str | None = None, page: int = 1, **extra) -> dict:
+        towns, suppliers = summaries.names(session)
+        return {"settlements": statements.list_settlements(session, status=status, page=page),
+                "suppliers": suppliers, "status": status or "", "page": page,
+                "ready": statements.ready_to_settle(session) if user.role == Role.FINANCE else [],
+                "is_finance": user.role == Role.FINANCE, **extra}
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, notice: FromQuery[str | None] = None,
+              status: FromQuery[str | None] = None, page: FromQuery[int] = 1) -> Template:
+        return Template("settlements/index.html", context=self._index(session, user, status, max(page, 1),
+                                                                      notice=notice))
+
+    @post("/", sync_to_thread=True, guards=[requires(Role.FINANCE)])
+    def settle(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            supplier_id = int(data.get("supplier_id", 0))
+            statement, created = write(session, lambda: statements.settle(
+                session, officer=user, supplier_id=supplier_id, month=str(data.get("month", ""))))
+        except (SubsidyError, ValueError) as error:
+            if isinstance(error, SubsidyError) and error.__class__ is not SubsidyError:
+                raise
+            return Template("settlements/index.html", status_code=422,
+                            context=self._index(session, user, error=error))
+        notice = ("已生成补充结算单" if statement.seq > 1 else "已生成结算单") if created else "结算单已存在"
+        return _go(f"/settlements/{statement.id}?notice={notice}")
+
+    def _show(self, session, settlement_id: int, **extra) -> dict:
+        statement = get_or_404(session, Settlement, settlement_id)
+        towns, suppliers = summaries.names(session)
+        by_town, by_fund = statements.statement_lines(session, statement.id)
+        return {"statement": statement, "supplier": suppliers[statement.supplier_id], "towns": towns,
+                "by_town": by_town, "by_fund": by_fund, "summaries": statements.summaries_of_statement(session,
+                                                                                                     statement.id),
+                "month_statements": statements.statements_of_month(session, statement.supplier_id, statement.month),
+                "waiting": statements.ready_to_settle(session, supplier_id=statement.supplier_id,
+                                                      month=statement.month),
+                "today": clock.today().isoformat(), "form": {}, **extra}
+
+    @get("/{settlement_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int],
+             notice: FromQuery[str | None] = None) -> Template:
+        return Template("settlements/show.html",
+                        context=self._show(session, settlement_id, notice=notice, is_finance=user.role == Role.FINANCE))
+
+    @get("/{settlement_id:int}/xlsx", sync_to_thread=True)
+    def spreadsheet(self, session: DbSession, settlement_id: FromPath[int]) -> Response:
+        return xlsx(*sheets.settlement_xlsx(session, settlement_id))
+
+    @get("/{settlement_id:int}/payment.xlsx", sync_to_thread=True, guards=[requires(Role.FINANCE)])
+    def payment_instruction(self, session: DbSession, settlement_id: FromPath[int]) -> Response:
+        return xlsx(*sheets.payment_instruction_xlsx(session, [settlement_id]))
+
+    @post("/{settlement_id:int}/pay", sync_to_thread=True, guards=[requires(Role.FINANCE)])
+    def pay(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int],
+            data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            write(session, lambda: statements.pay(session, officer=user, settlement_id=settlement_id,
+                                                  reference=str(data.get("reference", "")),
+                                                  paid_on=_parse_date(str(data.get("paid_on", "")))))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            return Template("settlements/show.html", status_code=422, context=self._show(
+                session, settlement_id, error=error, errors=error.errors, form=data, is_finance=True))
+        return _go(f"/settlements/{settlement_id}?notice=已登记支付")
+
+
+controllers = [SummaryPages, SettlementPages]

@@ -1,0 +1,419 @@
+"""Pages of the suppliers area: suppliers, quality standards, contracts and coverage, batches, the in/out ledger,
+and attachment downloads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from subsidy.supply import attachments, batches, contracts, ledger, suppliers
+from subsidy.policy import quality, seasons
+from subsidy.core.errors import NotFound, SubsidyError
+from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Product, Role, Season, Supplier, Town
+from subsidy.core.settings import get_settings
+from web.deps import CurrentUser, DbSession
+from web.forms import FORM, MULTIPART, page_number, refused, write
+from web.guards import requires
+
+PER_PAGE = 50
+UPLOAD_LIMIT = get_settings().attachment_max_bytes + 256 * 1024  # the form fields around the file
+
+
+def _date(form: dict, key: str, label: str) -> date | None:
+    raw = (form.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise SubsidyError(f"{label}格式应为 年-月-日，例如 2021-10-01", field=key) from None
+
+
+def _file(form: dict, key: str) -> tuple[str, bytes] | None:
+    upload = form.get(key)
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = upload.file.read(get_settings().attachment_max_bytes + 1)
+        return upload.filename, data
+    return None
+
+
+def _text(form: dict) -> dict:
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _supplier_input(form: dict, products: list[str]) -> suppliers.SupplierInput:
+    return suppliers.SupplierInput(
+        code=form.get("code", ""), name=form.get("name", ""), credit_code=form.get("credit_code", ""),
+        slip_prefix=form.get("slip_prefix", ""), legal_rep=form.get("legal_rep", ""),
+        contact_name=form.get("contact_name", ""), contact_phone=form.get("contact_phone", ""),
+        address=form.get("address", ""), bank_name=form.get("bank_name", ""),
+        bank_account=form.get("bank_account", ""), tender_notice_no=form.get("tender_notice_no", ""),
+        tender_date=_date(form, "tender_date", "中标日期"), products=products)
+
+
+def _products_from(form: dict) -> list[str]:
+    value = form.get("products") or []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _supplier_form(s: Supplier) -> dict:
+    return {"code": s.code, "name": s.name, "credit_code": s.credit_code, "slip_prefix": s.slip_prefix,
+            "legal_rep": s.legal_rep, "contact_name": s.contact_name, "contact_phone": s.contact_phone,
+            "address": s.address, "bank_name": s.bank_name, "bank_account": s.bank_account,
+            "tender_notice_no": s.tender_notice_no, "tender_date": s.tender_date.isoformat() if s.tender_date else "",
+            "products": suppliers.products_of(s)}
+
+
+class SuppliersPages(Controller):
+    path = "/suppliers"
+    include_in_schema = False
+    guards = [requires(Role.DRC, Role.FINANCE, Role.AUDITOR, Role.SUPPLIER, Role.ADMIN)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+              saved: FromQuery[int | None] = None) -> Template:
+        page = page_number(page)
+        rows, total = suppliers.listing(session, page)
+        return Template("suppliers/list.html", context={
+            "rows": rows, "total": total, "page": page, "per_page": PER_PAGE, "me": user,
+            "products_label": suppliers.products_label, "notice": "已保存" if saved else None})
+
+    @get("/new", sync_to_thread=False, guards=[requires(Role.DRC)])
+    def new(self) -> Template:
+        return Template("suppliers/form.html", context={"form": {"products": []}, "supplier": None})
+
+    @post("/new", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        products = _products_from(data)
+        form = {**data, "products": products}
+        try:
+            supplier = write(session, lambda: suppliers.create(session, user, _supplier_input(data, products)))
+        except SubsidyError as error:
+            return refused("suppliers/form.html", error, form, supplier=None)
+        return Redirect(f"/suppliers/{supplier.id}?saved=1", status_code=303)
+
+    @get("/{supplier_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
+             saved: FromQuery[int | None] = None) -> Template:
+        supplier = suppliers.get(session, supplier_id)
+        season = seasons.active_season_or_none(session)
+        rows, _ = contracts.listing(session, supplier_id=supplier.id, season_id=season.id if season else None,
+                                    per_page=200)
+        return Template("suppliers/show.html", context={
+            "s": supplier, "me": user, "contracts": rows, "products_label": suppliers.products_label(supplier),
+            "notice": "已保存" if saved else None})
+
+    @get("/{supplier_id:int}/edit", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def edit(self, session: DbSession, supplier_id: FromPath[int]) -> Template:
+        supplier = suppliers.get(session, supplier_id)
+        return Template("suppliers/form.html", context={"form": _supplier_form(supplier), "supplier": supplier})
+
+    @post("/{supplier_id:int}/edit", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def update(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Template | Redirect:
+        supplier = suppliers.get(session, supplier_id)
+        products = _products_from(data)
+        try:
+            write(session, lambda: suppliers.update(session, user, supplier_id, _supplier_input(data, products)))
+        except SubsidyError as error:
+            return refused("suppliers/form.html", error, {**data, "products": products}, supplier=supplier)
+        return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
+
+    @post("/{supplier_id:int}/status", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def status(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            write(session, lambda: suppliers.set_status(session, user, supplier_id, data.get("status", ""),
+                                                        data.get("reason", "")))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            supplier = suppliers.get(session, supplier_id)
+            return refused("suppliers/show.html", error, data, s=supplier, me=user, contracts=[],
+                           products_label=suppliers.products_label(supplier))
+        return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
+
+    @get("/{supplier_id:int}/contact", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def contact_form(self, session: DbSession, supplier_id: FromPath[int]) -> Template:
+        s = suppliers.get(session, supplier_id)
+        return Template("suppliers/contact.html", context={"s": s, "form": {
+            "contact_name": s.contact_name, "contact_phone": s.contact_phone, "address": s.address}})
+
+    @post("/{supplier_id:int}/contact", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def contact(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
+                data: Annotated[dict, FORM]) -> Template | Redirect:
+        s = suppliers.get(session, supplier_id)
+        try:
+            write(session, lambda: suppliers.update_contact(
+                session, user, supplier_id, contact_name=data.get("contact_name", ""),
+                contact_phone=data.get("contact_phone", ""), address=data.get("address", "")))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            return refused("suppliers/contact.html", error, data, s=s)
+        return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
+
+    # --- quality standards ---
+
+    @get("/standards", sync_to_thread=True)
+    def standards(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
+                  saved: FromQuery[int | None] = None) -> Template:
+        return Template("suppliers/standards.html", context=_standards_context(session, user, season_id, saved))
+
+    @post("/standards", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def save_standard(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            season_id = int(data.get("season_id") or 0)
+        except ValueError:
+            raise NotFound() from None
+        try:
+            write(session, lambda: quality.save_standard(
+                session, user, season_id, data.get("product", ""), volatile_pct=data.get("volatile_pct", ""),
+                sulfur_pct=data.get("sulfur_pct", ""), ash_pct=data.get("ash_pct", ""),
+                calorific_mj_kg=data.get("calorific_mj_kg", ""), source=data.get("source", "")))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            return refused("suppliers/standards.html", error, data,
+                           **_standards_context(session, user, season_id, None))  # no "form" key in the context
+        return Redirect(f"/suppliers/standards?season_id={season_id}&saved=1", status_code=303)
+
+
+def _standards_context(session, user, season_id: int | None, saved) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    all_seasons = list(session.execute(select(Season).order_by(Season.starts_on.desc())).scalars())
+    season = next((s for s in all_seasons if s.id == season_id), None) or seasons.active_season_or_none(session) \
+        or (all_seasons[0] if all_seasons else None)
+    standards = quality.standards_of(session, season.id) if season else []
+    return {"seasons": all_seasons, "season": season, "standards": standards, "me": user,
+            "defaults": quality.DEFAULT_STANDARDS, "linxia": quality.LINXIA_EXAMPLE,
+            "missing": [p for p in COAL_PRODUCTS if p not in {s.product for s in standards}],
+            "notice": "质量标准已保存" if saved else None}
+
+
+def _choices(session) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    return {
+        "supplier_options": [(s.id, f"{s.name}（{s.code}）") for s in suppliers.all_in_scope(session)],
+        "town_options": [(t.id, t.name) for t in session.execute(select(Town).order_by(Town.code)).scalars()],
+        "season_options": [(s.id, s.name) for s in session.execute(
+            select(Season).order_by(Season.starts_on.desc())).scalars()],
+        "product_options": [(str(p), PRODUCT_LABELS[p]) for p in Product],
+    }
+
+
+class ContractsPages(Controller):
+    path = "/contracts"
+    include_in_schema = False
+    guards = [requires(Role.DRC, Role.FINANCE, Role.AUDITOR, Role.SUPPLIER, Role.TOWN, Role.ADMIN)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+              season_id: FromQuery[int | None] = None, supplier_id: FromQuery[int | None] = None,
+              town_id: FromQuery[int | None] = None) -> Template:
+        page = page_number(page)
+        rows, total = contracts.listing(session, season_id=season_id, supplier_id=supplier_id, town_id=town_id,
+                                        page=page)
+        query = "&".join(f"{k}={v}" for k, v in (("season_id", season_id), ("supplier_id", supplier_id),
+                                                 ("town_id", town_id)) if v)
+        return Template("suppliers/contracts.html", context={
+            "rows": rows, "total": total, "page": page, "per_page": PER_PAGE, "me": user,
+            "filters": {"season_id": season_id or "", "supplier_id": supplier_id or "", "town_id": town_id or ""},
+            "pager_url": f"/contracts?{query}&" if query else "/contracts?", **_choices(session)})
+
+    @get("/coverage", sync_to_thread=True)
+    def coverage(self, session: DbSession, season_id: FromQuery[int | None] = None) -> Template:
+        season = session.get(Season, season_id) if season_id else seasons.active_season_or_none(session)
+        cover = contracts.coverage(session, season.id) if season else []
+        return Template("suppliers/coverage.html", context={"season": season, "coverage": cover,
+                                                           **_choices(session)})
+
+    @get("/new", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def new(self, session: DbSession, supplier_id: FromQuery[int | None] = None) -> Template:
+        season = seasons.active_season_or_none(session)
+        form = {"season_id": season.id if season else "", "supplier_id": supplier_id or ""}
+        return Template("suppliers/contract_form.html", context={"form": form, **_choices(session)})
+
+    @post("/new", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        def as_id(key):
+            try:
+                return int(data.get(key) or 0) or None
+            except ValueError:
+                return None
+        try:
+            form = contracts.ContractInput(
+                supplier_id=as_id("supplier_id"), town_id=as_id("town_id"), season_id=as_id("season_id"),
+                product=data.get("product", ""), price=data.get("price", ""),
+                signed_on=_date(data, "signed_on", "签订日期"), guarantee_received=bool(data.get("guarantee_received")))
+            contract = write(session, lambda: contracts.create(session, user, form))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError and not hasattr(error, "extra"):
+                raise
+            return refused("suppliers/contract_form.html", error, data, **_choices(session))
+        return Redirect(f"/contracts/{contract.id}", status_code=303)
+
+    @get("/{contract_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, contract_id: FromPath[int],
+             saved: FromQuery[int | None] = None) -> Template:
+        return Template("suppliers/contract.html", context={**_contract_context(session, contract_id), "me": user,
+                                                           "notice": "附件已上传" if saved else None})
+
+    @post("/{contract_id:int}/attachments", sync_to_thread=True, guards=[requires(Role.DRC)],
+          request_max_body_size=UPLOAD_LIMIT)
+    def upload(self, session: DbSession, user: CurrentUser, contract_id: FromPath[int],
+               data: Annotated[dict, MULTIPART]) -> Template | Redirect:
+        contracts.get(session, contract_id)
+        upload = _file(data, "file")
+        try:
+            if upload is None:
+                raise SubsidyError("请选择要上传的文件", field="file")
+            write(session, lambda: contracts.attach(session, user, contract_id, data.get("kind", ""),
+                                                    filename=upload[0], data=upload[1]))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            return refused("suppliers/contract.html", error, _text(data), me=user,
+                           **_contract_context(session, contract_id))
+        return Redirect(f"/contracts/{contract_id}?saved=1", status_code=303)
+
+
+def _contract_context(session, contract_id: FromPath[int]) -> dict[str, Any]:
+    contract = contracts.get(session, contract_id)
+    supplier = session.get(Supplier, contract.supplier_id)
+    town = session.get(Town, contract.town_id)
+    season = session.get(Season, contract.season_id)
+    files = {}
+    for key in ("contract_attachment_id", "guarantee_attachment_id"):
+        attachment_id = getattr(contract, key)
+        if attachment_id:
+            try:
+                files[key] = attachments.for_download(session, attachment_id)
+            except NotFound:
+                pass
+    return {"c": contract, "supplier": supplier, "town": town, "season": season, "files": files}
+
+
+def _batch_form(data: dict) -> batches.BatchInput:
+    raw_kg = (data.get("quantity_kg") or "").strip().replace(",", "")
+    try:
+        kg = int(raw_kg) if raw_kg else None
+    except ValueError:
+        raise SubsidyError("进货数量应为整数（千克）", field="quantity_kg") from None
+    return batches.BatchInput(
+        product=data.get("product", ""), quantity_kg=kg, producer=data.get("producer", ""),
+        origin=data.get("origin", ""), arrival_date=_date(data, "arrival_date", "到货日期"),
+        vehicle=data.get("vehicle", ""), report_no=data.get("report_no", ""), lab=data.get("lab", ""),
+        volatile_pct=data.get("volatile_pct", ""), sulfur_pct=data.get("sulfur_pct", ""),
+        ash_pct=data.get("ash_pct", ""), calorific_mj_kg=data.get("calorific_mj_kg", ""))
+
+
+def _coal_options():
+    return [(str(p), PRODUCT_LABELS[p]) for p in COAL_PRODUCTS]
+
+
+class BatchesPages(Controller):
+    path = "/batches"
+    include_in_schema = False
+    guards = [requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE, Role.ADMIN)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+              product: FromQuery[str | None] = None, passed: FromQuery[str | None] = None,
+              supplier_id: FromQuery[int | None] = None) -> Template:
+        page = page_number(page)
+        passed_value = {"1": True, "0": False}.get(passed or "")
+        rows, total = batches.listing(session, product=product or None, passed=passed_value, supplier_id=supplier_id,
+                                      page=page)
+        query = "&".join(f"{k}={v}" for k, v in (("product", product), ("passed", passed),
+                                                 ("supplier_id", supplier_id)) if v)
+        return Template("suppliers/batches.html", context={
+            "rows": rows, "total": total, "page": page, "per_page": PER_PAGE, "me": user,
+            "filters": {"product": product or "", "passed": passed or "", "supplier_id": supplier_id or ""},
+            "product_options": _coal_options(), "reasons": batches.reasons,
+            "supplier_options": [(s.id, s.name) for s in suppliers.all_in_scope(session)],
+            "pager_url": f"/batches?{query}&" if query else "/batches?"})
+
+    @get("/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    def new(self, session: DbSession) -> Template:
+        season = seasons.active_season_or_none(session)
+        return Template("suppliers/batch_form.html", context=_batch_form_context(session, season, {}))
+
+    @post("/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], request_max_body_size=UPLOAD_LIMIT)
+    def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, MULTIPART]) -> Template | Redirect:
+        try:
+            form = _batch_form(data)
+            report = _file(data, "report")
+            batch = write(session, lambda: batches.record(session, user, user.supplier_id, form, report=report))
+        except SubsidyError as error:
+            if error.__class__ is not SubsidyError:
+                raise
+            context = _batch_form_context(session, seasons.active_season_or_none(session), _text(data))
+            context.pop("form")
+            return refused("suppliers/batch_form.html", error, _text(data), **context)
+        return Redirect(f"/batches/{batch.id}?new=1", status_code=303)
+
+    @get("/{batch_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, batch_id: FromPath[int], new: FromQuery[int | None] = None) -> Template:
+        batch = batches.get(session, batch_id)
+        supplier = session.get(Supplier, batch.supplier_id)
+        standard = quality.standard_for(session, batch.season_id, batch.product)
+        return Template("suppliers/batch.html", context={
+            "b": batch, "supplier": supplier, "standard": standard, "reasons": batches.reasons(batch), "me": user,
+            "new": bool(new)})
+
+
+def _batch_form_context(session, season, form) -> dict[str, Any]:
+    standards = quality.standards_of(session, season.id) if season else []
+    return {"form": form, "season": season, "standards": standards, "product_options": _coal_options()}
+
+
+class LedgerPages(Controller):
+    path = "/ledger"
+    include_in_schema = False
+    guards = [requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE, Role.ADMIN)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser) -> Template:
+        return Template("suppliers/ledger_index.html", context={
+            "rows": ledger.overview(session), "season": seasons.active_season(session), "me": user,
+            "warn_days": ledger.WARN_DAYS})
+
+    @get("/{supplier_id:int}/{product:str}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int], product: FromPath[str],
+             page: FromQuery[int | None] = None) -> Template:
+        book = ledger.build(session, supplier_id, product, page=page_number(page))
+        return Template("suppliers/ledger.html", context={
+            "book": book, "rows": book.rows, "total": book.row_count, "page": book.page, "per_page": book.per_page,
+            "me": user, "warn_days": ledger.WARN_DAYS})
+
+    @get("/{supplier_id:int}/{product:str}/xlsx", sync_to_thread=True)
+    def xlsx(self, session: DbSession, supplier_id: FromPath[int], product: FromPath[str]) -> Response:
+        book = ledger.build(session, supplier_id, product, page=None)
+        name = f"进销货台账-{book.supplier.code}-{product}.xlsx"
+        return Response(ledger.to_xlsx(session, book), media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+class AttachmentsPages(Controller):
+    path = "/attachments"
+    include_in_schema = False
+
+    @get("/{attachment_id:int}", sync_to_thread=True)
+    def download(self, session: DbSession, user: CurrentUser, attachment_id: FromPath[int]) -> Response:
+        a = attachments.for_download(session, attachment_id)
+        return Response(a.data, media_type=a.content_type, headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(a.filename)}",
+            "X-Content-Type-Options": "nosniff"})
+
+
+controllers = [SuppliersPages, ContractsPages, BatchesPages, LedgerPages, AttachmentsPages]

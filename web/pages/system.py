@@ -1,0 +1,203 @@
+"""Administration pages: users (create, disable/enable, reset password, unlock), regions, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from subsidy.core import audit
+from subsidy.policy import regions
+from subsidy.accounts import users
+from subsidy.core.errors import NotAllowed, NotFound, SubsidyError
+from subsidy.models import ROLE_LABELS, ZONE_LABELS, Role
+from web.deps import CurrentUser, DbSession
+from web.forms import FORM, is_number, page_number, refused, write
+from web.guards import requires
+
+PER_PAGE = 50
+NOTICES = {
+    "disabled": "已停用该用户，其登录和接口令牌已全部失效。",
+    "enabled": "已启用该用户。",
+    "unlocked": "已解除锁定。",
+    "town": "已新增街道/镇。",
+    "village": "已新增村/社区。",
+    "zone": "已修改区域类型。",
+}
+
+
+def _refusable(error: SubsidyError) -> bool:
+    """Refusals re-render the form; missing (404) and not-allowed (403) go to the error pages."""
+    return not isinstance(error, (NotFound, NotAllowed))
+
+
+def _optional_id(form: dict, key: str) -> int | None:
+    raw = str(form.get(key) or "").strip()
+    return int(raw) if is_number(raw) else None
+
+
+class UsersController(Controller):
+    path = "/admin/users"
+    include_in_schema = False
+    guards = [requires(Role.ADMIN)]
+
+    def _list(self, session, page: int, **context) -> dict:
+        rows, total = users.users_page(session, page, PER_PAGE)
+        labels = users.scope_labels(session)
+        return {"rows": [(u, users.label_of(labels, u)) for u in rows], "total": total, "page": page,
+                "per_page": PER_PAGE, "locked": {u.id for u in rows if users.is_locked(u)}, **context}
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, page: FromQuery[int | None] = None,
+              done: FromQuery[str | None] = None) -> Template:
+        return Template("admin/users.html", context=self._list(session, page_number(page),
+                                                              notice=NOTICES.get(done or "")))
+
+    def _new_context(self, session) -> dict:
+        return {"choices": users.scope_choices(session),
+                "roles": [(str(r), ROLE_LABELS[r]) for r in Role]}
+
+    @get("/new", sync_to_thread=True)
+    def new(self, session: DbSession) -> Template:
+        return Template("admin/user_new.html", context={"form": {}, "errors": {}, **self._new_context(session)})
+
+    @post("/new", sync_to_thread=True)
+    def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
+        form = {k: v for k, v in data.items() if k != "_csrf_token"}
+        password = str(form.get("password") or "").strip() or users.temporary_password()
+        try:
+            created = write(session, lambda: users.create_user(
+                session, user, username=str(form.get("username") or ""), role=str(form.get("role") or ""),
+                password=password, display_name=str(form.get("display_name") or ""),
+                town_id=_optional_id(form, "town_id"), village_id=_optional_id(form, "village_id"),
+                supplier_id=_optional_id(form, "supplier_id"), temporary=True))
+        except SubsidyError as error:
+            if not _refusable(error):
+                raise
+            form.pop("password", None)
+            return refused("admin/user_new.html", error, form, **self._new_context(session))
+        return Template("admin/password_issued.html", context={
+            "subject": created.username, "password": password, "created": True}, status_code=201)
+
+    @post("/{user_id:int}/disable", sync_to_thread=True)
+    def disable(self, session: DbSession, user: CurrentUser, user_id: FromPath[int]) -> Template | Redirect:
+        return self._act(session, lambda: users.set_active(session, user, user_id, False), "disabled")
+
+    @post("/{user_id:int}/enable", sync_to_thread=True)
+    def enable(self, session: DbSession, user: CurrentUser, user_id: FromPath[int]) -> Template | Redirect:
+        return self._act(session, lambda: users.set_active(session, user, user_id, True), "enabled")
+
+    @post("/{user_id:int}/unlock", sync_to_thread=True)
+    def unlock(self, session: DbSession, user: CurrentUser, user_id: FromPath[int]) -> Template | Redirect:
+        return self._act(session, lambda: users.unlock(session, user, user_id), "unlocked")
+
+    def _act(self, session, work, done: str) -> Template | Redirect:
+        try:
+            write(session, work)
+        except SubsidyError as error:
+            if not _refusable(error):
+                raise
+            return Template("admin/users.html", context={**self._list(session, 1), "error": error},
+                            status_code=422)
+        return Redirect(f"/admin/users?done={done}", status_code=303)
+
+    @post("/{user_id:int}/reset-password", sync_to_thread=True)
+    def reset_password(self, session: DbSession, user: CurrentUser, user_id: FromPath[int],
+                       data: Annotated[dict, FORM]) -> Template:
+        password = str(data.get("new_password") or "").strip() or users.temporary_password()
+        try:
+            target = write(session, lambda: users.reset_password(session, user, user_id, password))
+        except SubsidyError as error:
+            if not _refusable(error):
+                raise
+            return Template("admin/users.html", context={**self._list(session, 1), "error": error},
+                            status_code=422)
+        return Template("admin/password_issued.html", context={
+            "subject": target.username, "password": password, "created": False})
+
+
+class RegionsController(Controller):
+    path = "/admin/regions"
+    include_in_schema = False
+    guards = [requires(Role.ADMIN, Role.DRC)]
+
+    def _context(self, session, **extra) -> dict:
+        towns = regions.towns(session)
+        by_town: dict[int, list] = {}
+        for village in regions.villages(session):
+            by_town.setdefault(village.town_id, []).append(village)
+        return {"towns": towns, "by_town": by_town, "towns_options": [(t.id, t.name) for t in towns], "zones": list(ZONE_LABELS.items()),
+                "town_form": {}, "village_form": {}, "town_errors": {}, "village_errors": {}, **extra}
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, done: FromQuery[str | None] = None) -> Template:
+        return Template("admin/regions.html", context=self._context(session, notice=NOTICES.get(done or "")))
+
+    @post("/towns", sync_to_thread=True)
+    def create_town(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
+        try:
+            write(session, lambda: regions.create_town(session, user, code=form.get("code", ""),
+                                                      name=form.get("name", "")))
+        except SubsidyError as error:
+            if not _refusable(error):
+                raise
+            return Template("admin/regions.html", status_code=422, context=self._context(
+                session, error=error, town_form=form, town_errors=error.errors))
+        return Redirect("/admin/regions?done=town", status_code=303)
+
+    @post("/villages", sync_to_thread=True)
+    def create_village(self, session: DbSession, user: CurrentUser,
+                       data: Annotated[dict, FORM]) -> Template | Redirect:
+        form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
+        try:
+            write(session, lambda: regions.create_village(
+                session, user, town_id=_optional_id(form, "town_id") or 0, code=form.get("code", ""),
+                name=form.get("name", ""), zone=form.get("zone", "")))
+        except SubsidyError as error:
+            if not _refusable(error):
+                raise
+            return Template("admin/regions.html", status_code=422, context=self._context(
+                session, error=error, village_form=form, village_errors=error.errors))
+        return Redirect("/admin/regions?done=village", status_code=303)
+
+    @post("/villages/{village_id:int}/zone", sync_to_thread=True)
+    def set_zone(self, session: DbSession, user: CurrentUser, village_id: FromPath[int],
+                 data: Annotated[dict, FORM]) -> Template | Redirect:
+        try:
+            write(session, lambda: regions.set_zone(session, user, village_id, str(data.get("zone") or "")))
+        except SubsidyError as error:
+            if not _refusable(error):
+                raise
+            return Template("admin/regions.html", status_code=422, context=self._context(session, error=error))
+        return Redirect("/admin/regions?done=zone", status_code=303)
+
+
+class AuditController(Controller):
+    path = "/audit"
+    include_in_schema = False
+    guards = [requires(Role.ADMIN, Role.AUDITOR)]
+
+    def _context(self, session, action, username, page, **extra) -> dict:
+        rows, total = audit.entries_page(session, action=action or None, username=(username or "").strip() or None,
+                                         page=page, per_page=PER_PAGE)
+        query = {k: v for k, v in (("action", action), ("who", username)) if v}
+        return {"rows": rows, "total": total, "page": page, "per_page": PER_PAGE,
+                "actions": audit.actions(session), "form": {"action": action or "", "who": username or ""},
+                "pager_url": "/audit?" + (urlencode(query) + "&" if query else ""), **extra}
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, action: FromQuery[str | None] = None, who: FromQuery[str | None] = None,
+              page: FromQuery[int | None] = None) -> Template:
+        return Template("audit/index.html", context=self._context(session, action, who, page_number(page)))
+
+    @get("/verify", sync_to_thread=True)
+    def verify(self, session: DbSession) -> Template:
+        report = audit.verify(session)
+        return Template("audit/index.html", context=self._context(session, None, None, 1, report=report))
+
+
+controllers = [UsersController, RegionsController, AuditController]
