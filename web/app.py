@@ -16,6 +16,7 @@ from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
 from web.deps import provide_session, provide_user
+from web.security import SecurityHeaders
 
 # Each area's module exposes `controllers`; adding an area is adding its name here.
 AREAS = [
@@ -48,13 +49,13 @@ def create_app(*, check_schema: bool = True) -> Litestar:
             db.ensure_schema_current(db.get_engine())
         except db.SchemaOutdated as error:
             raise SystemExit(str(error)) from None
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"]),
                         *_controllers()],
         dependencies={"session": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
         middleware=[AuthenticationMiddleware()],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_samesite="lax",
-                               exclude=["/api/"]),
+                               exclude=["^/api/"]),  # a pattern: anchored, or "/x/api/" would pass unchecked
         template_config=templating.template_config(),
         exception_handlers=errors.HANDLERS,
         openapi_config=OpenAPIConfig(
@@ -66,3 +67,5 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         request_max_body_size=settings.upload_max_bytes,
         debug=False,
     )
+    app.asgi_handler = SecurityHeaders(app.asgi_handler)
+    return app

@@ -1,0 +1,48 @@
+// The pages' few behaviours, in one file served from /static so that the content security policy can forbid every
+// inline script (web/security.py). Each behaviour is opted into by a data attribute; pages work without script too.
+(function () {
+  "use strict";
+
+  // <button data-print>: print the page.
+  document.querySelectorAll("[data-print]").forEach(function (el) {
+    el.addEventListener("click", function (event) { event.preventDefault(); window.print(); });
+  });
+
+  // <a data-back>: go back a page.
+  document.querySelectorAll("[data-back]").forEach(function (el) {
+    el.addEventListener("click", function (event) { event.preventDefault(); history.back(); });
+  });
+
+  // <select data-autosubmit>: submit the form when the choice changes.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+    el.addEventListener("change", function () { if (el.form) el.form.submit(); });
+  });
+
+  // New user form: show only the scope select that matches the chosen role.
+  var role = document.getElementById("f-role");
+  if (role && document.querySelector(".scope-field")) {
+    var sync = function () {
+      document.querySelectorAll(".scope-field").forEach(function (el) {
+        el.style.display = (!role.value || el.dataset.role === role.value) ? "" : "none";
+      });
+    };
+    role.addEventListener("change", sync);
+    sync();
+  }
+
+  // Scanning copies: a short beep for a recorded copy, a loud alarm for anything else (the clerk looks at the
+  // scanner, not the screen). No audio: the colour of the result box still says it.
+  var box = document.getElementById("scan-result");
+  if (box) {
+    try {
+      var ctx = new (window.AudioContext || window.webkitAudioContext)();
+      var bad = box.dataset.kind !== "ok";
+      var beep = function (at, freq, len) {
+        var o = ctx.createOscillator(), g = ctx.createGain();
+        o.type = bad ? "square" : "sine"; o.frequency.value = freq; g.gain.value = bad ? 0.4 : 0.15;
+        o.connect(g); g.connect(ctx.destination); o.start(ctx.currentTime + at); o.stop(ctx.currentTime + at + len);
+      };
+      if (bad) { beep(0, 440, 0.25); beep(0.3, 330, 0.25); beep(0.6, 440, 0.4); } else { beep(0, 1200, 0.08); }
+    } catch (e) { /* no audio */ }
+  }
+})();
