@@ -24,7 +24,7 @@ install-test: $(VENV)/.installed-test
 
 ## make run: install, migrate, load the demo district if the database is empty, serve on http://127.0.0.1:8000
 run: install
-	$(BIN)/subsidy db upgrade
+	SUBSIDY_DEMO=$${SUBSIDY_DEMO-1} $(BIN)/subsidy db upgrade
 	SUBSIDY_DEMO=1 $(BIN)/subsidy demo
 	SUBSIDY_DEMO=$${SUBSIDY_DEMO-1} $(BIN)/subsidy serve --host $(HOST) --port $(PORT)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+os.environ.setdefault("SUBSIDY_AUDIT_KEY", "bench:bench-audit-key-not-for-production-0123456789")
 import httpx  # noqa: E402
 
 from scratch import on_each_backend  # noqa: E402
@@ -160,6 +161,7 @@ def run(label: str, url: str) -> None:
 def measure(label: str, url: str, regs: list[int], workers: int) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + uuid.uuid4().hex),
+           "SUBSIDY_AUDIT_KEY": os.environ["SUBSIDY_AUDIT_KEY"],
            "SUBSIDY_ARGON2_TIME_COST": "1", "SUBSIDY_ARGON2_MEMORY_KIB": "8192"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port",

@@ -43,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--dry-run", action="store_true")
 
     audit_cmd = commands.add_parser("audit", help="the audit log")
-    audit_cmd.add_argument("action", choices=["verify"])
+    audit_cmd.add_argument("action", choices=["verify", "seal", "head"],
+                           help="verify: check every entry and seal; seal: chain what was committed since the last "
+                                "seal (the server also does it every few seconds); head: print the newest signed head")
+    audit_cmd.add_argument("--head", metavar="SEQ:HASH", default=None,
+                           help="with verify: a head printed earlier, which must still be in the log unchanged")
 
     args = parser.parse_args(argv)
     handler = {"db": _db, "demo": _demo, "serve": _serve, "user": _user, "households": _households,
@@ -150,12 +154,36 @@ def _households(args) -> int:
 def _audit(args) -> int:
     from subsidy.core import audit
 
-    with db.transaction() as session:
-        report = audit.verify(session)
-    if report.ok:
-        print(f"audit log intact: {report.checked} entries")
+    if args.action == "seal":
+        with db.transaction() as session:
+            made = audit.seal(session)
+        print(f"sealed {len(made)} seal(s)" + (f", head {made[-1].as_text()}" if made else ": nothing new"))
         return 0
-    print(f"audit log broken at entry {report.first_broken_id}: {report.reason} ({report.checked} entries intact before it)")
+    if args.action == "head":
+        with db.transaction() as session:
+            audit.seal(session)
+            head = audit.head_of(session)
+        if head is None:
+            print("the audit log has no seal yet")
+            return 1
+        print(f"seal {head.seq}  entries {head.entries}  sealed at {head.sealed_at:%Y-%m-%d %H:%M:%S} UTC  "
+              f"key {head.key_id}\nhead      {head.as_text()}\nsignature {head.signature}")
+        return 0
+    expected = None
+    if args.head:
+        seq, _, digest = args.head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            print("--head takes SEQ:HASH as `subsidy audit head` prints it")
+            return 2
+        expected = (int(seq), digest.lower())
+    with db.transaction() as session:
+        report = audit.verify(session, expected=expected)
+    if report.ok:
+        print(f"audit log intact: {report.checked} entries, {report.unsealed} of them not sealed yet"
+              + (f"; newest seal {report.head.as_text()}" if report.head else ""))
+        return 0
+    where = f" at entry {report.first_broken_id}" if report.first_broken_id else ""
+    print(f"audit log broken{where}: {report.reason} ({report.checked} entries intact before it)")
     return 1
 
 

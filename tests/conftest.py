@@ -16,6 +16,7 @@ from collections.abc import Iterator
 os.environ.setdefault("SUBSIDY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_AUDIT_KEY", "test:test-audit-key-not-for-production-0123456789")
 
 import pytest
 import sqlalchemy as sa

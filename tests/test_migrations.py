@@ -34,3 +34,60 @@ def test_the_app_refuses_to_start_on_an_outdated_database(tmp_path, monkeypatch)
     assert "subsidy db upgrade" in str(refused.value)
     db.dispose_engines()
     get_settings.cache_clear()
+
+
+def _legacy_log(url: str, *, tamper: bool = False) -> None:
+    """Three entries chained the way revision 0001 chained them (SHA-256 over the previous hash and the content)."""
+    import hashlib
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from subsidy.core.audit import _stamp
+
+    engine = sa.create_engine(url)
+    prev = "0" * 64
+    with engine.begin() as conn:
+        for n in range(3):
+            at = datetime(2026, 11, 30, 15, 59, n, 123456, tzinfo=timezone.utc)
+            values = dict(at=at, user_id=None, username="system", action="test.legacy", entity="thing",
+                          entity_id=str(n), before="", after=f'{{"n":{n}}}')
+            content = "\x1f".join([prev, _stamp(at), "", "system", "test.legacy", "thing", str(n), "", values["after"]])
+            digest = hashlib.sha256(content.encode()).hexdigest()
+            if tamper and n == 1:
+                values["username"] = "mallory"
+            conn.execute(sa.text('INSERT INTO audit_entry (at, user_id, username, action, entity, entity_id, "before", '
+                                 '"after", prev_hash, hash) VALUES (:at, :user_id, :username, :action, :entity, '
+                                 ':entity_id, :before, :after, :prev, :hash)'),
+                         {**values, "at": at.replace(tzinfo=None), "prev": prev, "hash": digest})
+            prev = digest
+        conn.execute(sa.text("UPDATE audit_head SET last_hash = :h, count = 3 WHERE id = 1"), {"h": prev})
+    engine.dispose()
+
+
+def test_an_existing_log_is_checked_signed_and_sealed_by_the_upgrade(tmp_path):
+    from alembic import command
+
+    from subsidy.core import audit
+
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    command.upgrade(db.alembic_config(url), "0010")
+    _legacy_log(url)
+    command.upgrade(db.alembic_config(url), "head")
+    engine = db.make_engine(url)
+    with db.new_session(engine) as s:
+        report = audit.verify(s)
+        head = audit.head_of(s)
+    engine.dispose()
+    assert report.ok and report.checked == 3 and report.unsealed == 0 and head.entries == 3
+
+
+def test_an_upgrade_refuses_to_re_sign_a_chain_that_was_already_broken(tmp_path):
+    import pytest
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    command.upgrade(db.alembic_config(url), "0010")
+    _legacy_log(url, tamper=True)
+    with pytest.raises(RuntimeError, match="broken at entry 2"):
+        command.upgrade(db.alembic_config(url), "head")

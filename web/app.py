@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import logging
+from contextlib import asynccontextmanager
+
+import anyio
 
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
@@ -11,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from subsidy.core import db
+from subsidy.core import audit, db
 from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
@@ -25,6 +29,38 @@ AREAS = [
     "web.api.accounts", "web.api.policy", "web.api.registry", "web.api.supply", "web.api.sales",
     "web.api.settlement", "web.api.reports",
 ]
+
+
+log = logging.getLogger("subsidy.web")
+
+
+@asynccontextmanager
+async def _audit_sealer(_app):
+    """Seal the audit log every few seconds while the server runs (subsidy/core/audit.py). Every process runs the
+    loop; on PostgreSQL an advisory lock lets one of them seal at a time, on SQLite the write lock does."""
+    seconds = get_settings().audit_seal_seconds
+    stop = anyio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            with anyio.move_on_after(seconds):
+                await stop.wait()
+            if stop.is_set():
+                return
+            try:
+                await anyio.to_thread.run_sync(audit.seal_pending)
+            except Exception as error:  # noqa: BLE001 - the next round tries again; nothing is lost meanwhile
+                log.warning("audit seal failed (%s); the next round picks the entries up", type(error).__name__)
+
+    if seconds <= 0:
+        yield
+        return
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(loop)
+        try:
+            yield
+        finally:
+            stop.set()
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -44,6 +80,10 @@ def create_app(*, check_schema: bool = True) -> Litestar:
     if not settings.secret_key:
         raise SystemExit("SECRET_KEY is not set. Set it (for example `export SECRET_KEY=$(openssl rand -hex 32)`), "
                          "or set SUBSIDY_DEMO=1 for the demo.")
+    if not settings.audit_keys.configured:
+        raise SystemExit("SUBSIDY_AUDIT_KEY is not set. Set it (for example "
+                         "`export SUBSIDY_AUDIT_KEY=2026a:$(openssl rand -hex 32)`, kept apart from the database and "
+                         "from SECRET_KEY), or set SUBSIDY_DEMO=1 for the demo.")
     if check_schema:
         try:
             db.ensure_schema_current(db.get_engine())
@@ -64,6 +104,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         logging_config=None,
+        lifespan=[_audit_sealer],
         request_max_body_size=settings.upload_max_bytes,
         debug=False,
     )

@@ -1,9 +1,38 @@
-"""The tamper-evident audit log (DESIGN.md invariant 4).
+"""The audit log (DESIGN.md invariants 4 and 8): who changed what, when, kept so that a change made by someone with
+access to the database alone is detected, and so that writers never wait for each other to log.
 
-Services call `record(...)` as they change things; the entries are chained and written just before the transaction
-commits (a `before_commit` hook), so the lock on the chain's head is held for the shortest time and a rolled-back
-transaction leaves no entry. Each entry's hash covers the previous entry's hash and its own content; `verify()`
-walks the chain and names the first entry that does not match.
+Writing. Services call `record(...)` as they change things; the entries are inserted just before the transaction
+commits (a `before_commit` hook), in the writer's own transaction, so that a change and its entry commit together or
+not at all. Each entry carries an HMAC of its content under the audit key (`SUBSIDY_AUDIT_KEY`, kept outside the
+database and apart from `SECRET_KEY`) and the id of that key. Nothing shared is touched: ids come from the table's
+own sequence, so a thousand writers append at once without a lock between them.
+
+Sealing. A sealer (`seal`, run inside the server every few seconds by one process at a time and by `subsidy audit
+seal`) links the entries committed since the last seal, in a well-defined order, into a hash chain: each link's hash
+covers the previous link's, the entry's id and its HMAC, under the audit key; and it records the new head as a seal
+(`audit_seal`: sequence, entries up to here, head, time) signed with the key. Links and seals are append-only too.
+
+Which entries a seal may take, so that none is ever passed over: on PostgreSQL commit order can differ from id order
+(a transaction that took id 10 may commit after the one that took id 11), so "everything above the last sealed id"
+would lose entry 10. Each entry records the id of the transaction that wrote it (`xid`); each seal records the
+oldest transaction still running when it looked (`pg_snapshot_xmin`, read before it reads the entries). Every
+transaction older than that horizon had ended, so all of its entries were visible to that seal and were linked by it.
+The next seal therefore need only look at entries written by transactions at or above that horizon, skipping those
+already linked. On SQLite, writers hold the database lock from their first write to their commit, so ids are
+committed in order and "above the last linked id" is exact. A crash between a commit and a seal loses nothing: the
+next seal finds the entry by the same rule.
+
+Verifying. `verify` recomputes every entry's HMAC (an edit shows), walks the links in order and recomputes each seal's
+head and signature (a removal, an insertion or a reordering shows), and reports the entries committed but not yet
+sealed. Without the key, a rewrite cannot be made to verify. What the key cannot catch alone, the removal of the
+newest seals together with their entries, the bureau catches with a seal's signed head printed or exported at any
+moment (`head_of` and the 审计日志 page): `verify(expected=...)` proves that nothing up to that head changed. On
+PostgreSQL the tables refuse UPDATE, DELETE and TRUNCATE to everyone, by triggers (migration 0011); the README's
+production steps give the application's role no right to drop them.
+
+Keys. `SUBSIDY_AUDIT_KEY=<id>:<secret>` signs new entries and seals; keys retired by a rotation stay in
+`SUBSIDY_AUDIT_OLD_KEYS` (comma-separated, same form) so that older entries still verify. Every entry and seal
+names its key.
 
 ID numbers and phones are masked in the snapshots: the log must never carry them whole (invariant 5).
 """
@@ -11,19 +40,23 @@ ID numbers and phones are masked in the snapshots: the log must never carry them
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, inspect, select, update
+from sqlalchemy import BigInteger, Text, bindparam, cast, event, func, insert, inspect, literal_column, select
 from sqlalchemy.orm import Session
 
 from subsidy.core import clock
+from subsidy.core.settings import AuditKeys, get_settings
+from subsidy.models import AuditEntry, AuditLink, AuditSeal
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
-from subsidy.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+SEAL_CHUNK = 5000  # links per seal: a seal after a long pause is several seals, each one statement of links
+_SEALER_LOCK = 0x5EA1  # the PostgreSQL advisory lock that lets one process seal at a time
 _MASKED = {"id_number": mask_id_number, "phone": mask_phone, "contact_phone": mask_phone}
 _OMITTED = {"password_hash", "token_hash", "data"}
 
@@ -70,6 +103,30 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
+# ----------------------------------------------------------------------------------------------- keyed hashes
+
+
+def _mac(secret: bytes, *parts: str) -> str:
+    return hmac.new(secret, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def entry_mac(secret: bytes, entry) -> str:
+    """The HMAC of an entry's content (everything but its id, which the seal binds)."""
+    return _mac(secret, _stamp(entry.at), str(entry.user_id or ""), entry.username, entry.action, entry.entity,
+                entry.entity_id, entry.before, entry.after)
+
+
+def link_hash(secret: bytes, prev: str, position: int, entry_id: int, mac: str) -> str:
+    return _mac(secret, prev, str(position), str(entry_id), mac)
+
+
+def seal_signature(secret: bytes, seal) -> str:
+    return _mac(secret, str(seal.id), str(seal.last_position), seal.prev_head, seal.head, _stamp(seal.sealed_at))
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
 @dataclass
 class _Pending:
     user_id: int | None
@@ -106,60 +163,41 @@ def record(session: Session, actor, action: str, entity: Any, *, before: dict | 
     )
 
 
-def entry_hash(prev_hash: str, entry) -> str:
-    return _hash(prev_hash, entry.at, entry.user_id, entry.username, entry.action, entry.entity, entry.entity_id,
-                 entry.before, entry.after)
-
-
-def _hash(prev_hash: str, at: datetime, user_id, username: str, action: str, entity: str, entity_id: str,
-          before: str, after: str) -> str:
-    content = "\x1f".join([prev_hash, _stamp(at), str(user_id or ""), username, action, entity, entity_id, before,
-                           after])
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
-
-
-_head_t, _entry_t = AuditHead.__table__, AuditEntry.__table__
-_LOCK_HEAD = select(_head_t.c.last_hash, _head_t.c.count).where(_head_t.c.id == 1).with_for_update()
-_INSERT_ENTRIES = insert(_entry_t)
-_MOVE_HEAD = update(_head_t).where(_head_t.c.id == 1).values(last_hash=bindparam("new_hash"),
-                                                             count=bindparam("new_count"))
-# PostgreSQL: the entry and the head's move in one statement (a data-modifying CTE runs whether or not it is read).
-_ENTRY_COLUMNS = ("at", "user_id", "username", "action", "entity", "entity_id", "before", "after", "prev_hash", "hash")
-_APPEND_ONE_PG = (insert(_entry_t).values({name: bindparam(f"e_{name}") for name in _ENTRY_COLUMNS})
-                  .add_cte(_MOVE_HEAD.cte("moved_head")))
+_entry_t, _link_t, _seal_t = AuditEntry.__table__, AuditLink.__table__, AuditSeal.__table__
+_ENTRY_COLUMNS = ("at", "user_id", "username", "action", "entity", "entity_id", "before", "after", "key_id", "mac")
+_INSERT_ENTRIES = insert(_entry_t).values({name: bindparam(name) for name in _ENTRY_COLUMNS})
+# DIALECT FORK (correctness, see the module docstring): the writing transaction's id, for the sealer's horizon.
+_XACT_ID = cast(cast(literal_column("pg_current_xact_id()"), Text), BigInteger)
+_INSERT_ENTRIES_PG = insert(_entry_t).values({**{name: bindparam(name) for name in _ENTRY_COLUMNS}, "xid": _XACT_ID})
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    """Chain this transaction's entries onto the head, as late as possible: every audited write in the district
-    queues on the head row, so it is locked only for these three statements and the commit (Core, no ORM work)."""
+    """Insert this transaction's entries, as its last statement before the commit: one INSERT, no lock."""
     if not session.info.get("audit_pending"):
         return
-    session.flush()  # the transaction's own changes first, outside the head lock
+    session.flush()
     pending = session.info.pop("audit_pending", None)
     if not pending:
         return
-    conn = session.connection()
-    head = conn.execute(_LOCK_HEAD).first()
-    if head is None:  # created by migration 0001; a database made otherwise gets it here
-        conn.execute(insert(_head_t), {"id": 1, "last_hash": GENESIS, "count": 0})
-        head = conn.execute(_LOCK_HEAD).first()
-    prev = head.last_hash
+    key_id, secret = get_settings().audit_keys.current()
     moment = clock.now()
     rows = []
     for item in pending:
-        digest = _hash(prev, moment, item.user_id, item.username, item.action, item.entity, item.entity_id,
-                       item.before, item.after)
-        rows.append({"at": moment, "user_id": item.user_id, "username": item.username, "action": item.action,
-                     "entity": item.entity, "entity_id": item.entity_id, "before": item.before,
-                     "after": item.after, "prev_hash": prev, "hash": digest})
-        prev = digest
-    if len(rows) == 1 and conn.dialect.name == "postgresql":  # one round trip fewer under the lock
-        conn.execute(_APPEND_ONE_PG, {**{f"e_{k}": v for k, v in rows[0].items()}, "new_hash": prev,
-                                      "new_count": head.count + 1})
-    else:
-        conn.execute(_INSERT_ENTRIES, rows)
-        conn.execute(_MOVE_HEAD, {"new_hash": prev, "new_count": head.count + len(pending)})
+        row = {"at": moment, "user_id": item.user_id, "username": item.username, "action": item.action,
+               "entity": item.entity, "entity_id": item.entity_id, "before": item.before, "after": item.after,
+               "key_id": key_id}
+        row["mac"] = entry_mac(secret, _Row(row))
+        rows.append(row)
+    conn = session.connection()
+    conn.execute(_INSERT_ENTRIES_PG if conn.dialect.name == "postgresql" else _INSERT_ENTRIES, rows)
+
+
+class _Row:
+    """Attribute access to a dict, so that `entry_mac` reads a row about to be inserted as it reads a stored one."""
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -167,48 +205,192 @@ def _drop_pending(session: Session) -> None:
     session.info.pop("audit_pending", None)
 
 
+# ----------------------------------------------------------------------------------------------- sealing
+
+
+@dataclass(frozen=True)
+class Head:
+    """A seal's signed head, as the bureau prints or exports it: enough for a later `verify` to prove that nothing
+    up to here changed."""
+
+    seq: int
+    entries: int
+    head: str
+    sealed_at: datetime
+    key_id: str
+    signature: str
+
+    def as_text(self) -> str:
+        return f"{self.seq}:{self.head}"
+
+
+def _last_seal(session: Session):
+    return session.execute(select(AuditSeal).order_by(AuditSeal.id.desc()).limit(1)
+                           .execution_options(unscoped=True)).scalar_one_or_none()
+
+
+def seal(session: Session) -> list[Head]:
+    """Link every entry committed since the last seal and sign the new head(s); returns the seals made (none when
+    there was nothing new, or when another process is sealing right now). The caller commits."""
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        if not conn.execute(select(func.pg_try_advisory_xact_lock(_SEALER_LOCK))).scalar():
+            return []
+        # Read the horizon BEFORE the entries (see the module docstring): every transaction older than it has ended.
+        horizon = conn.execute(select(cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text),
+                                           BigInteger))).scalar_one()
+    last = _last_seal(session)
+    position = last.last_position if last else 0
+    prev = last.head if last else GENESIS
+    floor = last.horizon if last else None
+    linked = select(_link_t.c.entry_id).where(_link_t.c.entry_id == _entry_t.c.id).exists()
+    if postgres:  # DIALECT FORK (correctness, see the module docstring): commit order is not id order
+        where = [~linked] + ([_entry_t.c.xid >= floor] if floor is not None else [])
+    else:
+        top = conn.execute(select(func.max(_link_t.c.entry_id))).scalar() or 0
+        where = [_entry_t.c.id > top]
+    candidates = conn.execute(select(_entry_t.c.id, _entry_t.c.mac).where(*where).order_by(_entry_t.c.id)).all()
+    if not candidates:
+        return []
+    key_id, secret = get_settings().audit_keys.current()
+    made = []
+    seq = last.id if last else 0
+    for start in range(0, len(candidates), SEAL_CHUNK):
+        chunk = candidates[start:start + SEAL_CHUNK]
+        seq += 1
+        links = []
+        first_position, first_prev = position + 1, prev
+        for entry_id, mac in chunk:
+            position += 1
+            prev = link_hash(secret, prev, position, entry_id, mac)
+            links.append({"position": position, "entry_id": entry_id, "seal_id": seq, "hash": prev})
+        final = start + SEAL_CHUNK >= len(candidates)
+        row = AuditSeal(id=seq, sealed_at=clock.now(), first_position=first_position, last_position=position,
+                        prev_head=first_prev, head=prev, key_id=key_id,
+                        horizon=(horizon if final else floor) if postgres else None, signature="")
+        row.signature = seal_signature(secret, row)
+        conn.execute(insert(_seal_t), [{c.name: getattr(row, c.name) for c in _seal_t.c}])
+        conn.execute(insert(_link_t), links)
+        made.append(_head(row))
+    return made
+
+
+def seal_pending(engine=None) -> list[Head]:
+    """One seal in a transaction of its own: the server's background step and `subsidy audit seal`."""
+    from subsidy.core import db
+
+    with db.transaction(engine) as session:
+        return seal(session)
+
+
+def _head(row) -> Head:
+    return Head(row.id, row.last_position, row.head, row.sealed_at, row.key_id, row.signature)
+
+
+def head_of(session: Session) -> Head | None:
+    """The newest seal's signed head, for the bureau to print or export."""
+    last = _last_seal(session)
+    return _head(last) if last else None
+
+
+# ----------------------------------------------------------------------------------------------- verifying
+
+
 @dataclass
 class ChainReport:
     checked: int
     first_broken_id: int | None
     reason: str = ""
+    unsealed: int = 0
+    head: Head | None = None
 
     @property
     def ok(self) -> bool:
-        return self.first_broken_id is None
+        return not self.reason
 
 
-def verify(session: Session, batch_size: int = 5000) -> ChainReport:
-    """Walk the whole chain in id order, recomputing every hash."""
-    prev = GENESIS
-    checked = 0
-    last_id = 0
-    while True:
-        rows = session.execute(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch_size)
-            .execution_options(unscoped=True)
-        ).scalars().all()
-        if not rows:
-            break
-        for entry in rows:
-            if entry.prev_hash != prev:
-                return ChainReport(checked, entry.id, "上一条记录的哈希不符（记录被删除或插入）")
-            if entry_hash(prev, entry) != entry.hash:
-                return ChainReport(checked, entry.id, "记录内容与哈希不符（记录被修改）")
-            prev = entry.hash
-            checked += 1
-            last_id = entry.id
-        session.expunge_all()
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.last_hash != prev or head.count != checked):
-        return ChainReport(checked, last_id or None, "日志末尾的记录被删除")
-    return ChainReport(checked, None)
+def verify(session: Session, *, expected: tuple[int, str] | None = None, batch_size: int = 5000) -> ChainReport:
+    """Check every entry's HMAC, every link and every seal, in order; name the first entry (or the seal's last) that
+    does not hold. `expected` = (seal sequence, head) as printed earlier: that seal must still be there, unchanged."""
+    keys = get_settings().audit_keys
+    checked, position, prev = 0, 0, GENESIS
+    seals = {s.id: s for s in session.execute(select(AuditSeal).order_by(AuditSeal.id)
+                                              .execution_options(unscoped=True)).scalars()}
+    for number, (seq, s) in enumerate(seals.items(), start=1):
+        secret = keys.get(s.key_id)
+        if secret is None:
+            return ChainReport(checked, None, f"第 {seq} 次封存的签名密钥 {s.key_id} 未配置，无法校验")
+        if seq != number or s.prev_head != prev or s.first_position != position + 1:
+            return ChainReport(checked, None, f"第 {seq} 次封存与上一次衔接不上（封存记录被删除或插入）")
+        if not hmac.compare_digest(seal_signature(secret, s), s.signature):
+            return ChainReport(checked, None, f"第 {seq} 次封存的签名不符（封存记录被修改）")
+        while position < s.last_position:
+            rows = session.execute(
+                select(_link_t.c.position, _link_t.c.entry_id, _link_t.c.hash, AuditEntry)
+                .outerjoin(AuditEntry, AuditEntry.id == _link_t.c.entry_id)
+                .where(_link_t.c.position > position, _link_t.c.position <= s.last_position)
+                .order_by(_link_t.c.position).limit(batch_size).execution_options(unscoped=True)).all()
+            if not rows:
+                return ChainReport(checked, None, f"第 {seq} 次封存的链接缺失（第 {position + 1} 条起）")
+            for link_position, entry_id, stored_hash, entry in rows:
+                if link_position != position + 1:
+                    return ChainReport(checked, entry_id, "链接的位置不连续（链接被删除）")
+                if entry is None:
+                    return ChainReport(checked, entry_id, "记录已被删除")
+                broken = _entry_problem(keys, entry)
+                if broken:
+                    return ChainReport(checked, entry.id, broken)
+                position = link_position
+                prev = link_hash(secret, prev, position, entry.id, entry.mac)
+                if stored_hash != prev:
+                    return ChainReport(checked, entry.id, "链接的哈希不符（链接被修改）")
+                checked += 1
+            session.expunge_all()
+        if prev != s.head:
+            return ChainReport(checked, None, f"第 {seq} 次封存的链头不符（链接被删除或改动）")
+    last = seals[max(seals)] if seals else None
+    if expected is not None:
+        seq, head = expected
+        kept = seals.get(seq)
+        if kept is None or kept.head != head:
+            return ChainReport(checked, None, f"打印保存的第 {seq} 次封存已不在日志中或已被改变（日志末尾被删除或重写）",
+                               head=_head(last) if last else None)
+    # Entries committed since the last seal: their HMACs hold now, the next seal chains them.
+    unsealed = 0
+    linked = select(_link_t.c.entry_id).where(_link_t.c.entry_id == AuditEntry.id).exists()
+    for entry in session.execute(select(AuditEntry).where(~linked).order_by(AuditEntry.id)
+                                 .execution_options(unscoped=True, yield_per=batch_size)).scalars():
+        broken = _entry_problem(keys, entry)
+        if broken:
+            return ChainReport(checked, entry.id, broken, unsealed, _head(last) if last else None)
+        unsealed += 1
+    return ChainReport(checked + unsealed, None, unsealed=unsealed, head=_head(last) if last else None)
+
+
+def _entry_problem(keys: AuditKeys, entry) -> str:
+    secret = keys.get(entry.key_id)
+    if secret is None:
+        return f"记录的签名密钥 {entry.key_id} 未配置，无法校验"
+    if not hmac.compare_digest(entry_mac(secret, entry), entry.mac):
+        return "记录内容与签名不符（记录被修改）"
+    return ""
+
+
+def sealed_ids(session: Session, ids: list[int]) -> set[int]:
+    """Which of these entries are sealed (the log page marks the others as waiting for the next seal)."""
+    if not ids:
+        return set()
+    return set(session.execute(select(_link_t.c.entry_id).where(_link_t.c.entry_id.in_(ids))).scalars())
+
+
+# ----------------------------------------------------------------------------------------------- reading
 
 
 def entries_page(session: Session, *, action: str | None = None, username: str | None = None, page: int = 1,
                  per_page: int = 50) -> tuple[list[AuditEntry], int]:
     """The log newest first (by id), optionally one action or one user's entries."""
-    from sqlalchemy import func
+    from subsidy.models import User
 
     query = select(AuditEntry)
     count = select(func.count()).select_from(AuditEntry)
@@ -216,8 +398,6 @@ def entries_page(session: Session, *, action: str | None = None, username: str |
         query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
     if username:
         # By user id (indexed); "system" is the command line and migrations.
-        from subsidy.models import User
-
         if username == "system":
             condition = AuditEntry.user_id.is_(None)
         else:

@@ -12,6 +12,47 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = "sqlite:///data/subsidy.db"
 
 
+DEMO_AUDIT_KEY = "demo:demo-only-audit-key-not-for-production-000000"
+
+
+class AuditKeys:
+    """The audit log's HMAC keys (subsidy/core/audit.py): the current one signs, the retired ones still verify.
+    Each is `<id>:<secret>`; ids are short names chosen at rotation (`2026a`), secrets at least 32 characters."""
+
+    def __init__(self, current: str = "", old: str = "", *, forbidden: str = "") -> None:
+        self._current: tuple[str, bytes] | None = None
+        self._all: dict[str, bytes] = {}
+        for n, spec in enumerate([current, *old.split(",")]):
+            spec = spec.strip()
+            if not spec:
+                continue
+            key_id, sep, secret = spec.partition(":")
+            key_id = key_id.strip()
+            if not sep or not key_id or len(key_id) > 32 or len(secret) < 32:
+                raise SystemExit("SUBSIDY_AUDIT_KEY and SUBSIDY_AUDIT_OLD_KEYS take `<id>:<secret>` with an id of at "
+                                 "most 32 characters and a secret of at least 32 (for example "
+                                 "`2026a:$(openssl rand -hex 32)`).")
+            if forbidden and secret == forbidden:
+                raise SystemExit("SUBSIDY_AUDIT_KEY must differ from SECRET_KEY: the audit key must not be the one the "
+                                 "web server signs cookies with.")
+            self._all.setdefault(key_id, secret.encode())
+            if n == 0:
+                self._current = (key_id, secret.encode())
+
+    @property
+    def configured(self) -> bool:
+        return self._current is not None
+
+    def current(self) -> tuple[str, bytes]:
+        if self._current is None:
+            raise RuntimeError("SUBSIDY_AUDIT_KEY is not set: the audit log cannot be written or sealed without it "
+                               "(see the README, production).")
+        return self._current
+
+    def get(self, key_id: str) -> bytes | None:
+        return self._all.get(key_id)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -27,6 +68,9 @@ class Settings:
     argon2_memory_kib: int = 65536
     # Trust X-Forwarded-Proto from a reverse proxy to decide whether cookies are Secure.
     trust_proxy: bool = False
+    audit_keys: AuditKeys = field(default_factory=AuditKeys)
+    # How often the server seals the audit log (0: never; `subsidy audit seal` still does).
+    audit_seal_seconds: float = 5.0
     upload_max_bytes: int = 20 * 1024 * 1024
     attachment_max_bytes: int = 5 * 1024 * 1024
     extra: dict = field(default_factory=dict)
@@ -47,7 +91,10 @@ def get_settings() -> Settings:
         # Demo mode only: a key per process would log everyone out on restart and break several workers,
         # so derive a stable one for the demo database file instead.
         secret = "demo-only-" + "0" * 32
+    audit_key = os.environ.get("SUBSIDY_AUDIT_KEY", "") or (DEMO_AUDIT_KEY if demo else "")
     return Settings(
+        audit_keys=AuditKeys(audit_key, os.environ.get("SUBSIDY_AUDIT_OLD_KEYS", ""), forbidden=secret),
+        audit_seal_seconds=float(os.environ.get("SUBSIDY_AUDIT_SEAL_SECONDS", 5)),
         database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         secret_key=secret,
         demo_mode=demo,

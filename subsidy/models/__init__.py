@@ -5,7 +5,7 @@ from subsidy.models.enums import *  # noqa: F403
 from subsidy.models.regions import District, Town, Village
 from subsidy.models.seasons import FundShare, QualityStandard, Season, SubsidyRate, TownTarget
 from subsidy.models.users import ApiToken, IdempotentRequest, LoginSession, User
-from subsidy.models.audit import AuditEntry, AuditHead
+from subsidy.models.audit import AuditEntry, AuditLink, AuditSeal
 from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
@@ -13,7 +13,7 @@ from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
-    "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry", "AuditHead", "Attachment", "Batch",
+    "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry", "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
 ]

@@ -187,6 +187,7 @@ class AuditController(Controller):
         query = {k: v for k, v in (("action", action), ("who", username)) if v}
         return {"rows": rows, "total": total, "page": page, "per_page": PER_PAGE,
                 "actions": audit.actions(session), "form": {"action": action or "", "who": username or ""},
+                "sealed": audit.sealed_ids(session, [e.id for e in rows]), "head": audit.head_of(session),
                 "pager_url": "/audit?" + (urlencode(query) + "&" if query else ""), **extra}
 
     @get("/", sync_to_thread=True)
@@ -195,9 +196,37 @@ class AuditController(Controller):
         return Template("audit/index.html", context=self._context(session, action, who, page_number(page)))
 
     @get("/verify", sync_to_thread=True)
-    def verify(self, session: DbSession) -> Template:
-        report = audit.verify(session)
-        return Template("audit/index.html", context=self._context(session, None, None, 1, report=report))
+    def verify(self, session: DbSession, seq: FromQuery[str | None] = None,
+               head: FromQuery[str | None] = None) -> Template:
+        """The whole check; with a head printed earlier (`seq`, `head`), also that it is still there unchanged."""
+        expected = None
+        if (seq or "").strip() or (head or "").strip():
+            if not (seq or "").strip().isdigit() or len((head or "").strip()) != 64:
+                return Template("audit/index.html", status_code=422, context=self._context(
+                    session, None, None, 1, head_error="请填写打印凭证上的封存序号和 64 位链头哈希"))
+            expected = (int(seq.strip()), head.strip().lower())
+        report = audit.verify(session, expected=expected)
+        return Template("audit/index.html", context=self._context(session, None, None, 1, report=report,
+                                                                  expected=expected))
 
 
-controllers = [UsersController, RegionsController, AuditController]
+class AuditHeadController(Controller):
+    """The signed head of the audit log, for the bureau to print and file (for example at every month end): a later
+    check against it proves that nothing logged up to it changed."""
+
+    path = "/audit/head"
+    include_in_schema = False
+    guards = [requires(Role.ADMIN, Role.AUDITOR, Role.DRC, Role.FINANCE)]
+
+    @get("/", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser) -> Template:
+        return Template("audit/head.html", context={"head": audit.head_of(session), "user": user})
+
+    @post("/", sync_to_thread=True)
+    def seal_now(self, session: DbSession) -> Redirect:
+        """Seal what was committed up to now, so that the printed head covers it."""
+        write(session, lambda: audit.seal(session))
+        return Redirect("/audit/head", status_code=303)
+
+
+controllers = [UsersController, RegionsController, AuditController, AuditHeadController]
