@@ -15,6 +15,7 @@ from subsidy.models import (
 )
 from subsidy.rules.money import tons, yuan
 from subsidy.core.settings import PROJECT_ROOT
+from subsidy.settlement.summaries import Figures
 
 # (label, path, roles). Each area adds its entries here; a role sees only its own.
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
@@ -77,6 +78,8 @@ def configure(engine: Engine) -> None:
         "settlement_status": _label(SETTLEMENT_STATUS_LABELS),
         "supplier_status": _label(SUPPLIER_STATUS_LABELS),
         "percent": _percent,
+        # A summary's totals as the approval form carries them back (subsidy/settlement/summaries.py: Figures).
+        "figures": lambda summary: Figures.of(summary).as_text(),
     })
     env.globals.update({
         "nav_for": lambda role: [(label, path) for label, path, roles in NAV if role in roles],

@@ -23,6 +23,7 @@ from subsidy.models import (
     HouseholdStove, Registration, Role, Slip, SlipLine, SlipStatus, Summary, User,
 )
 from subsidy.sales.slips import VOIDABLE_SUMMARY, get_by_number, lines_of
+from subsidy.settlement import summaries
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -67,6 +68,11 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
     session.execute(update(SlipLine).where(SlipLine.slip_id == slip.id, SlipLine.active_key == 0)
                     .values(active_key=SlipLine.id).execution_options(synchronize_session=False))
     session.refresh(slip)
+    if slip.summary_id is not None:
+        # Its summary's totals follow at once (invariant 7): a reviewer never sees, nor approves, a voided slip's
+        # figures. The summary row is already locked above, against a concurrent approval.
+        summaries.recompute_totals(session, session.execute(
+            select(Summary).where(Summary.id == slip.summary_id).execution_options(unscoped=True)).scalar_one())
     audit.record(session, user, "slip.void", slip, before=before)
     return slip
 

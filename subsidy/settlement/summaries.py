@@ -73,6 +73,38 @@ TOTALS = (func.count(Slip.id), func.coalesce(func.sum(Slip.coal_kg), 0), func.co
           func.coalesce(func.sum(Slip.amount_fen), 0), func.coalesce(func.sum(Slip.subsidy_fen), 0))
 
 
+@dataclass(frozen=True)
+class Figures:
+    """A summary's totals as a reviewer saw them; an approval carries them, so that nobody approves figures that
+    changed after they opened the summary (DESIGN.md invariant 7)."""
+
+    slip_count: int
+    coal_kg: int
+    stoves: int
+    amount_fen: int
+    subsidy_fen: int
+
+    @classmethod
+    def of(cls, summary: Summary) -> "Figures":
+        return cls(summary.slip_count, summary.coal_kg, summary.stoves, summary.amount_fen, summary.subsidy_fen)
+
+    def as_text(self) -> str:
+        """For a page's hidden field: five whole numbers."""
+        return ":".join(str(v) for v in (self.slip_count, self.coal_kg, self.stoves, self.amount_fen,
+                                         self.subsidy_fen))
+
+    @classmethod
+    def parse(cls, text: str) -> "Figures":
+        parts = (text or "").split(":")
+        if len(parts) != 5 or not all(p.isdigit() and len(p) < 16 for p in parts):
+            raise SubsidyError("页面上的汇总数据缺失或已损坏，请刷新页面后重新审核", field="seen")
+        return cls(*(int(p) for p in parts))
+
+    def as_dict(self) -> dict[str, int]:
+        return {"slip_count": self.slip_count, "coal_kg": self.coal_kg, "stoves": self.stoves,
+                "amount_fen": self.amount_fen, "subsidy_fen": self.subsidy_fen}
+
+
 def _in_summaries(supplier_id: int, month: str, summary_ids: list[int], town_id: int | None = None):
     """The slips of these summaries of one supplier and month, found by range: no index covers `slip.summary_id`
     (models/slips.py: so that building a month rewrites no index entry). A slip only ever joins a summary of its own
@@ -254,13 +286,30 @@ def rebuild(session: Session, *, clerk: User, summary_id: int) -> Summary:
     return _rebuild(session, clerk, summary)
 
 
-def _move(session: Session, summary: Summary, expected: str, to: str) -> None:
-    """The one way a summary's status changes: conditional on the status the caller saw."""
-    moved = session.execute(update(Summary).where(Summary.id == summary.id, Summary.status == expected)
-                            .values(status=to).execution_options(synchronize_session=False)).rowcount
+def _move(session: Session, summary: Summary, expected: str, to: str, figures: Figures | None = None) -> None:
+    """The one way a summary's status changes: conditional on the status the caller saw, and for an approval on the
+    figures too, in the same statement: a void that changes them while the approval waits for the row makes the
+    approval find nothing to move (PostgreSQL re-reads the row after the lock) rather than pass stale figures."""
+    where = [Summary.id == summary.id, Summary.status == expected]
+    if figures is not None:
+        where += [Summary.slip_count == figures.slip_count, Summary.coal_kg == figures.coal_kg,
+                  Summary.stoves == figures.stoves, Summary.amount_fen == figures.amount_fen,
+                  Summary.subsidy_fen == figures.subsidy_fen]
+    moved = session.execute(update(Summary).where(*where).values(status=to)
+                            .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
+        session.refresh(summary)
+        if summary.status == expected and figures is not None:
+            _refuse_changed(summary)
         raise Conflict("该汇总表的状态已被他人改变，请刷新后再试", field="status")
     summary.status = to
+
+
+def _refuse_changed(summary: Summary) -> None:
+    now = Figures.of(summary)
+    raise Conflict(f"该汇总表的数据在您打开之后发生了变化（现为 {now.slip_count} 张销售单、补贴 "
+                   f"{now.subsidy_fen // 100}.{now.subsidy_fen % 100:02d} 元），请核对新的数据后重新审核",
+                   field="seen", current=now.as_dict())
 
 
 def submit(session: Session, *, clerk: User, summary_id: int, password: str | None) -> Summary:
@@ -294,26 +343,34 @@ def _reviewer_turn(reviewer: User, summary: Summary) -> None:
         raise NotAllowed("现在不是您审核该汇总表的环节")
 
 
-def approve(session: Session, *, reviewer: User, summary_id: int, comment: str = "") -> Summary:
-    """One step up the chain, by the reviewer whose turn it is (a town only sees its own towns' summaries)."""
+def approve(session: Session, *, reviewer: User, summary_id: int, comment: str = "",
+            seen: Figures | None = None) -> Summary:
+    """One step up the chain, by the reviewer whose turn it is (a town only sees its own towns' summaries), for the
+    figures the reviewer saw (`seen`; the API may leave them out, and then approves the figures as they stand)."""
     summary = get_or_404(session, Summary, summary_id)
     _reviewer_turn(reviewer, summary)
+    if seen is not None and seen != Figures.of(summary):
+        _refuse_changed(summary)
     before = audit.snapshot(summary)
     from_status = summary.status
     to = NEXT[(from_status, Role(reviewer.role))]
-    _move(session, summary, from_status, to)
+    _move(session, summary, from_status, to, seen or Figures.of(summary))
     _event(session, summary, reviewer, "approve", from_status, to, comment.strip()[:500])
     audit.record(session, reviewer, "summary.approved", summary, before=before)
     return summary
 
 
-def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], comment: str = "") -> list[Summary]:
-    """Bulk approval for the bureau and finance: all of them, or none (one transaction)."""
+def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], comment: str = "",
+                 seen: dict[int, Figures] | None = None) -> list[Summary]:
+    """Bulk approval for the bureau and finance: all of them, or none (one transaction), each for the figures the
+    list showed (`seen`, by summary id)."""
     if Role(reviewer.role) not in BULK_ROLES:
         raise NotAllowed("只有区发改局和区财政局可以批量审核")
     if not summary_ids:
         raise SubsidyError("请选择要审核的汇总表", field="ids")
-    return [approve(session, reviewer=reviewer, summary_id=i, comment=comment) for i in dict.fromkeys(summary_ids)]
+    seen = seen or {}
+    return [approve(session, reviewer=reviewer, summary_id=i, comment=comment, seen=seen.get(i))
+            for i in dict.fromkeys(summary_ids)]
 
 
 def return_summary(session: Session, *, reviewer: User, summary_id: int, reason: str) -> Summary:

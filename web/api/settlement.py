@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from subsidy.core import idempotency
@@ -39,8 +39,19 @@ class ReasonIn(BaseModel):
     reason: str
 
 
+class FiguresIn(BaseModel):
+    """The totals the reviewer saw; an approval of other figures is refused with 409 and the current ones."""
+
+    slip_count: int = Field(ge=0)
+    coal_kg: int = Field(ge=0)
+    stoves: int = Field(ge=0)
+    amount_fen: int = Field(ge=0)
+    subsidy_fen: int = Field(ge=0)
+
+
 class CommentIn(BaseModel):
     comment: str = ""
+    seen: FiguresIn | None = None
 
 
 class EventOut(BaseModel):
@@ -174,8 +185,9 @@ class SummariesApi(Controller):
     @post("/{summary_id:int}/approve", sync_to_thread=True, status_code=200)
     def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[CommentIn | None] = None) -> SummaryOut:
         comment = data.comment if data else ""
+        seen = summaries.Figures(**data.seen.model_dump()) if data and data.seen else None
         return summary_out(write(session, lambda: summaries.approve(session, reviewer=user, summary_id=summary_id,
-                                                                     comment=comment)))
+                                                                     comment=comment, seen=seen)))
 
     @post("/{summary_id:int}/return", sync_to_thread=True, status_code=200)
     def return_(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[ReasonIn]) -> SummaryOut:

@@ -95,8 +95,10 @@ class SummaryPages(Controller):
 
     @post("/approve-many", sync_to_thread=True, guards=[requires(Role.DRC, Role.FINANCE)])
     def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
-        done = write(session, lambda: summaries.approve_many(session, reviewer=user, summary_ids=_ids(data),
-                                                              comment=str(data.get("comment", ""))))
+        ids = _ids(data)
+        done = write(session, lambda: summaries.approve_many(
+            session, reviewer=user, summary_ids=ids, comment=str(data.get("comment", "")),
+            seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids}))
         return _go(f"/summaries?notice=已审核通过{len(done)}张汇总表")
 
     @get("/{summary_id:int}", sync_to_thread=True)
@@ -134,7 +136,8 @@ class SummaryPages(Controller):
     def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
                 data: Annotated[dict, FORM]) -> Template | Redirect:
         return self._act(session, user, summary_id, lambda: summaries.approve(
-            session, reviewer=user, summary_id=summary_id, comment=str(data.get("comment", ""))), "已审核通过")
+            session, reviewer=user, summary_id=summary_id, comment=str(data.get("comment", "")),
+            seen=summaries.Figures.parse(str(data.get("seen", "")))), "已审核通过")
 
     @post("/{summary_id:int}/return", sync_to_thread=True)
     def return_(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],

@@ -122,3 +122,20 @@ def test_a_late_summary_gets_a_supplementary_statement_through_the_api(engine, a
     again = finance.post("/api/v1/settlements", json={"supplier_id": supplier_id, "month": month()})
     assert again.status_code == 200 and again.json()["id"] == supplement.json()["id"]
     assert finance.get(f"/api/v1/settlements/{first['id']}").json()["subsidy_fen"] == early["subsidy_fen"]
+
+
+def test_an_approval_that_carries_stale_figures_is_a_409_with_the_current_ones(engine, api_as):
+    sell(engine, villages=("dongguan",))
+    coal_a = api_as("coal-a")
+    (draft,) = coal_a.post("/api/v1/summaries", json={"month": month()}).json()
+    coal_a.post(f"/api/v1/summaries/{draft['id']}/submit")
+    town = api_as("caiyuan")
+    seen = {k: town.get(f"/api/v1/summaries/{draft['id']}").json()[k]
+            for k in ("slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen")}
+    stale = {**seen, "subsidy_fen": seen["subsidy_fen"] + 1}
+    refused = town.post(f"/api/v1/summaries/{draft['id']}/approve", json={"seen": stale})
+    assert refused.status_code == 409 and refused.json()["current"] == seen
+    assert town.post(f"/api/v1/summaries/{draft['id']}/approve",
+                     json={"seen": {**seen, "coal_kg": -1}}).status_code == 422
+    approved = town.post(f"/api/v1/summaries/{draft['id']}/approve", json={"comment": "同意", "seen": seen})
+    assert approved.status_code == 200 and approved.json()["status"] == "town_approved"
