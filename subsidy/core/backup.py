@@ -182,7 +182,7 @@ def _sqlite_backup(path: Path, partial: Path) -> None:
 
 def _sqlite_check(source: Path) -> None:
     try:
-        connection = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        connection = sqlite3.connect(_read_only_uri(source), uri=True)
         try:
             result = connection.execute("PRAGMA quick_check").fetchone()[0]
         finally:
@@ -195,7 +195,7 @@ def _sqlite_check(source: Path) -> None:
 
 def _sqlite_restore(source: Path, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    backup_file = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    backup_file = sqlite3.connect(_read_only_uri(source), uri=True)
     try:
         # Through the backup API rather than a file copy: the target's own connection writes the pages, under its
         # lock and through its WAL, so a -wal file left beside the old database can never be replayed onto the new.
@@ -317,6 +317,10 @@ def _check_kind(source: Path, *, sqlite: bool) -> None:
     if not sqlite and not head.startswith(PG_ARCHIVE_MAGIC):
         kind = "a SQLite database" if head.startswith(SQLITE_MAGIC) else "not a pg_dump custom-format archive"
         raise BackupError(f"{source} is {kind}, and DATABASE_URL names a PostgreSQL database")
+
+
+def _read_only_uri(path: Path) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro"  # as_uri escapes a "?" or "#" in the path
 
 
 def _fsync(path: Path) -> None:

@@ -4,6 +4,7 @@ broken audit chain or an old schema with a failing exit status. On SQLite and Po
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -219,3 +220,17 @@ def test_a_pg_dump_older_than_the_server_is_refused_naming_the_client_to_install
     backup.check_dump_version(17, 16)
     with pytest.raises(backup.BackupError, match="postgresql-client-16"):
         backup.check_dump_version(15, 16)
+
+
+def test_a_backup_with_an_older_pg_dump_on_path_says_which_client_to_install(db_url, backend, monkeypatch, tmp_path):
+    if backend == "sqlite":
+        pytest.skip("SQLite needs no pg_dump")
+    tools = tmp_path / "old-client"
+    tools.mkdir()
+    fake = tools / "pg_dump"
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(backup.BackupError, match=r"version 9, the server runs PostgreSQL \d+.*postgresql-client-"):
+        backup.backup(db_url, tmp_path / "never.backup")
+    assert not (tmp_path / "never.backup").exists()
