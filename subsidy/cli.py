@@ -49,9 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     audit_cmd.add_argument("--head", metavar="SEQ:HASH", default=None,
                            help="with verify: a head printed earlier, which must still be in the log unchanged")
 
+    backup_cmd = commands.add_parser("backup", help="write a consistent backup of the database while it serves")
+    backup_cmd.add_argument("file")
+
+    restore_cmd = commands.add_parser("restore", help="replace the database by a backup, then check it")
+    restore_cmd.add_argument("file")
+    restore_cmd.add_argument("--force", action="store_true", help="overwrite a database that holds data")
+
     args = parser.parse_args(argv)
     handler = {"db": _db, "demo": _demo, "serve": _serve, "user": _user, "households": _households,
-               "audit": _audit}[args.command]
+               "audit": _audit, "backup": _backup, "restore": _restore}[args.command]
     return handler(args)
 
 
@@ -185,6 +192,44 @@ def _audit(args) -> int:
     where = f" at entry {report.first_broken_id}" if report.first_broken_id else ""
     print(f"audit log broken{where}: {report.reason} ({report.checked} entries intact before it)")
     return 1
+
+
+def _backup(args) -> int:
+    from subsidy.core import backup
+    from subsidy.core.settings import get_settings
+
+    try:
+        size = backup.backup(get_settings().database_url, args.file)
+    except backup.BackupError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"backup written to {args.file} ({size} bytes)")
+    return 0
+
+
+def _restore(args) -> int:
+    """Exit status 0 when the backup was restored and both checks hold, 1 when a check fails or the restore failed,
+    2 when it was refused (the database holds data and --force was not given)."""
+    from subsidy.core import backup
+    from subsidy.core.settings import get_settings
+
+    try:
+        report = backup.restore(get_settings().database_url, args.file, force=args.force)
+    except backup.DatabaseHasData as refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    except backup.BackupError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"restored from {args.file}")
+    chain = report.chain
+    if chain.ok:
+        print(f"audit log intact: {chain.checked} entries")
+    else:
+        print(f"audit log broken at entry {chain.first_broken_id}: {chain.reason} ({chain.checked} entries intact "
+              "before it)")
+    print(report.schema_problem or "database schema is current")
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":
