@@ -20,12 +20,20 @@ class Settings:
     # Login sessions and API tokens.
     session_hours: int = 12
     token_hours: int = 24 * 7
+    # Failed logins (subsidy/accounts/throttle.py): wrong passwords for one user from one address lock that
+    # address out of that user; failures from one address for any user names block the address; wrong passwords
+    # for one user from many addresses at once lock the user for everyone. Counted in windows of the same length.
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    address_max_failed_logins: int = 20
+    address_block_minutes: int = 15
+    account_max_failed_logins: int = 50
+    failure_window_minutes: int = 15
     # Argon2id parameters; tests lower them (a real hash takes about 140 ms on the 2-core machines).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
-    # Trust X-Forwarded-Proto from a reverse proxy to decide whether cookies are Secure.
+    # Trust X-Forwarded-Proto from a reverse proxy to decide whether cookies are Secure, and the last hop of
+    # X-Forwarded-For as the client's address.
     trust_proxy: bool = False
     upload_max_bytes: int = 20 * 1024 * 1024
     attachment_max_bytes: int = 5 * 1024 * 1024
