@@ -37,7 +37,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
@@ -111,6 +111,12 @@ def forget_at(session: Session, user: User, address: str) -> None:
 def forget_user(session: Session, user_id: int) -> None:
     """Lift every lock of a user (the administrator unlocks or resets the password)."""
     session.execute(delete(_account_t).where(_account_t.c.user_id == user_id))
+
+
+def locked_somewhere(now: datetime):
+    """SQL: the user is locked for every address or at some address."""
+    return or_(User.locked_until > now, select(_account_t.c.user_id).where(
+        _account_t.c.user_id == User.id, _account_t.c.blocked_until > now).exists())
 
 
 def locks(session: Session, users: list[User], now: datetime) -> dict[int, datetime]:

@@ -110,6 +110,9 @@ def test_the_admin_unlocks_a_locked_user(client_as, app, engine):
     listing = client_as("admin").get("/admin/users")
     row = re.search(r'<tr data-username="drc">(.*?)</tr>', listing.text, re.S).group(1)
     assert "解锁" in row
+    tile = re.search(r'<a class="tile urgent"[^>]*>\s*<span class="count">(\d+)</span>\s*<span class="label">被锁定的用户',
+                     client_as("admin").get("/").text)
+    assert tile and tile.group(1) == "1"  # locked at one address only: the administrator still hears of it
     user = _ids(engine, User, username="drc")
     assert client_as("admin").submit(f"/admin/users/{user.id}/unlock").status_code == 200
     login = client.submit("/login", {"username": "drc", "password": "drc-demo"}, follow_redirects=False)
