@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-
 from datetime import datetime
 
 from sqlalchemy import func, select

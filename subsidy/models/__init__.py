@@ -14,7 +14,8 @@ from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
-    "AccountFailures", "AddressFailures", "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry", "AuditHead", "Attachment", "Batch",
+    "AccountFailures", "AddressFailures", "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry",
+    "AuditHead", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
 ]
