@@ -12,6 +12,7 @@ from urllib.parse import quote
 import json
 
 import anyio
+from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from subsidy.accounts import auth
 from subsidy.core import db
+from subsidy.core.settings import get_settings
 from subsidy.models import User
 
 SESSION_COOKIE = "subsidy_session"
@@ -105,3 +107,14 @@ def session_cookie(secret: str, *, secure: bool, max_age: int | None = None) -> 
 
 def clear_session_cookie(secure: bool) -> Cookie:
     return Cookie(key=SESSION_COOKIE, value="", httponly=True, samesite="lax", secure=secure, path="/", max_age=0)
+
+
+def client_address(request: Request) -> str:
+    """The address failed logins are counted against: the peer of the connection, or behind a trusted reverse proxy
+    (SUBSIDY_TRUST_PROXY) the last hop of X-Forwarded-For, the one our proxy appended; earlier hops are whatever the
+    client chose to send."""
+    if get_settings().trust_proxy:
+        hops = [hop.strip() for value in request.headers.getall("x-forwarded-for", []) for hop in value.split(",")]
+        if hops and hops[-1]:
+            return hops[-1]
+    return request.client.host if request.client else ""

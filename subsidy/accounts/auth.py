@@ -1,9 +1,10 @@
-"""Passwords, logins with lockout, browser sessions and API tokens.
+"""Passwords, logins with throttling, browser sessions and API tokens.
 
 Secrets handed to clients (session cookies, API tokens) are random 256-bit values; the database keeps only their
 SHA-256, so a copy of the database cannot be replayed as a login. A new session id is made at every login: never one
-the browser brought (session fixation). Failed logins are counted in the database, so a lockout holds across all the
-processes serving one PostgreSQL.
+the browser brought (session fixation). Failed logins are counted in the database per client address and per user
+at that address (throttle.py has the rule), so a lockout holds across all the processes serving one PostgreSQL,
+and every refused login gets the same answer (`LOGIN_REFUSED`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from subsidy.accounts import throttle
 from subsidy.core import audit, clock
 from subsidy.core.errors import LoginRefused, SubsidyError
 from subsidy.models import ApiToken, LoginSession, User
@@ -61,18 +63,28 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise SubsidyError("密码不能包含用户名", field="new_password")
 
 
+# Every refused login gets this one answer, whatever the reason (no such user, wrong password, locked, disabled,
+# address blocked): a different answer for an existing user would let anyone list the user names.
+LOGIN_REFUSED = "用户名或密码错误，或账户暂时无法登录；多次失败后请稍候再试或联系系统管理员"
+
+
 @dataclass
 class LoginResult:
     user: User | None
     refusal: str = ""
 
 
-def authenticate(session: Session, username: str, password: str) -> LoginResult:
-    """Check a username and password, counting failures. The caller commits whatever the outcome, so that a
-    failure is counted. After `max_failed_logins` failures in a row the user is locked for `lockout_minutes`,
-    and while locked even the right password is refused."""
-    settings = get_settings()
+def authenticate(session: Session, username: str, password: str, *, address: str) -> LoginResult:
+    """Check a username and password from a client `address`, counting failures (throttle.py says how they lock).
+    The caller commits whatever the outcome, so that a failure is counted. Every refusal reads `LOGIN_REFUSED`
+    and takes one password check, real or against a dummy hash, so neither the answer nor its time tells whether
+    the user exists, is locked or is disabled; while locked even the right password is refused."""
     now = clock.now()
+    address = throttle.address_key(address)
+    if throttle.address_blocked(session, address, now):
+        # No password check: the block is the caller's own address's and tells nothing about any user, and hashing
+        # for a blocked flood would hand it a password check's CPU time per request.
+        return LoginResult(None, LOGIN_REFUSED)
     user = session.execute(
         # Unscoped: a browser still logged in as someone else may log in as another user. FOR NO KEY UPDATE: the
         # failure count is serialised, yet rows that merely reference the user (a slip's clerk, checked by its
@@ -80,30 +92,18 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
         select(User).where(User.username == username.strip()).with_for_update(key_share=True)
         .execution_options(unscoped=True)
     ).scalar_one_or_none()
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or throttle.user_locked_out(session, user, address, now):
         verify_password(_dummy_hash(), password)  # same time as a real check: no probing for user names
-        return LoginResult(None, "用户名或密码错误" if user is None else "该账户已停用，请联系系统管理员")
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, _locked_message(user.locked_until))
+        throttle.count_address_failure(session, address, now)
+        return LoginResult(None, LOGIN_REFUSED)
     if not verify_password(user.password_hash, password):
-        failures = user.failed_logins + 1
-        if failures >= settings.max_failed_logins:
-            user.failed_logins = 0
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            audit.record(session, user, "user.locked", user, after={"locked_until": user.locked_until})
-            return LoginResult(None, _locked_message(user.locked_until))
-        user.failed_logins = failures
-        left = settings.max_failed_logins - failures
-        return LoginResult(None, f"用户名或密码错误，再错 {left} 次账户将被锁定 {settings.lockout_minutes} 分钟")
-    user.failed_logins = 0
-    user.locked_until = None
+        throttle.count_wrong_password(session, user, address, now)
+        throttle.count_address_failure(session, address, now)
+        return LoginResult(None, LOGIN_REFUSED)
+    throttle.forget_at(session, user, address)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return LoginResult(user)
-
-
-def _locked_message(until: datetime) -> str:
-    return f"密码连续错误次数过多，账户已锁定至 {clock.local(until):%H:%M}（北京时间），请稍后再试或联系系统管理员"
 
 
 def start_session(session: Session, user: User, user_agent: str = "") -> str:
@@ -183,9 +183,10 @@ def revoke_token(session: Session, secret: str) -> None:
                     .values(revoked_at=clock.now()))
 
 
-def login_token(session: Session, username: str, password: str) -> tuple[User, str, datetime]:
-    """The API's token login (same lockout as the pages). Raises LoginRefused; the caller commits either way."""
-    result = authenticate(session, username, password)
+def login_token(session: Session, username: str, password: str, *, address: str) -> tuple[User, str, datetime]:
+    """The API's token login (same throttling and answer as the pages). Raises LoginRefused; the caller commits
+    either way."""
+    result = authenticate(session, username, password, address=address)
     if result.user is None:
         raise LoginRefused(result.refusal)
     if result.user.must_change_password:

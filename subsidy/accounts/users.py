@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit
-from subsidy.accounts import auth
+from subsidy.core import audit, clock
+from subsidy.accounts import auth, throttle
 from subsidy.core.errors import Conflict, NotFound, SubsidyError
 from subsidy.models import Role, Supplier, Town, User, Village
 
@@ -81,8 +82,8 @@ def reset_password(session: Session, actor, user_id: int, new_password: str) -> 
     auth.check_password_policy(new_password, user.username)
     user.password_hash = auth.hash_password(new_password)
     user.must_change_password = True
-    user.failed_logins = 0
     user.locked_until = None
+    throttle.forget_user(session, user.id)
     auth.revoke_all(session, user.id)
     session.flush()
     audit.record(session, actor, "user.password_reset", "app_user", entity_id=user.id)
@@ -116,11 +117,11 @@ def temporary_password() -> str:
 
 
 def unlock(session: Session, actor, user_id: int) -> User:
-    """Lift a lockout after wrong passwords before it expires."""
+    """Lift a lockout after wrong passwords before it expires, for every address."""
     user = _get(session, user_id)
     before = audit.snapshot(user)
-    user.failed_logins = 0
     user.locked_until = None
+    throttle.forget_user(session, user.id)
     session.flush()
     audit.record(session, actor, "user.unlocked", user, before=before)
     return user
@@ -163,7 +164,11 @@ def scope_choices(session: Session) -> dict[str, list[tuple[int, str]]]:
     }
 
 
-def is_locked(user: User) -> bool:
-    from subsidy.core import clock
+def locks(session: Session, listed: list[User]) -> dict[int, datetime]:
+    """The locked users among `listed`, locked for everyone or at some address, and when they may log in again."""
+    return throttle.locks(session, listed, clock.now())
 
+
+def is_locked(user: User) -> bool:
+    """Locked for every address (`locks` also finds the locks at one address)."""
     return user.locked_until is not None and user.locked_until > clock.now()

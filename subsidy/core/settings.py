@@ -61,12 +61,20 @@ class Settings:
     # Login sessions and API tokens.
     session_hours: int = 12
     token_hours: int = 24 * 7
+    # Failed logins (subsidy/accounts/throttle.py): wrong passwords for one user from one address lock that
+    # address out of that user; failures from one address for any user names block the address; wrong passwords
+    # for one user from many addresses at once lock the user for everyone. Counted in windows of the same length.
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    address_max_failed_logins: int = 20
+    address_block_minutes: int = 15
+    account_max_failed_logins: int = 50
+    failure_window_minutes: int = 15
     # Argon2id parameters; tests lower them (a real hash takes about 140 ms on the 2-core machines).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
-    # Trust X-Forwarded-Proto from a reverse proxy to decide whether cookies are Secure.
+    # Trust X-Forwarded-Proto from a reverse proxy to decide whether cookies are Secure, and the last hop of
+    # X-Forwarded-For as the client's address.
     trust_proxy: bool = False
     audit_keys: AuditKeys = field(default_factory=AuditKeys)
     # How often the server seals the audit log (0: never; `subsidy audit seal` still does).

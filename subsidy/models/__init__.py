@@ -4,7 +4,8 @@ from subsidy.models.base import metadata
 from subsidy.models.enums import *  # noqa: F403
 from subsidy.models.regions import District, Town, Village
 from subsidy.models.seasons import FundShare, QualityStandard, Season, SubsidyRate, TownTarget
-from subsidy.models.users import ApiToken, IdempotentRequest, LoginSession, User
+from subsidy.models.users import (AccountFailures, AddressFailures, ApiToken, IdempotentRequest, LoginSession,
+                                  User)
 from subsidy.models.audit import AuditEntry, AuditLink, AuditSeal
 from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
@@ -13,7 +14,8 @@ from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
-    "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry", "AuditLink", "AuditSeal", "Attachment", "Batch",
+    "AccountFailures", "AddressFailures", "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry",
+    "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
 ]

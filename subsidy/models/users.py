@@ -1,4 +1,5 @@
-"""Users, their login sessions and API tokens, and remembered answers for idempotent retries."""
+"""Users, their login sessions and API tokens, failed-login counters, and remembered answers for idempotent
+retries."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ class User(SQLModel, table=True):
             "AND (role = 'supplier') = (supplier_id IS NOT NULL)",
             name="scope_matches_role",
         ),
-        CheckConstraint("failed_logins >= 0", name="failed_logins"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -34,7 +34,7 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     must_change_password: bool = False
     is_active: bool = True
-    failed_logins: int = 0
+    # Locked for every address (failures from many addresses at once: subsidy/accounts/throttle.py).
     locked_until: datetime | None = None
     password_changed_at: datetime | None = None
     created_at: datetime = created_at_field()
@@ -64,6 +64,31 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = created_at_field()
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+class AddressFailures(SQLModel, table=True):
+    """Failed logins from one client address (any user name) in the window that began at `window_start`."""
+
+    __tablename__ = "address_failures"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+    address: str = Field(primary_key=True, max_length=45)
+    failures: int = 0
+    window_start: datetime
+    blocked_until: datetime | None = None
+
+
+class AccountFailures(SQLModel, table=True):
+    """Wrong passwords for one user from one client address in the window that began at `window_start`."""
+
+    __tablename__ = "account_failures"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    address: str = Field(primary_key=True, max_length=45)
+    failures: int = 0
+    window_start: datetime
+    blocked_until: datetime | None = None
 
 
 class IdempotentRequest(SQLModel, table=True):

@@ -133,21 +133,32 @@ def show_phone(actor, phone: str) -> str:
 
 # --- households ---------------------------------------------------------------------------------------------------
 
-def holder_of(session: Session, id_number: str) -> tuple[int, str] | None:
-    """(household id, village name) of whoever holds that ID number anywhere in the district. Unscoped on purpose:
-    an ID number is registered once in the district."""
-    row = session.execute(
-        select(Household.id, Village.name).join(Village, Village.id == Household.village_id)
-        .where(Household.id_number == id_number).execution_options(unscoped=True)
-    ).first()
-    return (row[0], row[1]) if row else None
+def holder_of(session: Session, id_number: str) -> tuple[int, str | None] | None:
+    """(household id, village name) of whoever holds that ID number anywhere in the district. The household is
+    found unscoped on purpose (an ID number is registered once in the district), but its village is named only
+    within the caller's scope, None beyond it: a refusal must not tell a clerk where in the district someone
+    outside their care lives."""
+    row = session.execute(select(Household.id, Household.village_id).where(Household.id_number == id_number)
+                          .execution_options(unscoped=True)).first()
+    if row is None:
+        return None
+    return row.id, visible_village_name(session, row.village_id)
+
+
+def visible_village_name(session: Session, village_id: int) -> str | None:
+    """The village's name if it lies within the session's scope (scoped query: None outside it)."""
+    return session.execute(select(Village.name).where(Village.id == village_id)).scalar_one_or_none()
 
 
 def _refuse_duplicate(session: Session, id_number: str, own_id: int | None = None) -> None:
     found = holder_of(session, id_number)
     if found and found[0] != own_id:
-        raise Conflict(f"该身份证号码已在{found[1]}登记，同一身份证号码在全区只能登记一次", field="id_number",
-                       existing_id=found[0], existing_village=found[1])
+        household_id, village_name = found
+        if village_name is None:
+            raise Conflict("该身份证号码已在本区其他村（社区）登记，同一身份证号码在全区只能登记一次",
+                           field="id_number", existing_id=household_id)
+        raise Conflict(f"该身份证号码已在{village_name}登记，同一身份证号码在全区只能登记一次", field="id_number",
+                       existing_id=household_id, existing_village=village_name)
 
 
 def register_household(session: Session, actor, village_id: int, data: HouseholdInput) -> Household:

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit, clock, db
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotFound, SubsidyError
-from subsidy.registry.households import check_quantities, clean_address, clean_category, clean_name, show_id, show_phone
+from subsidy.registry.households import (check_quantities, clean_address, clean_category, clean_name, show_id,
+                                        show_phone, visible_village_name)
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_id_number, mask_phone, validate_id_number, validate_phone
 from subsidy.models import (
     CATEGORY_LABELS, Household, ImportUpload, Registration, RegistrationStatus, Role, Season, Village,
@@ -253,12 +254,11 @@ def _write_chunk(session: Session, actor, season: Season, chunk: list[_Row], res
             new_rows.append(row)
             continue
         if old.village_id != row.village.id:
-            if old.village_id not in village_names:
-                village_names[old.village_id] = session.execute(
-                    select(Village.name).where(Village.id == old.village_id).execution_options(unscoped=True)
-                ).scalar_one()
-            result.refused.append(RowError(row.number, HEADER[2],
-                                           f"该身份证号码已在{village_names[old.village_id]}登记"))
+            if old.village_id not in village_names:  # named only within the importer's scope
+                village_names[old.village_id] = visible_village_name(session, old.village_id)
+            name = village_names[old.village_id]
+            result.refused.append(RowError(row.number, HEADER[2], f"该身份证号码已在{name}登记" if name
+                                           else "该身份证号码已在本区其他村（社区）登记"))
             continue
         reg = registrations.get(old.id)
         wants = row.coal_kg or row.stoves

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from subsidy.accounts import throttle
 from subsidy.core import clock
 from subsidy.models import (
     Batch, Household, Notice, Registration, RegistrationStatus, Role, Settlement, SettlementStatus, Slip, SlipScan,
@@ -69,7 +70,7 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
     if role == Role.ADMIN:
         items.append(Waiting("用户", _count(session, select(User.id)), "/admin/users"))
         items.append(Waiting("被锁定的用户", _count(session, select(User.id).where(
-            User.locked_until > clock.now())), "/admin/users", urgent=True))
+            throttle.locked_somewhere(clock.now()))), "/admin/users", urgent=True))
     if role == Role.AUDITOR:
         items.append(Waiting("本季销售单", _count(session, select(Slip.id)), "/slips"))
     return items

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from subsidy.accounts import auth
 from subsidy.core.errors import LoginRefused
 from web.api import API
+from web.auth import client_address
 from web.forms import write
 
 
@@ -31,11 +32,12 @@ class AuthApi(Controller):
     security = []
 
     @post("/token", sync_to_thread=True, status_code=200)
-    def token(self, session: DbSession, data: JSONBody[TokenRequest]) -> TokenOut:
-        """A bearer token for the API (same lockout as the login page: 5 wrong passwords lock for 15 minutes)."""
+    def token(self, request: Request, session: DbSession, data: JSONBody[TokenRequest]) -> TokenOut:
+        """A bearer token for the API (the login page's throttling, and its one answer to every refusal, as 401)."""
         def work():
             try:
-                return auth.login_token(session, data.username, data.password), None
+                return auth.login_token(session, data.username, data.password,
+                                        address=client_address(request)), None
             except LoginRefused as refusal:
                 return None, refusal  # commit the failure count, then refuse
 

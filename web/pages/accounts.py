@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 
 from subsidy.accounts import auth
 from subsidy.core.errors import SubsidyError
-from web.auth import clear_session_cookie, session_cookie
+from web.auth import clear_session_cookie, client_address, session_cookie
 from web.deps import is_secure
 from web.forms import FORM, refused, write
 
@@ -37,7 +37,7 @@ class AuthController(Controller):
         username, password = str(data.get("username", "")), str(data.get("password", ""))
 
         def work():
-            result = auth.authenticate(session, username, password)
+            result = auth.authenticate(session, username, password, address=client_address(request))
             secret = auth.start_session(session, result.user, request.headers.get("user-agent", "")) \
                 if result.user else None
             return result, secret

@@ -48,7 +48,7 @@ class UsersController(Controller):
         rows, total = users.users_page(session, page, PER_PAGE)
         labels = users.scope_labels(session)
         return {"rows": [(u, users.label_of(labels, u)) for u in rows], "total": total, "page": page,
-                "per_page": PER_PAGE, "locked": {u.id for u in rows if users.is_locked(u)}, **context}
+                "per_page": PER_PAGE, "locked": users.locks(session, rows), **context}
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, page: FromQuery[int | None] = None,

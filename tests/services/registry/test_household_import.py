@@ -100,6 +100,8 @@ def test_an_id_number_twice_in_one_file_or_already_in_another_village_is_refused
     assert [(e.row, e.reason) for e in result.refused] == [(3, "与第2行的身份证号码重复")]
     result = run(engine, xlsx([row(village_code="yingxi", id_number=same)]))
     assert [(e.row, e.reason) for e in result.refused] == [(2, "该身份证号码已在东关村登记")]
+    result = run(engine, xlsx([row(village_code="yingxi", id_number=same)]), actor_name="yingxi")
+    assert [(e.row, e.reason) for e in result.refused] == [(2, "该身份证号码已在本区其他村（社区）登记")]
 
 
 def test_an_id_number_typed_as_a_number_is_refused_as_it_has_lost_digits(demo, engine):

@@ -141,7 +141,7 @@ def test_a_clerk_logging_in_does_not_hold_up_their_sales(engine, session, demo, 
     session.commit()
     login = db.new_session(engine, write=True)
     try:
-        auth.authenticate(login, "coal-a", "a wrong password")  # holds the row lock until its commit
+        auth.authenticate(login, "coal-a", "a wrong password", address="203.0.113.10")  # holds the row lock until its commit
         sale = db.new_session(engine, write=True)
         try:
             sale.execute(text("SET LOCAL lock_timeout = '3s'"))

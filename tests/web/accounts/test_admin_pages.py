@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from sqlalchemy import text, select, update
 
+from subsidy.accounts.auth import LOGIN_REFUSED
 from subsidy.core import audit, db
 from subsidy.models import AuditEntry, LoginSession, Town, User, Village
 from tests.clients import PageClient
@@ -70,7 +71,7 @@ def test_disabling_a_user_ends_their_sessions_and_tokens(client_as, api_as, engi
     assert victim.get("/", follow_redirects=False).status_code == 303
     assert token_client.get("/api/v1/towns").status_code == 401
     login = PageClient(victim.app).submit("/login", {"username": "caiyuan", "password": "caiyuan-demo"})
-    assert "该账户已停用" in login.text
+    assert login.status_code == 422 and LOGIN_REFUSED in login.text  # the answer for any refused login
     client_as("admin").submit(f"/admin/users/{user.id}/enable")
     assert _ids(engine, User, username="caiyuan").is_active
 
@@ -109,6 +110,9 @@ def test_the_admin_unlocks_a_locked_user(client_as, app, engine):
     listing = client_as("admin").get("/admin/users")
     row = re.search(r'<tr data-username="drc">(.*?)</tr>', listing.text, re.S).group(1)
     assert "解锁" in row
+    tile = re.search(r'<a class="tile urgent"[^>]*>\s*<span class="count">(\d+)</span>\s*<span class="label">被锁定的用户',
+                     client_as("admin").get("/").text)
+    assert tile and tile.group(1) == "1"  # locked at one address only: the administrator still hears of it
     user = _ids(engine, User, username="drc")
     assert client_as("admin").submit(f"/admin/users/{user.id}/unlock").status_code == 200
     login = client.submit("/login", {"username": "drc", "password": "drc-demo"}, follow_redirects=False)

@@ -1,12 +1,17 @@
-"""Logging in and out, CSRF, lockout, temporary passwords, API tokens."""
+"""Logging in and out, CSRF, lockout and throttling, one answer to every refused login, temporary passwords, API
+tokens."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
+from subsidy.accounts.auth import LOGIN_REFUSED
 from subsidy.core import clock, db
+from subsidy.core.settings import get_settings
 from subsidy.demo import TOWNS, VILLAGES
 from subsidy.models import LoginSession, User
 from tests.clients import ApiClient, PageClient
@@ -62,19 +67,17 @@ def test_logout_revokes_the_session(app, demo):
             assert thief.get("/", follow_redirects=False).status_code == 303
 
 
-def test_the_sixth_wrong_password_is_refused_even_with_the_right_one_until_the_lock_expires(app, demo, frozen):
+def test_the_fifth_wrong_password_locks_even_the_right_one_out_until_the_lock_expires(app, demo, frozen):
     frozen(datetime(2026, 12, 1, 2, 0))
     with PageClient(app) as client:
-        for attempt in range(1, 5):
+        for _ in range(5):
             response = client.submit("/login", {"username": "caiyuan", "password": "wrong-password1"})
             assert response.status_code == 422
-            assert f"再错 {5 - attempt} 次" in response.text
-        fifth = client.submit("/login", {"username": "caiyuan", "password": "wrong-password1"})
-        assert "已锁定" in fifth.text
+            assert _alert(response) == LOGIN_REFUSED  # no count of the tries left: that would confirm the user
         right_while_locked = client.submit("/login", {"username": "caiyuan", "password": "caiyuan-demo"})
-        assert right_while_locked.status_code == 422 and "已锁定" in right_while_locked.text
+        assert right_while_locked.status_code == 422 and _alert(right_while_locked) == LOGIN_REFUSED
         clock.advance(timedelta(minutes=14))
-        assert "已锁定" in client.submit("/login", {"username": "caiyuan", "password": "caiyuan-demo"}).text
+        assert _alert(client.submit("/login", {"username": "caiyuan", "password": "caiyuan-demo"})) == LOGIN_REFUSED
         clock.advance(timedelta(minutes=2))
         after = client.submit("/login", {"username": "caiyuan", "password": "caiyuan-demo"}, follow_redirects=False)
         assert after.status_code == 303
@@ -85,7 +88,95 @@ def test_the_lockout_also_holds_for_api_tokens(app, demo):
         for _ in range(5):
             assert client.post("/api/v1/auth/token", json={"username": "finance", "password": "nope"}).status_code == 401
         refused = client.post("/api/v1/auth/token", json={"username": "finance", "password": "finance-demo"})
-        assert refused.status_code == 401 and "锁定" in refused.json()["detail"]
+        assert refused.status_code == 401 and refused.json()["detail"] == LOGIN_REFUSED
+
+
+def _alert(page) -> str:
+    return re.search(r'class="alert alert-error"[^>]*>(.*?)</', page.text, re.S).group(1).strip()
+
+
+def _refusals(app, engine, post) -> dict[str, object]:
+    """What a caller sees for each way a login fails, `post(username, password)` making one attempt."""
+    with db.transaction(engine) as s:
+        s.execute(update(User).where(User.username == "coal-b").values(is_active=False))
+    for _ in range(5):
+        post("caiyuan", "wrong-password1")
+    return {"unknown user": post("nobody-here", "wrong-password1"),
+            "wrong password": post("dongguan", "wrong-password1"),
+            "locked, right password": post("caiyuan", "caiyuan-demo"),
+            "disabled, right password": post("coal-b", "coal-b-demo")}
+
+
+def test_every_refused_login_gets_the_same_answer_on_the_page(app, demo, engine):
+    with PageClient(app) as client:
+        answers = _refusals(app, engine, lambda username, password: client.submit(
+            "/login", {"username": username, "password": password}))
+    assert {kind: (page.status_code, _alert(page)) for kind, page in answers.items()} == \
+        dict.fromkeys(answers, (422, LOGIN_REFUSED))
+
+
+def test_every_refused_token_request_gets_the_same_answer(app, demo, engine):
+    with ApiClient(app) as client:
+        answers = _refusals(app, engine, lambda username, password: client.post(
+            "/api/v1/auth/token", json={"username": username, "password": password}))
+    assert {kind: (answer.status_code, answer.json()) for kind, answer in answers.items()} == \
+        dict.fromkeys(answers, (401, {"status_code": 401, "detail": LOGIN_REFUSED}))
+
+
+@pytest.fixture
+def behind_proxy(monkeypatch):
+    """The app behind a reverse proxy that appends the client's address to X-Forwarded-For."""
+    monkeypatch.setenv("SUBSIDY_TRUST_PROXY", "1")
+    get_settings.cache_clear()
+    yield lambda address: {"X-Forwarded-For": f"10.9.9.9, {address}"}  # the first hop is the client's own claim
+    get_settings.cache_clear()
+
+
+STRANGER, OFFICE = "198.51.100.7", "203.0.113.10"
+
+
+def test_a_strangers_wrong_passwords_do_not_lock_the_finance_officer_out_of_the_office(app, demo, behind_proxy):
+    with PageClient(app) as stranger, PageClient(app) as officer:
+        for _ in range(8):
+            stranger.submit("/login", {"username": "finance", "password": "guess-2026"}, headers=behind_proxy(STRANGER))
+        assert stranger.submit("/login", {"username": "finance", "password": "finance-demo"},
+                               headers=behind_proxy(STRANGER)).status_code == 422  # locked out: the stranger
+        login = officer.submit("/login", {"username": "finance", "password": "finance-demo"},
+                               headers=behind_proxy(OFFICE), follow_redirects=False)
+        assert login.status_code == 303
+    with ApiClient(app) as system:
+        assert system.post("/api/v1/auth/token", json={"username": "finance", "password": "finance-demo"},
+                           headers=behind_proxy(OFFICE)).status_code == 200
+
+
+def test_an_address_over_its_limit_is_refused_for_every_account_until_the_block_ends(app, demo, frozen,
+                                                                                      behind_proxy):
+    frozen(datetime(2026, 12, 31, 8, 0))
+    with PageClient(app) as client, ApiClient(app) as system:
+        for attempt in range(20):  # a few tries at each of many names, known or not
+            client.submit("/login", {"username": f"guess{attempt % 7}", "password": "guess-2026"},
+                          headers=behind_proxy(STRANGER))
+        for username in ("drc", "dongguan"):
+            page = client.submit("/login", {"username": username, "password": f"{username}-demo"},
+                                 headers=behind_proxy(STRANGER))
+            assert page.status_code == 422 and _alert(page) == LOGIN_REFUSED
+        token = system.post("/api/v1/auth/token", json={"username": "drc", "password": "drc-demo"},
+                            headers=behind_proxy(STRANGER))
+        assert token.status_code == 401 and token.json()["detail"] == LOGIN_REFUSED
+        assert client.submit("/login", {"username": "drc", "password": "drc-demo"}, headers=behind_proxy(OFFICE),
+                             follow_redirects=False).status_code == 303
+        clock.advance(timedelta(minutes=16))
+        assert client.submit("/login", {"username": "dongguan", "password": "dongguan-demo"},
+                             headers=behind_proxy(STRANGER), follow_redirects=False).status_code == 303
+
+
+def test_x_forwarded_for_is_ignored_unless_the_proxy_is_trusted(app, demo):
+    with PageClient(app) as client:
+        for attempt in range(5):  # a new claimed address for every try changes nothing
+            client.submit("/login", {"username": "caiyuan", "password": "wrong-password1"},
+                          headers={"X-Forwarded-For": f"198.51.100.{attempt}"})
+        assert client.submit("/login", {"username": "caiyuan", "password": "caiyuan-demo"},
+                             headers={"X-Forwarded-For": OFFICE}).status_code == 422
 
 
 def test_a_user_with_a_temporary_password_must_change_it_first(app, demo, engine):

@@ -44,6 +44,16 @@ def test_a_refused_form_keeps_what_was_typed_and_says_why(client_as):
     assert "身份证号码的出生日期无效" in response.text and "孙海燕" in response.text
 
 
+def test_a_duplicate_id_number_from_another_town_is_refused_without_saying_where_it_is(client_as):
+    held = {"head_name": "孙海燕", "id_number": new_id_number(), "phone": "13905389999", "address": "一组1号",
+            "category": "ordinary"}
+    assert client_as("dongguan").submit("/households/new", held, follow_redirects=False).status_code == 303
+    response = client_as("yingxi").submit("/households/new", {**held, "head_name": "孙海"})
+    assert response.status_code == 422 and "已在本区其他村（社区）登记" in response.text
+    assert "东关" not in response.text and "财源" not in response.text
+    assert re.search(r'href="/households/\d+"', response.text)  # the existing_id, for the clerks to sort it out
+
+
 def test_the_town_approves_all_due_registrations_at_once(client_as):
     village = client_as("dongguan")
     village.submit("/registrations/notice", {})
