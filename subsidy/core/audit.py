@@ -166,7 +166,7 @@ def record(session: Session, actor, action: str, entity: Any, *, before: dict | 
 _entry_t, _link_t, _seal_t = AuditEntry.__table__, AuditLink.__table__, AuditSeal.__table__
 _ENTRY_COLUMNS = ("at", "user_id", "username", "action", "entity", "entity_id", "before", "after", "key_id", "mac")
 _INSERT_ENTRIES = insert(_entry_t).values({name: bindparam(name) for name in _ENTRY_COLUMNS})
-# DIALECT FORK (correctness, see the module docstring): the writing transaction's id, for the sealer's horizon.
+# PostgreSQL: the writing transaction's id, for the sealer's horizon (not a fork: see the module docstring).
 _XACT_ID = cast(cast(literal_column("pg_current_xact_id()"), Text), BigInteger)
 _INSERT_ENTRIES_PG = insert(_entry_t).values({**{name: bindparam(name) for name in _ENTRY_COLUMNS}, "xid": _XACT_ID})
 
@@ -245,7 +245,7 @@ def seal(session: Session) -> list[Head]:
     prev = last.head if last else GENESIS
     floor = last.horizon if last else None
     linked = select(_link_t.c.entry_id).where(_link_t.c.entry_id == _entry_t.c.id).exists()
-    if postgres:  # DIALECT FORK (correctness, see the module docstring): commit order is not id order
+    if postgres:  # commit order is not id order there (the module docstring): not a fork, the rule differs
         where = [~linked] + ([_entry_t.c.xid >= floor] if floor is not None else [])
     else:
         top = conn.execute(select(func.max(_link_t.c.entry_id))).scalar() or 0

@@ -35,6 +35,24 @@ def is_sqlite(engine_or_session) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+# A dialect fork gives PostgreSQL a faster statement and every other database a portable one; each is marked with
+# `# DIALECT FORK (bench: <its benchmark>): <why>`, and tests/services/core/test_dialect_forks.py runs both branches
+# of every fork on PostgreSQL and compares them. An engine made `portable` takes the portable branch everywhere.
+_PORTABLE = "subsidy_portable"
+
+
+def portable(engine: Engine) -> Engine:
+    """This engine (the same pool and connections) with every dialect fork taking its portable branch, as on a
+    database other than PostgreSQL. For the tests that compare the branches: production never makes one."""
+    return _with_options(engine, _PORTABLE, True)
+
+
+def pg_branch(bind) -> bool:
+    """Whether a dialect fork takes its PostgreSQL branch on `bind` (an engine or a connection). Read on the sale's
+    path: a name comparison and a lookup in the execution options SQLAlchemy already holds, no environment."""
+    return bind.dialect.name == "postgresql" and _PORTABLE not in bind.get_execution_options()
+
+
 def normalise_url(url: str) -> str:
     """Relative SQLite paths are relative to the project root, whatever the working directory."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
@@ -142,7 +160,8 @@ def new_session(engine: Engine | None = None, *, write: bool = False, read_only:
     engine = engine or get_engine()
     if write and engine.dialect.name == "sqlite":
         bind = _with_options(engine, "sqlite_begin", "IMMEDIATE")
-    elif single_read and engine.dialect.name == "postgresql":
+    # DIALECT FORK (bench: scripts/bench_slips.py): the caller resolved in one round trip, not BEGIN, SELECT, COMMIT
+    elif single_read and pg_branch(engine):
         bind = _with_options(engine, "isolation_level", "AUTOCOMMIT")
     elif read_only and engine.dialect.name == "postgresql":
         bind = _with_options(engine, "postgresql_readonly", True)
@@ -165,11 +184,12 @@ def end_read(session: Session) -> None:
     afresh: PostgreSQL spent 2.8 ms of CPU per sale instead of 1.5 (bench_slips). Ending a read never writes: the
     ORM's pending changes, an audit entry waiting for the commit (subsidy/core/audit.py), or on a session that is not
     READ ONLY any write at all (PostgreSQL then has given the transaction an id), and it rolls back as before.
-    SQLite keeps its statements across a rollback, so there it always rolls back."""
+    SQLite keeps its statements across a rollback, so there (and on a `portable` engine) it always rolls back."""
     if not session.in_transaction():
         return
     bind = session.get_bind()
-    if (bind.dialect.name != "postgresql" or session.new or session.dirty or session.deleted
+    # DIALECT FORK (bench: scripts/bench_slips.py): a COMMIT keeps psycopg's prepared statements (see above)
+    if (not pg_branch(bind) or session.new or session.dirty or session.deleted
             or session.info.get("audit_pending")):
         session.rollback()
         return

@@ -63,7 +63,8 @@ _CLAIM: dict[str, object] = {}
 
 
 def _claim_statement(dialect: str):
-    """INSERT ... ON CONFLICT (user_id, key) DO NOTHING RETURNING id, built once per database kind."""
+    """INSERT ... ON CONFLICT (user_id, key) DO NOTHING RETURNING id, built once per database kind. Not a dialect
+    fork: both databases run this same statement; only SQLAlchemy's ON CONFLICT construct is per dialect."""
     if dialect not in _CLAIM:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit, clock
 from subsidy.supply import batches, contracts
 from subsidy.policy import seasons
-from subsidy.core.db import is_unique_violation
+from subsidy.core.db import is_unique_violation, pg_branch
 from subsidy.core.errors import NotAllowed, NotFound, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, mask_id_number, mask_phone, validate_id_number
 from subsidy.models import (
@@ -502,11 +502,12 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
     b, supplier = p.buyer, p.supplier
     coal, stoves = p.coal_kg, p.stoves
     conn = session.connection()
-    pg = conn.dialect.name == "postgresql"
+    pg = pg_branch(conn)
     coal_lines = [ln for ln in p.lines if ln.product != Product.STOVE]
     wanted = {"registration_id": b.id, "want_coal": coal, "want_stoves": stoves, "cap_coal": b.cap_coal_kg,
               "cap_stoves": b.cap_stoves}
     seq = None
+    # DIALECT FORK (bench: scripts/bench_slips.py): quantities, stock and number in one round trip under the queue
     if pg and len(coal_lines) == 1 and coal_lines[0].default_batch:
         # 1, 2 and 3 below in one statement.
         ln = coal_lines[0]
@@ -549,6 +550,7 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
     line_rows = [{"line_no": ln.line_no, "product": str(ln.product), "quantity": ln.quantity, "batch_id": ln.batch_id,
                   "serial": ln.serial, "active_key": 0, "unit_price_fen": ln.unit_price_fen,
                   "amount_fen": ln.amount_fen, "subsidy_fen": ln.subsidy_fen} for ln in p.lines]
+    # DIALECT FORK (bench: scripts/bench_slips.py): the slip and its lines in one round trip under the queue
     if pg and not stoves:
         params = {f"s_{k}": v for k, v in values.items()}
         for i, row in enumerate(line_rows):

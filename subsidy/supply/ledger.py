@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from subsidy.core import clock
+from subsidy.core.db import pg_branch
 from subsidy.policy import seasons
 from subsidy.core.errors import NotFound
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Slip, SlipLine, SlipStatus, Supplier
@@ -161,7 +162,8 @@ def _sales_by_day(session: Session, book: Ledger):
     day order and aggregates each day as it goes (COUNT DISTINCT over a handful of batches), where grouping by day and
     batch first would sort every line; PostgreSQL hashes day × batch then day, where COUNT DISTINCT would make it
     sort every line."""
-    if session.get_bind().dialect.name == "sqlite":
+    # DIALECT FORK (bench: scripts/bench_ledger.py): PostgreSQL hashes where COUNT DISTINCT would sort every line
+    if not pg_branch(session.get_bind()):
         return (select(Slip.issued_on.label("day"), func.count(distinct(_batch_key())).label("n"),
                        _ZERO.label("in_kg"), _ZERO.label("failed_kg"), func.sum(SlipLine.quantity).label("out_kg"))
                 .join(SlipLine, SlipLine.slip_id == Slip.id).where(*_sales_where(book)).group_by(Slip.issued_on))
