@@ -405,6 +405,7 @@ NOT_FORKS = {
     ("subsidy/core/db.py", "new_session"): "SQLite's BEGIN IMMEDIATE and PostgreSQL's READ ONLY are each database's "
                                            "own guard, with no portable statement beside them",
     ("subsidy/core/idempotency.py", "_claim"): "the same statement on both; only SQLAlchemy's construct differs",
+    ("subsidy/accounts/throttle.py", "_count"): "the same upsert on both; only SQLAlchemy's construct differs",
     ("subsidy/core/audit.py", "_write_pending"): "PostgreSQL's entries record their transaction id for the sealer's "
                                                  "horizon; SQLite commits in id order and needs none",
     ("subsidy/core/audit.py", "seal"): "commit order differs from id order on PostgreSQL only: the portable rule "
