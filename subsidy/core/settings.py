@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -55,7 +54,3 @@ def get_settings() -> Settings:
         argon2_memory_kib=int(os.environ.get("SUBSIDY_ARGON2_MEMORY_KIB", 65536)),
         trust_proxy=_bool("SUBSIDY_TRUST_PROXY"),
     )
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)

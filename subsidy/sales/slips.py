@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subsidy.core.errors import NotFound, SubsidyError
+from subsidy.core.errors import NotFound
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
 from subsidy.models import (
     Batch, Slip, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus, Supplier, Town, User, Village,
@@ -30,13 +30,6 @@ VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.S
 # ---------------------------------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------------------------------
-
-def normalise_number(number: str) -> str:
-    try:
-        return check_slip_number(number)
-    except InvalidSlipNumber as error:
-        raise SubsidyError(str(error), field="number") from None
-
 
 def get_by_number(session: Session, number: str, *, for_update: bool = False) -> Slip:
     """The slip in the session's scope, or NotFound (also for a mistyped number: its check character fails)."""
@@ -116,5 +109,3 @@ def as_json(v: SlipView) -> dict:
                            else {"scanned": False}) for c in (3, 4, 5)},
         "summary_id": s.summary_id,
     }
-
-

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.supply import attachments
 from subsidy.core import audit
-from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, SubsidyError
 from subsidy.models import Attachment, Contract, Product, Season, Supplier, SupplierStatus, Town
 from subsidy.rules.money import parse_yuan
 from subsidy.core.scope import get_or_404
@@ -167,8 +167,3 @@ def towns_served(session: Session, supplier_id: int, season_id: int) -> list[int
     return list(session.execute(select(Contract.town_id).where(Contract.supplier_id == supplier_id,
                                                                Contract.season_id == season_id)
                                 .distinct().execution_options(unscoped=True)).scalars())
-
-
-def ensure_exists(session: Session, contract_id: int) -> None:
-    if session.get(Contract, contract_id) is None:
-        raise NotFound()
