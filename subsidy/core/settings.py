@@ -1,4 +1,6 @@
-"""Configuration from the environment, read once."""
+"""Configuration from the environment, read once (`get_settings` is cached; tests clear the cache when they point
+DATABASE_URL at their own database), so that the CLI, the web app and the tests configure the domain the same way.
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,7 @@
+"""The audit log's tables: the chained entries and the one head row every audited transaction moves at commit
+(the chain itself is kept by subsidy/core/audit.py).
+"""
+
 from __future__ import annotations
 
 from datetime import datetime

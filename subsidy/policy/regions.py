@@ -1,4 +1,6 @@
-"""Towns and villages of the district."""
+"""Towns and villages of the district: the administrator and the DRC create them, and a village's zone (a coal ban
+area sells no subsidised coal) is what the registry and the sale check.
+"""
 
 from __future__ import annotations
 

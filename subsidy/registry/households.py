@@ -1,4 +1,4 @@
-"""The household registry and the season's purchase registrations (issue 3).
+"""The household registry and the season's purchase registrations.
 
 Villages register households and what each may buy in the active season, then publish the public notice (公示);
 the town approves (only once the notice period has ended) or rejects with a reason. An ID number is registered once

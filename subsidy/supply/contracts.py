@@ -1,7 +1,8 @@
 """Delivery contracts (配送合同): supplier × town × season × product at an agreed price, with the scanned contract
 and quality guarantee attached; and the coverage table (who serves which town with what, at which price).
 
-`price_for` is what slip issuing calls: no contract, no sale.
+No contract, no sale: the sale reads this supplier's contract prices in the household's town with the buyer's row
+(subsidy/sales/issuing.py, `_PRICES`), and a registration in a town without one is "not found" to the supplier.
 """
 
 from __future__ import annotations
