@@ -27,6 +27,21 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.pg_only(reason="what SQLite lacks")`: the test runs with the postgresql backend only and is
+    skipped on SQLite with that reason, at collection, before any of its fixtures build a database for nothing."""
+    for item in items:
+        marker = item.get_closest_marker("pg_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: pg_only needs a reason (what SQLite lacks)")
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("db_url")
+        if backend != "postgresql":
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
 def _pg_admin_engine():
     return sa.create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
