@@ -37,6 +37,8 @@ def pytest_collection_modifyitems(config, items):
         reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
         if not reason:
             raise pytest.UsageError(f"{item.nodeid}: pg_only needs a reason (what SQLite lacks)")
+        if "db_url" not in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid}: pg_only on a test that uses no database")
         backend = getattr(item, "callspec", None) and item.callspec.params.get("db_url")
         if backend != "postgresql":
             item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
