@@ -42,7 +42,9 @@ def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=True,  # SQLite needs batch mode for ALTERs (STACK-NOTES)
+        # SQLite needs batch mode for ALTERs: without it a column type change was half applied (column added, version
+        # not moved) and the next upgrade failed with "duplicate column".
+        render_as_batch=True,
         render_item=_render_item,
         compare_type=True,
     )

@@ -1,7 +1,7 @@
 """Benchmark: import a generated 50,000-row registration form into a fresh SQLite database.
 
 Prints rows per second and peak memory of the import, and beside them the time of a bare openpyxl read_only read of
-the same file (the floor no import can beat). Goal (issue 3): 50,000 rows in under 60 s on a 2-core machine, memory
+the same file (the floor no import can beat). Goal: 50,000 rows in under 60 s on a 2-core machine, memory
 flat as the file grows. Run by `make bench`; `--rows N` to try other sizes, `--database-url` for PostgreSQL.
 """
 

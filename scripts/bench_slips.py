@@ -7,7 +7,7 @@ registrations at random, so several often sell to the same household at once, an
 refused, 422).
 Prints slips/s, p50/p99 latency, and checks that no registration is oversold and that slip numbers have no gaps.
 
-Goal (issue 5): >= 200 slips/s on PostgreSQL with p99 < 200 ms on a 2-core machine.
+Goal: >= 200 slips/s on PostgreSQL with p99 < 200 ms on a 2-core machine.
 """
 
 from __future__ import annotations

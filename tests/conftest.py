@@ -28,21 +28,29 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.pg_only(reason="what SQLite lacks")`: the test runs with the postgresql backend only and is
+    skipped on SQLite with that reason (or a general one), at collection, before any of its fixtures build a database
+    for nothing."""
+    for item in items:
+        marker = item.get_closest_marker("pg_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "") \
+            or "only meaningful on PostgreSQL (run there when TEST_DATABASE_URL is set)"
+        if "db_url" not in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid}: pg_only on a test that uses no database")
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("db_url")
+        if backend != "postgresql":
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
 def _pg_admin_engine():
     return sa.create_engine(db.normalise_url(PG_URL), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
 def _pg_url(name: str) -> str:
     return db.normalise_url(PG_URL).rsplit("/", 1)[0] + "/" + name
-
-
-def pytest_collection_modifyitems(items) -> None:
-    """A test marked `pg_only` skips its SQLite run, saying why (and so runs nowhere without TEST_DATABASE_URL)."""
-    skip = pytest.mark.skip(reason="only meaningful on PostgreSQL (run there when TEST_DATABASE_URL is set)")
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if item.get_closest_marker("pg_only") and callspec and callspec.params.get("db_url") == "sqlite":
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,6 @@ from litestar.handlers import BaseRouteHandler
 
 from subsidy.models import Role
 
-ALL_ROLES = tuple(Role)
-REVIEWERS = (Role.TOWN, Role.DRC, Role.FINANCE)
-DISTRICT = (Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
 REGISTRY_READERS = (Role.VILLAGE, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
 
 

@@ -90,10 +90,6 @@ def reset_password(session: Session, actor, user_id: int, new_password: str) -> 
     return user
 
 
-def list_users(session: Session) -> list[User]:
-    return list(session.execute(select(User).order_by(User.role, User.username)).scalars())
-
-
 def scope_label(session: Session, user: User) -> str:
     if user.town_id:
         town = session.get(Town, user.town_id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import create_engine, event, text
@@ -28,11 +27,6 @@ from subsidy.core.settings import PROJECT_ROOT, get_settings
 
 T = TypeVar("T")
 _engines: dict[str, Engine] = {}
-
-
-def is_sqlite(engine_or_session) -> bool:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
-    return bind.dialect.name == "sqlite"
 
 
 # A dialect fork gives PostgreSQL a faster statement and every other database a portable one; each is marked with
@@ -319,8 +313,3 @@ def ensure_schema_current(engine: Engine) -> None:
             f"The database at {engine.url.render_as_string(hide_password=True)} is at migration {current or 'none'}, "
             f"the code needs {head}. Run `subsidy db upgrade` first."
         )
-
-
-def sqlite_path(url: str) -> Path | None:
-    url = normalise_url(url)
-    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None

@@ -1,9 +1,10 @@
-"""Configuration from the environment, read once."""
+"""Configuration from the environment, read once (`get_settings` is cached; tests clear the cache when they point
+DATABASE_URL at their own database), so that the CLI, the web app and the tests configure the domain the same way.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -110,7 +111,3 @@ def get_settings() -> Settings:
         argon2_memory_kib=int(os.environ.get("SUBSIDY_ARGON2_MEMORY_KIB", 65536)),
         trust_proxy=_bool("SUBSIDY_TRUST_PROXY"),
     )
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)

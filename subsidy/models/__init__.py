@@ -1,4 +1,8 @@
-"""All tables. Import from here: `from subsidy.models import Household, Slip`."""
+"""All tables, one module per area, so that every area and the migrations read one schema. Import from here:
+`from subsidy.models import Household, Slip`.
+
+May import `subsidy.core.clock` alone (creation timestamps); every area imports it.
+"""
 
 from subsidy.models.base import metadata
 from subsidy.models.enums import *  # noqa: F403

@@ -1,3 +1,7 @@
+"""What every table module shares: the metadata with named constraints (Alembic migrations and SQLite's batch mode
+refer to constraints by name) and creation timestamps taken from `subsidy.core.clock`, so frozen tests see them.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime

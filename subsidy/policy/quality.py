@@ -15,7 +15,7 @@ from subsidy.models import COAL_PRODUCTS, Product, QualityStandard
 # Defaults for a new season. Seed 002 (the third-party-test requirement) names the two national standards the supply
 # must meet: GB 34169-2017《商品煤质量 民用散煤》"无烟1号" and GB 34170-2017《商品煤质量 民用型煤》"型煤1号".
 #
-# Verification status of each number (see the area report): the stored reference search (docs and pages corpora,
+# Verification status of each number: the stored reference search (docs and pages corpora,
 # queried for GB 34169-2017 / GB 34170-2017 / 无烟1号 / 型煤1号 with the indicator names) returned no page with the
 # standards' tables, so NONE of the numbers below could be confirmed against the text of the standards here. They are
 # the values as commonly quoted from the standards' tables, kept as defaults that the bureau can (and should) check and
@@ -32,7 +32,7 @@ DEFAULT_STANDARDS: dict[str, dict] = {
     Product.ANTHRACITE: dict(max_volatile_cpct=1000, max_sulfur_cpct=40, max_ash_cpct=1250,
                              min_calorific_kj_kg=25000, source="GB 34169-2017 无烟1号（民用散煤）"),
 }
-# The Linxia plan (seed 001, see seeds/README.md) sets its local limit for 无烟2号: volatile <= 12%, total sulfur <= 1%,
+# The Linxia plan (seed 001) sets its local limit for 无烟2号: volatile <= 12%, total sulfur <= 1%,
 # ash <= 30% (confirmed from the seed). It names no calorific value, so the example has none. Shown on the standards
 # page as an example of a looser local rule; never applied.
 LINXIA_EXAMPLE = dict(max_volatile_cpct=1200, max_sulfur_cpct=100, max_ash_cpct=3000, min_calorific_kj_kg=None,

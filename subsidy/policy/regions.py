@@ -1,10 +1,12 @@
-"""Towns and villages of the district."""
+"""Towns and villages of the district: the administrator and the DRC create them, and a village's zone (a coal ban
+area sells no subsidised coal) is what the registry and the sale check.
+"""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
@@ -83,20 +85,3 @@ def villages(session: Session, town_id: int | None = None) -> list[Village]:
     if town_id is not None:
         query = query.where(Village.town_id == town_id)
     return list(session.execute(query).scalars())
-
-
-def village_counts(session: Session) -> dict[int, int]:
-    return dict(session.execute(select(Village.town_id, func.count()).group_by(Village.town_id)).all())
-
-
-def town_by_code(session: Session, code: str) -> Town:
-    town = session.execute(select(Town).where(Town.code == code)).scalar_one_or_none()
-    if town is None:
-        raise NotFound(f"没有代码为 {code} 的街道/镇")
-    return town
-
-
-def village_by_code_or_name(session: Session, text: str) -> Village | None:
-    text = text.strip()
-    return session.execute(select(Village).where((Village.code == text.lower()) | (Village.name == text))
-                           .order_by(Village.id)).scalars().first()

@@ -1,4 +1,4 @@
-"""The household registry and the season's purchase registrations (issue 3).
+"""The household registry and the season's purchase registrations.
 
 Villages register households and what each may buy in the active season, then publish the public notice (公示);
 the town approves (only once the notice period has ended) or rejects with a reason. An ID number is registered once
@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_id_number, mask_phone, validate_id_number, validate_phone
 from subsidy.models import (
     AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Town,
     Village, Zone,
 )
-from subsidy.core.scope import get_or_404, scope_of
+from subsidy.core.scope import get_or_404
 
 PER_PAGE = 50
 WHOLE_ROLES = frozenset({Role.VILLAGE, Role.TOWN})  # see the module docstring
@@ -515,21 +515,5 @@ def counts(session: Session) -> tuple[list[Count], list[Count]]:
     return list(by_village.values()), list(by_town.values())
 
 
-def registration_of(session: Session, household_id: int, season_id: int) -> Registration | None:
-    return session.execute(select(Registration).where(Registration.household_id == household_id,
-                                                      Registration.season_id == season_id)).scalar_one_or_none()
-
-
 def registration(session: Session, registration_id: int) -> Registration:
     return get_or_404(session, Registration, registration_id)
-
-
-def own_village_id(session: Session) -> int | None:
-    scope = scope_of(session)
-    return scope.village_id if scope is not None and scope.role == Role.VILLAGE else None
-
-
-def require_found(value):
-    if value is None:
-        raise NotFound()
-    return value

@@ -1,10 +1,13 @@
-"""Five-copy sales slips: issuing (every check of DESIGN.md), voiding, scanning the paper copies, lists.
+"""Selling on a five-copy slip: the counter's lookup by ID number, the preview (`plan`: every check of DESIGN.md
+and the prices, nothing written) and the sale itself (`issue`). This is the hot path of the whole system, so the sale
+runs hand-written Core statements built once at import.
 
 Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
 `registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
 batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
-serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
-transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
+serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from
+`slip_counter` incremented by an UPDATE in the issuing transaction, which locks the counter row on PostgreSQL
+(SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
 
 Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
 audit head (at commit). Everything the sale checks is read before the first lock so that locks are held briefly.

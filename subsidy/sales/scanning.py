@@ -1,13 +1,10 @@
-"""Five-copy sales slips: issuing (every check of DESIGN.md), voiding, scanning the paper copies, lists.
+"""The offices' paper copies: the town, the DRC and finance each receive one copy of every slip (copies 3, 4 and 5)
+and scan its barcode when the paper arrives, so a slip whose copy never reached an office shows up before the month
+is settled.
 
-Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
-`registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
-batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
-serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
-transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
-
-Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
-audit head (at commit). Everything the sale checks is read before the first lock so that locks are held briefly.
+A scan is recorded once per slip and copy (the unique `slip_scan(slip_id, copy_no)` decides two scans racing); an
+office may record only its own copy and never a voided slip. `missing_copies` lists the issued slips an office still
+lacks.
 """
 
 from __future__ import annotations

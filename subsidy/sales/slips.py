@@ -1,13 +1,9 @@
-"""Five-copy sales slips: issuing (every check of DESIGN.md), voiding, scanning the paper copies, lists.
+"""A slip as it was written, read back: found by its number in the caller's scope (a mistyped number is not found),
+with its lines, its batches and the copies the offices have scanned; `SlipView` is what the detail and print pages
+show and `as_json` what the API answers.
 
-Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
-`registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
-batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
-serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
-transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
-
-Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
-audit head (at commit). Everything the sale checks is read before the first lock so that locks are held briefly.
+Apart from issuing so that voiding, scanning and the pages read a slip the same way without importing the hot path.
+`VOIDABLE_SUMMARY` lives here because both the view (may this slip still be voided?) and the void itself ask it.
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subsidy.core.errors import NotFound, SubsidyError
+from subsidy.core.errors import NotFound
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
 from subsidy.models import (
     Batch, Slip, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus, Supplier, Town, User, Village,
@@ -30,13 +26,6 @@ VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.S
 # ---------------------------------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------------------------------
-
-def normalise_number(number: str) -> str:
-    try:
-        return check_slip_number(number)
-    except InvalidSlipNumber as error:
-        raise SubsidyError(str(error), field="number") from None
-
 
 def get_by_number(session: Session, number: str, *, for_update: bool = False) -> Slip:
     """The slip in the session's scope, or NotFound (also for a mistyped number: its check character fails)."""
@@ -116,5 +105,3 @@ def as_json(v: SlipView) -> dict:
                            else {"scanned": False}) for c in (3, 4, 5)},
         "summary_id": s.summary_id,
     }
-
-

@@ -1,13 +1,9 @@
-"""Five-copy sales slips: issuing (every check of DESIGN.md), voiding, scanning the paper copies, lists.
+"""Voiding a slip: the supplier that issued it takes it back, with a reason, while the month's summary it sits in
+has not been approved by the town (DESIGN.md, "Workflows").
 
-Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
-`registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
-batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
-serial by the unique `slip_line(serial, active_key)` (released when the slip is voided). Slip numbers come from `slip_counter` incremented by an UPDATE in the issuing
-transaction, which locks the counter row on PostgreSQL (SQLite: BEGIN IMMEDIATE), so they are unique and gapless.
-
-Lock order in a sale (the same in every transaction, so no deadlocks): registration → batches → counter → inserts →
-audit head (at commit). Everything the sale checks is read before the first lock so that locks are held briefly.
+A void gives back everything the sale took (the household's quantities, the batch's stock, the household's one stove,
+the stove's serial) by conditional UPDATEs, and deletes nothing: the voided slip stays, with its reason, as evidence.
+The summary is locked while it is checked, so a town approval cannot land between the check and the void.
 """
 
 from __future__ import annotations

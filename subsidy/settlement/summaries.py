@@ -1,8 +1,9 @@
-"""Monthly summaries, the review chain town → DRC → finance, settlements and payments (DESIGN.md, "Workflows";
-invariants 1, 3 and 4).
+"""Monthly summaries and their review chain (DESIGN.md, "Workflows"; invariant 1): a supplier builds one summary
+per town and month from its issued slips, seals and submits it, and the town, the DRC and finance approve it in turn
+(`NEXT`), return it, or set a questioned slip aside.
 
-Counting once, whatever the concurrency (invariant 1), rests on three columns that are only ever set by a
-conditional UPDATE:
+Counting once, whatever the concurrency (invariant 1), rests on columns that are only ever set by a conditional
+UPDATE:
 
 - `slip.summary_id`: a slip joins a summary by `UPDATE slip SET summary_id = :s WHERE ... AND summary_id IS NULL`;
   two builds racing for the same slips split them, never share them. (No index covers the column, so that this
@@ -10,15 +11,10 @@ conditional UPDATE:
   see `_in_summaries`.)
 - `summary.status`: every step of the review is `UPDATE summary SET status = :to WHERE id = :id AND status = :from`;
   of two reviewers clicking at once, the second finds the status moved and gets a Conflict.
-- `summary.settlement_id` and `settlement.status`: a summary joins a statement `WHERE settlement_id IS NULL`, a
-  statement is paid `WHERE status = 'settled'`; the statement itself is unique per supplier, month and sequence
-  number: a summary approved after its month was settled goes into a supplementary statement, never into one
-  already made.
 
 Totals (slip count, coal, stoves, amount, subsidy) are stored on the summary and recomputed from its ISSUED slips
 whenever its slips change; a voided slip may stay linked to a summary until the supplier rebuilds it (it is
-flagged for the reviewer) but never counts. A statement's totals are summed from the slips themselves, so its
-subsidy is the sum of its slips' subsidies by construction (invariant 3).
+flagged for the reviewer) but never counts.
 
 Set-aside slips: a reviewer takes a questioned slip out of a summary (`summary_id` back to NULL, with a reason and
 `set_aside_at`). The slip then waits for its supplier, who either voids it or releases it (`release_slip`: the

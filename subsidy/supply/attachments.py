@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit
 from subsidy.core.errors import NotFound, SubsidyError
-from subsidy.models import Attachment, Batch, Contract, Role
+from subsidy.models import Attachment, Contract, Role
 from subsidy.core.scope import scope_of
 from subsidy.core.settings import get_settings
 
@@ -83,10 +83,3 @@ def for_download(session: Session, attachment_id: int) -> Attachment:
         if linked is not None:
             return attachment
     raise NotFound()
-
-
-def is_referenced(session: Session, attachment_id: int) -> bool:
-    q1 = select(Contract.id).where(or_(Contract.contract_attachment_id == attachment_id,
-                                       Contract.guarantee_attachment_id == attachment_id))
-    q2 = select(Batch.id).where(Batch.report_attachment_id == attachment_id)
-    return any(session.execute(q.execution_options(unscoped=True)).first() for q in (q1, q2))

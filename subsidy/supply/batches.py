@@ -1,8 +1,10 @@
 """Coal batches (进货批次): each delivery a supplier takes in, with its third-party test report, decided passed or
 failed against the quality standard of the season in force (subsidy/policy/quality.py). A failed batch can never be sold.
 
-Stock moves only through `take_stock` (a sale) and `return_stock` (a void), both single conditional UPDATEs, so that
-concurrent sales can never take more than a batch holds (and the CHECK `sold_kg <= quantity_kg` backs it up).
+Stock moves only by conditional UPDATEs: a sale takes it with `take_stock_id` (the batch the clerk chose, or the
+oldest passed one with enough left: `TAKE_OLDEST`, which the sale on PostgreSQL runs inside its own combined
+statement), a void gives it back with `return_stock`. So concurrent sales can never take more than a batch holds (and
+the CHECK `sold_kg <= quantity_kg` backs it up).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Delivery contracts (配送合同): supplier × town × season × product at an agreed price, with the scanned contract
 and quality guarantee attached; and the coverage table (who serves which town with what, at which price).
 
-`price_for` is what slip issuing calls: no contract, no sale.
+No contract, no sale: the sale reads this supplier's contract prices in the household's town with the buyer's row
+(subsidy/sales/issuing.py, `_PRICES`), and a registration in a town without one is "not found" to the supplier.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.supply import attachments
 from subsidy.core import audit
-from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, SubsidyError
 from subsidy.models import Attachment, Contract, Product, Season, Supplier, SupplierStatus, Town
 from subsidy.rules.money import parse_yuan
 from subsidy.core.scope import get_or_404
@@ -167,8 +168,3 @@ def towns_served(session: Session, supplier_id: int, season_id: int) -> list[int
     return list(session.execute(select(Contract.town_id).where(Contract.supplier_id == supplier_id,
                                                                Contract.season_id == season_id)
                                 .distinct().execution_options(unscoped=True)).scalars())
-
-
-def ensure_exists(session: Session, contract_id: int) -> None:
-    if session.get(Contract, contract_id) is None:
-        raise NotFound()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from subsidy.policy import seasons
 from subsidy.rules.idnumbers import make_id_number
 from subsidy.models import (
-    Batch, Contract, Household, Registration, RegistrationStatus, Supplier, User, Village,
+    Batch, Household, Registration, RegistrationStatus, Supplier, User, Village,
 )
 
 _serial = itertools.count(1)
@@ -56,10 +56,3 @@ def batch(session, supplier_code: str = "coal-a", *, quantity_kg: int = 100_000,
     session.add(b)
     session.flush()
     return b
-
-
-def contract_price(session, supplier_code: str, village_code: str, product: str = "briquette") -> int:
-    v = village(session, village_code)
-    return session.execute(select(Contract.price_fen).where(
-        Contract.supplier_id == supplier(session, supplier_code).id, Contract.town_id == v.town_id,
-        Contract.product == product)).scalar_one()

@@ -14,6 +14,9 @@ from subsidy.rules.idnumbers import make_id_number
 from subsidy.rules.numbers import slip_number
 from tests.web.sales.test_slips import approved, issue
 
+pytestmark = pytest.mark.pg_only(
+    reason="SQLite has no server-side prepared statements to lose; its statement cache survives a rollback")
+
 UNKNOWN_ID_NUMBER = make_id_number("370911", date(1931, 1, 1), "999")  # valid, and nobody's
 
 # Every kind of read, each as a request that must leave the connection's prepared statements in place.
@@ -35,10 +38,8 @@ EXPECTED_STATUS = {"an API read of a slip that does not exist": 404, "a lookup t
 
 
 @pytest.fixture
-def one_connection(db_url, backend):
+def one_connection(db_url):
     """The app's engine with a single pooled connection, so that every request runs on the one we inspect."""
-    if backend == "sqlite":
-        pytest.skip("SQLite has no server-side prepared statements to lose; its statement cache survives a rollback")
     db.dispose_engines()
     db._engines[db_url] = db.make_engine(db_url, pool_size=1, max_overflow=0)
     return db._engines[db_url]

@@ -1,3 +1,7 @@
+"""API tokens (CONTRACT.md): a client trades a username and password for a bearer token, and revokes it on logout.
+A failed try counts towards the same lockout as the login page, so the API is no way around it.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,3 +1,5 @@
+"""Towns and villages in the JSON API (CONTRACT.md), so a client can fill its region choices without scraping pages."""
+
 from __future__ import annotations
 
 from litestar.params import FromQuery

@@ -61,9 +61,8 @@ def test_ending_a_read_does_not_keep_pending_orm_changes_or_audit_entries(engine
     assert _audit_entries(engine) == entries
 
 
-def test_a_read_only_session_refuses_writes_on_postgresql(engine, demo, backend):
-    if backend == "sqlite":
-        pytest.skip("SQLite has no READ ONLY transactions; its reads end with a rollback")
+@pytest.mark.pg_only(reason="SQLite has no READ ONLY transactions; its reads end with a rollback")
+def test_a_read_only_session_refuses_writes_on_postgresql(engine, demo):
     s = db.new_session(engine, read_only=True)
     try:
         with pytest.raises(Exception, match="read-only transaction"):

@@ -12,11 +12,11 @@ from subsidy.models import Slip
 from tests.factories import sales as f
 from subsidy.sales import issuing
 
+pytestmark = pytest.mark.pg_only(reason="SQLite has no server that could close a connection")
+
 
 @pytest.fixture
-def kill_connections(backend, db_url):
-    if backend == "sqlite":
-        pytest.skip("SQLite has no server that could close a connection")
+def kill_connections(db_url):
     name = sa.engine.make_url(db_url).database
 
     def kill() -> int:

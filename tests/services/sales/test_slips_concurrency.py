@@ -128,14 +128,13 @@ def test_the_same_idempotency_key_retried_concurrently_gives_one_slip(engine, se
     s.close()
 
 
-def test_a_clerk_logging_in_does_not_hold_up_their_sales(engine, session, demo, backend):
+@pytest.mark.pg_only(reason="SQLite has no row locks: a login's write transaction (BEGIN IMMEDIATE) and a sale are "
+                            "serialised on the database lock by design.")
+def test_a_clerk_logging_in_does_not_hold_up_their_sales(engine, session, demo):
     """A login locks the user's row while it checks the password (failures are counted), about 140 ms with the
     production hash parameters; a sale by the same clerk references that row (the slip's foreign key takes a KEY
     SHARE lock). With FOR UPDATE the sale waited for the login's password check and commit; with FOR NO KEY UPDATE
     it goes through at once."""
-    if backend == "sqlite":
-        pytest.skip("SQLite has no row locks: a login's write transaction (BEGIN IMMEDIATE) and a sale are serialised "
-                    "on the database lock by design.")
     _, r = f.household(session, "dongguan", coal_kg=3000)
     clerk = f.user(session, "coal-a")
     session.commit()
@@ -174,11 +173,11 @@ def _naive_sell(engine, registration_id, kg):
 _naive_barrier: threading.Barrier
 
 
-def test_a_naive_check_then_write_oversells_which_the_tests_above_would_catch(engine, session, demo, backend):
-    if backend == "sqlite":
-        pytest.skip("SQLite cannot be raced here: write transactions start with BEGIN IMMEDIATE, so the second clerk "
-                    "cannot even read until the first commits (and a deferred read-then-write fails with 'database is "
-                    "locked' instead of overselling). The race is shown on PostgreSQL (READ COMMITTED).")
+@pytest.mark.pg_only(reason="SQLite cannot be raced here: write transactions start with BEGIN IMMEDIATE, so the "
+                            "second clerk cannot even read until the first commits (and a deferred read-then-write "
+                            "fails with 'database is locked' instead of overselling). The race is shown on PostgreSQL "
+                            "(READ COMMITTED).")
+def test_a_naive_check_then_write_oversells_which_the_tests_above_would_catch(engine, session, demo):
     global _naive_barrier
     _, r = f.household(session, "dongguan", coal_kg=1000)
     session.commit()

@@ -157,7 +157,6 @@ def test_lookup_by_id_number_for_a_supplier_only(api_as, engine):
     body = response.json()
     assert body["registration_id"] == rid and id_number not in response.text
     assert body["coal_left_kg"] > 0 and body["village"]["zone"] == "normal"
-    ban_rid, ban_id = None, None
     with db.transaction(engine) as s:
         ban_id = s.execute(select(Household.id_number).join(Village, Village.id == Household.village_id)
                            .where(Village.code == "huanshan")).scalars().first()
