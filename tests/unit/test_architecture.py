@@ -41,9 +41,6 @@ KNOWN_VIOLATIONS = {
     ("subsidy.policy.quality", "subsidy.supply.batches"):
         "policy may not import supply: quality.save_standard imports the decimal parsers parse_percent and "
         "parse_mj from supply.batches inside the function (closing the cycle batches → quality → batches)",
-    ("subsidy.settlement.sheets", "subsidy.reports.progress"):
-        "nothing in subsidy may import reports: the monthly report's spreadsheet is built in settlement.sheets "
-        "from reports.progress",
 }
 
 

@@ -8,7 +8,7 @@ from litestar.response import Template
 
 from subsidy.core import clock
 from subsidy.reports import progress
-from subsidy.settlement import sheets
+from subsidy.reports import sheets
 from subsidy.core.errors import SubsidyError
 from subsidy.models import Role
 from web.api.settlement import xlsx
