@@ -58,6 +58,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for any other database): what a backup copies."""
+    url = normalise_url(url)
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
