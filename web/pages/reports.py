@@ -13,10 +13,9 @@ from subsidy.core.errors import SubsidyError
 from subsidy.models import Role
 from web.api.settlement import xlsx
 from web.deps import DbSession
-from web.guards import requires
+from web.guards import REPORT_READERS, requires
 from subsidy.rules import months
 
-NOT_SUPPLIER = tuple(r for r in Role if r != Role.SUPPLIER)
 
 
 def _month_or_none(month: str | None) -> str | None:
@@ -26,7 +25,7 @@ def _month_or_none(month: str | None) -> str | None:
 class ReportPages(Controller):
     path = "/reports"
     include_in_schema = False
-    guards = [requires(*NOT_SUPPLIER)]
+    guards = [requires(*REPORT_READERS)]
 
     @get("/progress", sync_to_thread=True)
     def progress(self, session: DbSession, month: FromQuery[str | None] = None) -> Template:
