@@ -71,6 +71,16 @@ def _mj(value) -> str:
     return "" if value is None else mj_per_kg(int(value))
 
 
+def _days(value) -> str:
+    """`{{ book.days_left|days }}`: days of stock left, one decimal ("12.5"); "" for none."""
+    return "" if value is None else f"{value:.1f}"
+
+
+def _kg(value) -> str:
+    """`{{ r.in_kg|kg }}`: whole kilograms with thousands separators ("12,500"), as the ledger counts them."""
+    return f"{int(value or 0):,}"
+
+
 def _id_for(id_number, viewer, record: str) -> str:
     """`{{ h.id_number|id_for(me, "household") }}`: whole or masked by subsidy.core.scope.WHOLE_FOR."""
     return scope.show_id(viewer, record, id_number)
@@ -101,6 +111,8 @@ def configure(engine: Engine) -> None:
         "percent": _percent,
         "pct": _pct,
         "mj": _mj,
+        "days": _days,
+        "kg": _kg,
         "id_for": _id_for,
         "phone_for": _phone_for,
     })

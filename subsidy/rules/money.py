@@ -28,6 +28,7 @@ __all__ = [
     "hundredths",
     "mj_per_kg",
     "share_of",
+    "column_totals",
     "parse_yuan",
     "parse_tons_to_kg",
 ]
@@ -163,6 +164,12 @@ def mj_per_kg(kj_per_kg: int) -> str:
     ``"0.00"``."""
     text = _fixed(kj_per_kg, 3)
     return text[:-1] if text.endswith("0") else text
+
+
+def column_totals(rows, *fields: str) -> dict[str, int]:
+    """The total of each named integer attribute over ``rows``, for the foot of a table: ``{"coal_kg": 3500, ...}``.
+    Every field is present, 0 for no rows."""
+    return {f: sum(int(getattr(row, f) or 0) for row in rows) for f in fields}
 
 
 def share_of(part: int, whole: int) -> str | None:

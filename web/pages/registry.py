@@ -15,6 +15,7 @@ from subsidy.registry import spreadsheet, households
 from subsidy.policy import seasons
 from subsidy.core.errors import SubsidyError
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
+from subsidy.rules.money import column_totals
 from sqlalchemy import select
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, MULTIPART, as_int, is_number, page_number, refused, write
@@ -251,8 +252,9 @@ class RegistrationPages(Controller):
     @get("/notices/{notice_id:int}", sync_to_thread=True, guards=[READERS])
     def notice_page(self, session: DbSession, user: CurrentUser, notice_id: FromPath[int]) -> Template:
         found = households.notice(session, notice_id)
+        rows = households.notice_rows(session, notice_id)
         return Template("households/notice.html", context={
-            "the_notice": found, "rows": households.notice_rows(session, notice_id),
+            "the_notice": found, "rows": rows, "total": column_totals([r for r, _ in rows], "coal_kg", "stoves"),
             "village": session.get(Village, found.village_id),
             "season": session.get(Season, found.season_id)})
 

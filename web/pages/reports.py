@@ -15,6 +15,7 @@ from web.api.settlement import xlsx
 from web.deps import DbSession
 from web.guards import REPORT_READERS, requires
 from subsidy.rules import months
+from subsidy.rules.money import column_totals
 
 
 
@@ -41,7 +42,9 @@ class ReportPages(Controller):
 
     @get("/suppliers", sync_to_thread=True)
     def suppliers(self, session: DbSession) -> Template:
-        return Template("reports/suppliers.html", context={"rows": progress.by_supplier_month(session)})
+        rows = progress.by_supplier_month(session)
+        return Template("reports/suppliers.html", context={"rows": rows, "total": column_totals(
+            rows, "slips", "coal_kg", "stoves", "amount_fen", "subsidy_fen")})
 
     @get("/money", sync_to_thread=True, guards=[requires(Role.FINANCE, Role.DRC, Role.AUDITOR, Role.ADMIN)])
     def money(self, session: DbSession) -> Template:

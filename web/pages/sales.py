@@ -91,7 +91,8 @@ class SlipPages(Controller):
         except SubsidyError as error:
             end_read(session)
             return refused("slips/new.html", error, data, step="lookup")
-        context.update(found=found, batches=issuing.available_batches(session, user))
+        offered = issuing.available_batches(session, user)
+        context.update(found=found, batches=offered, stock_kg={b.id: b.quantity_kg - b.sold_kg for b in offered})
         if step == "lookup":
             end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.core.db.end_read)
             return Template("slips/new.html", context={**context, "form": data, "step": "lines"})

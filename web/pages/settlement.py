@@ -23,6 +23,7 @@ from web.forms import FORM, is_number, write
 from web.guards import SETTLEMENT_READERS, SUMMARY_READERS, requires
 from subsidy.settlement import statements, summaries
 from subsidy.rules import months
+from subsidy.rules.money import column_totals
 
 READERS = SUMMARY_READERS
 PER_PAGE = 50  # summaries and statements per page
@@ -41,7 +42,9 @@ def _ids(data: dict) -> list[int]:
 
 def _index_context(session: Session, user: User, month: str | None, status: str | None, page: int) -> dict[str, Any]:
     towns, suppliers = summaries.names(session)
-    return {"waiting": summaries.queue(session, user), "summaries": summaries.list_summaries(
+    waiting = summaries.queue(session, user)
+    return {"waiting": waiting, "waiting_total": column_totals(
+        waiting, "slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen"), "summaries": summaries.list_summaries(
         session, month=month or None, status=status or None, page=page, per_page=PER_PAGE), "per_page": PER_PAGE,
         "towns": towns, "suppliers": suppliers,
         "month": month or "", "status": status or "", "page": page, "this_month": months.month_of(clock.today()),

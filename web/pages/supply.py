@@ -368,7 +368,7 @@ class BatchesPages(Controller):
         standard = quality.standard_for(session, batch.season_id, batch.product)
         return Template("suppliers/batch.html", context={
             "b": batch, "supplier": supplier, "standard": standard, "reasons": batches.reasons(batch), "me": user,
-            "new": bool(new)})
+            "left_kg": batch.quantity_kg - batch.sold_kg, "new": bool(new)})
 
 
 def _batch_form_context(session, season, form) -> dict[str, Any]:
