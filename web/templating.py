@@ -7,35 +7,37 @@ from datetime import date, datetime
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.template.config import TemplateConfig
 
-from subsidy.core import clock
-from subsidy.rules.idnumbers import mask_account, mask_id_number, mask_phone
+from subsidy.core import clock, scope
+from subsidy.rules.idnumbers import mask_account, mask_phone
 from subsidy.models import (
     CATEGORY_LABELS, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS, SETTLEMENT_STATUS_LABELS,
     SLIP_STATUS_LABELS, SUMMARY_STATUS_LABELS, SUPPLIER_STATUS_LABELS, ZONE_LABELS, Role,
 )
-from subsidy.rules.money import tons, yuan
+from subsidy.rules.money import hundredths, mj_per_kg, share_of, tons, yuan
 from subsidy.core.settings import PROJECT_ROOT
 from subsidy.settlement.summaries import Figures
+from web import guards
 
-# (label, path, roles). Each area adds its entries here; a role sees only its own.
-NAV: list[tuple[str, str, tuple[str, ...]]] = [
-    ("首页", "/", tuple(Role)),
-    ("住户登记", "/households", ("village", "town", "drc", "finance", "auditor")),
-    ("登记审核", "/registrations", ("village", "town", "drc", "auditor")),
-    ("开具销售单", "/slips/new", ("supplier",)),
-    ("销售单", "/slips", ("supplier", "town", "drc", "finance", "auditor")),
-    ("扫码登记", "/scans", ("town", "drc", "finance")),
-    ("进货批次", "/batches", ("supplier", "drc", "auditor")),
-    ("进销台账", "/ledger", ("supplier", "drc", "auditor")),
-    ("月度汇总", "/summaries", ("supplier", "town", "drc", "finance", "auditor")),
-    ("结算支付", "/settlements", ("supplier", "finance", "drc", "auditor")),
-    ("配送企业", "/suppliers", ("drc", "finance", "auditor", "supplier")),
-    ("配送合同", "/contracts", ("drc", "auditor", "supplier", "town")),
-    ("进度报表", "/reports/progress", ("village", "town", "drc", "finance", "auditor", "admin")),
-    ("采暖季政策", "/seasons", ("drc", "admin", "finance", "auditor")),
-    ("用户管理", "/admin/users", ("admin",)),
-    ("区划管理", "/admin/regions", ("admin", "drc")),
-    ("审计日志", "/audit", ("admin", "auditor")),
+# (label, path, roles): the menu. Each item's roles are the very set that guards its page (web/guards.py), so a role
+# is offered exactly the pages it may open (tests/web/test_menu.py holds the two together).
+NAV: list[tuple[str, str, tuple[Role, ...]]] = [
+    ("首页", "/", guards.ALL_ROLES),
+    ("住户登记", "/households", guards.REGISTRY_READERS),
+    ("登记审核", "/registrations", guards.REGISTRY_READERS),
+    ("开具销售单", "/slips/new", guards.SELLERS),
+    ("销售单", "/slips", guards.SLIP_READERS),
+    ("扫码登记", "/scans", guards.SCANNING_OFFICES),
+    ("进货批次", "/batches", guards.STOCK_READERS),
+    ("进销台账", "/ledger", guards.STOCK_READERS),
+    ("月度汇总", "/summaries", guards.SUMMARY_READERS),
+    ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
+    ("配送企业", "/suppliers", guards.SUPPLIER_READERS),
+    ("配送合同", "/contracts", guards.CONTRACT_READERS),
+    ("进度报表", "/reports/progress", guards.REPORT_READERS),
+    ("采暖季政策", "/seasons", guards.SEASON_READERS),
+    ("用户管理", "/admin/users", guards.ADMINS),
+    ("区划管理", "/admin/regions", guards.REGION_EDITORS),
+    ("审计日志", "/audit", guards.AUDIT_READERS),
 ]
 
 
@@ -54,9 +56,40 @@ def _label(mapping):
 
 
 def _percent(part: int, whole: int) -> str:
-    if not whole:
-        return "—"
-    return f"{part * 100 / whole:.1f}%"
+    """`{{ sold|percent(target) }}`: a ratio of two quantities, "33.3%"; "—" without a target."""
+    share = share_of(int(part or 0), int(whole or 0))
+    return "—" if share is None else share + "%"
+
+
+def _pct(value, trim: bool = False) -> str:
+    """`{{ b.sulfur_cpct|pct }}%`: a percentage stored in hundredths of a percent (or basis points), "0.45";
+    `pct(trim=true)` for shares, "40"; "" for none."""
+    return "" if value is None else hundredths(int(value), trim=trim)
+
+
+def _mj(value) -> str:
+    """`{{ b.calorific_kj_kg|mj }} MJ/kg`: kJ/kg shown as MJ/kg, "24.50"; "" for none."""
+    return "" if value is None else mj_per_kg(int(value))
+
+
+def _days(value) -> str:
+    """`{{ book.days_left|days }}`: days of stock left, one decimal ("12.5"); "" for none."""
+    return "" if value is None else f"{value:.1f}"
+
+
+def _kg(value) -> str:
+    """`{{ r.in_kg|kg }}`: whole kilograms with thousands separators ("12,500"), as the ledger counts them."""
+    return f"{int(value or 0):,}"
+
+
+def _id_for(id_number, viewer, record: str) -> str:
+    """`{{ h.id_number|id_for(me, "household") }}`: whole or masked by subsidy.core.scope.WHOLE_FOR."""
+    return scope.show_id(viewer, record, id_number)
+
+
+def _phone_for(phone, viewer, record: str) -> str:
+    """`{{ h.phone|phone_for(me, "household") }}`: whole or masked by subsidy.core.scope.WHOLE_FOR."""
+    return scope.show_phone(viewer, record, phone)
 
 
 def configure(engine: Engine) -> None:
@@ -64,7 +97,6 @@ def configure(engine: Engine) -> None:
     env.filters.update({
         "yuan": lambda fen: yuan(int(fen or 0)),
         "tons": lambda kg: tons(int(kg or 0)),
-        "mask_id": lambda s: mask_id_number(s) if s else "",
         "mask_phone": lambda s: mask_phone(s) if s else "",
         "mask_account": lambda s: mask_account(s) if s else "",
         "dt": _date,
@@ -80,6 +112,12 @@ def configure(engine: Engine) -> None:
         "percent": _percent,
         # A summary's totals as the approval form carries them back (subsidy/settlement/summaries.py: Figures).
         "figures": lambda summary: Figures.of(summary).as_text(),
+        "pct": _pct,
+        "mj": _mj,
+        "days": _days,
+        "kg": _kg,
+        "id_for": _id_for,
+        "phone_for": _phone_for,
     })
     env.globals.update({
         "nav_for": lambda role: [(label, path) for label, path, roles in NAV if role in roles],

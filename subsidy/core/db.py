@@ -13,6 +13,7 @@ and a unique violation (23505) becomes a `Conflict`.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar

@@ -6,11 +6,16 @@ criteria to every SELECT of a scoped table (SQLAlchemy's `with_loader_criteria`,
 relationship loads), so a service or handler cannot forget it. Code that must look across scopes on purpose (the
 district-wide uniqueness of an ID number, a supplier's lookup of one approved registration, the audit chain) says so
 with `.execution_options(unscoped=True)`.
+
+The same question asked of one record's fields lives here too: who sees an ID number or a phone whole
+(`Record`, `WHOLE_FOR`, `show_id`, `show_phone`). Scope decides which records a role sees; this decides how much of
+a record's personal numbers it sees, by the same role and for the same reason, so both answers sit in one module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from typing import TypeVar
 
@@ -18,6 +23,7 @@ from sqlalchemy import event, false, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from subsidy.core.errors import NotFound
+from subsidy.rules.idnumbers import mask_id_number, mask_phone
 from subsidy.models import (
     AuditEntry, Batch, Contract, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
     User, Village,
@@ -120,3 +126,54 @@ def get_or_404(session: Session, model: type[T], ident) -> T:
 
 def scope_of(session: Session) -> Scope | None:
     return session.info.get("scope")
+
+
+# --- whole or masked: ID numbers and phones (DESIGN.md invariant 5) ----------------------------------------------
+
+class Record(StrEnum):
+    """The kinds of record an ID number or a phone is shown on; `WHOLE_FOR` says who sees them whole on each.
+
+    By role: the village sees them whole on households only; the town on households and slips; the supplier, the
+    DRC and finance on slips only; the auditor and the administrator nowhere. Lists and the public notice are
+    masked for everyone.
+    """
+
+    HOUSEHOLD = "household"  # the registry: a household, its registrations, the registry's exports and API
+    SLIP = "slip"            # one slip: its detail page and its five printed copies
+    LISTING = "listing"      # many slips at once: the slip list and its export, a summary's slips, the counter
+    NOTICE = "notice"        # the village's public notice (公示), posted in public
+
+
+WHOLE_FOR: dict[Record, frozenset[Role | None]] = {
+    # The village registers and corrects these records, the town checks them before approving; `None` is the
+    # system itself (the command line). Everybody else (the supplier never browses the registry) sees them masked.
+    Record.HOUSEHOLD: frozenset({Role.VILLAGE, Role.TOWN, None}),
+    # The supplier that sold keeps the whole number on its paper copy, and the offices that reconcile the paper
+    # copies (town, DRC, finance) keep theirs; the auditor and the administrator read a slip masked.
+    Record.SLIP: frozenset({Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE}),
+    # Lists show one line per household and leave the building as spreadsheets: masked for every role. The clerk
+    # at the counter has the card in hand and needs no second copy of the number on the screen.
+    Record.LISTING: frozenset(),
+    # Posted in public: masked for everyone, whoever prints it.
+    Record.NOTICE: frozenset(),
+}
+
+
+def shows_whole(viewer: User | None, record: Record | str) -> bool:
+    """Whether `viewer` (None: the system) sees ID numbers and phones whole on that kind of record."""
+    role = Role(viewer.role) if viewer is not None else None
+    return role in WHOLE_FOR[Record(record)]
+
+
+def show_id(viewer: User | None, record: Record | str, id_number: str | None) -> str:
+    """The ID number as `viewer` may see it on that kind of record; "" for none."""
+    if not id_number:
+        return ""
+    return id_number if shows_whole(viewer, record) else mask_id_number(id_number)
+
+
+def show_phone(viewer: User | None, record: Record | str, phone: str | None) -> str:
+    """The phone as `viewer` may see it on that kind of record; "" for none."""
+    if not phone:
+        return ""
+    return phone if shows_whole(viewer, record) else mask_phone(phone)

@@ -5,9 +5,8 @@ the town approves (only once the notice period has ended) or rejects with a reas
 in the whole district, so that check looks across scopes on purpose (`unscoped=True`); everything else runs in the
 caller's scope (subsidy/core/scope.py), so a village never sees or touches another village's households.
 
-Who sees ID numbers and phones whole (DESIGN.md invariant 5): the village and the town, whose own records these are
-(the village registers and corrects them, the town checks them before approving); everybody else sees them masked.
-The public notice always shows them masked, as it is posted in public.
+Who sees ID numbers and phones whole (DESIGN.md invariant 5) is decided in one place for every kind of record:
+`subsidy.core.scope.WHOLE_FOR` (here: the village and the town; the public notice is masked for everyone).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit, clock
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
-from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_id_number, mask_phone, validate_id_number, validate_phone
+from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
 from subsidy.models import (
     AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Town,
     Village, Zone,
@@ -31,7 +30,6 @@ from subsidy.models import (
 from subsidy.core.scope import get_or_404
 
 PER_PAGE = 50
-WHOLE_ROLES = frozenset({Role.VILLAGE, Role.TOWN})  # see the module docstring
 CATEGORY_BY_LABEL = {label: str(code) for code, label in CATEGORY_LABELS.items()}
 
 
@@ -117,18 +115,6 @@ def _require(actor, *roles: Role) -> None:
     """The system (actor None: the command line) may do anything; users only what their role allows."""
     if actor is not None and _role(actor) not in roles:
         raise NotAllowed()
-
-
-def shows_whole(actor) -> bool:
-    return actor is None or _role(actor) in WHOLE_ROLES
-
-
-def show_id(actor, id_number: str) -> str:
-    return id_number if shows_whole(actor) else mask_id_number(id_number)
-
-
-def show_phone(actor, phone: str) -> str:
-    return phone if shows_whole(actor) or not phone else mask_phone(phone)
 
 
 # --- households ---------------------------------------------------------------------------------------------------

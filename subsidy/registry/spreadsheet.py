@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit, clock, db
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotFound, SubsidyError
-from subsidy.registry.households import (check_quantities, clean_address, clean_category, clean_name, show_id,
-                                        show_phone, visible_village_name)
-from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_id_number, mask_phone, validate_id_number, validate_phone
+from subsidy.registry.households import (check_quantities, clean_address, clean_category, clean_name,
+                                        visible_village_name)
+from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_phone, validate_id_number, validate_phone
 from subsidy.models import (
     CATEGORY_LABELS, Household, ImportUpload, Registration, RegistrationStatus, Role, Season, Village,
 )
 from subsidy.rules.money import parse_tons_to_kg
-from subsidy.core.scope import get_or_404
+from subsidy.core.scope import Record, get_or_404, show_id, show_phone
 
 HEADER = ("村(社区)", "户主姓名", "身份证号码", "联系电话", "住址", "户类别", "洁净煤(吨)", "炉具(台)")
 CHUNK = 1000
@@ -437,8 +437,8 @@ def write_rows(actor, rows: Iterable[tuple[Household, Registration | None, Villa
     sheet.append(list(HEADER) + list(extra_columns))
     for household, registration, village in rows:
         sheet.append([
-            village.code, household.head_name, _text_cell(sheet, show_id(actor, household.id_number)),
-            _text_cell(sheet, show_phone(actor, household.phone)), household.address,
+            village.code, household.head_name, _text_cell(sheet, show_id(actor, Record.HOUSEHOLD, household.id_number)),
+            _text_cell(sheet, show_phone(actor, Record.HOUSEHOLD, household.phone)), household.address,
             CATEGORY_LABELS.get(household.category, household.category),
             _tons_value(registration.coal_kg) if registration else None,
             registration.stoves if registration else None,
@@ -507,7 +507,7 @@ def export_notice(session: Session, notice_id: int) -> bytes:
                   f"如有异议请向{found.objection_contact}反映"])
     sheet.append(["序号", "户主姓名", "身份证号码", "住址", "户类别", "洁净煤(吨)", "炉具(台)"])
     for n, (registration, household) in enumerate(notice_rows(session, notice_id), start=1):
-        sheet.append([n, household.head_name, _text_cell(sheet, mask_id_number(household.id_number)),
+        sheet.append([n, household.head_name, _text_cell(sheet, show_id(None, Record.NOTICE, household.id_number)),
                       household.address, CATEGORY_LABELS.get(household.category, household.category),
                       _tons_value(registration.coal_kg), registration.stoves])
     out = io.BytesIO()

@@ -128,7 +128,7 @@ class Money:
     pending_fen: int = 0  # settled, not yet paid
     approved_unsettled_fen: int = 0  # finance-approved summaries not yet in a statement
     in_review_fen: int = 0  # submitted, town- or DRC-approved
-    by_fund: list[tuple[str, int, int]] = None  # (fund name, paid, pending)
+    by_fund: list[tuple[str, int, int, int]] = None  # (fund name, paid, pending, paid + pending)
 
 
 def money(session: Session) -> Money:
@@ -154,7 +154,7 @@ def money(session: Session) -> Money:
             .group_by(SettlementFund.name, Settlement.status)):
         entry = funds.setdefault(name, [name, 0, 0])
         entry[1 if status == SettlementStatus.PAID else 2] += int(subsidy or 0)
-    result.by_fund = [tuple(v) for v in funds.values()]
+    result.by_fund = [(name, paid, pending, paid + pending) for name, paid, pending in funds.values()]
     return result
 
 

@@ -25,6 +25,10 @@ __all__ = [
     "split_largest_remainder",
     "yuan",
     "tons",
+    "hundredths",
+    "mj_per_kg",
+    "share_of",
+    "column_totals",
     "parse_yuan",
     "parse_tons_to_kg",
 ]
@@ -141,6 +145,39 @@ def yuan(fen: int) -> str:
 def tons(kg: int) -> str:
     """Format kilograms as tons with 3 decimals: ``1234567`` -> ``"1,234.567"``."""
     return _fixed(kg, 3)
+
+
+def hundredths(value: int, *, trim: bool = False) -> str:
+    """Format a percentage stored in hundredths of a percent (quality limits and test results ``*_cpct``, fund
+    shares ``share_bp``: a basis point is the same unit) as the percent figure, without the sign.
+
+    ``45`` -> ``"0.45"``, ``3000`` -> ``"30.00"``; with ``trim`` the trailing zeros go, for shares typed as whole or
+    half percents: ``4000`` -> ``"40"``, ``1250`` -> ``"12.5"``, ``3333`` -> ``"33.33"``.
+    """
+    text = _fixed(value, 2)
+    return text.rstrip("0").rstrip(".") if trim else text
+
+
+def mj_per_kg(kj_per_kg: int) -> str:
+    """Format a calorific value stored in kJ/kg as MJ/kg, without the unit: two decimals, and the third only when the
+    stored value has one, so nothing typed is lost: ``24500`` -> ``"24.50"``, ``24567`` -> ``"24.567"``, ``0`` ->
+    ``"0.00"``."""
+    text = _fixed(kj_per_kg, 3)
+    return text[:-1] if text.endswith("0") else text
+
+
+def column_totals(rows, *fields: str) -> dict[str, int]:
+    """The total of each named integer attribute over ``rows``, for the foot of a table: ``{"coal_kg": 3500, ...}``.
+    Every field is present, 0 for no rows."""
+    return {f: sum(int(getattr(row, f) or 0) for row in rows) for f in fields}
+
+
+def share_of(part: int, whole: int) -> str | None:
+    """``part`` as a percentage of ``whole`` with one decimal, rounded half up with integers, without the sign;
+    None when ``whole`` is 0 (no target: no percentage). ``1, 3`` -> ``"33.3"``, ``2, 3`` -> ``"66.7"``."""
+    if not whole:
+        return None
+    return _fixed(round_half_up_div(part * 1000, whole), 1)
 
 
 # Either plain digits or correctly grouped thousands; at most 12 integer digits keeps the

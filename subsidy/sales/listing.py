@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from subsidy.core.errors import SubsidyError
-from subsidy.rules.idnumbers import mask_id_number
+from subsidy.core.scope import Record, show_id
 from subsidy.models import (
-    Slip, Town,
+    Slip, Town, User,
 )
 from subsidy.rules.money import tons, yuan
 
@@ -66,8 +66,9 @@ def iter_slips(session: Session, flt: SlipFilter) -> Iterator[Slip]:
     yield from session.execute(stmt).scalars()
 
 
-def export_xlsx(session: Session, flt: SlipFilter, *, show_full_ids: bool = False) -> bytes:
-    """The list as a spreadsheet (openpyxl write_only, streamed). ID numbers masked unless the role keeps them."""
+def export_xlsx(session: Session, flt: SlipFilter, *, viewer: User | None = None) -> bytes:
+    """The list as a spreadsheet (openpyxl write_only, streamed). ID numbers as a list shows them to `viewer`
+    (subsidy.core.scope.WHOLE_FOR)."""
     import io
 
     from openpyxl import Workbook
@@ -81,7 +82,7 @@ def export_xlsx(session: Session, flt: SlipFilter, *, show_full_ids: bool = Fals
     ws.append(["销售单号", "开具日期", "街道/镇", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)", "炉具(台)",
                "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
     for s in iter_slips(session, flt):
-        id_cell = WriteOnlyCell(ws, value=s.id_number if show_full_ids else mask_id_number(s.id_number))
+        id_cell = WriteOnlyCell(ws, value=show_id(viewer, Record.LISTING, s.id_number))
         id_cell.number_format = "@"
         ws.append([s.number, s.issued_on, towns.get(s.town_id, ""), s.head_name, id_cell,
                    CATEGORY_LABELS.get(s.category, s.category), tons(s.coal_kg), s.stoves, yuan(s.amount_fen),

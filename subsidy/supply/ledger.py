@@ -328,6 +328,11 @@ class Overview:
         return self.in_kg - self.out_kg
 
     @property
+    def daily_kg(self) -> int:
+        """Average daily sales of the last WINDOW_DAYS days, as the ledger's page shows it."""
+        return self.recent_out_kg // WINDOW_DAYS
+
+    @property
     def days_left(self) -> float | None:
         return None if not self.recent_out_kg else self.balance_kg * WINDOW_DAYS / self.recent_out_kg
 

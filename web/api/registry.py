@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from subsidy.registry import spreadsheet, households
 from subsidy.models import Household, Registration, Role
+from subsidy.core.scope import Record, show_id, show_phone
 from web.api import API
 from web.deps import CurrentUser, DbSession
 from web.forms import write
@@ -97,7 +98,8 @@ class NoticeOut(BaseModel):
 
 def household_out(user, h: Household) -> HouseholdOut:
     return HouseholdOut(id=h.id, village_id=h.village_id, head_name=h.head_name,
-                        id_number=households.show_id(user, h.id_number), phone=households.show_phone(user, h.phone),
+                        id_number=show_id(user, Record.HOUSEHOLD, h.id_number),
+                        phone=show_phone(user, Record.HOUSEHOLD, h.phone),
                         address=h.address, category=h.category, created_at=h.created_at, updated_at=h.updated_at)
 
 

@@ -15,9 +15,9 @@ from subsidy.models import CATEGORY_LABELS, PRODUCT_LABELS, Category, Product, R
 from subsidy.core.scope import get_or_404
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, refused, write
-from web.guards import requires
+from web.guards import SEASON_READERS, requires
 
-READERS = requires(Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+READERS = requires(*SEASON_READERS)
 EDITOR = requires(Role.DRC)
 NOTICES = {"saved": "采暖季政策已保存。", "activated": "已设为当前采暖季。", "targets": "各街道/镇任务量已保存。"}
 

@@ -15,6 +15,7 @@ from subsidy.registry import spreadsheet, households
 from subsidy.policy import seasons
 from subsidy.core.errors import SubsidyError
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
+from subsidy.rules.money import column_totals
 from sqlalchemy import select
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, MULTIPART, as_int, is_number, page_number, refused, write
@@ -60,7 +61,6 @@ class HouseholdPages(Controller):
         return Template("households/list.html", status_code=status_code, context={
             "me": user, "result": result, "villages": _villages(session), "village_id": village_id, "q": q,
             "village_of": households.villages_by_id(session, {h.village_id for h in result.items}),
-            "show_id": lambda v: households.show_id(user, v), "show_phone": lambda v: households.show_phone(user, v),
             **extra})
 
     @get("/", sync_to_thread=True, guards=[READERS])
@@ -100,8 +100,7 @@ class HouseholdPages(Controller):
         return Template("households/detail.html", status_code=status_code, context={
             "me": user, "household": found, "registrations": registrations, "entries": entries, "season": season,
             "current": current, "village": session.get(Village, found.village_id),
-            "show_id": households.show_id(user, found.id_number),
-            "show_phone": households.show_phone(user, found.phone), "form": extra.pop("form", {}), **extra})
+            "form": extra.pop("form", {}), **extra})
 
     @get("/{household_id:int}/edit", sync_to_thread=True, guards=[VILLAGE])
     def edit_page(self, session: DbSession, user: CurrentUser, household_id: FromPath[int]) -> Template:
@@ -195,7 +194,7 @@ class RegistrationPages(Controller):
             "villages": _villages(session), "statuses": REGISTRATION_STATUS_LABELS,
             "by_village": by_village, "by_town": by_town, "season": seasons.active_season_or_none(session),
             "notices": households.notices(session)[:10] if user.role in (Role.VILLAGE, Role.TOWN) else [],
-            "show_id": lambda v: households.show_id(user, v), **extra})
+            **extra})
 
     @get("/", sync_to_thread=True, guards=[READERS])
     def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
@@ -253,8 +252,9 @@ class RegistrationPages(Controller):
     @get("/notices/{notice_id:int}", sync_to_thread=True, guards=[READERS])
     def notice_page(self, session: DbSession, user: CurrentUser, notice_id: FromPath[int]) -> Template:
         found = households.notice(session, notice_id)
+        rows = households.notice_rows(session, notice_id)
         return Template("households/notice.html", context={
-            "the_notice": found, "rows": households.notice_rows(session, notice_id),
+            "the_notice": found, "rows": rows, "total": column_totals([r for r, _ in rows], "coal_kg", "stoves"),
             "village": session.get(Village, found.village_id),
             "season": session.get(Season, found.season_id)})
 

@@ -13,10 +13,10 @@ from subsidy.core.errors import SubsidyError
 from subsidy.models import Role
 from web.api.settlement import xlsx
 from web.deps import DbSession
-from web.guards import requires
+from web.guards import REPORT_READERS, requires
 from subsidy.rules import months
+from subsidy.rules.money import column_totals
 
-NOT_SUPPLIER = tuple(r for r in Role if r != Role.SUPPLIER)
 
 
 def _month_or_none(month: str | None) -> str | None:
@@ -26,7 +26,7 @@ def _month_or_none(month: str | None) -> str | None:
 class ReportPages(Controller):
     path = "/reports"
     include_in_schema = False
-    guards = [requires(*NOT_SUPPLIER)]
+    guards = [requires(*REPORT_READERS)]
 
     @get("/progress", sync_to_thread=True)
     def progress(self, session: DbSession, month: FromQuery[str | None] = None) -> Template:
@@ -42,7 +42,9 @@ class ReportPages(Controller):
 
     @get("/suppliers", sync_to_thread=True)
     def suppliers(self, session: DbSession) -> Template:
-        return Template("reports/suppliers.html", context={"rows": progress.by_supplier_month(session)})
+        rows = progress.by_supplier_month(session)
+        return Template("reports/suppliers.html", context={"rows": rows, "total": column_totals(
+            rows, "slips", "coal_kg", "stoves", "amount_fen", "subsidy_fen")})
 
     @get("/money", sync_to_thread=True, guards=[requires(Role.FINANCE, Role.DRC, Role.AUDITOR, Role.ADMIN)])
     def money(self, session: DbSession) -> Template:

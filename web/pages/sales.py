@@ -17,16 +17,13 @@ from subsidy.core.errors import SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, is_number, page_number, refused, write
-from web.guards import requires
+from web.guards import SCANNING_OFFICES, SELLERS, SLIP_READERS, requires
 from subsidy.sales import issuing, listing, scanning, slips, voiding
 
-READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
-OFFICES = (Role.TOWN, Role.DRC, Role.FINANCE)
+READERS = SLIP_READERS
+OFFICES = SCANNING_OFFICES
 MAX_LINES = 4
 COPY_COLOURS = {1: "white", 2: "red", 3: "blue", 4: "green", 5: "yellow"}
-# Roles that keep the whole ID number for their own records (DESIGN invariant 5): the supplier that sold (its paper
-# copy carries it, as seed 003's slip does) and the offices that reconcile the paper copies.
-FULL_ID_ROLES = {Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE}
 
 
 def _lines_from_form(form: dict) -> list[issuing.LineIn]:
@@ -79,11 +76,11 @@ class SlipPages(Controller):
     include_in_schema = False
 
     # --- the counter ------------------------------------------------------------------------------------------
-    @get("/slips/new", sync_to_thread=False, guards=[requires(Role.SUPPLIER)])
+    @get("/slips/new", sync_to_thread=False, guards=[requires(*SELLERS)])
     def new(self) -> Template:
         return Template("slips/new.html", context={"form": {}, "step": "lookup"})
 
-    @post("/slips/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
+    @post("/slips/new", sync_to_thread=True, guards=[requires(*SELLERS)])
     def counter(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         """One form, three steps: `lookup` (ID number), `preview` (lines priced), `confirm` (issue)."""
         step = data.get("step", "lookup")
@@ -94,7 +91,8 @@ class SlipPages(Controller):
         except SubsidyError as error:
             end_read(session)
             return refused("slips/new.html", error, data, step="lookup")
-        context.update(found=found, batches=issuing.available_batches(session, user))
+        offered = issuing.available_batches(session, user)
+        context.update(found=found, batches=offered, stock_kg={b.id: b.quantity_kg - b.sold_kg for b in offered})
         if step == "lookup":
             end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.core.db.end_read)
             return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
@@ -132,7 +130,7 @@ class SlipPages(Controller):
     def export(self, session: DbSession, user: CurrentUser, day: FromQuery[str | None] = None,
                month: FromQuery[str | None] = None, town_id: FromQuery[int | None] = None,
                status: FromQuery[str | None] = None, household_id: FromQuery[int | None] = None) -> Response:
-        body = listing.export_xlsx(session, _filter(day, month, town_id, status, household_id))
+        body = listing.export_xlsx(session, _filter(day, month, town_id, status, household_id), viewer=user)
         return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="slips.xlsx"'})
 
@@ -141,7 +139,7 @@ class SlipPages(Controller):
     def detail(self, session: DbSession, user: CurrentUser, number: FromPath[str], issued: FromQuery[int | None] = None
                ) -> Template:
         v = slips.view(session, slips.get_by_number(session, number))
-        return Template("slips/detail.html", context={"v": v, "copies": COPIES, "full_id": user.role in FULL_ID_ROLES,
+        return Template("slips/detail.html", context={"v": v, "copies": COPIES,
                                                       "notice": "销售单已开具，请打印五联交付" if issued else None,
                                                       "can_void": user.role == Role.SUPPLIER and v.voidable})
 
@@ -202,8 +200,7 @@ def print_template(session, user, number: str, paper: str | None) -> Template:
     v = slips.view(session, slips.get_by_number(session, number))
     svgs = {c: barcodes.barcode_svg(numbers.copy_code(v.slip.number, c)) for c in COPIES}
     return Template("print/slip.html", context={
-        "v": v, "copies": COPIES, "colours": COPY_COLOURS, "svgs": svgs, "paper": "a4" if paper == "a4" else "form",
-        "full_id": user.role in FULL_ID_ROLES})
+        "v": v, "copies": COPIES, "colours": COPY_COLOURS, "svgs": svgs, "paper": "a4" if paper == "a4" else "form"})
 
 
 controllers = [SlipPages]

@@ -20,12 +20,13 @@ from subsidy.core.scope import get_or_404
 from web.api.settlement import xlsx
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, is_number, write
-from web.guards import requires
+from web.guards import SETTLEMENT_READERS, SUMMARY_READERS, requires
 from subsidy.settlement import statements, summaries
 from subsidy.rules import months
+from subsidy.rules.money import column_totals
 
-READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
-SETTLEMENT_READERS = (Role.SUPPLIER, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+READERS = SUMMARY_READERS
+PER_PAGE = 50  # summaries and statements per page
 
 
 def _go(url: str) -> Redirect:
@@ -41,8 +42,11 @@ def _ids(data: dict) -> list[int]:
 
 def _index_context(session: Session, user: User, month: str | None, status: str | None, page: int) -> dict[str, Any]:
     towns, suppliers = summaries.names(session)
-    return {"waiting": summaries.queue(session, user), "summaries": summaries.list_summaries(
-        session, month=month or None, status=status or None, page=page), "towns": towns, "suppliers": suppliers,
+    waiting = summaries.queue(session, user)
+    return {"waiting": waiting, "waiting_total": column_totals(
+        waiting, "slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen"), "summaries": summaries.list_summaries(
+        session, month=month or None, status=status or None, page=page, per_page=PER_PAGE), "per_page": PER_PAGE,
+        "towns": towns, "suppliers": suppliers,
         "month": month or "", "status": status or "", "page": page, "this_month": months.month_of(clock.today()),
         "set_aside": summaries.set_aside_slips(session) if user.role == Role.SUPPLIER else [],
         "can_bulk": user.role in summaries.BULK_ROLES}
@@ -173,7 +177,8 @@ class SettlementPages(Controller):
 
     def _index(self, session, user, status: str | None = None, page: int = 1, **extra) -> dict:
         towns, suppliers = summaries.names(session)
-        return {"settlements": statements.list_settlements(session, status=status, page=page),
+        return {"settlements": statements.list_settlements(session, status=status, page=page, per_page=PER_PAGE),
+                "per_page": PER_PAGE,
                 "suppliers": suppliers, "status": status or "", "page": page,
                 "ready": statements.ready_to_settle(session) if user.role == Role.FINANCE else [],
                 "is_finance": user.role == Role.FINANCE, **extra}

@@ -19,7 +19,7 @@ from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Product, Role, Season,
 from subsidy.core.settings import get_settings
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, MULTIPART, page_number, refused, write
-from web.guards import requires
+from web.guards import CONTRACT_READERS, STOCK_READERS, SUPPLIER_READERS, requires
 
 PER_PAGE = 50
 UPLOAD_LIMIT = get_settings().attachment_max_bytes + 256 * 1024  # the form fields around the file
@@ -73,7 +73,7 @@ def _supplier_form(s: Supplier) -> dict:
 class SuppliersPages(Controller):
     path = "/suppliers"
     include_in_schema = False
-    guards = [requires(Role.DRC, Role.FINANCE, Role.AUDITOR, Role.SUPPLIER, Role.ADMIN)]
+    guards = [requires(*SUPPLIER_READERS)]
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
@@ -213,7 +213,7 @@ def _choices(session) -> dict[str, Any]:
 class ContractsPages(Controller):
     path = "/contracts"
     include_in_schema = False
-    guards = [requires(Role.DRC, Role.FINANCE, Role.AUDITOR, Role.SUPPLIER, Role.TOWN, Role.ADMIN)]
+    guards = [requires(*CONTRACT_READERS)]
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
@@ -323,7 +323,7 @@ def _coal_options():
 class BatchesPages(Controller):
     path = "/batches"
     include_in_schema = False
-    guards = [requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE, Role.ADMIN)]
+    guards = [requires(*STOCK_READERS)]
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
@@ -368,7 +368,7 @@ class BatchesPages(Controller):
         standard = quality.standard_for(session, batch.season_id, batch.product)
         return Template("suppliers/batch.html", context={
             "b": batch, "supplier": supplier, "standard": standard, "reasons": batches.reasons(batch), "me": user,
-            "new": bool(new)})
+            "left_kg": batch.quantity_kg - batch.sold_kg, "new": bool(new)})
 
 
 def _batch_form_context(session, season, form) -> dict[str, Any]:
@@ -379,7 +379,7 @@ def _batch_form_context(session, season, form) -> dict[str, Any]:
 class LedgerPages(Controller):
     path = "/ledger"
     include_in_schema = False
-    guards = [requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE, Role.ADMIN)]
+    guards = [requires(*STOCK_READERS)]
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser) -> Template:

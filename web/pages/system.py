@@ -16,7 +16,7 @@ from subsidy.core.errors import NotAllowed, NotFound, SubsidyError
 from subsidy.models import ROLE_LABELS, ZONE_LABELS, Role
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, is_number, page_number, refused, write
-from web.guards import requires
+from web.guards import ADMINS, AUDIT_READERS, REGION_EDITORS, requires
 
 PER_PAGE = 50
 NOTICES = {
@@ -42,7 +42,7 @@ def _optional_id(form: dict, key: str) -> int | None:
 class UsersController(Controller):
     path = "/admin/users"
     include_in_schema = False
-    guards = [requires(Role.ADMIN)]
+    guards = [requires(*ADMINS)]
 
     def _list(self, session, page: int, **context) -> dict:
         rows, total = users.users_page(session, page, PER_PAGE)
@@ -122,7 +122,7 @@ class UsersController(Controller):
 class RegionsController(Controller):
     path = "/admin/regions"
     include_in_schema = False
-    guards = [requires(Role.ADMIN, Role.DRC)]
+    guards = [requires(*REGION_EDITORS)]
 
     def _context(self, session, **extra) -> dict:
         towns = regions.towns(session)
@@ -179,7 +179,7 @@ class RegionsController(Controller):
 class AuditController(Controller):
     path = "/audit"
     include_in_schema = False
-    guards = [requires(Role.ADMIN, Role.AUDITOR)]
+    guards = [requires(*AUDIT_READERS)]
 
     def _context(self, session, action, username, page, **extra) -> dict:
         rows, total = audit.entries_page(session, action=action or None, username=(username or "").strip() or None,
