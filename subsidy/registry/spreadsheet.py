@@ -34,7 +34,7 @@ from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_id_numbe
 from subsidy.models import (
     CATEGORY_LABELS, Household, ImportUpload, Registration, RegistrationStatus, Role, Season, Village,
 )
-from subsidy.rules.money import parse_tons_to_kg
+from subsidy.rules.measures import parse_tons_to_kg
 from subsidy.core.scope import get_or_404
 
 HEADER = ("村(社区)", "户主姓名", "身份证号码", "联系电话", "住址", "户类别", "洁净煤(吨)", "炉具(台)")

@@ -9,13 +9,10 @@ Contract (DESIGN.md, "Units and money"):
   to the whole, to the fen.
 
 No floats anywhere: a float cannot hold 0.1 yuan exactly, and one fen off in a settlement
-is a finding in the audit. Parsing goes through strings, never through ``float()``.
+is a finding in the audit. Reading typed amounts and tons is `subsidy.rules.measures`.
 """
 
 from __future__ import annotations
-
-import re
-import unicodedata
 
 __all__ = [
     "round_half_up_div",
@@ -25,8 +22,6 @@ __all__ = [
     "split_largest_remainder",
     "yuan",
     "tons",
-    "parse_yuan",
-    "parse_tons_to_kg",
 ]
 
 KG_PER_TON = 1000
@@ -141,46 +136,3 @@ def yuan(fen: int) -> str:
 def tons(kg: int) -> str:
     """Format kilograms as tons with 3 decimals: ``1234567`` -> ``"1,234.567"``."""
     return _fixed(kg, 3)
-
-
-# Either plain digits or correctly grouped thousands; at most 12 integer digits keeps the
-# result far inside a 64-bit column and rejects pasted garbage such as an ID number.
-_NUMBER = re.compile(r"(?P<whole>[0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.(?P<frac>[0-9]+))?")
-
-
-def _parse_fixed(text: str, places: int, what: str, unit_hint: str) -> int:
-    """Parse a non-negative decimal with at most ``places`` decimals into an int scaled by 10**places."""
-    if not isinstance(text, str):
-        raise ValueError(f"请输入{what}")
-    # NFKC turns full-width digits, commas and points typed with a Chinese IME into ASCII.
-    s = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
-    if not s:
-        raise ValueError(f"请输入{what}")
-    if s.startswith("-"):
-        raise ValueError(f"{what}不能为负数")
-    m = _NUMBER.fullmatch(s)
-    if m is None:
-        raise ValueError(f"{what}格式不正确：“{text.strip()}”，{unit_hint}")
-    frac = m.group("frac") or ""
-    if len(frac) > places:
-        raise ValueError(f"{what}最多保留{places}位小数：“{text.strip()}”")
-    whole = int(m.group("whole").replace(",", ""))
-    return whole * 10**places + int(frac.ljust(places, "0"))
-
-
-def parse_yuan(text: str) -> int:
-    """Parse a yuan amount typed by a user into fen.
-
-    Accepts ``"1100"``, ``"1,100.5"``, ``"1100.50"`` (also full-width digits); at most 2 decimals;
-    no sign. Raises ``ValueError`` with a Chinese message otherwise.
-    """
-    return _parse_fixed(text, 2, "金额", "应为以元为单位的数字，例如 1100 或 1,100.50")
-
-
-def parse_tons_to_kg(text: str) -> int:
-    """Parse a quantity in tons typed by a user into whole kilograms.
-
-    Accepts ``"12"``, ``"1,234.5"``, ``"0.125"``; at most 3 decimals (1 kg); no sign.
-    Raises ``ValueError`` with a Chinese message otherwise.
-    """
-    return _parse_fixed(text, 3, "吨数", "应为以吨为单位的数字，例如 12 或 1.250")

@@ -7,8 +7,6 @@ concurrent sales can never take more than a batch holds (and the CHECK `sold_kg 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,46 +19,9 @@ from subsidy.policy import quality, seasons
 from subsidy.core.errors import SubsidyError
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Supplier
 from subsidy.core.scope import get_or_404
+from subsidy.rules.measures import parse_mj, parse_percent
 
 PER_PAGE = 50
-_DECIMAL = re.compile(r"([0-9]{1,6})(?:\.([0-9]+))?")
-
-
-def parse_scaled(text, places: int, label: str, field: str) -> int:
-    """A non-negative decimal with at most `places` decimals, as an int scaled by 10**places (exact, no floats).
-    Accepts numbers from JSON too (a float is read through its shortest decimal repr)."""
-    if isinstance(text, bool) or text is None:
-        raise SubsidyError(f"请填写{label}", field=field)
-    if isinstance(text, int):
-        return text * 10**places
-    if isinstance(text, float):
-        text = repr(text)
-    s = unicodedata.normalize("NFKC", str(text)).strip().rstrip("%")
-    if not s:
-        raise SubsidyError(f"请填写{label}", field=field)
-    m = _DECIMAL.fullmatch(s)
-    if m is None:
-        raise SubsidyError(f"{label}应为数字，例如 0.45", field=field)
-    frac = (m.group(2) or "").rstrip("0") if len(m.group(2) or "") > places else (m.group(2) or "")
-    if len(frac) > places:
-        raise SubsidyError(f"{label}最多保留{places}位小数", field=field)
-    return int(m.group(1)) * 10**places + int(frac.ljust(places, "0") or 0)
-
-
-def parse_percent(text, label: str, field: str) -> int:
-    """'0.45' → 45 (hundredths of a percent); at most 2 decimals; 0 to 100%."""
-    value = parse_scaled(text, 2, label, field)
-    if value > 10000:
-        raise SubsidyError(f"{label}不能超过100%", field=field)
-    return value
-
-
-def parse_mj(text, field: str = "calorific_mj_kg") -> int:
-    """'24.5' MJ/kg → 24500 kJ/kg; at most 3 decimals (whole kJ)."""
-    value = parse_scaled(text, 3, "发热量", field)
-    if value > 40000:
-        raise SubsidyError("发热量不应超过 40 MJ/kg，请核对单位（MJ/kg）", field=field)
-    return value
 
 
 @dataclass

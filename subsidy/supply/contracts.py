@@ -16,7 +16,7 @@ from subsidy.supply import attachments
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, NotFound, SubsidyError
 from subsidy.models import Attachment, Contract, Product, Season, Supplier, SupplierStatus, Town
-from subsidy.rules.money import parse_yuan
+from subsidy.rules.measures import parse_yuan
 from subsidy.core.scope import get_or_404
 
 PER_PAGE = 50

@@ -42,7 +42,7 @@ def _lines_from_form(form: dict) -> list[issuing.LineIn]:
             if product == "stove":
                 quantity = int(qty_text or "1")
             else:
-                from subsidy.rules.money import parse_tons_to_kg
+                from subsidy.rules.measures import parse_tons_to_kg
                 quantity = parse_tons_to_kg(qty_text)
         except (ValueError, SubsidyError):
             raise SubsidyError("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
