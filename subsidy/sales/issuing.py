@@ -257,15 +257,6 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
                  season.cap_stoves, prices)
 
 
-def available_batches(session: Session, user: User) -> list[Batch]:
-    """The supplier's passed batches of the active season with stock, oldest first (the counter's batch choice)."""
-    season = seasons.active_season(session)
-    return list(session.execute(
-        select(Batch).where(Batch.supplier_id == user.supplier_id, Batch.season_id == season.id,
-                            Batch.passed.is_(True), Batch.sold_kg < Batch.quantity_kg)
-        .order_by(Batch.arrival_date, Batch.id).execution_options(unscoped=True)).scalars())
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # Issuing
 # ---------------------------------------------------------------------------------------------------------------------
@@ -436,7 +427,6 @@ def _default_batch(session: Session, supplier_id: int, season_id: int, product: 
 
 def _check_batch(session: Session, supplier, season_id: int, product: Product, kg: int, batch_id: int | None,
                  i: int) -> tuple[int, str]:
-    label = PRODUCT_LABELS[product]
     if batch_id is None:
         batch = _default_batch(session, supplier.id, season_id, product, kg)
         if batch is None:
@@ -444,15 +434,9 @@ def _check_batch(session: Session, supplier, season_id: int, product: Product, k
         return batch.id, batch.report_no
     batch = session.execute(select(Batch).where(Batch.id == batch_id)
                             .execution_options(unscoped=True, populate_existing=True)).scalar()
-    if batch is None or batch.supplier_id != supplier.id:
-        raise _refuse("进货批次不存在或不属于本企业", _line_field(i, "batch_id"))
-    if batch.product != product or batch.season_id != season_id:
-        raise _refuse(f"该进货批次不是本采暖季的{label}", _line_field(i, "batch_id"))
-    if not batch.passed:
-        raise _refuse(f"进货批次（检测报告 {batch.report_no}）检验不合格，不能销售", _line_field(i, "batch_id"))
-    if batch.quantity_kg - batch.sold_kg < kg:
-        raise _refuse(f"进货批次（检测报告 {batch.report_no}）库存不足，剩余 {tons(batch.quantity_kg - batch.sold_kg)} 吨",
-                      _line_field(i, "batch_id"))
+    reason = batches.refusal(batch, supplier_id=supplier.id, product=product, season_id=season_id, kg=kg)
+    if reason:
+        raise _refuse(reason, _line_field(i, "batch_id"))
     return batch.id, batch.report_no
 
 

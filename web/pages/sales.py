@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from subsidy.rules import barcodes, numbers
 from subsidy.policy import regions
+from subsidy.supply import batches
 from subsidy.core.db import end_read
 from subsidy.core.errors import SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
@@ -94,7 +95,8 @@ class SlipPages(Controller):
         except SubsidyError as error:
             end_read(session)
             return refused("slips/new.html", error, data, step="lookup")
-        context.update(found=found, batches=issuing.available_batches(session, user))
+        context.update(found=found, batches=batches.available(session, supplier_id=user.supplier_id,
+                                                             season_id=found.season_id))
         if step == "lookup":
             end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.core.db.end_read)
             return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
