@@ -76,16 +76,9 @@ def _yuan_text(fen: int) -> str:
     return str(fen // 100) if fen % 100 == 0 else f"{fen // 100}.{fen % 100:02d}"
 
 
-def tiers_for(session: Session, season_id: int, product: str, category: str) -> list[Tier]:
-    rows = session.execute(
-        select(SubsidyRate.from_kg, SubsidyRate.rate_fen).where(
-            SubsidyRate.season_id == season_id, SubsidyRate.product == product, SubsidyRate.category == category)
-        .order_by(SubsidyRate.from_kg)
-    ).all()
-    return [Tier(r.from_kg, r.rate_fen) for r in rows]
-
-
 def rate_table(session: Session, season_id: int) -> dict[tuple[str, str], list[Tier]]:
+    """(product, category) → the season's tiers by from_kg, as the policy page shows them. (A sale reads the same rows
+    with its own statement: `subsidy.sales.issuing`, the buyer row's `tiers`.)"""
     table: dict[tuple[str, str], list[Tier]] = {}
     for rate in session.execute(select(SubsidyRate).where(SubsidyRate.season_id == season_id)
                                 .order_by(SubsidyRate.from_kg)).scalars():

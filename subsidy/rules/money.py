@@ -19,6 +19,7 @@ __all__ = [
     "coal_subsidy_fen",
     "line_amount_fen",
     "tiered_coal_subsidy_fen",
+    "line_subsidy_fen",
     "split_largest_remainder",
     "yuan",
     "tons",
@@ -79,6 +80,19 @@ def tiered_coal_subsidy_fen(already_kg: int, kg: int, tiers: list[tuple[int, int
         if overlap > 0:
             exact += overlap * rate
     return round_half_up_div(exact, KG_PER_TON)
+
+
+def line_subsidy_fen(amount_fen: int, quantity: int, tiers: list[tuple[int, int]], *, per_ton: bool,
+                     already_kg: int = 0) -> int:
+    """Subsidy in fen of one slip line, never more than the line's amount (a household never pays less than 0).
+
+    Coal (``per_ton=True``): the tiered subsidy of ``quantity`` kg bought when the household already bought
+    ``already_kg`` this season (`tiered_coal_subsidy_fen`). A stove: the first tier's rate per set (stoves have no
+    tiers). ``tiers`` as in `tiered_coal_subsidy_fen`.
+    """
+    if per_ton:
+        return min(amount_fen, tiered_coal_subsidy_fen(already_kg, quantity, tiers))
+    return min(amount_fen, tiers[0][1] * quantity)
 
 
 def _check_tiers(tiers: list[tuple[int, int]]) -> None:

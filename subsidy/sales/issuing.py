@@ -30,7 +30,7 @@ from subsidy.models import (
     Registration, RegistrationStatus, Role, Season, Slip, SlipCounter, SlipLine, SlipStatus, SubsidyRate,
     Supplier, SupplierStatus, Town, User, Village, Zone,
 )
-from subsidy.rules.money import line_amount_fen, tiered_coal_subsidy_fen, tons, yuan
+from subsidy.rules.money import line_amount_fen, line_subsidy_fen, tons, yuan
 from subsidy.sales.slips import SlipView, as_json
 from subsidy.rules.numbers import slip_number
 
@@ -87,6 +87,15 @@ _BUYER = (
     .join(_district_t, _district_t.c.id == _town_t.c.district_id)
     .join(_season_t, _season_t.c.id == _reg_t.c.season_id)
     .join(_supplier_t, _supplier_t.c.id == bindparam("supplier_id"))
+    .where(_reg_t.c.id == bindparam("registration_id"))
+)
+
+# The same terms for one registration without the rest of the row (the lookup's products and prices).
+_TERMS = (
+    select(_PRICES.label("prices"), _TIERS.label("tiers"))
+    .select_from(_reg_t)
+    .join(_household_t, _household_t.c.id == _reg_t.c.household_id)
+    .join(_village_t, _village_t.c.id == _household_t.c.village_id)
     .where(_reg_t.c.id == bindparam("registration_id"))
 )
 
@@ -172,6 +181,21 @@ def _parse_terms(prices: str | None, tiers: str | None
     return price_of, tiers_of
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What a supplier may sell a registration's household, and at what subsidy: its contract prices in the
+    household's town (product → fen per ton or per set) and the season's tiers for the household's category
+    (product → [(from_kg, rate_fen), ...] by from_kg). Empty when the supplier has no contract there."""
+    prices: dict[str, int]
+    tiers: dict[str, list[tuple[int, int]]]
+
+
+def terms(session: Session, *, supplier_id: int, registration_id: int) -> Terms:
+    """The sale's terms for this supplier and registration, read by the statements the sale reads them with."""
+    row = _one(session, _TERMS, supplier_id=supplier_id, registration_id=registration_id)
+    return Terms(*_parse_terms(row.prices, row.tiers)) if row is not None else Terms({}, {})
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Lookup by ID number (the one way a supplier reaches the registry)
 # ---------------------------------------------------------------------------------------------------------------------
@@ -247,10 +271,7 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
     ).first()
     if row is None:
         raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
-    prices = dict(session.execute(
-        select(Contract.product, Contract.price_fen).where(
-            Contract.supplier_id == supplier.id, Contract.town_id == row.Town.id, Contract.season_id == season.id)
-        .execution_options(unscoped=True)).all())
+    prices = terms(session, supplier_id=supplier.id, registration_id=row.Registration.id).prices
     if not prices:
         raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
     return Found(row.Registration, row.Household, row.Village, row.Town, season.id, season.cap_coal_kg,
@@ -318,8 +339,8 @@ class Plan:
         coal_before = sold_before_kg
         for ln in self.lines:
             if ln.product != Product.STOVE:
-                ln.subsidy_fen = min(ln.amount_fen,
-                                     tiered_coal_subsidy_fen(coal_before, ln.quantity, self.tiers[ln.product]))
+                ln.subsidy_fen = line_subsidy_fen(ln.amount_fen, ln.quantity, self.tiers[ln.product], per_ton=True,
+                                                  already_kg=coal_before)
                 coal_before += ln.quantity
 
 
@@ -396,7 +417,8 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
                 raise _refuse(f"炉具编号 {serial} 已经售出过，每台炉具只能销售一次", _line_field(i, "serial"))
             serials.add(serial)
         amount = line_amount_fen(line.quantity, price, per_ton=product.is_coal)
-        subsidy = min(tiers[0][1] * line.quantity, amount) if not product.is_coal else 0
+        # Coal lines are priced on the household's cumulative kilograms below (`price_tiers`).
+        subsidy = line_subsidy_fen(amount, line.quantity, tiers, per_ton=False) if not product.is_coal else 0
         result.lines.append(PlannedLine(i + 1, product, line.quantity, price, amount, subsidy, batch_id, serial,
                                         default_batch=line.batch_id is None, batch_report_no=report_no))
     result.price_tiers(buyer.sold_coal_kg)
