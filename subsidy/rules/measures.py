@@ -17,8 +17,8 @@ import unicodedata
 from subsidy.core.errors import SubsidyError
 
 __all__ = [
-    "InvalidMeasure", "parse_decimal", "parse_yuan", "parse_tons_to_kg", "parse_percent", "parse_mj",
-    "parse_percent_bp",
+    "InvalidMeasure", "parse_decimal", "parse_mj", "parse_percent", "parse_percent_bp", "parse_tons_to_kg",
+    "parse_yuan",
 ]
 
 # Plain digits or correctly grouped thousands, then an optional fraction. The length of the whole part is checked

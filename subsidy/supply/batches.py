@@ -227,7 +227,7 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     if season_id is None:
         season_id = seasons.active_season(session).id
     if batch_id is not None:
-        facts = dict(supplier_id=supplier_id, product=product, season_id=season_id, kg=kg)
+        facts = {"supplier_id": supplier_id, "product": product, "season_id": season_id, "kg": kg}
         batch = session.execute(select(Batch).where(Batch.id == batch_id).execution_options(unscoped=True)
                                 ).scalar_one_or_none()
         if reason := refusal(batch, **facts):

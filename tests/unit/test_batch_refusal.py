@@ -8,7 +8,7 @@ import pytest
 
 from subsidy.supply.batches import refusal
 
-SALE = dict(supplier_id=1, product="briquette", season_id=7, kg=500)
+SALE = {"supplier_id": 1, "product": "briquette", "season_id": 7, "kg": 500}
 
 
 def batch(**overrides):

@@ -4,7 +4,8 @@ the same things in the same words, whether typed into a form or sent as a JSON n
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from subsidy.core.errors import SubsidyError
 from subsidy.rules import measures
