@@ -9,14 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from subsidy.models import (
-    Contract,
-    Household,
-    Registration,
-    Season,
-    SubsidyRate,
-    Village,
-)
+from subsidy.models import Contract, Household, Registration, Season, SubsidyRate, Village
 from subsidy.sales import issuing
 from tests.factories import sales as f
 
