@@ -61,6 +61,8 @@ def _chinese(message: str) -> str:
     lowered = message.lower()
     if "missing" in lowered or "required" in lowered:
         return "必填"
+    if "greater than" in lowered or "less than" in lowered:
+        return "数值超出允许范围"
     if "int" in lowered:
         return "应为整数"
     if "str" in lowered:

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subsidy.models import COAL_PRODUCTS, Product, QualityStandard
+from subsidy.core import audit
+from subsidy.core.errors import SubsidyError
+from subsidy.models import COAL_PRODUCTS, Product, QualityStandard, Season
+from subsidy.rules.measures import parse_mj, parse_percent
 
 # Defaults for a new season. Seed 002 (the third-party-test requirement) names the two national standards the supply
 # must meet: GB 34169-2017《商品煤质量 民用散煤》"无烟1号" and GB 34170-2017《商品煤质量 民用型煤》"型煤1号".
@@ -86,11 +89,6 @@ def save_standard(session: Session, actor, season_id: int, product: str, *, vola
                   calorific_mj_kg, source: str = "") -> QualityStandard:
     """The bureau sets one product's limits for one season. Batches already decided keep their decision (the test
     report was judged by the standard in force when it was recorded); new batches use the new limits."""
-    from subsidy.core import audit
-    from subsidy.supply.batches import parse_mj, parse_percent
-    from subsidy.core.errors import SubsidyError
-    from subsidy.models import Season
-
     if product not in COAL_PRODUCTS:
         raise SubsidyError("只有煤炭产品有质量标准", field="product")
     if session.get(Season, season_id) is None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, NotFound, SubsidyError
 from subsidy.models import COAL_PRODUCTS, Category, FundShare, Product, Season, SubsidyRate, Town, TownTarget
-from subsidy.rules.money import parse_tons_to_kg, parse_yuan
+from subsidy.rules.measures import parse_percent_bp, parse_tons_to_kg, parse_yuan
 
 FUND_NAMES = {"province": "省级资金", "city": "市级资金", "district": "区级资金", "town": "街道/镇资金"}
 
@@ -56,8 +56,6 @@ def _parse_rate(text: str, product: Product) -> list[Tier]:
         if ":" not in part:
             raise SubsidyError(f"阶梯格式应为“起始吨数:每吨补贴元”，如“0:300, 2:150”，“{part.strip()}”无法识别")
         tons_text, yuan_text = part.split(":", 1)
-        from subsidy.rules.money import parse_tons_to_kg
-
         tiers.append(Tier(parse_tons_to_kg(tons_text.strip()), parse_yuan(yuan_text.strip())))
     tiers.sort(key=lambda t: t.from_kg)
     if tiers[0].from_kg != 0:
@@ -78,16 +76,9 @@ def _yuan_text(fen: int) -> str:
     return str(fen // 100) if fen % 100 == 0 else f"{fen // 100}.{fen % 100:02d}"
 
 
-def tiers_for(session: Session, season_id: int, product: str, category: str) -> list[Tier]:
-    rows = session.execute(
-        select(SubsidyRate.from_kg, SubsidyRate.rate_fen).where(
-            SubsidyRate.season_id == season_id, SubsidyRate.product == product, SubsidyRate.category == category)
-        .order_by(SubsidyRate.from_kg)
-    ).all()
-    return [Tier(r.from_kg, r.rate_fen) for r in rows]
-
-
 def rate_table(session: Session, season_id: int) -> dict[tuple[str, str], list[Tier]]:
+    """(product, category) → the season's tiers by from_kg, as the policy page shows them. (A sale reads the same rows
+    with its own statement: `subsidy.sales.issuing`, the buyer row's `tiers`.)"""
     table: dict[tuple[str, str], list[Tier]] = {}
     for rate in session.execute(select(SubsidyRate).where(SubsidyRate.season_id == season_id)
                                 .order_by(SubsidyRate.from_kg)).scalars():
@@ -218,15 +209,6 @@ def flat_rates(coal_fen_per_ton: int, stove_fen: int) -> dict[tuple[str, str], l
 
 def list_seasons(session: Session) -> list[Season]:
     return list(session.execute(select(Season).order_by(Season.starts_on.desc(), Season.id.desc())).scalars())
-
-
-def parse_percent_bp(text: str) -> int:
-    """A fund share typed as a percent ("33.33", "50%") → basis points (3333). At most 2 decimals."""
-    text = (text or "").strip().rstrip("%").strip()
-    if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", text):
-        raise SubsidyError(f"比例应为百分数，最多2位小数，例如 50 或 33.33（“{text}”无法识别）")
-    whole, _, frac = text.partition(".")
-    return int(whole) * 100 + int((frac + "00")[:2])
 
 
 def format_percent_bp(bp: int) -> str:

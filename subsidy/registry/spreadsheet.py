@@ -35,7 +35,7 @@ from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_phone, v
 from subsidy.models import (
     CATEGORY_LABELS, Household, ImportUpload, Registration, RegistrationStatus, Role, Season, Village,
 )
-from subsidy.rules.money import parse_tons_to_kg
+from subsidy.rules.measures import parse_tons_to_kg
 from subsidy.core.scope import Record, get_or_404, show_id, show_phone
 
 HEADER = ("村(社区)", "户主姓名", "身份证号码", "联系电话", "住址", "户类别", "洁净煤(吨)", "炉具(台)")

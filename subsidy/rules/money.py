@@ -9,19 +9,17 @@ Contract (DESIGN.md, "Units and money"):
   to the whole, to the fen.
 
 No floats anywhere: a float cannot hold 0.1 yuan exactly, and one fen off in a settlement
-is a finding in the audit. Parsing goes through strings, never through ``float()``.
+is a finding in the audit. Reading typed amounts and tons is `subsidy.rules.measures`.
 """
 
 from __future__ import annotations
-
-import re
-import unicodedata
 
 __all__ = [
     "round_half_up_div",
     "coal_subsidy_fen",
     "line_amount_fen",
     "tiered_coal_subsidy_fen",
+    "line_subsidy_fen",
     "split_largest_remainder",
     "yuan",
     "tons",
@@ -29,8 +27,6 @@ __all__ = [
     "mj_per_kg",
     "share_of",
     "column_totals",
-    "parse_yuan",
-    "parse_tons_to_kg",
 ]
 
 KG_PER_TON = 1000
@@ -88,6 +84,19 @@ def tiered_coal_subsidy_fen(already_kg: int, kg: int, tiers: list[tuple[int, int
         if overlap > 0:
             exact += overlap * rate
     return round_half_up_div(exact, KG_PER_TON)
+
+
+def line_subsidy_fen(amount_fen: int, quantity: int, tiers: list[tuple[int, int]], *, per_ton: bool,
+                     already_kg: int = 0) -> int:
+    """Subsidy in fen of one slip line, never more than the line's amount (a household never pays less than 0).
+
+    Coal (``per_ton=True``): the tiered subsidy of ``quantity`` kg bought when the household already bought
+    ``already_kg`` this season (`tiered_coal_subsidy_fen`). A stove: the first tier's rate per set (stoves have no
+    tiers). ``tiers`` as in `tiered_coal_subsidy_fen`.
+    """
+    if per_ton:
+        return min(amount_fen, tiered_coal_subsidy_fen(already_kg, quantity, tiers))
+    return min(amount_fen, tiers[0][1] * quantity)
 
 
 def _check_tiers(tiers: list[tuple[int, int]]) -> None:
@@ -180,44 +189,3 @@ def share_of(part: int, whole: int) -> str | None:
     return _fixed(round_half_up_div(part * 1000, whole), 1)
 
 
-# Either plain digits or correctly grouped thousands; at most 12 integer digits keeps the
-# result far inside a 64-bit column and rejects pasted garbage such as an ID number.
-_NUMBER = re.compile(r"(?P<whole>[0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.(?P<frac>[0-9]+))?")
-
-
-def _parse_fixed(text: str, places: int, what: str, unit_hint: str) -> int:
-    """Parse a non-negative decimal with at most ``places`` decimals into an int scaled by 10**places."""
-    if not isinstance(text, str):
-        raise ValueError(f"请输入{what}")
-    # NFKC turns full-width digits, commas and points typed with a Chinese IME into ASCII.
-    s = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
-    if not s:
-        raise ValueError(f"请输入{what}")
-    if s.startswith("-"):
-        raise ValueError(f"{what}不能为负数")
-    m = _NUMBER.fullmatch(s)
-    if m is None:
-        raise ValueError(f"{what}格式不正确：“{text.strip()}”，{unit_hint}")
-    frac = m.group("frac") or ""
-    if len(frac) > places:
-        raise ValueError(f"{what}最多保留{places}位小数：“{text.strip()}”")
-    whole = int(m.group("whole").replace(",", ""))
-    return whole * 10**places + int(frac.ljust(places, "0"))
-
-
-def parse_yuan(text: str) -> int:
-    """Parse a yuan amount typed by a user into fen.
-
-    Accepts ``"1100"``, ``"1,100.5"``, ``"1100.50"`` (also full-width digits); at most 2 decimals;
-    no sign. Raises ``ValueError`` with a Chinese message otherwise.
-    """
-    return _parse_fixed(text, 2, "金额", "应为以元为单位的数字，例如 1100 或 1,100.50")
-
-
-def parse_tons_to_kg(text: str) -> int:
-    """Parse a quantity in tons typed by a user into whole kilograms.
-
-    Accepts ``"12"``, ``"1,234.5"``, ``"0.125"``; at most 3 decimals (1 kg); no sign.
-    Raises ``ValueError`` with a Chinese message otherwise.
-    """
-    return _parse_fixed(text, 3, "吨数", "应为以吨为单位的数字，例如 12 或 1.250")

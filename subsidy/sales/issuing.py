@@ -33,7 +33,7 @@ from subsidy.models import (
     Registration, RegistrationStatus, Role, Season, Slip, SlipCounter, SlipLine, SlipStatus, SubsidyRate,
     Supplier, SupplierStatus, Town, User, Village, Zone,
 )
-from subsidy.rules.money import line_amount_fen, tiered_coal_subsidy_fen, tons, yuan
+from subsidy.rules.money import line_amount_fen, line_subsidy_fen, tons, yuan
 from subsidy.sales.slips import SlipView, as_json
 from subsidy.rules.numbers import slip_number
 
@@ -90,6 +90,15 @@ _BUYER = (
     .join(_district_t, _district_t.c.id == _town_t.c.district_id)
     .join(_season_t, _season_t.c.id == _reg_t.c.season_id)
     .join(_supplier_t, _supplier_t.c.id == bindparam("supplier_id"))
+    .where(_reg_t.c.id == bindparam("registration_id"))
+)
+
+# The same terms for one registration without the rest of the row (the lookup's products and prices).
+_TERMS = (
+    select(_PRICES.label("prices"), _TIERS.label("tiers"))
+    .select_from(_reg_t)
+    .join(_household_t, _household_t.c.id == _reg_t.c.household_id)
+    .join(_village_t, _village_t.c.id == _household_t.c.village_id)
     .where(_reg_t.c.id == bindparam("registration_id"))
 )
 
@@ -175,6 +184,21 @@ def _parse_terms(prices: str | None, tiers: str | None
     return price_of, tiers_of
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What a supplier may sell a registration's household, and at what subsidy: its contract prices in the
+    household's town (product → fen per ton or per set) and the season's tiers for the household's category
+    (product → [(from_kg, rate_fen), ...] by from_kg). Empty when the supplier has no contract there."""
+    prices: dict[str, int]
+    tiers: dict[str, list[tuple[int, int]]]
+
+
+def terms(session: Session, *, supplier_id: int, registration_id: int) -> Terms:
+    """The sale's terms for this supplier and registration, read by the statements the sale reads them with."""
+    row = _one(session, _TERMS, supplier_id=supplier_id, registration_id=registration_id)
+    return Terms(*_parse_terms(row.prices, row.tiers)) if row is not None else Terms({}, {})
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Lookup by ID number (the one way a supplier reaches the registry)
 # ---------------------------------------------------------------------------------------------------------------------
@@ -250,23 +274,11 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
     ).first()
     if row is None:
         raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
-    prices = dict(session.execute(
-        select(Contract.product, Contract.price_fen).where(
-            Contract.supplier_id == supplier.id, Contract.town_id == row.Town.id, Contract.season_id == season.id)
-        .execution_options(unscoped=True)).all())
+    prices = terms(session, supplier_id=supplier.id, registration_id=row.Registration.id).prices
     if not prices:
         raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
     return Found(row.Registration, row.Household, row.Village, row.Town, season.id, season.cap_coal_kg,
                  season.cap_stoves, prices)
-
-
-def available_batches(session: Session, user: User) -> list[Batch]:
-    """The supplier's passed batches of the active season with stock, oldest first (the counter's batch choice)."""
-    season = seasons.active_season(session)
-    return list(session.execute(
-        select(Batch).where(Batch.supplier_id == user.supplier_id, Batch.season_id == season.id,
-                            Batch.passed.is_(True), Batch.sold_kg < Batch.quantity_kg)
-        .order_by(Batch.arrival_date, Batch.id).execution_options(unscoped=True)).scalars())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -330,8 +342,8 @@ class Plan:
         coal_before = sold_before_kg
         for ln in self.lines:
             if ln.product != Product.STOVE:
-                ln.subsidy_fen = min(ln.amount_fen,
-                                     tiered_coal_subsidy_fen(coal_before, ln.quantity, self.tiers[ln.product]))
+                ln.subsidy_fen = line_subsidy_fen(ln.amount_fen, ln.quantity, self.tiers[ln.product], per_ton=True,
+                                                  already_kg=coal_before)
                 coal_before += ln.quantity
 
 
@@ -408,7 +420,8 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
                 raise _refuse(f"炉具编号 {serial} 已经售出过，每台炉具只能销售一次", _line_field(i, "serial"))
             serials.add(serial)
         amount = line_amount_fen(line.quantity, price, per_ton=product.is_coal)
-        subsidy = min(tiers[0][1] * line.quantity, amount) if not product.is_coal else 0
+        # Coal lines are priced on the household's cumulative kilograms below (`price_tiers`).
+        subsidy = line_subsidy_fen(amount, line.quantity, tiers, per_ton=False) if not product.is_coal else 0
         result.lines.append(PlannedLine(i + 1, product, line.quantity, price, amount, subsidy, batch_id, serial,
                                         default_batch=line.batch_id is None, batch_report_no=report_no))
     result.price_tiers(buyer.sold_coal_kg)
@@ -439,7 +452,6 @@ def _default_batch(session: Session, supplier_id: int, season_id: int, product: 
 
 def _check_batch(session: Session, supplier, season_id: int, product: Product, kg: int, batch_id: int | None,
                  i: int) -> tuple[int, str]:
-    label = PRODUCT_LABELS[product]
     if batch_id is None:
         batch = _default_batch(session, supplier.id, season_id, product, kg)
         if batch is None:
@@ -447,15 +459,9 @@ def _check_batch(session: Session, supplier, season_id: int, product: Product, k
         return batch.id, batch.report_no
     batch = session.execute(select(Batch).where(Batch.id == batch_id)
                             .execution_options(unscoped=True, populate_existing=True)).scalar()
-    if batch is None or batch.supplier_id != supplier.id:
-        raise _refuse("进货批次不存在或不属于本企业", _line_field(i, "batch_id"))
-    if batch.product != product or batch.season_id != season_id:
-        raise _refuse(f"该进货批次不是本采暖季的{label}", _line_field(i, "batch_id"))
-    if not batch.passed:
-        raise _refuse(f"进货批次（检测报告 {batch.report_no}）检验不合格，不能销售", _line_field(i, "batch_id"))
-    if batch.quantity_kg - batch.sold_kg < kg:
-        raise _refuse(f"进货批次（检测报告 {batch.report_no}）库存不足，剩余 {tons(batch.quantity_kg - batch.sold_kg)} 吨",
-                      _line_field(i, "batch_id"))
+    reason = batches.refusal(batch, supplier_id=supplier.id, product=product, season_id=season_id, kg=kg)
+    if reason:
+        raise _refuse(reason, _line_field(i, "batch_id"))
     return batch.id, batch.report_no
 
 

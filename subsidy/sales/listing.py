@@ -11,12 +11,12 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from subsidy.core.errors import SubsidyError
 from subsidy.core.scope import Record, show_id
 from subsidy.models import (
     Slip, Town, User,
 )
 from subsidy.rules.money import tons, yuan
+from subsidy.rules.months import month_bounds, parse_month
 
 
 PER_PAGE = 50
@@ -37,13 +37,8 @@ class SlipFilter:
         if self.day:
             cond.append(Slip.issued_on == self.day)
         if self.month:
-            try:
-                year, mon = (int(x) for x in self.month.split("-"))
-                first = date(year, mon, 1)
-            except ValueError:
-                raise SubsidyError("月份格式应为 YYYY-MM", field="month") from None
-            nxt = date(year + (mon == 12), mon % 12 + 1, 1)
-            cond += [Slip.issued_on >= first, Slip.issued_on < nxt]
+            first, last = month_bounds(parse_month(self.month))
+            cond += [Slip.issued_on >= first, Slip.issued_on <= last]
         if self.town_id:
             cond.append(Slip.town_id == self.town_id)
         if self.status:

@@ -9,8 +9,6 @@ the CHECK `sold_kg <= quantity_kg` backs it up).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,46 +21,10 @@ from subsidy.policy import quality, seasons
 from subsidy.core.errors import SubsidyError
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Supplier
 from subsidy.core.scope import get_or_404
+from subsidy.rules.measures import parse_mj, parse_percent
+from subsidy.rules.money import tons
 
 PER_PAGE = 50
-_DECIMAL = re.compile(r"([0-9]{1,6})(?:\.([0-9]+))?")
-
-
-def parse_scaled(text, places: int, label: str, field: str) -> int:
-    """A non-negative decimal with at most `places` decimals, as an int scaled by 10**places (exact, no floats).
-    Accepts numbers from JSON too (a float is read through its shortest decimal repr)."""
-    if isinstance(text, bool) or text is None:
-        raise SubsidyError(f"请填写{label}", field=field)
-    if isinstance(text, int):
-        return text * 10**places
-    if isinstance(text, float):
-        text = repr(text)
-    s = unicodedata.normalize("NFKC", str(text)).strip().rstrip("%")
-    if not s:
-        raise SubsidyError(f"请填写{label}", field=field)
-    m = _DECIMAL.fullmatch(s)
-    if m is None:
-        raise SubsidyError(f"{label}应为数字，例如 0.45", field=field)
-    frac = (m.group(2) or "").rstrip("0") if len(m.group(2) or "") > places else (m.group(2) or "")
-    if len(frac) > places:
-        raise SubsidyError(f"{label}最多保留{places}位小数", field=field)
-    return int(m.group(1)) * 10**places + int(frac.ljust(places, "0") or 0)
-
-
-def parse_percent(text, label: str, field: str) -> int:
-    """'0.45' → 45 (hundredths of a percent); at most 2 decimals; 0 to 100%."""
-    value = parse_scaled(text, 2, label, field)
-    if value > 10000:
-        raise SubsidyError(f"{label}不能超过100%", field=field)
-    return value
-
-
-def parse_mj(text, field: str = "calorific_mj_kg") -> int:
-    """'24.5' MJ/kg → 24500 kJ/kg; at most 3 decimals (whole kJ)."""
-    value = parse_scaled(text, 3, "发热量", field)
-    if value > 40000:
-        raise SubsidyError("发热量不应超过 40 MJ/kg，请核对单位（MJ/kg）", field=field)
-    return value
 
 
 @dataclass
@@ -193,15 +155,42 @@ def _fresh(session: Session, batch_id: int) -> Batch:
 _batch_t = Batch.__table__
 
 
-def with_stock(*columns):
+def with_stock(*columns, any_product: bool = False):
     """The supplier's passed batches of a product and season that hold `want_kg`, oldest first (arrival date, then
-    id): the order stock is sold in. Bound parameters want_supplier_id, want_product, want_season_id, want_kg."""
-    return (select(*columns)
-            .where(_batch_t.c.supplier_id == bindparam("want_supplier_id"),
-                   _batch_t.c.product == bindparam("want_product"),
-                   _batch_t.c.season_id == bindparam("want_season_id"), _batch_t.c.passed.is_(True),
-                   _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg"))
-            .order_by(_batch_t.c.arrival_date, _batch_t.c.id))
+    id): the order stock is sold in. Bound parameters want_supplier_id, want_product (unless `any_product`),
+    want_season_id, want_kg."""
+    conditions = [_batch_t.c.supplier_id == bindparam("want_supplier_id"),
+                  _batch_t.c.season_id == bindparam("want_season_id"), _batch_t.c.passed.is_(True),
+                  _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg")]
+    if not any_product:
+        conditions.append(_batch_t.c.product == bindparam("want_product"))
+    return select(*columns).where(*conditions).order_by(_batch_t.c.arrival_date, _batch_t.c.id)
+
+
+_AVAILABLE = with_stock(Batch, any_product=True).execution_options(unscoped=True)
+
+
+def available(session: Session, *, supplier_id: int, season_id: int) -> list[Batch]:
+    """The supplier's passed batches of the season with any stock left, every product, in the order stock is sold
+    in (the counter's batch choice)."""
+    return list(session.execute(_AVAILABLE, {"want_supplier_id": supplier_id, "want_season_id": season_id,
+                                             "want_kg": 1}).scalars())
+
+
+def refusal(batch, *, supplier_id: int, product: str, season_id: int, kg: int) -> str | None:
+    """Why `kg` of `product` cannot be sold from `batch` by this supplier in this season, in the clerk's words; None
+    when they can. `batch` is anything with a batch's columns (a Batch, a row), or None when the id the clerk gave
+    names no batch. Pure: the caller reads the batch, so the preview and the sale refuse in the same words."""
+    if batch is None or batch.supplier_id != supplier_id:
+        return "进货批次不存在或不属于本企业"
+    if batch.product != str(product) or batch.season_id != season_id:
+        return f"该进货批次不是本采暖季的{PRODUCT_LABELS.get(product, product)}"
+    if not batch.passed:
+        return f"进货批次（检测报告 {batch.report_no}）检验不合格，不能销售"
+    left = batch.quantity_kg - batch.sold_kg
+    if left < kg:
+        return f"进货批次（检测报告 {batch.report_no}）库存不足，剩余 {tons(left)} 吨"
+    return None
 
 
 _CANDIDATES = with_stock(_batch_t.c.id)
@@ -220,8 +209,8 @@ def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: in
                season_id: int | None = None) -> Batch:
     """Take `kg` of `product` from stock for a sale and return the batch it came from (with `sold_kg` updated).
 
-    With `batch_id`: that batch, which must be this supplier's, of this product, passed, with enough stock left.
-    Without: the oldest passed batch (arrival date, then id) of this supplier, product and season (the active season
+    With `batch_id`: that batch, unless `refusal` names a reason (another supplier's, another product or season,
+    failed, short of stock). Without: the oldest passed batch (arrival date, then id) of this supplier, product and season (the active season
     unless `season_id` is given) that still holds `kg`. Refuses with a SubsidyError in Chinese otherwise. Safe under
     concurrency: the decrement is a conditional UPDATE, so two sales cannot both take the last kilograms.
     """
@@ -237,23 +226,17 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
         raise SubsidyError("销售数量应为大于0的整数（千克）", field="quantity")
     label = PRODUCT_LABELS.get(product, product)
-    if batch_id is not None:
-        batch = session.execute(select(Batch).where(Batch.id == batch_id).execution_options(unscoped=True)
-                                ).scalar_one_or_none()
-        if batch is None or batch.supplier_id != supplier_id:
-            raise SubsidyError("该批次不属于本企业，不能从中销售", field="batch_id")
-        if batch.product != product:
-            raise SubsidyError(f"该批次不是{label}，不能按{label}销售", field="batch_id")
-        if not batch.passed:
-            raise SubsidyError(f"批次{batch.id}（报告{batch.report_no}）质量检测不合格，不能销售："
-                               f"{batch.failed_reasons}", field="batch_id")
-        if not _take(session, batch_id, supplier_id, product, kg):
-            left = _fresh(session, batch_id)
-            raise SubsidyError(f"批次{batch_id}库存不足：剩余 {left.quantity_kg - left.sold_kg} 千克，"
-                               f"本次需要 {kg} 千克", field="batch_id")
-        return batch_id
     if season_id is None:
         season_id = seasons.active_season(session).id
+    if batch_id is not None:
+        facts = {"supplier_id": supplier_id, "product": product, "season_id": season_id, "kg": kg}
+        batch = session.execute(select(Batch).where(Batch.id == batch_id).execution_options(unscoped=True)
+                                ).scalar_one_or_none()
+        if reason := refusal(batch, **facts):
+            raise SubsidyError(reason, field="batch_id")
+        if not _take(session, batch_id, supplier_id, product, kg):  # a concurrent sale took the stock meanwhile
+            raise SubsidyError(refusal(_fresh(session, batch_id), **facts) or "进货批次库存不足", field="batch_id")
+        return batch_id
     params = {"want_supplier_id": supplier_id, "want_product": product, "want_season_id": season_id, "want_kg": kg}
     taken = session.connection().execute(TAKE_OLDEST, params).scalar_one_or_none()
     if taken is not None:

@@ -1,8 +1,8 @@
 """Delivery contracts (配送合同): supplier × town × season × product at an agreed price, with the scanned contract
 and quality guarantee attached; and the coverage table (who serves which town with what, at which price).
 
-No contract, no sale: the sale reads this supplier's contract prices in the household's town with the buyer's row
-(subsidy/sales/issuing.py, `_PRICES`), and a registration in a town without one is "not found" to the supplier.
+No contract, no sale: the sale reads a supplier's prices in a town with its own statement (`subsidy.sales.issuing`,
+the buyer row's `prices`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from subsidy.supply import attachments
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, SubsidyError
-from subsidy.models import Attachment, Contract, Product, Season, Supplier, SupplierStatus, Town
-from subsidy.rules.money import parse_yuan
+from subsidy.models import Attachment, Contract, Product, Season, Supplier, Town
+from subsidy.rules.measures import parse_yuan
 from subsidy.core.scope import get_or_404
 
 PER_PAGE = 50
@@ -92,21 +92,6 @@ def attach(session: Session, actor, contract_id: int, kind: str, *, filename: st
     session.flush()
     audit.record(session, actor, f"contracts.{kind}_attached", contract, before=before)
     return attachment
-
-
-def price_for(session: Session, supplier_id: int, town_id: int, season_id: int, product: str) -> Contract:
-    """The contract under which this supplier may sell this product in this town this season (its `price_fen` is the
-    unit price of the slip line). Refuses, in Chinese, when there is none or the supplier is suspended."""
-    row = session.execute(
-        select(Contract, Supplier.status).join(Supplier, Supplier.id == Contract.supplier_id).where(
-            Contract.supplier_id == supplier_id, Contract.town_id == town_id, Contract.season_id == season_id,
-            Contract.product == str(product)).execution_options(unscoped=True)).first()
-    if row is None:
-        raise SubsidyError("该企业没有在该街道/镇配送此产品的合同", field="product")
-    contract, status = row
-    if status != SupplierStatus.ACTIVE:
-        raise SubsidyError("该企业已被暂停配送资格，不能开具销售单", field="product")
-    return contract
 
 
 def get(session: Session, contract_id: int) -> Contract:

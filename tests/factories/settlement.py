@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import clock
 from subsidy.rules import numbers
-from subsidy.policy import seasons
 from subsidy.models import (
-    Contract, Household, Product, Registration, Season, Slip, SlipLine, SlipStatus, Supplier, User, Village,
+    Household, Product, Registration, Season, Slip, SlipLine, SlipStatus, Supplier, User, Village,
 )
-from subsidy.rules.money import coal_subsidy_fen, line_amount_fen
+from subsidy.rules.money import line_amount_fen, line_subsidy_fen
+from subsidy.sales import issuing
 
 _SEQ = itertools.count(1)
+# A slip of a supplier without a contract in the town (data that only a direct insert can make) is priced at this.
+_NO_CONTRACT_PRICE_FEN = 110000
 
 
 def supplier(session: Session, code: str) -> Supplier:
@@ -37,8 +39,9 @@ def approved_registrations(session: Session, village_code: str) -> list[Registra
 def make_slip(session: Session, *, supplier: Supplier, registration: Registration, issued_on: date,
               coal_kg: int = 0, stoves: int = 0, price_fen: int | None = None, status: str = SlipStatus.ISSUED,
               product: str = Product.BRIQUETTE) -> Slip:
-    """An issued (or voided) slip with its lines, priced at the contract unless `price_fen` says otherwise,
-    subsidised at the season's (first-tier) rate; the registration's sold quantities move as a sale would."""
+    """An issued (or voided) slip with its lines, priced and subsidised on the terms a sale reads
+    (`issuing.terms`, `line_subsidy_fen`) unless `price_fen` sets the price; the registration's sold quantities move
+    as a sale would."""
     household = session.get(Household, registration.household_id)
     village = session.get(Village, registration.village_id)
     season = session.get(Season, registration.season_id)
@@ -53,16 +56,17 @@ def make_slip(session: Session, *, supplier: Supplier, registration: Registratio
         slip.void_reason, slip.voided_at = "测试作废", clock.now()
     session.add(slip)
     session.flush()
+    terms = issuing.terms(session, supplier_id=supplier.id, registration_id=registration.id)
     lines = []
     if coal_kg:
         lines.append((product, coal_kg, True))
     if stoves:
         lines.append((Product.STOVE, stoves, False))
     for line_no, (prod, quantity, per_ton) in enumerate(lines, start=1):
-        price = price_fen if price_fen is not None else _contract_price(session, supplier, village, season, prod)
-        rate = seasons.tiers_for(session, season.id, prod, household.category)[0].rate_fen
+        price = price_fen if price_fen is not None else terms.prices.get(prod, _NO_CONTRACT_PRICE_FEN)
         amount = line_amount_fen(quantity, price, per_ton)
-        subsidy = min(amount, coal_subsidy_fen(quantity, rate) if per_ton else quantity * rate)
+        subsidy = line_subsidy_fen(amount, quantity, terms.tiers[prod], per_ton=per_ton,
+                                   already_kg=registration.sold_coal_kg)
         session.add(SlipLine(slip_id=slip.id, line_no=line_no, product=prod, quantity=quantity,
                              unit_price_fen=price, amount_fen=amount, subsidy_fen=subsidy))
         slip.amount_fen += amount
@@ -72,10 +76,3 @@ def make_slip(session: Session, *, supplier: Supplier, registration: Registratio
             sold_coal_kg=Registration.sold_coal_kg + coal_kg, sold_stoves=Registration.sold_stoves + stoves))
     session.flush()
     return slip
-
-
-def _contract_price(session, supplier, village, season, product) -> int:
-    price = session.execute(select(Contract.price_fen).where(
-        Contract.supplier_id == supplier.id, Contract.town_id == village.town_id, Contract.season_id == season.id,
-        Contract.product == product)).scalar()
-    return price if price is not None else 110000

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subsidy.rules.money import coal_subsidy_fen, line_amount_fen, parse_tons_to_kg, parse_yuan, round_half_up_div, split_largest_remainder, tiered_coal_subsidy_fen, tons, yuan
+from subsidy.rules.measures import parse_tons_to_kg, parse_yuan
+from subsidy.rules.money import coal_subsidy_fen, line_amount_fen, round_half_up_div, split_largest_remainder, tiered_coal_subsidy_fen, tons, yuan
 
 YUAN = 100  # fen per yuan
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from subsidy.policy import seasons
+from subsidy.rules import measures
 from subsidy.core.errors import SubsidyError
 from subsidy.models import Product
 from tests.factories.accounts import policy_form
@@ -13,18 +14,18 @@ from tests.factories.accounts import policy_form
 
 @pytest.mark.parametrize("text, bp", [("50", 5000), ("33.33", 3333), ("0.5", 50), ("100%", 10000), (" 12.3 ", 1230)])
 def test_a_percent_with_up_to_two_decimals_becomes_basis_points(text, bp):
-    assert seasons.parse_percent_bp(text) == bp
+    assert measures.parse_percent_bp(text) == bp
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1.234", "-5", "1,5"])
 def test_a_percent_that_is_not_a_plain_number_is_refused(text):
     with pytest.raises(SubsidyError):
-        seasons.parse_percent_bp(text)
+        measures.parse_percent_bp(text)
 
 
 @given(st.integers(0, 10000))
 def test_basis_points_survive_the_trip_through_the_page(bp):
-    assert seasons.parse_percent_bp(seasons.format_percent_bp(bp)) == bp
+    assert measures.parse_percent_bp(seasons.format_percent_bp(bp)) == bp
 
 
 @given(st.lists(st.tuples(st.integers(1, 50_000), st.integers(0, 10_000_00)), max_size=4, unique_by=lambda t: t[0]),

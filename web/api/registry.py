@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from subsidy.registry import spreadsheet, households
 from subsidy.models import Household, Registration, Role
 from subsidy.core.scope import Record, show_id, show_phone
-from web.api import API
+from web.api import API, MAX_INT, RowId
 from web.deps import CurrentUser, DbSession
 from web.forms import write
 from web.guards import REGISTRY_READERS, requires
@@ -21,7 +21,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class HouseholdIn(BaseModel):
-    village_id: int
+    village_id: RowId
     head_name: str
     id_number: str
     phone: str
@@ -69,8 +69,8 @@ class HouseholdPage(BaseModel):
 
 class SearchIn(BaseModel):
     q: str
-    village_id: int | None = None
-    page: int = 1
+    village_id: RowId | None = None
+    page: int = Field(default=1, ge=1, le=MAX_INT)
 
 
 class RegistrationIn(BaseModel):

@@ -12,7 +12,7 @@ from subsidy.core import idempotency
 from subsidy.core.db import reading, run_in_transaction
 from subsidy.core.errors import NotFound, SubsidyError
 from subsidy.models import Role
-from web.api import API
+from web.api import API, MAX_INT, RowId
 from web.deps import CurrentUser, DbSession
 from web.guards import requires
 from subsidy.sales import issuing, scanning, slips, voiding
@@ -22,14 +22,14 @@ READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.
 
 class LineIn(BaseModel):
     product: str
-    quantity: int
-    batch_id: int | None = None
+    quantity: int = Field(le=MAX_INT)  # kg or sets; zero and negatives are the rules' to refuse (issuing.plan)
+    batch_id: RowId | None = None
     serial: str | None = None
     unit_price_fen: int | None = None
 
 
 class SlipIn(BaseModel):
-    registration_id: int
+    registration_id: RowId
     lines: list[LineIn] = Field(min_length=1, max_length=20)
 
 

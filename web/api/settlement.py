@@ -21,7 +21,7 @@ from subsidy.settlement import sheets
 from subsidy.core.errors import NotFound
 from subsidy.models import Role, Settlement, Summary
 from subsidy.core.scope import get_or_404
-from web.api import API
+from web.api import API, RowId
 from web.deps import CurrentUser, DbSession
 from web.forms import is_number, write
 from web.guards import requires
@@ -80,7 +80,7 @@ class SummaryOut(BaseModel):
 
 
 class SettleIn(BaseModel):
-    supplier_id: int
+    supplier_id: RowId
     month: str
 
 

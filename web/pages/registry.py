@@ -42,7 +42,7 @@ def _household_input(form: dict) -> households.HouseholdInput:
 
 
 def _quantities(form: dict) -> tuple[int, int]:
-    from subsidy.rules.money import parse_tons_to_kg
+    from subsidy.rules.measures import parse_tons_to_kg
 
     raw = str(form.get("coal_tons", "") or "").strip()
     try:

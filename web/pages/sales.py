@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from subsidy.rules import barcodes, numbers
 from subsidy.policy import regions
+from subsidy.supply import batches
 from subsidy.core.db import end_read
 from subsidy.core.errors import SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
@@ -39,7 +40,7 @@ def _lines_from_form(form: dict) -> list[issuing.LineIn]:
             if product == "stove":
                 quantity = int(qty_text or "1")
             else:
-                from subsidy.rules.money import parse_tons_to_kg
+                from subsidy.rules.measures import parse_tons_to_kg
                 quantity = parse_tons_to_kg(qty_text)
         except (ValueError, SubsidyError):
             raise SubsidyError("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
@@ -91,7 +92,7 @@ class SlipPages(Controller):
         except SubsidyError as error:
             end_read(session)
             return refused("slips/new.html", error, data, step="lookup")
-        offered = issuing.available_batches(session, user)
+        offered = batches.available(session, supplier_id=user.supplier_id, season_id=found.season_id)
         context.update(found=found, batches=offered, stock_kg={b.id: b.quantity_kg - b.sold_kg for b in offered})
         if step == "lookup":
             end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.core.db.end_read)

@@ -30,7 +30,7 @@ def test_a_valid_policy_is_saved_with_its_rates_and_funds(demo, session):
     season = seasons.save_policy(session, None, policy())
     session.commit()
     assert len(seasons.funds_of(session, season.id)) == 2
-    assert seasons.tiers_for(session, season.id, "stove", "ordinary") == [seasons.Tier(0, 40000)]
+    assert seasons.rate_table(session, season.id)[("stove", "ordinary")] == [seasons.Tier(0, 40000)]
 
 
 def test_only_one_season_can_be_active(demo, session):

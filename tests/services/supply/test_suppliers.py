@@ -17,6 +17,8 @@ from subsidy.models import Attachment, Batch, Season, Town
 from subsidy.core.scope import Scope
 from subsidy.models import Role
 from subsidy.core.settings import get_settings
+from subsidy.sales import issuing
+from tests.factories import sales as sales_factories
 from tests.factories.supply import JPEG, PDF, PNG, add_batch, supplier
 
 
@@ -79,10 +81,6 @@ def test_a_suspended_supplier_cannot_sell_even_with_a_contract(demo, session):
     with pytest.raises(SubsidyError):
         suppliers.set_status(session, None, coal_a.id, "suspended")  # a reason is required
     suppliers.set_status(session, None, coal_a.id, "suspended", "质量抽检不合格")
-    town = session.execute(select(Town).where(Town.code == "caiyuan")).scalar_one()
-    season = seasons.active_season(session)
-    with pytest.raises(SubsidyError, match="暂停"):
-        contracts.price_for(session, coal_a.id, town.id, season.id, "briquette")
     with pytest.raises(SubsidyError, match="暂停"):
         suppliers.ensure_can_sell(session, coal_a.id)
 
@@ -93,26 +91,27 @@ def _town(session, code):
     return session.execute(select(Town).where(Town.code == code)).scalar_one()
 
 
-def test_a_supplier_needs_a_contract_to_sell_in_a_town(demo, session):
-    season = seasons.active_season(session)
-    coal_a = supplier(session, "coal-a")
-    contract = contracts.price_for(session, coal_a.id, _town(session, "caiyuan").id, season.id, "briquette")
-    assert contract.price_fen == 110_000
-    with pytest.raises(SubsidyError) as refused:
-        contracts.price_for(session, coal_a.id, _town(session, "shanggao").id, season.id, "briquette")
-    assert refused.value.message == "该企业没有在该街道/镇配送此产品的合同"
-    with pytest.raises(SubsidyError, match="没有在该街道/镇配送此产品的合同"):
-        contracts.price_for(session, coal_a.id, _town(session, "caiyuan").id, season.id, "anthracite")
+def _prices_for_a_household_in(session, village_code: str, supplier_code: str = "coal-a") -> dict[str, int]:
+    """The contract prices the sale itself reads for a new household of that village."""
+    _, registration = sales_factories.household(session, village_code)
+    return issuing.terms(session, supplier_id=supplier(session, supplier_code).id,
+                         registration_id=registration.id).prices
+
+
+def test_a_supplier_sells_only_what_it_has_a_contract_for_in_the_households_town(demo, session):
+    assert _prices_for_a_household_in(session, "dongguan") == {"briquette": 110_000}
+    assert _prices_for_a_household_in(session, "shanggao-cun") == {}
 
 
 def test_a_new_contract_takes_the_typed_yuan_price_and_then_allows_sales(demo, session):
     season = seasons.active_season(session)
     coal_a = supplier(session, "coal-a")
     shanggao = _town(session, "shanggao")
-    contracts.create(session, None, contracts.ContractInput(supplier_id=coal_a.id, town_id=shanggao.id,
-                                                            season_id=season.id, product="briquette",
-                                                            price="1,080.50", signed_on=date(2021, 10, 20)))
-    assert contracts.price_for(session, coal_a.id, shanggao.id, season.id, "briquette").price_fen == 108_050
+    contract = contracts.create(session, None, contracts.ContractInput(
+        supplier_id=coal_a.id, town_id=shanggao.id, season_id=season.id, product="briquette", price="1,080.50",
+        signed_on=date(2021, 10, 20)))
+    assert contract.price_fen == 108_050
+    assert _prices_for_a_household_in(session, "shanggao-cun") == {"briquette": 108_050}
     with pytest.raises(Conflict):
         contracts.create(session, None, contracts.ContractInput(supplier_id=coal_a.id, town_id=shanggao.id,
                                                                 season_id=season.id, product="briquette", price="1"))

@@ -25,8 +25,8 @@ def test_the_drc_creates_a_season_with_tiered_rates_and_fund_shares(client_as, e
     season = _season(engine, "27")
     assert season.cap_coal_kg == 2500 and not season.is_active
     with db.new_session(engine) as s:
-        assert seasons.tiers_for(s, season.id, "briquette", "ordinary") == [seasons.Tier(0, 30000),
-                                                                            seasons.Tier(2000, 15000)]
+        assert seasons.rate_table(s, season.id)[("briquette", "ordinary")] == [seasons.Tier(0, 30000),
+                                                                               seasons.Tier(2000, 15000)]
         assert [(f.fund, f.share_bp) for f in seasons.funds_of(s, season.id)] == [("city", 3333), ("district", 6667)]
     assert 'value="0:300, 2:150"' in page.text and 'value="33.33"' in page.text and 'value="2.5"' in page.text
 
@@ -70,7 +70,7 @@ def test_editing_a_policy_replaces_its_rates(client_as, engine):
     page = drc.submit(f"/seasons/{season.id}", policy_form(name="改名后的采暖季", rate_stove_ordinary="500"))
     assert page.status_code == 200 and "改名后的采暖季" in page.text
     with db.new_session(engine) as s:
-        assert seasons.tiers_for(s, season.id, "stove", "ordinary") == [seasons.Tier(0, 50000)]
+        assert seasons.rate_table(s, season.id)[("stove", "ordinary")] == [seasons.Tier(0, 50000)]
 
 
 def test_activating_a_season_leaves_exactly_one_active(client_as, engine):
