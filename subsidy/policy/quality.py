@@ -88,13 +88,13 @@ def save_standard(session: Session, actor, season_id: int, product: str, *, vola
     report was judged by the standard in force when it was recorded); new batches use the new limits."""
     from subsidy.core import audit
     from subsidy.supply.batches import parse_mj, parse_percent
-    from subsidy.core.errors import SubsidyError
+    from subsidy.core.errors import Refused, SubsidyError
     from subsidy.models import Season
 
     if product not in COAL_PRODUCTS:
-        raise SubsidyError("只有煤炭产品有质量标准", field="product")
+        raise Refused("只有煤炭产品有质量标准", field="product")
     if session.get(Season, season_id) is None:
-        raise SubsidyError("采暖季不存在", field="season_id")
+        raise Refused("采暖季不存在", field="season_id")
     errors: dict[str, str] = {}
     values: dict = {}
     for key, column, label in (("volatile_pct", "max_volatile_cpct", "挥发分上限"),
@@ -108,7 +108,7 @@ def save_standard(session: Session, actor, season_id: int, product: str, *, vola
     except SubsidyError as error:
         errors["calorific_mj_kg"] = error.message
     if errors:
-        raise SubsidyError("质量标准有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("质量标准有误：" + "；".join(errors.values()), errors=errors)
     values["source"] = (source or "").strip()[:200] or "区发改局设定"
     standard = standard_for(session, season_id, product)
     before = audit.snapshot(standard) if standard else None

@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused
 from subsidy.rules.idnumbers import mask_id_number
 from subsidy.models import (
     Slip, Town,
@@ -49,7 +49,7 @@ class SlipFilter:
                 year, mon = (int(x) for x in self.month.split("-"))
                 first = date(year, mon, 1)
             except ValueError:
-                raise SubsidyError("月份格式应为 YYYY-MM", field="month") from None
+                raise Refused("月份格式应为 YYYY-MM", field="month") from None
             nxt = date(year + (mon == 12), mon % 12 + 1, 1)
             cond += [Slip.issued_on >= first, Slip.issued_on < nxt]
         if self.town_id:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from subsidy.supply import attachments
 from subsidy.core import audit, clock
 from subsidy.policy import quality, seasons
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Supplier
 from subsidy.core.scope import get_or_404
 
@@ -30,20 +30,20 @@ def parse_scaled(text, places: int, label: str, field: str) -> int:
     """A non-negative decimal with at most `places` decimals, as an int scaled by 10**places (exact, no floats).
     Accepts numbers from JSON too (a float is read through its shortest decimal repr)."""
     if isinstance(text, bool) or text is None:
-        raise SubsidyError(f"请填写{label}", field=field)
+        raise Refused(f"请填写{label}", field=field)
     if isinstance(text, int):
         return text * 10**places
     if isinstance(text, float):
         text = repr(text)
     s = unicodedata.normalize("NFKC", str(text)).strip().rstrip("%")
     if not s:
-        raise SubsidyError(f"请填写{label}", field=field)
+        raise Refused(f"请填写{label}", field=field)
     m = _DECIMAL.fullmatch(s)
     if m is None:
-        raise SubsidyError(f"{label}应为数字，例如 0.45", field=field)
+        raise Refused(f"{label}应为数字，例如 0.45", field=field)
     frac = (m.group(2) or "").rstrip("0") if len(m.group(2) or "") > places else (m.group(2) or "")
     if len(frac) > places:
-        raise SubsidyError(f"{label}最多保留{places}位小数", field=field)
+        raise Refused(f"{label}最多保留{places}位小数", field=field)
     return int(m.group(1)) * 10**places + int(frac.ljust(places, "0") or 0)
 
 
@@ -51,7 +51,7 @@ def parse_percent(text, label: str, field: str) -> int:
     """'0.45' → 45 (hundredths of a percent); at most 2 decimals; 0 to 100%."""
     value = parse_scaled(text, 2, label, field)
     if value > 10000:
-        raise SubsidyError(f"{label}不能超过100%", field=field)
+        raise Refused(f"{label}不能超过100%", field=field)
     return value
 
 
@@ -59,7 +59,7 @@ def parse_mj(text, field: str = "calorific_mj_kg") -> int:
     """'24.5' MJ/kg → 24500 kJ/kg; at most 3 decimals (whole kJ)."""
     value = parse_scaled(text, 3, "发热量", field)
     if value > 40000:
-        raise SubsidyError("发热量不应超过 40 MJ/kg，请核对单位（MJ/kg）", field=field)
+        raise Refused("发热量不应超过 40 MJ/kg，请核对单位（MJ/kg）", field=field)
     return value
 
 
@@ -116,10 +116,10 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     if data.arrival_date is not None and data.arrival_date > clock.today():
         errors["arrival_date"] = "到货日期不能晚于今天"
     if errors:
-        raise SubsidyError("批次信息有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("批次信息有误：" + "；".join(errors.values()), errors=errors)
     standard = quality.standard_for(session, season.id, product)
     if standard is None:
-        raise SubsidyError(f"本采暖季尚未设置{PRODUCT_LABELS[product]}的质量标准，请联系区发改局", field="product")
+        raise Refused(f"本采暖季尚未设置{PRODUCT_LABELS[product]}的质量标准，请联系区发改局", field="product")
     failed = quality.failures(quality.Measured(**measured), standard)
     attachment_id = None
     if report is not None:
@@ -220,7 +220,7 @@ def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: in
 
     With `batch_id`: that batch, which must be this supplier's, of this product, passed, with enough stock left.
     Without: the oldest passed batch (arrival date, then id) of this supplier, product and season (the active season
-    unless `season_id` is given) that still holds `kg`. Refuses with a SubsidyError in Chinese otherwise. Safe under
+    unless `season_id` is given) that still holds `kg`. Refuses (`Refused`) in Chinese otherwise. Safe under
     concurrency: the decrement is a conditional UPDATE, so two sales cannot both take the last kilograms.
     """
     taken = take_stock_id(session, supplier_id=supplier_id, product=product, batch_id=batch_id, kg=kg,
@@ -233,21 +233,21 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     """`take_stock`, returning only the batch's id (the sale's hot path reads nothing more)."""
     product = str(product)
     if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
-        raise SubsidyError("销售数量应为大于0的整数（千克）", field="quantity")
+        raise Refused("销售数量应为大于0的整数（千克）", field="quantity")
     label = PRODUCT_LABELS.get(product, product)
     if batch_id is not None:
         batch = session.execute(select(Batch).where(Batch.id == batch_id).execution_options(unscoped=True)
                                 ).scalar_one_or_none()
         if batch is None or batch.supplier_id != supplier_id:
-            raise SubsidyError("该批次不属于本企业，不能从中销售", field="batch_id")
+            raise Refused("该批次不属于本企业，不能从中销售", field="batch_id")
         if batch.product != product:
-            raise SubsidyError(f"该批次不是{label}，不能按{label}销售", field="batch_id")
+            raise Refused(f"该批次不是{label}，不能按{label}销售", field="batch_id")
         if not batch.passed:
-            raise SubsidyError(f"批次{batch.id}（报告{batch.report_no}）质量检测不合格，不能销售："
+            raise Refused(f"批次{batch.id}（报告{batch.report_no}）质量检测不合格，不能销售："
                                f"{batch.failed_reasons}", field="batch_id")
         if not _take(session, batch_id, supplier_id, product, kg):
             left = _fresh(session, batch_id)
-            raise SubsidyError(f"批次{batch_id}库存不足：剩余 {left.quantity_kg - left.sold_kg} 千克，"
+            raise Refused(f"批次{batch_id}库存不足：剩余 {left.quantity_kg - left.sold_kg} 千克，"
                                f"本次需要 {kg} 千克", field="batch_id")
         return batch_id
     if season_id is None:
@@ -261,15 +261,15 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     for candidate in candidates:
         if _take(session, candidate, supplier_id, product, kg):
             return candidate
-    raise SubsidyError(f"本企业没有库存足够（{kg} 千克）的合格{label}批次，请先登记进货批次", field="quantity")
+    raise Refused(f"本企业没有库存足够（{kg} 千克）的合格{label}批次，请先登记进货批次", field="quantity")
 
 
 def return_stock(session: Session, batch_id: int, kg: int) -> Batch:
     """Give `kg` back to a batch when a slip is voided."""
     if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
-        raise SubsidyError("退回数量应为大于0的整数（千克）")
+        raise Refused("退回数量应为大于0的整数（千克）")
     result = session.execute(update(Batch).where(Batch.id == batch_id, Batch.sold_kg >= kg)
                              .values(sold_kg=Batch.sold_kg - kg).execution_options(synchronize_session=False))
     if result.rowcount != 1:
-        raise SubsidyError(f"批次{batch_id}的已售数量少于退回数量 {kg} 千克，无法退回")
+        raise Refused(f"批次{batch_id}的已售数量少于退回数量 {kg} 千克，无法退回")
     return _fresh(session, batch_id)

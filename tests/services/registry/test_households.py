@@ -45,7 +45,7 @@ def test_an_id_number_is_registered_once_in_the_district_even_from_another_villa
     yingxi, second = scoped(engine, session, "yingxi")
     with pytest.raises(Conflict) as refused:
         households.register_household(second, yingxi, yingxi.village_id, household_input(id_number=data.id_number))
-    assert refused.value.extra["existing_id"] == made.id
+    assert refused.value.existing_id == made.id
     assert "东关村" in refused.value.message
     first.close(), second.close()
 
