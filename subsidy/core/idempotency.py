@@ -83,8 +83,8 @@ def _claim(session: Session, values: dict) -> int | None:
 
 def once(session: Session, *, user_id: int, key: str | None, request: str, payload,
          work: Callable[[], tuple[int, dict]]) -> Answer:
-    """Run `work()` (returning an outcome and a JSON body) once per (user, key), in the caller's transaction, which
-    must not have written anything yet; the caller commits. Without a key, just `work()`."""
+    """Run `work()` (returning an outcome and a JSON body) once per (user, key), in the caller's transaction with the
+    key row (the caller commits both, or neither). Without a key, just `work()`."""
     if not key:
         return Answer(*work())
     key = key.strip()
