@@ -76,6 +76,7 @@ def import_only(path: str, url: str) -> None:
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     result = spreadsheet.import_file(session, None, path)
+    session.commit()
     seconds = time.perf_counter() - started
     session.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -151,11 +151,35 @@ def _user(args) -> int:
 
 
 def _households(args) -> int:
-    from subsidy.registry import spreadsheet
-
     if not _require_current_schema():
         return 1
-    return spreadsheet.run_cli(args.file, dry_run=args.dry_run)
+    return import_households(args.file, dry_run=args.dry_run)
+
+
+def import_households(path: str, *, dry_run: bool = False) -> int:
+    """`subsidy households import FILE [--dry-run]` (CONTRACT.md): the refused rows and the totals on stdout, exit 0;
+    a file that cannot be read (or a wrong header), its reason on stderr, exit 2. One transaction, rolled back for a
+    dry run."""
+    from subsidy.core.errors import SubsidyError
+    from subsidy.registry import spreadsheet
+
+    session = db.new_session(write=True)
+    try:
+        result = spreadsheet.import_file(session, None, path)
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except SubsidyError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    finally:
+        session.close()
+    result.dry_run = dry_run
+    for refusal in result.refused:
+        print(f"row {refusal.row}: {refusal.field}: {refusal.reason}")
+    print(result.summary())
+    return 0
 
 
 def _audit(args) -> int:

@@ -19,7 +19,7 @@ from subsidy.core import audit, db
 from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
-from web.deps import provide_session, provide_user
+from web.deps import RetryWrites, provide_session, provide_user
 from web.security import SecurityHeaders
 
 # Each area's module exposes `controllers`; adding an area is adding its name here.
@@ -93,7 +93,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         route_handlers=[healthz, create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"]),
                         *_controllers()],
         dependencies={"session": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
-        middleware=[AuthenticationMiddleware()],
+        middleware=[AuthenticationMiddleware(), RetryWrites()],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_samesite="lax",
                                exclude=["^/api/"]),  # a pattern: anchored, or "/x/api/" would pass unchecked
         template_config=templating.template_config(),

@@ -1,4 +1,4 @@
-"""One mapping from errors to answers: domain errors and framework errors, as a page or as JSON.
+"""One mapping from errors to answers: domain errors by kind and framework errors, as a page or as JSON.
 
 API errors: 401, 403, 404, 409, and 422 with `{"errors": {"field": "reason"}}` (CONTRACT.md).
 """
@@ -12,11 +12,12 @@ from litestar.exceptions import (
     HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException, ValidationException,
 )
 from litestar.response import Redirect, Template
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from subsidy.core.db import is_unique_violation
-from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, SubsidyError
+from subsidy.core.db import is_retryable, is_unique_violation
+from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, Refused
 from web.auth import is_api
+from web.deps import RETRY
 
 log = logging.getLogger("subsidy.web")
 
@@ -34,16 +35,27 @@ def _answer(request: Request, status: int, message: str, errors: dict | None = N
                     status_code=status)
 
 
-def domain_error(request: Request, error: SubsidyError) -> Response:
-    if isinstance(error, NotFound):
-        return _answer(request, 404, error.message)
-    if isinstance(error, NotAllowed):
-        return _answer(request, 403, error.message)
-    if isinstance(error, Conflict):
-        return _answer(request, 409, error.message, errors=error.errors, extra=getattr(error, "extra", None))
-    if isinstance(error, LoginRefused):
-        return _answer(request, 401, error.message)
+def refused(request: Request, error: Refused) -> Response:
     return _answer(request, 422, error.message, errors=error.errors)
+
+
+def not_found(request: Request, error: NotFound) -> Response:
+    return _answer(request, 404, error.message)
+
+
+def not_allowed(request: Request, error: NotAllowed) -> Response:
+    return _answer(request, 403, error.message)
+
+
+def conflict(request: Request, error: Conflict) -> Response:
+    """409, naming the record a duplicate duplicates (CONTRACT.md: `existing_id`)."""
+    extra = {"existing_id": error.existing_id, "existing_village": error.existing_village, "current": error.current}
+    return _answer(request, 409, error.message, errors=error.errors,
+                   extra={key: value for key, value in extra.items() if value is not None})
+
+
+def login_refused(request: Request, error: LoginRefused) -> Response:
+    return _answer(request, 401, error.message)
 
 
 def validation_error(request: Request, error: ValidationException) -> Response:
@@ -106,17 +118,34 @@ def out_of_range(request: Request, error: Exception) -> Response:
     return _answer(request, 422, "数值超出允许范围", errors={"_": "数值超出允许范围"})
 
 
+def database_error(request: Request, error: DBAPIError) -> Response:
+    """A transaction that may simply run again (a deadlock, a lock timeout, a connection the server closed): the
+    request is marked for `web.deps.RetryWrites`, which runs it again and never sends this answer, unless the
+    attempts are spent. Any other database failure is a server error."""
+    if not is_retryable(error):
+        return server_error(request, error)
+    request.scope[RETRY] = True  # type: ignore[literal-required]
+    return _answer(request, 503, "系统繁忙，请稍后重试")
+
+
 def server_error(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return _answer(request, 500, "系统出现错误，请稍后重试")
 
 
+# Litestar picks the handler of the nearest class in an error's MRO, so each kind (and its subclasses, such as
+# scanning's WrongOffice) has its one answer here.
 HANDLERS = {
-    SubsidyError: domain_error,
+    Refused: refused,
+    NotFound: not_found,
+    NotAllowed: not_allowed,
+    Conflict: conflict,
+    LoginRefused: login_refused,
     ValidationException: validation_error,
     HTTPException: http_error,
     IntegrityError: integrity_error,
     OverflowError: out_of_range,
     DataError: out_of_range,
+    DBAPIError: database_error,
     Exception: server_error,
 }

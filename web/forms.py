@@ -1,26 +1,30 @@
-"""Helpers shared by page handlers: URL-encoded bodies, one transaction per write, re-rendering a refused form."""
+"""Helpers shared by page handlers: URL-encoded bodies, re-rendering a refused form, parsing numbers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
-from subsidy.core.db import run_in_transaction
-from subsidy.core.errors import SubsidyError
+from subsidy.core.db import end_read
+from subsidy.core.errors import Conflict, Refused, SubsidyError
 
-T = TypeVar("T")
+# Forms that can cause a duplicate (a username, a code, a contract that exists already: a Conflict) show it next to
+# the field, as a refusal; missing (404) and not allowed (403) go to the error pages.
+REFUSED_OR_DUPLICATE = (Refused, Conflict)
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 MULTIPART = Body(media_type=RequestEncodingType.MULTI_PART)
 
 
-def write(session: Session, work: Callable[[], T]) -> T:
-    """Run a use case as one transaction (retried on serialization failures, see subsidy.core.db)."""
-    return run_in_transaction(session, work)
+def discard(session: Session) -> None:
+    """End a refused attempt before its form is rendered again: keep nothing it wrote (a sale refused on its second
+    line has already taken the first line's stock), and end one that only read without a ROLLBACK (`db.end_read`:
+    a ROLLBACK makes psycopg drop the connection's prepared statements). The request's edge (web/deps.py) commits
+    what a handler that returns normally leaves behind; after this, that is only the reads that render the form."""
+    end_read(session)
 
 
 def refused(template: str, error: SubsidyError, form: dict | None = None, **context: Any) -> Template:
@@ -33,14 +37,14 @@ def as_int(form: dict, key: str, label: str, *, required: bool = True, minimum: 
     raw = (form.get(key) or "").strip()
     if not raw:
         if required:
-            raise SubsidyError(f"请填写{label}", field=key)
+            raise Refused(f"请填写{label}", field=key)
         return None
     try:
         value = int(raw)
     except ValueError:
-        raise SubsidyError(f"{label}应为整数", field=key) from None
+        raise Refused(f"{label}应为整数", field=key) from None
     if minimum is not None and value < minimum:
-        raise SubsidyError(f"{label}不能小于{minimum}", field=key)
+        raise Refused(f"{label}不能小于{minimum}", field=key)
     return value
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.accounts import throttle
 from subsidy.core import audit, clock
-from subsidy.core.errors import LoginRefused, SubsidyError
+from subsidy.core.errors import LoginRefused, Refused
 from subsidy.models import ApiToken, LoginSession, User
 from subsidy.core.settings import get_settings
 
@@ -56,11 +56,11 @@ def digest(secret: str) -> str:
 
 def check_password_policy(password: str, username: str = "") -> None:
     if len(password) < 8:
-        raise SubsidyError("密码至少8位", field="new_password")
+        raise Refused("密码至少8位", field="new_password")
     if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
-        raise SubsidyError("密码须同时包含字母和数字", field="new_password")
+        raise Refused("密码须同时包含字母和数字", field="new_password")
     if username and username.lower() in password.lower():
-        raise SubsidyError("密码不能包含用户名", field="new_password")
+        raise Refused("密码不能包含用户名", field="new_password")
 
 
 # Every refused login gets this one answer, whatever the reason (no such user, wrong password, locked, disabled,
@@ -152,10 +152,10 @@ def revoke_all(session: Session, user_id: int, *, keep_secret: str | None = None
 def change_password(session: Session, user: User, *, old_password: str, new_password: str,
                     keep_secret: str | None = None) -> None:
     if not verify_password(user.password_hash, old_password):
-        raise SubsidyError("原密码不正确", field="old_password")
+        raise Refused("原密码不正确", field="old_password")
     check_password_policy(new_password, user.username)
     if old_password == new_password:
-        raise SubsidyError("新密码不能与原密码相同", field="new_password")
+        raise Refused("新密码不能与原密码相同", field="new_password")
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = clock.now()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.accounts import auth, throttle
-from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.models import Role, Supplier, Town, User, Village
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
@@ -41,7 +41,7 @@ def create_user(session: Session, actor, *, username: str, role: str, password: 
     except SubsidyError as error:
         errors["password"] = error.message
     if errors:
-        raise SubsidyError(next(iter(errors.values())), errors=errors)
+        raise Refused(next(iter(errors.values())), errors=errors)
     if session.execute(select(User.id).where(User.username == username).execution_options(unscoped=True)).first():
         raise Conflict("该用户名已被使用", field="username")
     user = User(
@@ -67,7 +67,7 @@ def _get(session: Session, user_id: int) -> User:
 def set_active(session: Session, actor, user_id: int, active: bool) -> User:
     user = _get(session, user_id)
     if actor is not None and user.id == actor.id and not active:
-        raise SubsidyError("不能停用自己的账户")
+        raise Refused("不能停用自己的账户")
     before = audit.snapshot(user)
     user.is_active = active
     if not active:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from subsidy.core.errors import Conflict, SubsidyError
+from subsidy.core.errors import Conflict
 from subsidy.core.settings import PROJECT_ROOT, get_settings
 
 T = TypeVar("T")
@@ -154,8 +154,8 @@ def new_session(engine: Engine | None = None, *, write: bool = False, read_only:
     """A session. `write=True` opens SQLite transactions with BEGIN IMMEDIATE. On PostgreSQL, `read_only=True`
     opens transactions READ ONLY, and `single_read=True` opens none at all (autocommit): for a caller that runs one
     SELECT, such as resolving who is calling, it saves the BEGIN and the COMMIT round trips (READ COMMITTED gives
-    each statement its own snapshot anyway). End both with `end_read`. `scope` limits every ORM query to what that
-    user may see (subsidy/core/scope.py)."""
+    each statement its own snapshot anyway). End both with `end_read` (web/deps.py does for every request). `scope`
+    limits every ORM query to what that user may see (subsidy/core/scope.py)."""
     if write + read_only + single_read > 1:
         raise ValueError("a session is for writing, for reading, or for a single read")
     engine = engine or get_engine()
@@ -200,18 +200,6 @@ def end_read(session: Session) -> None:
         session.rollback()
         return
     session.commit()
-
-
-@contextmanager
-def reading(session: Session) -> Iterator[Session]:
-    """`with reading(session):` code that only reads, then `end_read`, also when it raised a refusal or a "not found"
-    (a SubsidyError leaves the transaction sound). Other errors propagate and the session's close rolls back."""
-    try:
-        yield session
-    except SubsidyError:
-        end_read(session)
-        raise
-    end_read(session)
 
 
 @contextmanager
@@ -274,6 +262,16 @@ def run_in_transaction(session: Session, work: Callable[[], T], *, attempts: int
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """Whether a transaction that failed with `error` wrote nothing and may simply run again from the start: the
+    failures `run_in_transaction` retries, and the web layer's edge too (web/deps.py: RetryWrites)."""
+    if error.connection_invalidated:
+        return not _lost_at_commit(error)
+    if not isinstance(error, OperationalError):
+        return False
+    return pg_code(error) in RETRYABLE_PG_CODES or "database is locked" in str(error)
 
 
 def _lost_at_commit(error: DBAPIError) -> bool:

@@ -1,14 +1,17 @@
-"""Domain errors. Each carries a message a clerk understands (Simplified Chinese).
+"""Domain errors, by kind. Each carries a message a clerk understands (Simplified Chinese).
 
-The web layer maps them to answers once (web/errors.py): SubsidyError → 422, NotFound → 404, NotAllowed → 403,
-Conflict → 409.
+Nothing raises the base `SubsidyError`: it is what every kind shares, so that the CLI and the web layer can catch
+"any refusal of the domain" in one clause. The web layer maps the kinds to answers once (web/errors.py): Refused →
+422, NotFound → 404, NotAllowed → 403, Conflict → 409, LoginRefused → 401. A handler that re-renders a form catches
+the kind it re-renders (usually `Refused`) and lets the others reach that mapping.
 """
 
 from __future__ import annotations
 
 
 class SubsidyError(Exception):
-    """Input or a request the rules refuse. `field` names the form/API field at fault, when there is one."""
+    """What every domain error shares. `field` names the form/API field at fault, when there is one; `errors` maps
+    each field at fault to its reason."""
 
     def __init__(self, message: str, field: str | None = None, errors: dict[str, str] | None = None):
         super().__init__(message)
@@ -18,6 +21,10 @@ class SubsidyError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Refused(SubsidyError):
+    """Input or a request the rules refuse: the form comes back with the reason next to the field."""
 
 
 class NotFound(SubsidyError):
@@ -35,12 +42,18 @@ class NotAllowed(SubsidyError):
 
 
 class Conflict(SubsidyError):
-    """Conflicts with the current state: a duplicate, or something already done."""
+    """Conflicts with the current state: a duplicate, or something already done. A duplicate names the record it
+    duplicates (`existing_id`, and for a household registered elsewhere `existing_village`), so that the page can
+    link to it and the API answers it (CONTRACT.md: 409 with `existing_id`). A state that changed under the caller
+    gives its `current` figures (an approval of figures that no longer stand)."""
 
-    def __init__(self, message: str, field: str | None = None, **extra):
+    def __init__(self, message: str, field: str | None = None, *, existing_id: int | None = None,
+                 existing_village: str | None = None, current: dict | None = None):
         super().__init__(message, field)
-        self.extra = extra
+        self.existing_id = existing_id
+        self.existing_village = existing_village
+        self.current = current
 
 
 class LoginRefused(SubsidyError):
-    pass
+    """Wrong credentials, or an account that may not log in."""

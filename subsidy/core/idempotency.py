@@ -1,11 +1,14 @@
-"""Retries with an `Idempotency-Key` (CONTRACT.md): the same key from the same user with the same body answers the
-first answer again without doing anything twice; with another body, 422.
+"""Retries with an idempotency key (CONTRACT.md, "Retries"): the same key from the same user with the same request
+and body gets the first answer again without anything done twice; with another request or body, a refusal.
 
 Race-safe by the unique constraint (user_id, key) of `idempotent_request`: the key row is inserted in the SAME
 transaction as the work, before it. A concurrent duplicate blocks on the unique index (PostgreSQL) or on the write lock
 (SQLite, BEGIN IMMEDIATE) until the first commits, then skips its insert (ON CONFLICT DO NOTHING) and replays the
-stored answer. If the first attempt fails (refused or crashed) its transaction rolls back with the key, so a retry runs again: refusals are not
-remembered, only answers that changed something.
+stored answer. If the first attempt fails (refused or crashed) its transaction rolls back with the key, so a retry runs
+again: refusals are not remembered, only answers that changed something.
+
+What a request and an answer are is the caller's business (the web layer passes its route and stores its status code
+and JSON body): here they are an opaque name, an opaque whole number and a JSON body.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from subsidy.core import clock
-from subsidy.core.db import run_in_transaction
-from subsidy.core.errors import Conflict, SubsidyError
+from subsidy.core.errors import Conflict, Refused
 from subsidy.models import IdempotentRequest
 
 MAX_KEY = 128
@@ -28,13 +30,9 @@ MAX_KEY = 128
 
 @dataclass
 class Answer:
-    status_code: int
+    outcome: int  # what the caller makes of it (the web layer: a status code); never 0, which marks work under way
     body: dict
     replayed: bool = False
-
-
-class _Duplicate(Exception):
-    pass
 
 
 def body_hash(payload) -> str:
@@ -48,9 +46,9 @@ def _stored(session: Session, user_id: int, key: str) -> IdempotentRequest | Non
     ).scalar_one_or_none()
 
 
-def _replay(row: IdempotentRequest, request_hash: str, method_path: str) -> Answer:
-    if row.request_hash != request_hash or row.method_path != method_path:
-        raise SubsidyError("该 Idempotency-Key 已用于另一个请求，请换一个新的键", field="Idempotency-Key")
+def _replay(row: IdempotentRequest, request_hash: str, request: str) -> Answer:
+    if row.request_hash != request_hash or row.method_path != request:
+        raise Refused("该 Idempotency-Key 已用于另一个请求，请换一个新的键", field="Idempotency-Key")
     return Answer(row.status_code, json.loads(row.response_body), replayed=True)
 
 
@@ -84,36 +82,29 @@ def _claim(session: Session, values: dict) -> int | None:
     return connection.execute(_claim_statement(connection.dialect.name), values).scalar_one_or_none()
 
 
-def execute(session: Session, *, user_id: int, key: str | None, method_path: str, payload,
-            work: Callable[[], tuple[int, dict]]) -> Answer:
-    """Run `work()` (returning status and JSON body) once per (user, key), as one transaction with the key row."""
+def once(session: Session, *, user_id: int, key: str | None, request: str, payload,
+         work: Callable[[], tuple[int, dict]]) -> Answer:
+    """Run `work()` (returning an outcome and a JSON body) once per (user, key), in the caller's transaction with the
+    key row (the caller commits both, or neither). Without a key, just `work()`."""
     if not key:
-        status, body = run_in_transaction(session, work)
-        return Answer(status, body)
+        return Answer(*work())
     key = key.strip()
     if len(key) > MAX_KEY:
-        raise SubsidyError(f"Idempotency-Key 不能超过{MAX_KEY}个字符", field="Idempotency-Key")
+        raise Refused(f"Idempotency-Key 不能超过{MAX_KEY}个字符", field="Idempotency-Key")
     request_hash = body_hash(payload)
-
-    def tx() -> Answer:
-        request_id = _claim(session, {"user_id": user_id, "key": key, "method_path": method_path,
-                                      "request_hash": request_hash, "status_code": 0, "response_body": "",
-                                      "created_at": clock.now()})
-        if request_id is None:
-            raise _Duplicate()
-        status, body = work()
-        session.connection().execute(_SAVE_ANSWER, {
-            "request_id": request_id, "answer_status": status,
-            "answer_body": json.dumps(body, ensure_ascii=False, default=str)})
-        return Answer(status, body)
-
-    for _ in range(3):
-        try:
-            return run_in_transaction(session, tx)
-        except _Duplicate:
-            session.rollback()
-            existing = _stored(session, user_id, key)
-            session.rollback()
-            if existing is not None and existing.status_code:
-                return _replay(existing, request_hash, method_path)
-    raise Conflict("相同 Idempotency-Key 的请求正在处理，请稍后重试", field="Idempotency-Key")
+    request_id = _claim(session, {"user_id": user_id, "key": key, "method_path": request,
+                                  "request_hash": request_hash, "status_code": 0, "response_body": "",
+                                  "created_at": clock.now()})
+    if request_id is None:
+        # The key was there, or a concurrent request with it committed while the insert waited: either way its row
+        # is visible now (READ COMMITTED reads what committed before the statement; SQLite: this transaction holds
+        # the write lock, taken after the other's commit).
+        existing = _stored(session, user_id, key)
+        if existing is None or not existing.status_code:
+            raise Conflict("相同 Idempotency-Key 的请求正在处理，请稍后重试", field="Idempotency-Key")
+        return _replay(existing, request_hash, request)
+    outcome, body = work()
+    session.connection().execute(_SAVE_ANSWER, {
+        "request_id": request_id, "answer_status": outcome,
+        "answer_body": json.dumps(body, ensure_ascii=False, default=str)})
+    return Answer(outcome, body)

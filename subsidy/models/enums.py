@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Role(StrEnum):
@@ -127,13 +128,20 @@ class SettlementStatus(StrEnum):
 
 SETTLEMENT_STATUS_LABELS = {SettlementStatus.SETTLED: "已结算待支付", SettlementStatus.PAID: "已支付"}
 
-# The five copies of a slip (DESIGN.md): copy number → (name, office role that keeps it, paper colour).
+class SlipCopy(NamedTuple):
+    name: str
+    keeper: Role | None  # the office role that keeps it (the household keeps its own)
+    colour: str  # the paper's colour, as printed on the copy
+    band: str  # the same colour's name in the print layout's style sheet (band-white, ...)
+
+
+# The five copies of a slip (DESIGN.md): copy number → its name, keeper and paper colour.
 COPIES = {
-    1: ("配送企业联", Role.SUPPLIER, "白"),
-    2: ("用户联", None, "红"),
-    3: ("街道镇联", Role.TOWN, "蓝"),
-    4: ("区发改局联", Role.DRC, "绿"),
-    5: ("区财政局联", Role.FINANCE, "黄"),
+    1: SlipCopy("配送企业联", Role.SUPPLIER, "白", "white"),
+    2: SlipCopy("用户联", None, "红", "red"),
+    3: SlipCopy("街道镇联", Role.TOWN, "蓝", "blue"),
+    4: SlipCopy("区发改局联", Role.DRC, "绿", "green"),
+    5: SlipCopy("区财政局联", Role.FINANCE, "黄", "yellow"),
 }
 COPY_OF_OFFICE = {Role.TOWN: 3, Role.DRC: 4, Role.FINANCE: 5}
 

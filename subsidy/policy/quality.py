@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, Product, QualityStandard, Season
 from subsidy.rules.measures import parse_mj, parse_percent
 
@@ -90,9 +90,9 @@ def save_standard(session: Session, actor, season_id: int, product: str, *, vola
     """The bureau sets one product's limits for one season. Batches already decided keep their decision (the test
     report was judged by the standard in force when it was recorded); new batches use the new limits."""
     if product not in COAL_PRODUCTS:
-        raise SubsidyError("只有煤炭产品有质量标准", field="product")
+        raise Refused("只有煤炭产品有质量标准", field="product")
     if session.get(Season, season_id) is None:
-        raise SubsidyError("采暖季不存在", field="season_id")
+        raise Refused("采暖季不存在", field="season_id")
     errors: dict[str, str] = {}
     values: dict = {}
     for key, column, label in (("volatile_pct", "max_volatile_cpct", "挥发分上限"),
@@ -106,7 +106,7 @@ def save_standard(session: Session, actor, season_id: int, product: str, *, vola
     except SubsidyError as error:
         errors["calorific_mj_kg"] = error.message
     if errors:
-        raise SubsidyError("质量标准有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("质量标准有误：" + "；".join(errors.values()), errors=errors)
     values["source"] = (source or "").strip()[:200] or "区发改局设定"
     standard = standard_for(session, season_id, product)
     before = audit.snapshot(standard) if standard else None

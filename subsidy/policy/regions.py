@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
-from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotFound, Refused
 from subsidy.models import District, Town, Village, Zone
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
@@ -19,21 +19,21 @@ CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 def district(session: Session) -> District:
     found = session.execute(select(District).order_by(District.id)).scalars().first()
     if found is None:
-        raise SubsidyError("尚未设置本区信息")
+        raise Refused("尚未设置本区信息")
     return found
 
 
 def _check_code(code: str) -> str:
     code = code.strip().lower()
     if not CODE.match(code):
-        raise SubsidyError("代码为2至32位小写字母、数字、下划线或连字符", field="code")
+        raise Refused("代码为2至32位小写字母、数字、下划线或连字符", field="code")
     return code
 
 
 def _check_name(name: str) -> str:
     name = name.strip()
     if not 2 <= len(name) <= 64:
-        raise SubsidyError("名称为2至64个字", field="name")
+        raise Refused("名称为2至64个字", field="name")
     return name
 
 
@@ -51,9 +51,9 @@ def create_town(session: Session, actor, *, code: str, name: str) -> Town:
 def create_village(session: Session, actor, *, town_id: int, code: str, name: str, zone: str) -> Village:
     code, name = _check_code(code), _check_name(name)
     if zone not in set(Zone):
-        raise SubsidyError("请选择区域类型", field="zone")
+        raise Refused("请选择区域类型", field="zone")
     if session.get(Town, town_id) is None:
-        raise SubsidyError("请选择所属街道/镇", field="town_id")
+        raise Refused("请选择所属街道/镇", field="town_id")
     if session.execute(select(Village.id).where(Village.code == code).execution_options(unscoped=True)).first():
         raise Conflict("该村/社区代码已存在", field="code")
     village = Village(town_id=town_id, code=code, name=name, zone=zone)
@@ -68,7 +68,7 @@ def set_zone(session: Session, actor, village_id: int, zone: str) -> Village:
     if village is None:
         raise NotFound()
     if zone not in set(Zone):
-        raise SubsidyError("请选择区域类型", field="zone")
+        raise Refused("请选择区域类型", field="zone")
     before = audit.snapshot(village)
     village.zone = zone
     session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
-from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, Category, FundShare, Product, Season, SubsidyRate, Town, TownTarget
 from subsidy.rules.measures import parse_percent_bp, parse_tons_to_kg, parse_yuan
 
@@ -20,7 +20,7 @@ FUND_NAMES = {"province": "省级资金", "city": "市级资金", "district": "�
 def active_season(session: Session) -> Season:
     season = session.execute(select(Season).where(Season.is_active.is_(True))).scalar_one_or_none()
     if season is None:
-        raise SubsidyError("当前没有进行中的采暖季，请联系区发改局设置")
+        raise Refused("当前没有进行中的采暖季，请联系区发改局设置")
     return season
 
 
@@ -39,29 +39,29 @@ def parse_rate(text: str, product: Product) -> list[Tier]:
     "0:300, 2:150" (300 yuan per ton for the first 2 t a household buys in the season, 150 above)."""
     text = (text or "").strip().replace("，", ",").replace("：", ":")
     if not text:
-        raise SubsidyError("请填写补贴标准")
+        raise Refused("请填写补贴标准")
     try:
         return _parse_rate(text, product)
     except ValueError as error:  # money parsing speaks Chinese already; make it a refusal, never a 500
-        raise SubsidyError(str(error)) from None
+        raise Refused(str(error)) from None
 
 
 def _parse_rate(text: str, product: Product) -> list[Tier]:
     if ":" not in text:
         return [Tier(0, parse_yuan(text))]
     if not product.is_coal:
-        raise SubsidyError("炉具补贴不分阶梯")
+        raise Refused("炉具补贴不分阶梯")
     tiers = []
     for part in text.split(","):
         if ":" not in part:
-            raise SubsidyError(f"阶梯格式应为“起始吨数:每吨补贴元”，如“0:300, 2:150”，“{part.strip()}”无法识别")
+            raise Refused(f"阶梯格式应为“起始吨数:每吨补贴元”，如“0:300, 2:150”，“{part.strip()}”无法识别")
         tons_text, yuan_text = part.split(":", 1)
         tiers.append(Tier(parse_tons_to_kg(tons_text.strip()), parse_yuan(yuan_text.strip())))
     tiers.sort(key=lambda t: t.from_kg)
     if tiers[0].from_kg != 0:
-        raise SubsidyError("第一档阶梯须从0吨开始")
+        raise Refused("第一档阶梯须从0吨开始")
     if len({t.from_kg for t in tiers}) != len(tiers):
-        raise SubsidyError("阶梯起始吨数不能重复")
+        raise Refused("阶梯起始吨数不能重复")
     return tiers
 
 
@@ -142,7 +142,7 @@ def save_policy(session: Session, actor, policy: PolicyInput, season: Season | N
     """Create a season or replace the policy of an existing one; refused whole if anything is wrong."""
     errors = validate_policy(policy)
     if errors:
-        raise SubsidyError(next(iter(errors.values())), errors=errors)
+        raise Refused(next(iter(errors.values())), errors=errors)
     before = audit.snapshot(season) if season else None
     if season is None:
         season = Season(name=policy.name.strip(), code=policy.code.strip().upper(), starts_on=policy.starts_on,
@@ -181,7 +181,7 @@ def activate(session: Session, actor, season: Season) -> None:
 
 def set_target(session: Session, actor, season: Season, town: Town, coal_kg: int, stoves: int) -> TownTarget:
     if coal_kg < 0 or stoves < 0:
-        raise SubsidyError("任务量不能为负数", field="coal")
+        raise Refused("任务量不能为负数", field="coal")
     target = session.execute(select(TownTarget).where(TownTarget.season_id == season.id,
                                                       TownTarget.town_id == town.id)).scalar_one_or_none()
     before = audit.snapshot(target) if target else None
@@ -239,13 +239,13 @@ def _date_of(text: str, label: str) -> date:
     try:
         return date.fromisoformat((text or "").strip())
     except ValueError:
-        raise SubsidyError(f"请填写{label}，格式如 2027-11-01") from None
+        raise Refused(f"请填写{label}，格式如 2027-11-01") from None
 
 
 def _whole(text: str, label: str) -> int:
     text = (text or "").strip()
     if not re.fullmatch(r"\d{1,6}", text):
-        raise SubsidyError(f"{label}应为不小于0的整数")
+        raise Refused(f"{label}应为不小于0的整数")
     return int(text)
 
 
@@ -290,7 +290,7 @@ def policy_from_form(form: dict) -> PolicyInput:
         key = "cap_coal" if key == "cap_coal_kg" else key
         errors.setdefault(key, reason)
     if errors:
-        raise SubsidyError(_first(errors), errors=errors)
+        raise Refused(_first(errors), errors=errors)
     return policy
 
 
@@ -344,5 +344,5 @@ def set_targets(session: Session, actor, season_id: int, form: dict) -> list[Tow
             errors[f"stoves_{town.id}"] = f"{town.name}：{error.message}"
         values.append((town, coal_kg, stoves))
     if errors:
-        raise SubsidyError(next(iter(errors.values())), errors=errors)
+        raise Refused(next(iter(errors.values())), errors=errors)
     return [set_target(session, actor, season, town, coal_kg, stoves) for town, coal_kg, stoves in values]

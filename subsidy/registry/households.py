@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
 from subsidy.models import (
     AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Town,
@@ -84,7 +84,7 @@ class HouseholdInput:
 
 
 def validate_household(data: HouseholdInput, today: date | None = None) -> HouseholdInput:
-    """The normalised input, or SubsidyError with a Chinese reason per field."""
+    """The normalised input, or Refused with a Chinese reason per field."""
     errors: dict[str, str] = {}
     out = HouseholdInput("", "", "", "", "")
     for field, check in (("head_name", clean_name), ("address", clean_address), ("category", clean_category)):
@@ -101,7 +101,7 @@ def validate_household(data: HouseholdInput, today: date | None = None) -> House
     except InvalidPhone as error:
         errors["phone"] = str(error)
     if errors:
-        raise SubsidyError("；".join(errors.values()), errors=errors)
+        raise Refused("；".join(errors.values()), errors=errors)
     return out
 
 
@@ -273,7 +273,7 @@ def register_purchase(session: Session, actor, household_id: int, coal_kg: int, 
     village = session.get(Village, found.village_id)
     errors = check_quantities(season, village, coal_kg, stoves)
     if errors:
-        raise SubsidyError("；".join(errors.values()), errors=errors)
+        raise Refused("；".join(errors.values()), errors=errors)
     existing = session.execute(select(Registration.id).where(
         Registration.household_id == found.id, Registration.season_id == season.id)
         .execution_options(unscoped=True)).first()
@@ -296,7 +296,7 @@ def change_purchase(session: Session, actor, registration_id: int, coal_kg: int,
     season = session.get(Season, registration.season_id)
     errors = check_quantities(season, session.get(Village, registration.village_id), coal_kg, stoves)
     if errors:
-        raise SubsidyError("；".join(errors.values()), errors=errors)
+        raise Refused("；".join(errors.values()), errors=errors)
     before = audit.snapshot(registration)
     registration.coal_kg, registration.stoves = coal_kg, stoves
     session.flush()
@@ -325,7 +325,7 @@ def publish_notice(session: Session, actor, village_id: int, objection_contact: 
         .execution_options(synchronize_session=False)
     ).rowcount
     if not count:
-        raise SubsidyError("本村（社区）没有待公示的登记")
+        raise Refused("本村（社区）没有待公示的登记")
     audit.record(session, actor, "notice.published", notice, after={**audit.snapshot(notice), "registrations": count})
     return notice, count
 
@@ -385,9 +385,9 @@ def reject(session: Session, actor, registration_id: int, reason: str) -> Regist
     _require(actor, Role.TOWN)
     reason = " ".join((reason or "").split())
     if not reason:
-        raise SubsidyError("请填写驳回原因", field="reason")
+        raise Refused("请填写驳回原因", field="reason")
     if len(reason) > 200:
-        raise SubsidyError("驳回原因不能超过200个字", field="reason")
+        raise Refused("驳回原因不能超过200个字", field="reason")
     return _decide(session, actor, registration_id, RegistrationStatus.REJECTED, reason)
 
 
@@ -435,7 +435,7 @@ def list_registrations(session: Session, *, status: str = "", village_id: int | 
             .join(Village, Village.id == Registration.village_id).where(Registration.season_id == season_id))
     if status:
         if status not in set(RegistrationStatus):
-            raise SubsidyError("状态无效", field="status")
+            raise Refused("状态无效", field="status")
         stmt = stmt.where(Registration.status == status)
     if village_id:
         stmt = stmt.where(Registration.village_id == village_id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,9 +25,9 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, db
+from subsidy.core import audit, clock
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotFound, Refused
 from subsidy.registry.households import (check_quantities, clean_address, clean_category, clean_name,
                                         visible_village_name)
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_phone, validate_id_number, validate_phone
@@ -43,7 +42,7 @@ CHUNK = 1000
 HOUSEHOLD_FIELDS = ("head_name", "phone", "address", "category")
 
 
-class ImportRefused(SubsidyError):
+class ImportRefused(Refused):
     """The file as a whole cannot be read, or its header is not the template's."""
 
 
@@ -190,7 +189,7 @@ def import_rows(session: Session, actor, rows: Iterable[tuple], *, season: Seaso
     rows = iter(rows)
     check_header(next(rows, None))
     if actor is not None and Role(actor.role) != Role.VILLAGE:
-        raise SubsidyError("只有村(社区)可以导入购买登记表")
+        raise Refused("只有村(社区)可以导入购买登记表")
     season = season or seasons.active_season(session)
     villages = _villages(session, actor)
     today = clock.today()
@@ -329,39 +328,10 @@ def _registration(household_id: int, row: _Row, season: Season, actor_id, moment
                 reject_reason="", sold_coal_kg=0, sold_stoves=0)
 
 
-def import_file(session: Session, actor, source, *, dry_run: bool = False) -> ImportResult:
-    """Import a file (path or binary stream) and commit, or roll back when `dry_run`."""
-    try:
-        result = import_rows(session, actor, _open(source))
-    except BaseException:
-        session.rollback()
-        raise
-    result.dry_run = dry_run
-    if dry_run:
-        session.rollback()
-    else:
-        session.commit()
-    return result
-
-
-def run_cli(path: str, dry_run: bool = False) -> int:
-    """`subsidy households import FILE [--dry-run]` (CONTRACT.md)."""
-    session = db.new_session(write=True)
-    try:
-        try:
-            result = import_file(session, None, path, dry_run=dry_run)
-        except ImportRefused as error:
-            print(f"error: {error.message}", file=sys.stderr)
-            return 2
-        except SubsidyError as error:
-            print(f"error: {error.message}", file=sys.stderr)
-            return 2
-    finally:
-        session.close()
-    for error in result.refused:
-        print(f"row {error.row}: {error.field}: {error.reason}")
-    print(result.summary())
-    return 0
+def import_file(session: Session, actor, source) -> ImportResult:
+    """Import a file (path or binary stream) in the caller's transaction; the caller commits, or rolls back for a dry
+    run (subsidy/cli.py)."""
+    return import_rows(session, actor, _open(source))
 
 
 # --- uploads kept between preview and confirmation -----------------------------------------------------------------
@@ -387,11 +357,12 @@ def _upload(session: Session, actor, upload_id: int) -> ImportUpload:
 def preview_upload(session: Session, actor, upload_id: int) -> ImportResult:
     """What confirming would do, changing nothing (the work is done and rolled back)."""
     upload = _upload(session, actor, upload_id)
-    data = upload.data
+    # A savepoint, not the transaction: what the request did before (storing this upload) stays.
+    savepoint = session.begin_nested()
     try:
-        result = import_rows(session, actor, _open(io.BytesIO(data)))
+        result = import_rows(session, actor, _open(io.BytesIO(upload.data)))
     finally:
-        session.rollback()
+        savepoint.rollback()
     result.dry_run = True
     return result
 
@@ -515,6 +486,6 @@ def export_notice(session: Session, notice_id: int) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["HEADER", "ImportRefused", "ImportResult", "RowError", "import_file", "import_rows", "run_cli",
+__all__ = ["HEADER", "ImportRefused", "ImportResult", "RowError", "import_file", "import_rows",
            "export_village", "export_registrations", "export_notice", "store_upload", "preview_upload",
            "confirm_upload", "template_bytes"]

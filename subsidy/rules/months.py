@@ -9,18 +9,18 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused
 
 
 def parse_month(text: str) -> str:
-    """'YYYY-MM' (also accepts 'YYYY-M'), normalised; SubsidyError otherwise."""
+    """'YYYY-MM' (also accepts 'YYYY-M'), normalised; Refused otherwise."""
     text = (text or "").strip()
     try:
         year, month = (int(part) for part in text.split("-"))
         if not (2000 <= year <= 2100 and 1 <= month <= 12):
             raise ValueError
     except ValueError:
-        raise SubsidyError("月份格式应为“年-月”，如 2026-11", field="month") from None
+        raise Refused("月份格式应为“年-月”，如 2026-11", field="month") from None
     return f"{year:04d}-{month:02d}"
 
 

@@ -16,7 +16,6 @@ audit head (at commit). Everything the sale checks is read before the first lock
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
@@ -26,15 +25,14 @@ from subsidy.core import audit, clock
 from subsidy.supply import batches, contracts
 from subsidy.policy import seasons
 from subsidy.core.db import is_unique_violation, pg_branch
-from subsidy.core.errors import NotAllowed, NotFound, SubsidyError
-from subsidy.rules.idnumbers import InvalidIdNumber, mask_id_number, mask_phone, validate_id_number
+from subsidy.core.errors import NotAllowed, NotFound, Refused
+from subsidy.rules.idnumbers import InvalidIdNumber, validate_id_number
 from subsidy.models import (
     PRODUCT_LABELS, Batch, Contract, District, Household, HouseholdStove, Product,
     Registration, RegistrationStatus, Role, Season, Slip, SlipCounter, SlipLine, SlipStatus, SubsidyRate,
     Supplier, SupplierStatus, Town, User, Village, Zone,
 )
 from subsidy.rules.money import line_amount_fen, line_subsidy_fen, tons, yuan
-from subsidy.sales.slips import SlipView, as_json
 from subsidy.rules.numbers import slip_number
 
 
@@ -224,20 +222,6 @@ class Found:
         r = self.registration
         return max(0, min(r.stoves, self.cap_stoves) - r.sold_stoves)
 
-    def as_json(self) -> dict:
-        r, h = self.registration, self.household
-        return {
-            "registration_id": r.id, "status": r.status, "season_id": r.season_id,
-            "household": {"id": h.id, "head_name": h.head_name, "id_number": mask_id_number(h.id_number),
-                          "phone": mask_phone(h.phone) if h.phone else "", "address": h.address,
-                          "category": h.category},
-            "village": {"id": self.village.id, "name": self.village.name, "zone": self.village.zone},
-            "town": {"id": self.town.id, "name": self.town.name},
-            "coal_kg": r.coal_kg, "stoves": r.stoves, "sold_coal_kg": r.sold_coal_kg, "sold_stoves": r.sold_stoves,
-            "coal_left_kg": self.coal_left_kg, "stoves_left": self.stoves_left,
-            "products": [{"product": p, "unit_price_fen": price} for p, price in sorted(self.prices.items())],
-        }
-
 
 class _Supplier:
     """The clerk's company as a sale needs it, from the supplier_* columns of the buyer row."""
@@ -262,7 +246,7 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
     try:
         id_number = validate_id_number(id_number)
     except InvalidIdNumber as error:
-        raise SubsidyError(str(error), field="id_number") from None
+        raise Refused(str(error), field="id_number") from None
     season = seasons.active_season(session)
     row = session.execute(
         select(Registration, Household, Village, Town)
@@ -347,8 +331,8 @@ class Plan:
                 coal_before += ln.quantity
 
 
-def _refuse(message: str, field_name: str) -> SubsidyError:
-    return SubsidyError(message, field=field_name)
+def _refuse(message: str, field_name: str) -> Refused:
+    return Refused(message, field=field_name)
 
 
 def _line_field(i: int, name: str) -> str:
@@ -438,7 +422,7 @@ def _refuse_other_season(session: Session, supplier, buyer) -> None:
     raise _refuse("该购买登记不属于当前采暖季", "registration_id")
 
 
-def _no_stock(product: str, kg: int, i: int) -> SubsidyError:
+def _no_stock(product: str, kg: int, i: int) -> Refused:
     return _refuse(f"没有检验合格且库存足够（{tons(kg)} 吨）的{PRODUCT_LABELS[product]}进货批次", _line_field(i, "batch_id"))
 
 
@@ -540,7 +524,7 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
             ln.batch_id = batches.take_stock_id(session, supplier_id=supplier.id, product=ln.product, kg=ln.quantity,
                                                 batch_id=None if ln.default_batch else ln.batch_id,
                                                 season_id=b.season_id)
-        except SubsidyError as refusal:
+        except Refused as refusal:
             if ln.default_batch:  # the same words as the preview's
                 raise _no_stock(ln.product, ln.quantity, ln.line_no - 1) from None
             raise _refuse(refusal.message, _line_field(ln.line_no - 1, "batch_id")) from None
@@ -601,11 +585,14 @@ class Issued:
     def number(self) -> str:
         return self.values["number"]
 
-    def as_json(self) -> dict:
-        """The API answer: `as_json` of the slip as written, without reading it back."""
-        slip = SimpleNamespace(**self.values, household_pays_fen=self.values["amount_fen"] - self.values["subsidy_fen"])
-        lines = [SimpleNamespace(**line) for line in self.lines]
-        return as_json(SlipView(slip, lines, {}, {}, self.supplier, None, None, "", None))
+    @property
+    def slip(self) -> Slip:
+        """The slip as written, without reading it back: a transient row, in no session."""
+        return Slip(**self.values)
+
+    @property
+    def slip_lines(self) -> list[SlipLine]:
+        return [SlipLine(**line) for line in self.lines]
 
 
 def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.core.db import is_unique_violation
-from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.models import (
     COPIES, COPY_OF_OFFICE, Role, Slip, SlipScan, SlipStatus, User,
 )
@@ -29,15 +29,15 @@ from subsidy.rules.numbers import InvalidSlipNumber, parse_copy_code
 # ---------------------------------------------------------------------------------------------------------------------
 
 class WrongOffice(NotAllowed):
-    kind = "wrong_office"
+    """The copy scanned is another office's (each office keeps one of the five)."""
 
 
 class AlreadyScanned(Conflict):
-    kind = "already"
+    """This office has recorded that copy already."""
 
 
-class VoidedSlip(SubsidyError):
-    kind = "voided"
+class VoidedSlip(Refused):
+    """The slip was voided: its paper copies are no longer evidence of a sale."""
 
 
 def office_copy(user: User) -> int:
@@ -53,7 +53,7 @@ def record_scan(session: Session, *, user: User, code: str) -> tuple[Slip, SlipS
     try:
         number, copy = parse_copy_code(code)
     except InvalidSlipNumber as error:
-        raise SubsidyError(str(error), field="code") from None
+        raise Refused(str(error), field="code") from None
     slip = session.execute(select(Slip).where(Slip.number == number)).scalar_one_or_none()
     if slip is None:
         raise NotFound("未找到该销售单，或不在您的管辖范围内")

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core.errors import NotFound
-from subsidy.rules.idnumbers import mask_id_number, mask_phone
 from subsidy.models import (
     Batch, Slip, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus, Supplier, Town, User, Village,
 )
@@ -85,23 +84,3 @@ def view(session: Session, slip: Slip) -> SlipView:
     return SlipView(slip, lines, batches, scans_of(session, slip), one(Supplier, slip.supplier_id),
                     one(Town, slip.town_id), one(Village, slip.village_id),
                     (clerk.display_name or clerk.username) if clerk else "", summary_status)
-
-
-def as_json(v: SlipView) -> dict:
-    s = v.slip
-    return {
-        "number": s.number, "status": s.status, "issued_on": s.issued_on.isoformat(),
-        "supplier": {"id": v.supplier.id, "name": v.supplier.name, "credit_code": v.supplier.credit_code},
-        "town_id": s.town_id, "village_id": s.village_id, "registration_id": s.registration_id,
-        "household": {"id": s.household_id, "head_name": s.head_name, "id_number": mask_id_number(s.id_number),
-                      "phone": mask_phone(s.phone) if s.phone else "", "address": s.address, "category": s.category},
-        "lines": [{"line_no": ln.line_no, "product": ln.product, "quantity": ln.quantity, "batch_id": ln.batch_id,
-                   "serial": ln.serial, "unit_price_fen": ln.unit_price_fen, "amount_fen": ln.amount_fen,
-                   "subsidy_fen": ln.subsidy_fen} for ln in v.lines],
-        "coal_kg": s.coal_kg, "stoves": s.stoves,
-        "amount_fen": s.amount_fen, "subsidy_fen": s.subsidy_fen, "household_pays_fen": s.household_pays_fen,
-        "void_reason": s.void_reason or None,
-        "scans": {str(c): ({"scanned": True, "at": sc.scanned_at.isoformat()} if (sc := v.scans.get(c))
-                           else {"scanned": False}) for c in (3, 4, 5)},
-        "summary_id": s.summary_id,
-    }

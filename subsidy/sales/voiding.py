@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.supply import batches
-from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.models import (
     HouseholdStove, Registration, Role, Slip, SlipLine, SlipStatus, Summary, User,
 )
@@ -34,9 +34,9 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
     reason = (reason or "").strip()
     slip = get_by_number(session, number)
     if not reason:
-        raise SubsidyError("请填写作废原因", field="reason")
+        raise Refused("请填写作废原因", field="reason")
     if len(reason) > 200:
-        raise SubsidyError("作废原因不能超过200个字", field="reason")
+        raise Refused("作废原因不能超过200个字", field="reason")
     if slip.summary_id is not None:
         # Lock the summary so a town approval cannot slip in between this check and the void.
         status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id).with_for_update()

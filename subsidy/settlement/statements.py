@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.models import (
     Role, Settlement, SettlementFund, SettlementStatus, SettlementTown, Slip, SlipStatus, Summary, Supplier, User,
 )
@@ -69,7 +69,7 @@ def settle(session: Session, *, officer: User, supplier_id: int, month: str) -> 
     if not ready:
         if latest is not None:
             return latest, False
-        raise SubsidyError(f"{supplier.name}在{month}没有财政局已审核、待结算的汇总表")
+        raise Refused(f"{supplier.name}在{month}没有财政局已审核、待结算的汇总表")
     seq = latest.seq + 1 if latest is not None else 1
     statement = Settlement(number=statement_number(supplier.code, month, seq), supplier_id=supplier.id, seq=seq,
                            season_id=ready[0].season_id, month=month, created_by=officer.id, created_at=clock.now())
@@ -105,7 +105,7 @@ def settle(session: Session, *, officer: User, supplier_id: int, month: str) -> 
      statement.subsidy_fen) = totals
     funds = seasons.funds_of(session, statement.season_id)
     if not funds:
-        raise SubsidyError("该采暖季未设置资金来源比例，无法结算")
+        raise Refused("该采暖季未设置资金来源比例，无法结算")
     parts = split_largest_remainder(statement.subsidy_fen, [f.share_bp for f in funds])
     for fund, part in zip(funds, parts):
         session.add(SettlementFund(settlement_id=statement.id, fund=fund.fund, name=fund.name, share_bp=fund.share_bp,
@@ -128,6 +128,15 @@ def statements_of_month(session: Session, supplier_id: int, month: str) -> list[
                                 .order_by(Settlement.seq)).scalars())
 
 
+def earlier_statements(session: Session, summary: Summary) -> list[Settlement]:
+    """Where the money of a summary approved by finance but not yet settled stands: the month's statements made before
+    it, which it will not join (a statement, once made, takes no more summaries): it waits for a supplementary one.
+    Empty for any other summary."""
+    if summary.status != S.FINANCE_APPROVED or summary.settlement_id is not None:
+        return []
+    return statements_of_month(session, summary.supplier_id, summary.month)
+
+
 def pay(session: Session, *, officer: User, settlement_id: int, reference: str, paid_on: date | None) -> Settlement:
     """Record the bank payment of a statement, once: a second payment (even at the same moment) is a Conflict."""
     _require_finance(officer)
@@ -140,7 +149,7 @@ def pay(session: Session, *, officer: User, settlement_id: int, reference: str, 
     elif paid_on > clock.today():
         errors["paid_on"] = "支付日期不能晚于今天"
     if errors:
-        raise SubsidyError(next(iter(errors.values())), errors=errors)
+        raise Refused(next(iter(errors.values())), errors=errors)
     statement = get_or_404(session, Settlement, settlement_id)
     before = audit.snapshot(statement)
     moved = session.execute(

@@ -33,7 +33,7 @@ from subsidy.core import audit, clock
 from subsidy.core.db import pg_branch
 from subsidy.accounts import auth
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.models import (
     COPY_OF_OFFICE, Contract, Role, Slip, SlipLine,
     SlipScan, SlipStatus, Summary, SummaryEvent, SummaryStatus, Supplier, Town, User,
@@ -94,7 +94,7 @@ class Figures:
     def parse(cls, text: str) -> "Figures":
         parts = (text or "").split(":")
         if len(parts) != 5 or not all(p.isdigit() and len(p) < 16 for p in parts):
-            raise SubsidyError("页面上的汇总数据缺失或已损坏，请刷新页面后重新审核", field="seen")
+            raise Refused("页面上的汇总数据缺失或已损坏，请刷新页面后重新审核", field="seen")
         return cls(*(int(p) for p in parts))
 
     def as_dict(self) -> dict[str, int]:
@@ -318,14 +318,14 @@ def submit(session: Session, *, clerk: User, summary_id: int, password: str | No
     if password is not None:
         me = session.execute(select(User).where(User.id == clerk.id).execution_options(unscoped=True)).scalar_one()
         if not password or not auth.verify_password(me.password_hash, password):
-            raise SubsidyError("密码不正确，未加盖电子印章", field="password")
+            raise Refused("密码不正确，未加盖电子印章", field="password")
     if summary.status not in EDITABLE:
         raise Conflict("该汇总表已提交，不能重复提交", field="status")
     before = audit.snapshot(summary)
     _drop_voided(session, summary)
     recompute_totals(session, summary)
     if summary.slip_count == 0:
-        raise SubsidyError("汇总表中没有有效的销售单，不能提交")
+        raise Refused("汇总表中没有有效的销售单，不能提交")
     from_status = summary.status
     _move(session, summary, from_status, S.SUBMITTED)
     _event(session, summary, clerk, "submit", from_status, S.SUBMITTED, "企业电子印章确认")
@@ -365,7 +365,7 @@ def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], co
     if Role(reviewer.role) not in BULK_ROLES:
         raise NotAllowed("只有区发改局和区财政局可以批量审核")
     if not summary_ids:
-        raise SubsidyError("请选择要审核的汇总表", field="ids")
+        raise Refused("请选择要审核的汇总表", field="ids")
     seen = seen or {}
     return [approve(session, reviewer=reviewer, summary_id=i, comment=comment, seen=seen.get(i))
             for i in dict.fromkeys(summary_ids)]
@@ -375,7 +375,7 @@ def return_summary(session: Session, *, reviewer: User, summary_id: int, reason:
     """Back to the supplier with a reason, by the reviewer whose turn it is."""
     reason = (reason or "").strip()
     if not reason:
-        raise SubsidyError("退回时请填写原因", field="reason")
+        raise Refused("退回时请填写原因", field="reason")
     summary = get_or_404(session, Summary, summary_id)
     _reviewer_turn(reviewer, summary)
     before = audit.snapshot(summary)
@@ -390,7 +390,7 @@ def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int
     """Take one questioned slip out of the summary; the rest goes on. The slip goes back to its supplier."""
     reason = (reason or "").strip()
     if not reason:
-        raise SubsidyError("剔除销售单时请填写原因", field="reason")
+        raise Refused("剔除销售单时请填写原因", field="reason")
     summary = get_or_404(session, Summary, summary_id)
     _reviewer_turn(reviewer, summary)
     # Lock the summary row against a concurrent approval while its slips change.

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
-from subsidy.core.errors import NotFound, SubsidyError
+from subsidy.core.errors import NotFound, Refused
 from subsidy.models import Attachment, Contract, Role
 from subsidy.core.scope import scope_of
 from subsidy.core.settings import get_settings
@@ -48,12 +48,12 @@ def store(session: Session, actor, *, filename: str, data: bytes, supplier_id: i
     """Check and keep an uploaded file; refuses other types and oversized files with a clear reason."""
     limit = get_settings().attachment_max_bytes
     if not data:
-        raise SubsidyError("上传的文件为空", field=field)
+        raise Refused("上传的文件为空", field=field)
     if len(data) > limit:
-        raise SubsidyError(f"文件过大（{len(data) / 1048576:.1f} MB），不能超过 {limit / 1048576:.1f} MB", field=field)
+        raise Refused(f"文件过大（{len(data) / 1048576:.1f} MB），不能超过 {limit / 1048576:.1f} MB", field=field)
     content_type = sniff(data)
     if content_type is None:
-        raise SubsidyError("只能上传 PDF、PNG 或 JPEG 格式的文件（按文件内容判断，不看扩展名）", field=field)
+        raise Refused("只能上传 PDF、PNG 或 JPEG 格式的文件（按文件内容判断，不看扩展名）", field=field)
     attachment = Attachment(filename=_clean_name(filename, content_type), content_type=content_type, size=len(data),
                             sha256=hashlib.sha256(data).hexdigest(), data=data, supplier_id=supplier_id,
                             uploaded_by=getattr(actor, "id", None))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from subsidy.supply import attachments
 from subsidy.core import audit, clock
 from subsidy.policy import quality, seasons
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Supplier
 from subsidy.core.scope import get_or_404
 from subsidy.rules.measures import parse_mj, parse_percent
@@ -80,10 +80,10 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     if data.arrival_date is not None and data.arrival_date > clock.today():
         errors["arrival_date"] = "到货日期不能晚于今天"
     if errors:
-        raise SubsidyError("批次信息有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("批次信息有误：" + "；".join(errors.values()), errors=errors)
     standard = quality.standard_for(session, season.id, product)
     if standard is None:
-        raise SubsidyError(f"本采暖季尚未设置{PRODUCT_LABELS[product]}的质量标准，请联系区发改局", field="product")
+        raise Refused(f"本采暖季尚未设置{PRODUCT_LABELS[product]}的质量标准，请联系区发改局", field="product")
     failed = quality.failures(quality.Measured(**measured), standard)
     attachment_id = None
     if report is not None:
@@ -211,7 +211,7 @@ def take_stock(session: Session, *, supplier_id: int, product: str, batch_id: in
 
     With `batch_id`: that batch, unless `refusal` names a reason (another supplier's, another product or season,
     failed, short of stock). Without: the oldest passed batch (arrival date, then id) of this supplier, product and season (the active season
-    unless `season_id` is given) that still holds `kg`. Refuses with a SubsidyError in Chinese otherwise. Safe under
+    unless `season_id` is given) that still holds `kg`. Refuses (`Refused`) in Chinese otherwise. Safe under
     concurrency: the decrement is a conditional UPDATE, so two sales cannot both take the last kilograms.
     """
     taken = take_stock_id(session, supplier_id=supplier_id, product=product, batch_id=batch_id, kg=kg,
@@ -224,7 +224,7 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     """`take_stock`, returning only the batch's id (the sale's hot path reads nothing more)."""
     product = str(product)
     if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
-        raise SubsidyError("销售数量应为大于0的整数（千克）", field="quantity")
+        raise Refused("销售数量应为大于0的整数（千克）", field="quantity")
     label = PRODUCT_LABELS.get(product, product)
     if season_id is None:
         season_id = seasons.active_season(session).id
@@ -233,9 +233,9 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
         batch = session.execute(select(Batch).where(Batch.id == batch_id).execution_options(unscoped=True)
                                 ).scalar_one_or_none()
         if reason := refusal(batch, **facts):
-            raise SubsidyError(reason, field="batch_id")
+            raise Refused(reason, field="batch_id")
         if not _take(session, batch_id, supplier_id, product, kg):  # a concurrent sale took the stock meanwhile
-            raise SubsidyError(refusal(_fresh(session, batch_id), **facts) or "进货批次库存不足", field="batch_id")
+            raise Refused(refusal(_fresh(session, batch_id), **facts) or "进货批次库存不足", field="batch_id")
         return batch_id
     params = {"want_supplier_id": supplier_id, "want_product": product, "want_season_id": season_id, "want_kg": kg}
     taken = session.connection().execute(TAKE_OLDEST, params).scalar_one_or_none()
@@ -246,15 +246,15 @@ def take_stock_id(session: Session, *, supplier_id: int, product: str, batch_id:
     for candidate in candidates:
         if _take(session, candidate, supplier_id, product, kg):
             return candidate
-    raise SubsidyError(f"本企业没有库存足够（{kg} 千克）的合格{label}批次，请先登记进货批次", field="quantity")
+    raise Refused(f"本企业没有库存足够（{kg} 千克）的合格{label}批次，请先登记进货批次", field="quantity")
 
 
 def return_stock(session: Session, batch_id: int, kg: int) -> Batch:
     """Give `kg` back to a batch when a slip is voided."""
     if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
-        raise SubsidyError("退回数量应为大于0的整数（千克）")
+        raise Refused("退回数量应为大于0的整数（千克）")
     result = session.execute(update(Batch).where(Batch.id == batch_id, Batch.sold_kg >= kg)
                              .values(sold_kg=Batch.sold_kg - kg).execution_options(synchronize_session=False))
     if result.rowcount != 1:
-        raise SubsidyError(f"批次{batch_id}的已售数量少于退回数量 {kg} 千克，无法退回")
+        raise Refused(f"批次{batch_id}的已售数量少于退回数量 {kg} 千克，无法退回")
     return _fresh(session, batch_id)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.supply import attachments
 from subsidy.core import audit
-from subsidy.core.errors import Conflict, SubsidyError
+from subsidy.core.errors import Conflict, Refused
 from subsidy.models import Attachment, Contract, Product, Season, Supplier, Town
 from subsidy.rules.measures import parse_yuan
 from subsidy.core.scope import get_or_404
@@ -61,7 +61,7 @@ def create(session: Session, actor, data: ContractInput) -> Contract:
             str(product) not in supplier.products.split(","):
         errors["product"] = "该企业未中标此产品"
     if errors:
-        raise SubsidyError("合同信息有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("合同信息有误：" + "；".join(errors.values()), errors=errors)
     existing = session.execute(select(Contract.id).where(
         Contract.supplier_id == supplier.id, Contract.town_id == town.id, Contract.season_id == season.id,
         Contract.product == str(product)).execution_options(unscoped=True)).scalar_one_or_none()
@@ -80,7 +80,7 @@ def attach(session: Session, actor, contract_id: int, kind: str, *, filename: st
     replaces the link (the old file stays in the database and in the audit log)."""
     contract = get_or_404(session, Contract, contract_id)
     if kind not in ("contract", "guarantee"):
-        raise SubsidyError("附件类别无效", field="kind")
+        raise Refused("附件类别无效", field="kind")
     attachment = attachments.store(session, actor, filename=filename, data=data, supplier_id=contract.supplier_id,
                                    field="file")
     before = audit.snapshot(contract)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
-from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.rules.idnumbers import InvalidCreditCode, validate_credit_code, validate_phone
 from subsidy.models import PRODUCT_LABELS, Product, Role, Supplier, SupplierStatus
 from subsidy.core.scope import get_or_404
@@ -49,7 +49,7 @@ def _clean(s: str | None) -> str:
 
 
 def validate(data: SupplierInput) -> dict:
-    """The column values of a supplier, or SubsidyError naming every wrong field."""
+    """The column values of a supplier, or Refused naming every wrong field."""
     errors: dict[str, str] = {}
     values: dict = {}
     code = _clean(data.code).lower()
@@ -87,7 +87,7 @@ def validate(data: SupplierInput) -> dict:
         errors["products"] = "请选择中标产品"
     values["products"] = ",".join(str(p) for p in Product if p in products)
     if errors:
-        raise SubsidyError("企业信息有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("企业信息有误：" + "；".join(errors.values()), errors=errors)
     return values
 
 
@@ -127,7 +127,7 @@ def update(session: Session, actor, supplier_id: int, data: SupplierInput) -> Su
     values = validate(data)
     _check_unique(session, values, supplier.id)
     if values["slip_prefix"] != supplier.slip_prefix and _has_slips(session, supplier.id):
-        raise SubsidyError("该企业已开具销售单，不能再修改销售单编号前缀", field="slip_prefix")
+        raise Refused("该企业已开具销售单，不能再修改销售单编号前缀", field="slip_prefix")
     before = audit.snapshot(supplier)
     for key, value in values.items():
         setattr(supplier, key, value)
@@ -154,7 +154,7 @@ def update_contact(session: Session, actor, supplier_id: int, *, contact_name: s
     errors: dict[str, str] = {}
     values = _contact_values(contact_name, contact_phone, address, errors)
     if errors:
-        raise SubsidyError("联系方式有误：" + "；".join(errors.values()), errors=errors)
+        raise Refused("联系方式有误：" + "；".join(errors.values()), errors=errors)
     before = audit.snapshot(supplier)
     for key, value in values.items():
         setattr(supplier, key, value)
@@ -167,10 +167,10 @@ def set_status(session: Session, actor, supplier_id: int, status: str, reason: s
     try:
         status = SupplierStatus(status)
     except ValueError:
-        raise SubsidyError("状态无效", field="status") from None
+        raise Refused("状态无效", field="status") from None
     reason = _clean(reason)
     if status == SupplierStatus.SUSPENDED and not reason:
-        raise SubsidyError("暂停企业时请填写原因", field="reason")
+        raise Refused("暂停企业时请填写原因", field="reason")
     supplier = get_or_404(session, Supplier, supplier_id)
     if supplier.status == status:
         return supplier
@@ -190,7 +190,7 @@ def ensure_can_sell(session: Session, supplier_id: int) -> Supplier:
     if supplier is None:
         raise NotFound()
     if supplier.status != SupplierStatus.ACTIVE:
-        raise SubsidyError(f"{supplier.name}已被暂停配送资格，不能开具销售单")
+        raise Refused(f"{supplier.name}已被暂停配送资格，不能开具销售单")
     return supplier
 
 

@@ -62,10 +62,12 @@ def _check_print_page(counter, view, *, paper: str) -> None:
     slip = view.slip
     copies = counter.locator("section.copy")
     assert copies.count() == 5
-    for c, (name, _role, _colour) in COPIES.items():
+    for c, paper_copy in COPIES.items():
+        name = paper_copy.name
         copy = counter.locator(f"section.copy[data-copy='{c}']")
         assert copy.locator(".copyname").inner_text().strip() == f"第{c}联 {name}"
-        assert f"第{c}联 {name}" in copy.locator(".band").inner_text()
+        assert f"第{c}联 {name}（{paper_copy.colour}）" in copy.locator(".band").inner_text()
+        assert f"band-{paper_copy.band}" in copy.locator(".band").get_attribute("class")  # the paper's colour
         assert copy.locator(".code > div").inner_text().strip() == f"{slip.number}-{c}"
         # The barcode is an inline SVG drawn on the server: it must be there, laid out with a size, and have bars.
         barcode = copy.locator(".code svg")

@@ -8,15 +8,14 @@ from datetime import datetime
 
 from litestar.params import JSONBody
 from web.deps import DbSession
-from litestar import Controller, Request, post
-from litestar.exceptions import NotAuthorizedException
+from litestar import Controller, Request, Response, post
 from pydantic import BaseModel, Field
 
 from subsidy.accounts import auth
 from subsidy.core.errors import LoginRefused
 from web.api import API
 from web.auth import client_address
-from web.forms import write
+from web.errors import login_refused
 
 
 class TokenRequest(BaseModel):
@@ -36,25 +35,19 @@ class AuthApi(Controller):
     security = []
 
     @post("/token", sync_to_thread=True, status_code=200)
-    def token(self, request: Request, session: DbSession, data: JSONBody[TokenRequest]) -> TokenOut:
+    def token(self, request: Request, session: DbSession, data: JSONBody[TokenRequest]) -> TokenOut | Response:
         """A bearer token for the API (the login page's throttling, and its one answer to every refusal, as 401)."""
-        def work():
-            try:
-                return auth.login_token(session, data.username, data.password,
-                                        address=client_address(request)), None
-            except LoginRefused as refusal:
-                return None, refusal  # commit the failure count, then refuse
-
-        result, refusal = write(session, work)
-        if refusal is not None:
-            raise NotAuthorizedException(refusal.message)
-        user, secret, expires = result
+        try:
+            user, secret, expires = auth.login_token(session, data.username, data.password,
+                                                     address=client_address(request))
+        except LoginRefused as refusal:
+            return login_refused(request, refusal)  # answered, not raised: the request commits the failure count
         return TokenOut(token=secret, role=user.role, expires_at=expires)
 
     @post("/logout", sync_to_thread=True, status_code=204)
     def revoke(self, request: Request, session: DbSession) -> None:
         """Revoke the token used for this call."""
-        write(session, lambda: auth.revoke_token(session, request.scope.get("auth") or ""))
+        auth.revoke_token(session, request.scope.get("auth") or "")
 
 
 controllers = [AuthApi]

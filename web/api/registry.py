@@ -14,7 +14,6 @@ from subsidy.models import Household, Registration, Role
 from subsidy.core.scope import Record, show_id, show_phone
 from web.api import API, MAX_INT, RowId
 from web.deps import CurrentUser, DbSession
-from web.forms import write
 from web.guards import REGISTRY_READERS, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -122,8 +121,8 @@ class HouseholdsApi(Controller):
     @post("/households", sync_to_thread=True, guards=[requires(Role.VILLAGE)], status_code=201)
     def create(self, session: DbSession, user: CurrentUser, data: JSONBody[HouseholdIn]) -> HouseholdOut:
         """Register a household; 409 with `existing_id` when its ID number is already registered in the district."""
-        made = write(session, lambda: households.register_household(session, user, data.village_id,
-            households.HouseholdInput(data.head_name, data.id_number, data.phone, data.address, data.category)))
+        made = households.register_household(session, user, data.village_id, households.HouseholdInput(
+            data.head_name, data.id_number, data.phone, data.address, data.category))
         return household_out(user, made)
 
     @get("/households", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
@@ -149,16 +148,15 @@ class HouseholdsApi(Controller):
     def register(self, session: DbSession, user: CurrentUser, household_id: FromPath[int],
                  data: JSONBody[RegistrationIn]) -> RegistrationOut:
         """The household's registration for the active season, `status: "registered"`."""
-        made = write(session, lambda: households.register_purchase(session, user, household_id, data.coal_kg,
-                                                                    data.stoves))
+        made = households.register_purchase(session, user, household_id, data.coal_kg, data.stoves)
         return registration_out(made)
 
     @post("/villages/{village_id:int}/notice", sync_to_thread=True, guards=[requires(Role.VILLAGE)], status_code=201)
     def publish(self, session: DbSession, user: CurrentUser, village_id: FromPath[int],
                 data: JSONBody[NoticeIn | None] = None) -> NoticeOut:
         """Publish the notice of all `registered` registrations of the village; they become `noticed`."""
-        notice, count = write(session, lambda: households.publish_notice(
-            session, user, village_id, data.objection_contact if data else ""))
+        notice, count = households.publish_notice(
+            session, user, village_id, data.objection_contact if data else "")
         return NoticeOut(id=notice.id, village_id=notice.village_id, season_id=notice.season_id,
                          published_on=notice.published_on, ends_on=notice.ends_on,
                          objection_contact=notice.objection_contact, registrations=count)
@@ -166,14 +164,13 @@ class HouseholdsApi(Controller):
     @post("/registrations/{registration_id:int}/approve", sync_to_thread=True, guards=[requires(Role.TOWN)],
           status_code=200)
     def approve(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int]) -> RegistrationOut:
-        return registration_out(write(session, lambda: households.approve(session, user, registration_id)))
+        return registration_out(households.approve(session, user, registration_id))
 
     @post("/registrations/{registration_id:int}/reject", sync_to_thread=True, guards=[requires(Role.TOWN)],
           status_code=200)
     def reject(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
                data: JSONBody[RejectIn]) -> RegistrationOut:
-        return registration_out(write(session, lambda: households.reject(session, user, registration_id,
-                                                                          data.reason)))
+        return registration_out(households.reject(session, user, registration_id, data.reason))
 
     @get("/villages/{village_id:int}/registrations.xlsx", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
     def export(self, session: DbSession, user: CurrentUser, village_id: FromPath[int]) -> Response[bytes]:

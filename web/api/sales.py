@@ -8,11 +8,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from subsidy.rules import barcodes, numbers
-from subsidy.core import idempotency
-from subsidy.core.db import reading, run_in_transaction
-from subsidy.core.errors import NotFound, SubsidyError
-from subsidy.models import Role
+from subsidy.core.errors import NotFound, Refused
+from subsidy.models import Role, Slip, SlipLine, SlipScan
+from subsidy.rules.idnumbers import mask_id_number, mask_phone
 from web.api import API, MAX_INT, RowId
+from web.api.idempotency import idempotent
 from web.deps import CurrentUser, DbSession
 from web.guards import requires
 from subsidy.sales import issuing, scanning, slips, voiding
@@ -45,9 +45,56 @@ class LookupIn(BaseModel):
     id_number: str
 
 
+# --- the answers' shapes (CONTRACT.md) ------------------------------------------------------------------------------
+
+def slip_json(slip: Slip, lines: list[SlipLine], supplier, scans: dict[int, SlipScan]) -> dict:
+    """A slip as the API answers it: the ID number and the phone masked, the offices' copies scanned or not."""
+    return {
+        "number": slip.number, "status": slip.status, "issued_on": slip.issued_on.isoformat(),
+        "supplier": {"id": supplier.id, "name": supplier.name, "credit_code": supplier.credit_code},
+        "town_id": slip.town_id, "village_id": slip.village_id, "registration_id": slip.registration_id,
+        "household": {"id": slip.household_id, "head_name": slip.head_name, "id_number": mask_id_number(slip.id_number),
+                      "phone": mask_phone(slip.phone) if slip.phone else "", "address": slip.address,
+                      "category": slip.category},
+        "lines": [{"line_no": ln.line_no, "product": ln.product, "quantity": ln.quantity, "batch_id": ln.batch_id,
+                   "serial": ln.serial, "unit_price_fen": ln.unit_price_fen, "amount_fen": ln.amount_fen,
+                   "subsidy_fen": ln.subsidy_fen} for ln in lines],
+        "coal_kg": slip.coal_kg, "stoves": slip.stoves,
+        "amount_fen": slip.amount_fen, "subsidy_fen": slip.subsidy_fen, "household_pays_fen": slip.household_pays_fen,
+        "void_reason": slip.void_reason or None,
+        "scans": {str(c): ({"scanned": True, "at": sc.scanned_at.isoformat()} if (sc := scans.get(c))
+                           else {"scanned": False}) for c in (3, 4, 5)},
+        "summary_id": slip.summary_id,
+    }
+
+
+def view_json(v: slips.SlipView) -> dict:
+    return slip_json(v.slip, v.lines, v.supplier, v.scans)
+
+
+def issued_json(issued: issuing.Issued) -> dict:
+    """The answer to a sale, from what it wrote (no read back on the hot path); equal to GET /slips/{number}."""
+    return slip_json(issued.slip, issued.slip_lines, issued.supplier, {})
+
+
+def found_json(found: issuing.Found) -> dict:
+    r, h = found.registration, found.household
+    return {
+        "registration_id": r.id, "status": r.status, "season_id": r.season_id,
+        "household": {"id": h.id, "head_name": h.head_name, "id_number": mask_id_number(h.id_number),
+                      "phone": mask_phone(h.phone) if h.phone else "", "address": h.address,
+                      "category": h.category},
+        "village": {"id": found.village.id, "name": found.village.name, "zone": found.village.zone},
+        "town": {"id": found.town.id, "name": found.town.name},
+        "coal_kg": r.coal_kg, "stoves": r.stoves, "sold_coal_kg": r.sold_coal_kg, "sold_stoves": r.sold_stoves,
+        "coal_left_kg": found.coal_left_kg, "stoves_left": found.stoves_left,
+        "products": [{"product": p, "unit_price_fen": price} for p, price in sorted(found.prices.items())],
+    }
+
+
 def _copy_or_422(copy: int | None) -> int:
     if copy is None or copy not in numbers.COPIES:
-        raise SubsidyError("联次 copy 应为1至5", field="copy")
+        raise Refused("联次 copy 应为1至5", field="copy")
     return copy
 
 
@@ -59,29 +106,20 @@ class SlipsApi(Controller):
     def lookup(self, session: DbSession, user: CurrentUser, data: JSONBody[LookupIn]) -> dict:
         """The approved registration of the household with that ID number, if in the supplier's towns (POST: the ID
         number never appears in a URL)."""
-        with reading(session):  # found or not, the lookup only read
-            found = issuing.lookup(session, user=user, id_number=data.id_number)
-        return found.as_json()
+        return found_json(issuing.lookup(session, user=user, id_number=data.id_number))
 
     @post("/slips", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def issue(self, request: Request, session: DbSession, user: CurrentUser, data: JSONBody[SlipIn]) -> Response:
         """Issue a slip; `Idempotency-Key` makes retries safe."""
         lines = [issuing.LineIn(**ln.model_dump()) for ln in data.lines]
-
-        def work():
-            return 201, issuing.issue(session, clerk=user, registration_id=data.registration_id,
-                                      lines=lines).as_json()
-
-        answer = idempotency.execute(session, user_id=user.id, key=request.headers.get("idempotency-key"),
-                                     method_path="POST /slips", payload=data.model_dump(), work=work)
-        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-        return Response(answer.body, status_code=answer.status_code, headers=headers)
+        return idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
+            201, issued_json(issuing.issue(session, clerk=user, registration_id=data.registration_id, lines=lines))))
 
     @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
     def read(self, session: DbSession, number: FromPath[str]) -> dict:
         if number.endswith((".png", ".svg")) or "/" in number:
             raise NotFound()
-        return slips.as_json(slips.view(session, slips.get_by_number(session, number)))
+        return view_json(slips.view(session, slips.get_by_number(session, number)))
 
     @get("/slips/{number:str}/barcode.png", sync_to_thread=True, guards=[requires(*READERS)])
     def barcode_png(self, session: DbSession, number: FromPath[str], copy: FromQuery[int | None] = None) -> Response:
@@ -104,20 +142,14 @@ class SlipsApi(Controller):
 
     @post("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=200)
     def void(self, session: DbSession, user: CurrentUser, number: FromPath[str], data: JSONBody[VoidIn]) -> dict:
-        def work():
-            slip = voiding.void_slip(session, user=user, number=number, reason=data.reason)
-            return slips.as_json(slips.view(session, slip))
-
-        return run_in_transaction(session, work)
+        slip = voiding.void_slip(session, user=user, number=number, reason=data.reason)
+        return view_json(slips.view(session, slip))
 
     @post("/scans", sync_to_thread=True, guards=[requires(Role.TOWN, Role.DRC, Role.FINANCE)], status_code=201)
     def scan(self, session: DbSession, user: CurrentUser, data: JSONBody[ScanIn]) -> dict:
-        def work():
-            slip, scan = scanning.record_scan(session, user=user, code=data.code)
-            return {"number": slip.number, "copy": scan.copy_no, "scanned_at": scan.scanned_at.isoformat(),
-                    "slip": slips.as_json(slips.view(session, slip))}
-
-        return run_in_transaction(session, work)
+        slip, scan = scanning.record_scan(session, user=user, code=data.code)
+        return {"number": slip.number, "copy": scan.copy_no, "scanned_at": scan.scanned_at.isoformat(),
+                "slip": view_json(slips.view(session, slip))}
 
 
 controllers = [SlipsApi]

@@ -3,7 +3,7 @@
 `POST /summaries/{id}/submit` needs no password: the bearer token, obtained with the supplier's password, is the
 company's seal (the page asks for the password again instead).
 
-`POST /settlements/{id}/pay` honours `Idempotency-Key` (subsidy/core/idempotency.py): a retry with the same key and body
+`POST /settlements/{id}/pay` honours `Idempotency-Key` (web/api/idempotency.py): a retry with the same key and body
 gets the first answer again; without a key a second payment is a 409.
 """
 
@@ -16,14 +16,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from subsidy.core import idempotency
+from web.api.idempotency import idempotent
 from subsidy.settlement import sheets
 from subsidy.core.errors import NotFound
 from subsidy.models import Role, Settlement, Summary
 from subsidy.core.scope import get_or_404
 from web.api import API, RowId
 from web.deps import CurrentUser, DbSession
-from web.forms import is_number, write
+from web.forms import is_number
 from web.guards import requires
 from subsidy.settlement import statements, summaries
 
@@ -161,7 +161,7 @@ class SummariesApi(Controller):
     @post("/", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=201)
     def build(self, session: DbSession, user: CurrentUser, data: JSONBody[MonthIn]) -> list[SummaryOut]:
         """Draft summaries of the month, one per town, from the supplier's unsummarised issued slips."""
-        drafts = write(session, lambda: summaries.build_summaries(session, clerk=user, month=data.month))
+        drafts = summaries.build_summaries(session, clerk=user, month=data.month)
         return [summary_out(s) for s in drafts]
 
     @get("/", sync_to_thread=True, guards=[requires(*READERS)])
@@ -179,20 +179,20 @@ class SummariesApi(Controller):
 
     @post("/{summary_id:int}/submit", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=200)
     def submit(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> SummaryOut:
-        summary = write(session, lambda: summaries.submit(session, clerk=user, summary_id=summary_id, password=None))
+        summary = summaries.submit(session, clerk=user, summary_id=summary_id, password=None)
         return summary_out(summary)
 
     @post("/{summary_id:int}/approve", sync_to_thread=True, status_code=200)
     def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[CommentIn | None] = None) -> SummaryOut:
         comment = data.comment if data else ""
         seen = summaries.Figures(**data.seen.model_dump()) if data and data.seen else None
-        return summary_out(write(session, lambda: summaries.approve(session, reviewer=user, summary_id=summary_id,
-                                                                     comment=comment, seen=seen)))
+        return summary_out(summaries.approve(session, reviewer=user, summary_id=summary_id, comment=comment,
+                                             seen=seen))
 
     @post("/{summary_id:int}/return", sync_to_thread=True, status_code=200)
     def return_(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[ReasonIn]) -> SummaryOut:
-        return summary_out(write(session, lambda: summaries.return_summary(
-            session, reviewer=user, summary_id=summary_id, reason=data.reason)))
+        return summary_out(summaries.return_summary(
+            session, reviewer=user, summary_id=summary_id, reason=data.reason))
 
 
 class SettlementsApi(Controller):
@@ -203,8 +203,7 @@ class SettlementsApi(Controller):
     def settle(self, session: DbSession, user: CurrentUser, data: JSONBody[SettleIn]) -> Response:
         """201 with a new statement, 200 with the existing one for that supplier and month. Summaries approved after
         the month's statement was made get a supplementary statement (201, `seq` 2, 3, ...), never the old one."""
-        statement, created = write(session, lambda: statements.settle(session, officer=user,
-                                                                     supplier_id=data.supplier_id, month=data.month))
+        statement, created = statements.settle(session, officer=user, supplier_id=data.supplier_id, month=data.month)
         return Response(settlement_out(session, statement).model_dump(mode="json"), status_code=201 if created else 200)
 
     @get("/{key:str}", sync_to_thread=True,
@@ -224,11 +223,8 @@ class SettlementsApi(Controller):
                                        reference=data.reference, paid_on=data.paid_on)
             return 200, settlement_out(session, statement).model_dump(mode="json")
 
-        answer = idempotency.execute(session, user_id=user.id, key=request.headers.get("idempotency-key"),
-                                     method_path=f"POST /settlements/{settlement_id}/pay",
-                                     payload=data.model_dump(mode="json"), work=work)
-        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-        return Response(answer.body, status_code=answer.status_code, headers=headers)
+        return idempotent(request, session, user, f"POST /settlements/{settlement_id}/pay",
+                          data.model_dump(mode="json"), work)
 
 
 controllers = [SummariesApi, SettlementsApi]

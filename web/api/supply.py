@@ -12,7 +12,7 @@ from subsidy.supply import batches, suppliers
 from subsidy.models import Batch, Role
 from web.api import API
 from web.deps import CurrentUser, DbSession
-from web.forms import page_number, write
+from web.forms import page_number
 from web.guards import requires
 
 
@@ -90,7 +90,7 @@ class SuppliersApi(Controller):
                                   report_no=data.report_no, lab=data.lab, volatile_pct=data.volatile_pct,
                                   sulfur_pct=data.sulfur_pct, ash_pct=data.ash_pct,
                                   calorific_mj_kg=data.calorific_mj_kg)
-        return batch_out(write(session, lambda: batches.record(session, user, user.supplier_id, form)))
+        return batch_out(batches.record(session, user, user.supplier_id, form))
 
     @get("/batches", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
     def list_batches(self, session: DbSession, product: FromQuery[str | None] = None,

@@ -11,10 +11,10 @@ from litestar.response import Redirect, Template
 
 
 from subsidy.accounts import auth
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused
 from web.auth import clear_session_cookie, client_address, session_cookie
 from web.deps import is_secure
-from web.forms import FORM, refused, write
+from web.forms import FORM, discard, refused
 
 
 def _safe_next(target: str | None) -> str:
@@ -35,24 +35,18 @@ class AuthController(Controller):
     @post("/login", sync_to_thread=True)
     def login(self, request: Request, session: DbSession, data: Annotated[dict, FORM]) -> Template | Redirect:
         username, password = str(data.get("username", "")), str(data.get("password", ""))
-
-        def work():
-            result = auth.authenticate(session, username, password, address=client_address(request))
-            secret = auth.start_session(session, result.user, request.headers.get("user-agent", "")) \
-                if result.user else None
-            return result, secret
-
-        result, secret = write(session, work)
-        if result.user is None:
-            return refused("auth/login.html", SubsidyError(result.refusal),
+        result = auth.authenticate(session, username, password, address=client_address(request))
+        if result.user is None:  # the page is rendered, not raised: the request commits the failure count (lockout)
+            return refused("auth/login.html", Refused(result.refusal),
                            {"username": username, "next": data.get("next", "")})
+        secret = auth.start_session(session, result.user, request.headers.get("user-agent", ""))
         target = "/password" if result.user.must_change_password else _safe_next(data.get("next"))
         return Redirect(target, status_code=303, cookies=[session_cookie(secret, secure=is_secure(request))])
 
     @post("/logout", sync_to_thread=True)
     def logout(self, request: Request, session: DbSession) -> Redirect:
         secret = request.scope.get("auth")
-        write(session, lambda: auth.end_session(session, secret))
+        auth.end_session(session, secret)
         return Redirect("/login", status_code=303, cookies=[clear_session_cookie(is_secure(request))])
 
     @get("/password", sync_to_thread=False)
@@ -63,16 +57,13 @@ class AuthController(Controller):
     def change_password(self, request: Request, session: DbSession, user: CurrentUser,
                         data: Annotated[dict, FORM]) -> Template | Redirect:
         if data.get("new_password") != data.get("confirm_password"):
-            return refused("auth/password.html", SubsidyError("两次输入的新密码不一致", field="confirm_password"),
+            return refused("auth/password.html", Refused("两次输入的新密码不一致", field="confirm_password"),
                            forced=user.must_change_password)
         try:
-            def work():
-                me = session.merge(user)
-                auth.change_password(session, me, old_password=str(data.get("old_password", "")),
-                                     new_password=str(data.get("new_password", "")),
-                                     keep_secret=request.scope.get("auth"))
-            write(session, work)
-        except SubsidyError as error:
+            auth.change_password(session, session.merge(user), old_password=str(data.get("old_password", "")),
+                                 new_password=str(data.get("new_password", "")), keep_secret=request.scope.get("auth"))
+        except Refused as error:
+            discard(session)
             return refused("auth/password.html", error, forced=user.must_change_password)
         return Redirect("/?changed=1", status_code=303)
 

@@ -10,11 +10,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from subsidy.policy import regions, seasons
-from subsidy.core.errors import NotAllowed, NotFound, SubsidyError
 from subsidy.models import CATEGORY_LABELS, PRODUCT_LABELS, Category, Product, Role, Season
 from subsidy.core.scope import get_or_404
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, refused, write
+from web.forms import FORM, REFUSED_OR_DUPLICATE, discard, refused
 from web.guards import SEASON_READERS, requires
 
 READERS = requires(*SEASON_READERS)
@@ -52,10 +51,9 @@ class SeasonsController(Controller):
     def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         form = _form(data)
         try:
-            season = write(session, lambda: seasons.save_policy_form(session, user, form))
-        except SubsidyError as error:
-            if isinstance(error, (NotFound, NotAllowed)):
-                raise
+            season = seasons.save_policy_form(session, user, form)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return refused("seasons/policy.html", error, form, **_policy_context(user, None))
         return Redirect(f"/seasons/{season.id}?done=saved", status_code=303)
 
@@ -72,16 +70,15 @@ class SeasonsController(Controller):
         season = get_or_404(session, Season, season_id)
         form = _form(data)
         try:
-            write(session, lambda: seasons.save_policy_form(session, user, form, season_id))
-        except SubsidyError as error:
-            if isinstance(error, (NotFound, NotAllowed)):
-                raise
+            seasons.save_policy_form(session, user, form, season_id)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return refused("seasons/policy.html", error, form, **_policy_context(user, season))
         return Redirect(f"/seasons/{season_id}?done=saved", status_code=303)
 
     @post("/{season_id:int}/activate", sync_to_thread=True, guards=[EDITOR])
     def activate(self, session: DbSession, user: CurrentUser, season_id: FromPath[int]) -> Redirect:
-        write(session, lambda: seasons.activate_by_id(session, user, season_id))
+        seasons.activate_by_id(session, user, season_id)
         return Redirect("/seasons?done=activated", status_code=303)
 
     def _targets_context(self, session, user, season: Season, **extra) -> dict:
@@ -107,10 +104,9 @@ class SeasonsController(Controller):
         season = get_or_404(session, Season, season_id)
         form = _form(data)
         try:
-            write(session, lambda: seasons.set_targets(session, user, season_id, form))
-        except SubsidyError as error:
-            if isinstance(error, (NotFound, NotAllowed)):
-                raise
+            seasons.set_targets(session, user, season_id, form)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return Template("seasons/targets.html", status_code=422, context=self._targets_context(
                 session, user, season, form=form, errors=error.errors, error=error))
         return Redirect(f"/seasons/{season_id}/targets?done=targets", status_code=303)

@@ -13,12 +13,12 @@ from litestar.response import Redirect, Template
 
 from subsidy.registry import spreadsheet, households
 from subsidy.policy import seasons
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Conflict, Refused
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
 from subsidy.rules.money import column_totals
 from sqlalchemy import select
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, MULTIPART, as_int, is_number, page_number, refused, write
+from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, as_int, discard, is_number, page_number, refused
 from web.guards import REGISTRY_READERS, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -48,7 +48,7 @@ def _quantities(form: dict) -> tuple[int, int]:
     try:
         coal_kg = parse_tons_to_kg(raw) if raw else 0
     except ValueError as error:
-        raise SubsidyError(str(error), field="coal_tons") from None
+        raise Refused(str(error), field="coal_tons") from None
     return coal_kg, as_int(form, "stoves", "炉具台数", required=False) or 0
 
 
@@ -81,11 +81,13 @@ class HouseholdPages(Controller):
     @post("/new", sync_to_thread=True, guards=[VILLAGE])
     def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
-            made = write(session, lambda: households.register_household(session, user, user.village_id,
-                                                                         _household_input(data)))
-        except SubsidyError as error:
-            return refused("households/form.html", error, data, household=None,
-                           existing_id=getattr(error, "extra", {}).get("existing_id"))
+            made = households.register_household(session, user, user.village_id, _household_input(data))
+        except Refused as error:
+            discard(session)
+            return refused("households/form.html", error, data, household=None)
+        except Conflict as duplicate:  # the ID number is registered already: the form links to that household
+            discard(session)
+            return refused("households/form.html", duplicate, data, household=None, existing_id=duplicate.existing_id)
         return Redirect(f"/households/{made.id}?saved=1", status_code=303)
 
     @get("/{household_id:int}", sync_to_thread=True, guards=[READERS])
@@ -113,10 +115,13 @@ class HouseholdPages(Controller):
              data: Annotated[dict, FORM]) -> Template | Redirect:
         found = households.household(session, household_id)
         try:
-            write(session, lambda: households.edit_household(session, user, household_id, _household_input(data)))
-        except SubsidyError as error:
-            return refused("households/form.html", error, data, household=found,
-                           existing_id=getattr(error, "extra", {}).get("existing_id"))
+            households.edit_household(session, user, household_id, _household_input(data))
+        except Refused as error:
+            discard(session)
+            return refused("households/form.html", error, data, household=found)
+        except Conflict as duplicate:
+            discard(session)
+            return refused("households/form.html", duplicate, data, household=found, existing_id=duplicate.existing_id)
         return Redirect(f"/households/{household_id}?saved=1", status_code=303)
 
     @post("/{household_id:int}/registrations", sync_to_thread=True, guards=[VILLAGE])
@@ -124,9 +129,9 @@ class HouseholdPages(Controller):
                  data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
             coal_kg, stoves = _quantities(data)
-            write(session, lambda: households.register_purchase(session, user, household_id, coal_kg, stoves))
-        except SubsidyError as error:
-            session.rollback()
+            households.register_purchase(session, user, household_id, coal_kg, stoves)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return self._detail(session, user, household_id, status_code=422, error=error, errors=error.errors,
                                 form=data)
         return Redirect(f"/households/{household_id}?saved=1", status_code=303)
@@ -137,9 +142,9 @@ class HouseholdPages(Controller):
         found = households.registration(session, registration_id)
         try:
             coal_kg, stoves = _quantities(data)
-            write(session, lambda: households.change_purchase(session, user, registration_id, coal_kg, stoves))
-        except SubsidyError as error:
-            session.rollback()
+            households.change_purchase(session, user, registration_id, coal_kg, stoves)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return self._detail(session, user, found.household_id, status_code=422, error=error,
                                 errors=error.errors, form=data)
         return Redirect(f"/households/{found.household_id}?saved=1", status_code=303)
@@ -154,7 +159,7 @@ class HouseholdPages(Controller):
     def export(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None) -> Response[bytes]:
         village_id = village_id or user.village_id
         if not village_id:
-            raise SubsidyError("请选择要导出的村(社区)", field="village_id")
+            raise Refused("请选择要导出的村(社区)", field="village_id")
         return _xlsx(*spreadsheet.export_village(session, user, village_id))
 
     @get("/import", sync_to_thread=False, guards=[VILLAGE])
@@ -166,19 +171,20 @@ class HouseholdPages(Controller):
                data: Annotated[dict[str, Any], MULTIPART]) -> Template:
         file = data.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
-            return refused("households/import.html", SubsidyError("请选择要导入的 Excel 文件", field="file"),
+            return refused("households/import.html", Refused("请选择要导入的 Excel 文件", field="file"),
                            header=spreadsheet.HEADER)
         content = file.file.read()
-        upload = write(session, lambda: spreadsheet.store_upload(session, user, file.filename, content))
+        upload = spreadsheet.store_upload(session, user, file.filename, content)
         try:
             result = spreadsheet.preview_upload(session, user, upload.id)
-        except SubsidyError as error:
+        except Refused as error:  # a file that cannot be read is not kept
+            discard(session)
             return refused("households/import.html", error, header=spreadsheet.HEADER)
         return Template("households/preview.html", context={"result": result, "upload": upload, "done": False})
 
     @post("/import/{upload_id:int}/confirm", sync_to_thread=True, guards=[VILLAGE])
     def confirm(self, session: DbSession, user: CurrentUser, upload_id: FromPath[int]) -> Template:
-        result = write(session, lambda: spreadsheet.confirm_upload(session, user, upload_id))
+        result = spreadsheet.confirm_upload(session, user, upload_id)
         return Template("households/preview.html", context={"result": result, "upload": None, "done": True})
 
 
@@ -228,25 +234,25 @@ class RegistrationPages(Controller):
 
     @post("/{registration_id:int}/approve", sync_to_thread=True, guards=[TOWN])
     def approve(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int]) -> Redirect:
-        write(session, lambda: households.approve(session, user, registration_id))
+        households.approve(session, user, registration_id)
         return Redirect("/registrations?status=noticed&done=approved", status_code=303)
 
     @post("/{registration_id:int}/reject", sync_to_thread=True, guards=[TOWN])
     def reject(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int],
                data: Annotated[dict, FORM]) -> Redirect:
-        write(session, lambda: households.reject(session, user, registration_id, str(data.get("reason", ""))))
+        households.reject(session, user, registration_id, str(data.get("reason", "")))
         return Redirect("/registrations?status=noticed&done=rejected", status_code=303)
 
     @post("/approve-all", sync_to_thread=True, guards=[TOWN])
     def approve_all(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
         village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
-        count = write(session, lambda: households.approve_all_due(session, user, village_id))
+        count = households.approve_all_due(session, user, village_id)
         return Redirect(f"/registrations?status=approved&done=all-{count}", status_code=303)
 
     @post("/notice", sync_to_thread=True, guards=[VILLAGE])
     def publish(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
-        notice, _ = write(session, lambda: households.publish_notice(
-            session, user, user.village_id, str(data.get("objection_contact", ""))))
+        notice, _ = households.publish_notice(
+            session, user, user.village_id, str(data.get("objection_contact", "")))
         return Redirect(f"/registrations/notices/{notice.id}", status_code=303)
 
     @get("/notices/{notice_id:int}", sync_to_thread=True, guards=[READERS])

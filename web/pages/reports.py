@@ -9,7 +9,7 @@ from litestar.response import Template
 from subsidy.core import clock
 from subsidy.reports import progress
 from subsidy.reports import sheets
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused
 from subsidy.models import Role
 from web.api.settlement import xlsx
 from web.deps import DbSession
@@ -33,7 +33,7 @@ class ReportPages(Controller):
         error = None
         try:
             month = _month_or_none(month)
-        except SubsidyError as refusal:
+        except Refused as refusal:
             error, month = refusal, None
         rows = progress.progress(session, month=month)
         return Template("reports/progress.html", context={

@@ -13,18 +13,16 @@ from litestar.response import Redirect, Template
 from subsidy.rules import barcodes, numbers
 from subsidy.policy import regions
 from subsidy.supply import batches
-from subsidy.core.db import end_read
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import NotFound, Refused, SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, is_number, page_number, refused, write
+from web.forms import FORM, discard, is_number, page_number, refused
 from web.guards import SCANNING_OFFICES, SELLERS, SLIP_READERS, requires
 from subsidy.sales import issuing, listing, scanning, slips, voiding
 
 READERS = SLIP_READERS
 OFFICES = SCANNING_OFFICES
 MAX_LINES = 4
-COPY_COLOURS = {1: "white", 2: "red", 3: "blue", 4: "green", 5: "yellow"}
 
 
 def _lines_from_form(form: dict) -> list[issuing.LineIn]:
@@ -35,22 +33,22 @@ def _lines_from_form(form: dict) -> list[issuing.LineIn]:
         if not product and not qty_text:
             continue
         if not product:
-            raise SubsidyError("请选择产品", field=f"product_{i}")
+            raise Refused("请选择产品", field=f"product_{i}")
         try:
             if product == "stove":
                 quantity = int(qty_text or "1")
             else:
                 from subsidy.rules.measures import parse_tons_to_kg
                 quantity = parse_tons_to_kg(qty_text)
-        except (ValueError, SubsidyError):
-            raise SubsidyError("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
+        except (ValueError, Refused):
+            raise Refused("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
         batch = (form.get(f"batch_{i}") or "").strip()
         lines.append(issuing.LineIn(product, quantity, batch_id=int(batch) if is_number(batch) else None,
                                     serial=(form.get(f"serial_{i}") or "").strip() or None))
     return lines
 
 
-def _map_field(error: SubsidyError) -> SubsidyError:
+def _map_field(error: Refused) -> Refused:
     """lines[0].serial → serial_0, so the page shows the reason next to the field."""
     errors = {}
     for key, message in error.errors.items():
@@ -67,7 +65,7 @@ def _filter(day: str | None, month: str | None, town_id: int | None, status: str
     try:
         the_day = date.fromisoformat(day) if day else None
     except ValueError:
-        raise SubsidyError("日期格式应为 YYYY-MM-DD", field="day") from None
+        raise Refused("日期格式应为 YYYY-MM-DD", field="day") from None
     return listing.SlipFilter(day=the_day, month=month or None, town_id=town_id, status=status or None,
                               household_id=household_id)
 
@@ -89,25 +87,21 @@ class SlipPages(Controller):
                    "max_lines": MAX_LINES}
         try:
             found = issuing.lookup(session, user=user, id_number=str(data.get("id_number", "")))
-        except SubsidyError as error:
-            end_read(session)
+        except (Refused, NotFound) as error:  # nobody approved under that ID number is an answer of the form
             return refused("slips/new.html", error, data, step="lookup")
         offered = batches.available(session, supplier_id=user.supplier_id, season_id=found.season_id)
         context.update(found=found, batches=offered, stock_kg={b.id: b.quantity_kg - b.sold_kg for b in offered})
         if step == "lookup":
-            end_read(session)  # the lookup and the preview only read: no ROLLBACK (subsidy.core.db.end_read)
             return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
         try:
             lines = _lines_from_form(data)
             if step == "preview":
                 plan = issuing.plan(session, clerk=user, registration_id=found.registration.id, lines=lines)
-                end_read(session)
                 return Template("slips/new.html", context={**context, "form": data, "step": "preview",
                                                                           "plan": plan})
-            slip = write(session, lambda: issuing.issue_slip(session, clerk=user,
-                                                             registration_id=found.registration.id, lines=lines))
-        except SubsidyError as error:
-            end_read(session)  # a refused preview read; a refused sale was rolled back by `write`
+            slip = issuing.issue_slip(session, clerk=user, registration_id=found.registration.id, lines=lines)
+        except Refused as error:
+            discard(session)  # a refused sale keeps nothing it took (the first line's stock)
             return refused("slips/new.html", _map_field(error), data, step="lines", **context)
         return Redirect(f"/slips/{slip.number}?issued=1", status_code=303)
 
@@ -158,10 +152,9 @@ class SlipPages(Controller):
     def void(self, session: DbSession, user: CurrentUser, number: FromPath[str], data: Annotated[dict, FORM]
              ) -> Template | Redirect:
         try:
-            write(session, lambda: voiding.void_slip(session, user=user, number=number,
-                                                     reason=str(data.get("reason", ""))))
-        except SubsidyError as error:
-            session.rollback()
+            voiding.void_slip(session, user=user, number=number, reason=str(data.get("reason", "")))
+        except Refused as error:
+            discard(session)
             v = slips.view(session, slips.get_by_number(session, number))
             return refused("slips/void.html", error, data, v=v)
         return Redirect(f"/slips/{number}", status_code=303)
@@ -174,20 +167,32 @@ class SlipPages(Controller):
     @post("/scans", sync_to_thread=True, guards=[requires(*OFFICES)])
     def scan(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
         context = {"form": {}, "copy": scanning.office_copy(user), "copies": COPIES, "code": data.get("code", "")}
+        code = str(data.get("code", ""))
         try:
-            slip, _ = write(session, lambda: scanning.record_scan(session, user=user, code=str(data.get("code", ""))))
-        except SubsidyError as error:
-            session.rollback()
-            kind = getattr(error, "kind", "invalid")
-            v = None
-            try:
-                number, _ = numbers.parse_copy_code(str(data.get("code", "")))
-                v = slips.view(session, slips.get_by_number(session, number))
-            except (ValueError, SubsidyError):
-                pass
-            return Template("slips/scans.html", context={**context, "error": error, "kind": kind, "v": v},
-                            status_code=200)
+            slip, _ = scanning.record_scan(session, user=user, code=code)
+        except scanning.WrongOffice as error:
+            return self._scan_refused(session, context, code, error, "wrong_office")
+        except scanning.AlreadyScanned as error:
+            return self._scan_refused(session, context, code, error, "already")
+        except scanning.VoidedSlip as error:
+            return self._scan_refused(session, context, code, error, "voided")
+        except (Refused, NotFound) as error:
+            return self._scan_refused(session, context, code, error, "invalid")
         return Template("slips/scans.html", context={**context, "kind": "ok", "v": slips.view(session, slip)})
+
+    @staticmethod
+    def _scan_refused(session, context: dict, code: str, error: SubsidyError, kind: str) -> Template:
+        """The desk shows every refused scan as its result (answered 200: the clerk scans on), with the slip when
+        the code names one."""
+        discard(session)
+        v = None
+        try:
+            number, _ = numbers.parse_copy_code(code)
+            v = slips.view(session, slips.get_by_number(session, number))
+        except (ValueError, Refused, NotFound):
+            pass
+        return Template("slips/scans.html", context={**context, "error": error, "kind": kind, "v": v},
+                        status_code=200)
 
     @get("/scans/missing", sync_to_thread=True, guards=[requires(*OFFICES)])
     def missing(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None) -> Template:
@@ -201,7 +206,7 @@ def print_template(session, user, number: str, paper: str | None) -> Template:
     v = slips.view(session, slips.get_by_number(session, number))
     svgs = {c: barcodes.barcode_svg(numbers.copy_code(v.slip.number, c)) for c in COPIES}
     return Template("print/slip.html", context={
-        "v": v, "copies": COPIES, "colours": COPY_COLOURS, "svgs": svgs, "paper": "a4" if paper == "a4" else "form"})
+        "v": v, "copies": COPIES, "svgs": svgs, "paper": "a4" if paper == "a4" else "form"})
 
 
 controllers = [SlipPages]

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import clock
 from subsidy.settlement import sheets
-from subsidy.core.errors import SubsidyError
+from subsidy.core.errors import Refused
 from subsidy.models import Role, Settlement, Summary, User
 from subsidy.core.scope import get_or_404
 from web.api.settlement import xlsx
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, is_number, write
+from web.forms import FORM, discard, is_number
 from web.guards import SETTLEMENT_READERS, SUMMARY_READERS, requires
 from subsidy.settlement import statements, summaries
 from subsidy.rules import months
@@ -57,11 +57,10 @@ def _show_context(session: Session, user: User, summary_id: int) -> dict[str, An
     towns, suppliers = summaries.names(session)
     flagged = summaries.slips_with_flags(session, summary, user)
     my_turn = summaries.TURN.get(summary.status) == user.role
-    # Where the money stands: its statement, or (approved by finance, not yet settled) the month's statements made
-    # before it, which it will not join: it waits for a supplementary statement. Towns see no statements (scope).
+    # Where the money stands: its statement, or the earlier statements it waits beside. Towns see no statements
+    # (scope).
     statement = session.get(Settlement, summary.settlement_id) if summary.settlement_id else None
-    earlier = statements.statements_of_month(session, summary.supplier_id, summary.month) \
-        if summary.status == summaries.S.FINANCE_APPROVED and summary.settlement_id is None else []
+    earlier = statements.earlier_statements(session, summary)
     return {"summary": summary, "town": towns.get(summary.town_id, ""), "supplier": suppliers[summary.supplier_id],
             "slips": flagged, "flag_count": sum(1 for f in flagged if f.flags),
             "events": summaries.history_with_names(session, summary.id), "my_turn": my_turn,
@@ -81,7 +80,7 @@ class SummaryPages(Controller):
               ) -> Template:
         try:
             context = _index_context(session, user, month, status, max(page, 1))
-        except SubsidyError as error:
+        except Refused as error:
             context = _index_context(session, user, None, status, 1) | {"error": error}
         return Template("summaries/index.html", context=context | {"notice": notice})
 
@@ -89,8 +88,9 @@ class SummaryPages(Controller):
     def build(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         month = str(data.get("month", ""))
         try:
-            drafts = write(session, lambda: summaries.build_summaries(session, clerk=user, month=month))
-        except SubsidyError as error:
+            drafts = summaries.build_summaries(session, clerk=user, month=month)
+        except Refused as error:
+            discard(session)
             return Template("summaries/index.html", status_code=422, context=_index_context(
                 session, user, None, None, 1) | {"error": error, "errors": error.errors, "form": data})
         if not drafts:
@@ -100,9 +100,8 @@ class SummaryPages(Controller):
     @post("/approve-many", sync_to_thread=True, guards=[requires(Role.DRC, Role.FINANCE)])
     def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
         ids = _ids(data)
-        done = write(session, lambda: summaries.approve_many(
-            session, reviewer=user, summary_ids=ids, comment=str(data.get("comment", "")),
-            seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids}))
+        done = summaries.approve_many(session, reviewer=user, summary_ids=ids, comment=str(data.get("comment", "")),
+                                      seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids})
         return _go(f"/summaries?notice=已审核通过{len(done)}张汇总表")
 
     @get("/{summary_id:int}", sync_to_thread=True)
@@ -116,10 +115,9 @@ class SummaryPages(Controller):
 
     def _act(self, session, user, summary_id, work, notice: str) -> Template | Redirect:
         try:
-            write(session, work)
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+            work()
+        except Refused as error:
+            discard(session)
             return Template("summaries/show.html", status_code=422,
                             context=_show_context(session, user, summary_id) | {"error": error,
                                                                                 "errors": error.errors})
@@ -159,7 +157,7 @@ class SummaryPages(Controller):
 
     @post("/release/{slip_id:int}", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def release(self, session: DbSession, user: CurrentUser, slip_id: FromPath[int]) -> Redirect:
-        write(session, lambda: summaries.release_slip(session, clerk=user, slip_id=slip_id))
+        summaries.release_slip(session, clerk=user, slip_id=slip_id)
         return _go("/summaries?notice=该销售单可在以后月份的汇总表中重新汇总")
 
 
@@ -193,11 +191,10 @@ class SettlementPages(Controller):
     def settle(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
             supplier_id = int(data.get("supplier_id", 0))
-            statement, created = write(session, lambda: statements.settle(
-                session, officer=user, supplier_id=supplier_id, month=str(data.get("month", ""))))
-        except (SubsidyError, ValueError) as error:
-            if isinstance(error, SubsidyError) and error.__class__ is not SubsidyError:
-                raise
+            statement, created = statements.settle(session, officer=user, supplier_id=supplier_id,
+                                                   month=str(data.get("month", "")))
+        except (Refused, ValueError) as error:
+            discard(session)
             return Template("settlements/index.html", status_code=422,
                             context=self._index(session, user, error=error))
         notice = ("已生成补充结算单" if statement.seq > 1 else "已生成结算单") if created else "结算单已存在"
@@ -233,12 +230,10 @@ class SettlementPages(Controller):
     def pay(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int],
             data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
-            write(session, lambda: statements.pay(session, officer=user, settlement_id=settlement_id,
-                                                  reference=str(data.get("reference", "")),
-                                                  paid_on=_parse_date(str(data.get("paid_on", "")))))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+            statements.pay(session, officer=user, settlement_id=settlement_id, reference=str(data.get("reference", "")),
+                           paid_on=_parse_date(str(data.get("paid_on", ""))))
+        except Refused as error:
+            discard(session)
             return Template("settlements/show.html", status_code=422, context=self._show(
                 session, settlement_id, error=error, errors=error.errors, form=data, is_finance=True))
         return _go(f"/settlements/{settlement_id}?notice=已登记支付")

@@ -13,12 +13,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from subsidy.supply import attachments, batches, contracts, ledger, suppliers
-from subsidy.policy import quality, seasons
-from subsidy.core.errors import NotFound, SubsidyError
+from subsidy.policy import quality, regions, seasons
+from subsidy.core.errors import NotFound, Refused
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Product, Role, Season, Supplier, Town
 from subsidy.core.settings import get_settings
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, MULTIPART, page_number, refused, write
+from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, discard, page_number, refused
 from web.guards import CONTRACT_READERS, STOCK_READERS, SUPPLIER_READERS, requires
 
 PER_PAGE = 50
@@ -32,7 +32,7 @@ def _date(form: dict, key: str, label: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise SubsidyError(f"{label}格式应为 年-月-日，例如 2021-10-01", field=key) from None
+        raise Refused(f"{label}格式应为 年-月-日，例如 2021-10-01", field=key) from None
 
 
 def _file(form: dict, key: str) -> tuple[str, bytes] | None:
@@ -93,8 +93,9 @@ class SuppliersPages(Controller):
         products = _products_from(data)
         form = {**data, "products": products}
         try:
-            supplier = write(session, lambda: suppliers.create(session, user, _supplier_input(data, products)))
-        except SubsidyError as error:
+            supplier = suppliers.create(session, user, _supplier_input(data, products))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return refused("suppliers/form.html", error, form, supplier=None)
         return Redirect(f"/suppliers/{supplier.id}?saved=1", status_code=303)
 
@@ -120,8 +121,9 @@ class SuppliersPages(Controller):
         supplier = suppliers.get(session, supplier_id)
         products = _products_from(data)
         try:
-            write(session, lambda: suppliers.update(session, user, supplier_id, _supplier_input(data, products)))
-        except SubsidyError as error:
+            suppliers.update(session, user, supplier_id, _supplier_input(data, products))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return refused("suppliers/form.html", error, {**data, "products": products}, supplier=supplier)
         return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
 
@@ -129,11 +131,9 @@ class SuppliersPages(Controller):
     def status(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
                data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
-            write(session, lambda: suppliers.set_status(session, user, supplier_id, data.get("status", ""),
-                                                        data.get("reason", "")))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+            suppliers.set_status(session, user, supplier_id, data.get("status", ""), data.get("reason", ""))
+        except Refused as error:
+            discard(session)
             supplier = suppliers.get(session, supplier_id)
             return refused("suppliers/show.html", error, data, s=supplier, me=user, contracts=[],
                            products_label=suppliers.products_label(supplier))
@@ -150,12 +150,11 @@ class SuppliersPages(Controller):
                 data: Annotated[dict, FORM]) -> Template | Redirect:
         s = suppliers.get(session, supplier_id)
         try:
-            write(session, lambda: suppliers.update_contact(
+            suppliers.update_contact(
                 session, user, supplier_id, contact_name=data.get("contact_name", ""),
-                contact_phone=data.get("contact_phone", ""), address=data.get("address", "")))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+                contact_phone=data.get("contact_phone", ""), address=data.get("address", ""))
+        except Refused as error:
+            discard(session)
             return refused("suppliers/contact.html", error, data, s=s)
         return Redirect(f"/suppliers/{supplier_id}?saved=1", status_code=303)
 
@@ -173,22 +172,19 @@ class SuppliersPages(Controller):
         except ValueError:
             raise NotFound() from None
         try:
-            write(session, lambda: quality.save_standard(
+            quality.save_standard(
                 session, user, season_id, data.get("product", ""), volatile_pct=data.get("volatile_pct", ""),
                 sulfur_pct=data.get("sulfur_pct", ""), ash_pct=data.get("ash_pct", ""),
-                calorific_mj_kg=data.get("calorific_mj_kg", ""), source=data.get("source", "")))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+                calorific_mj_kg=data.get("calorific_mj_kg", ""), source=data.get("source", ""))
+        except Refused as error:
+            discard(session)
             return refused("suppliers/standards.html", error, data,
                            **_standards_context(session, user, season_id, None))  # no "form" key in the context
         return Redirect(f"/suppliers/standards?season_id={season_id}&saved=1", status_code=303)
 
 
 def _standards_context(session, user, season_id: int | None, saved) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    all_seasons = list(session.execute(select(Season).order_by(Season.starts_on.desc())).scalars())
+    all_seasons = seasons.list_seasons(session)
     season = next((s for s in all_seasons if s.id == season_id), None) or seasons.active_season_or_none(session) \
         or (all_seasons[0] if all_seasons else None)
     standards = quality.standards_of(session, season.id) if season else []
@@ -199,13 +195,10 @@ def _standards_context(session, user, season_id: int | None, saved) -> dict[str,
 
 
 def _choices(session) -> dict[str, Any]:
-    from sqlalchemy import select
-
     return {
         "supplier_options": [(s.id, f"{s.name}（{s.code}）") for s in suppliers.all_in_scope(session)],
-        "town_options": [(t.id, t.name) for t in session.execute(select(Town).order_by(Town.code)).scalars()],
-        "season_options": [(s.id, s.name) for s in session.execute(
-            select(Season).order_by(Season.starts_on.desc())).scalars()],
+        "town_options": [(t.id, t.name) for t in regions.towns(session)],
+        "season_options": [(s.id, s.name) for s in seasons.list_seasons(session)],
         "product_options": [(str(p), PRODUCT_LABELS[p]) for p in Product],
     }
 
@@ -254,10 +247,9 @@ class ContractsPages(Controller):
                 supplier_id=as_id("supplier_id"), town_id=as_id("town_id"), season_id=as_id("season_id"),
                 product=data.get("product", ""), price=data.get("price", ""),
                 signed_on=_date(data, "signed_on", "签订日期"), guarantee_received=bool(data.get("guarantee_received")))
-            contract = write(session, lambda: contracts.create(session, user, form))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError and not hasattr(error, "extra"):
-                raise
+            contract = contracts.create(session, user, form)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return refused("suppliers/contract_form.html", error, data, **_choices(session))
         return Redirect(f"/contracts/{contract.id}", status_code=303)
 
@@ -275,12 +267,10 @@ class ContractsPages(Controller):
         upload = _file(data, "file")
         try:
             if upload is None:
-                raise SubsidyError("请选择要上传的文件", field="file")
-            write(session, lambda: contracts.attach(session, user, contract_id, data.get("kind", ""),
-                                                    filename=upload[0], data=upload[1]))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+                raise Refused("请选择要上传的文件", field="file")
+            contracts.attach(session, user, contract_id, data.get("kind", ""), filename=upload[0], data=upload[1])
+        except Refused as error:
+            discard(session)
             return refused("suppliers/contract.html", error, _text(data), me=user,
                            **_contract_context(session, contract_id))
         return Redirect(f"/contracts/{contract_id}?saved=1", status_code=303)
@@ -307,7 +297,7 @@ def _batch_form(data: dict) -> batches.BatchInput:
     try:
         kg = int(raw_kg) if raw_kg else None
     except ValueError:
-        raise SubsidyError("进货数量应为整数（千克）", field="quantity_kg") from None
+        raise Refused("进货数量应为整数（千克）", field="quantity_kg") from None
     return batches.BatchInput(
         product=data.get("product", ""), quantity_kg=kg, producer=data.get("producer", ""),
         origin=data.get("origin", ""), arrival_date=_date(data, "arrival_date", "到货日期"),
@@ -352,10 +342,9 @@ class BatchesPages(Controller):
         try:
             form = _batch_form(data)
             report = _file(data, "report")
-            batch = write(session, lambda: batches.record(session, user, user.supplier_id, form, report=report))
-        except SubsidyError as error:
-            if error.__class__ is not SubsidyError:
-                raise
+            batch = batches.record(session, user, user.supplier_id, form, report=report)
+        except Refused as error:
+            discard(session)
             context = _batch_form_context(session, seasons.active_season_or_none(session), _text(data))
             context.pop("form")
             return refused("suppliers/batch_form.html", error, _text(data), **context)

@@ -12,10 +12,9 @@ from litestar.response import Redirect, Template
 from subsidy.core import audit
 from subsidy.policy import regions
 from subsidy.accounts import users
-from subsidy.core.errors import NotAllowed, NotFound, SubsidyError
 from subsidy.models import ROLE_LABELS, ZONE_LABELS, Role
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, is_number, page_number, refused, write
+from web.forms import FORM, REFUSED_OR_DUPLICATE, discard, is_number, page_number, refused
 from web.guards import ADMINS, AUDIT_READERS, REGION_EDITORS, requires
 
 PER_PAGE = 50
@@ -29,9 +28,6 @@ NOTICES = {
 }
 
 
-def _refusable(error: SubsidyError) -> bool:
-    """Refusals re-render the form; missing (404) and not-allowed (403) go to the error pages."""
-    return not isinstance(error, (NotFound, NotAllowed))
 
 
 def _optional_id(form: dict, key: str) -> int | None:
@@ -69,14 +65,13 @@ class UsersController(Controller):
         form = {k: v for k, v in data.items() if k != "_csrf_token"}
         password = str(form.get("password") or "").strip() or users.temporary_password()
         try:
-            created = write(session, lambda: users.create_user(
+            created = users.create_user(
                 session, user, username=str(form.get("username") or ""), role=str(form.get("role") or ""),
                 password=password, display_name=str(form.get("display_name") or ""),
                 town_id=_optional_id(form, "town_id"), village_id=_optional_id(form, "village_id"),
-                supplier_id=_optional_id(form, "supplier_id"), temporary=True))
-        except SubsidyError as error:
-            if not _refusable(error):
-                raise
+                supplier_id=_optional_id(form, "supplier_id"), temporary=True)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             form.pop("password", None)
             return refused("admin/user_new.html", error, form, **self._new_context(session))
         return Template("admin/password_issued.html", context={
@@ -96,10 +91,9 @@ class UsersController(Controller):
 
     def _act(self, session, work, done: str) -> Template | Redirect:
         try:
-            write(session, work)
-        except SubsidyError as error:
-            if not _refusable(error):
-                raise
+            work()
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return Template("admin/users.html", context={**self._list(session, 1), "error": error},
                             status_code=422)
         return Redirect(f"/admin/users?done={done}", status_code=303)
@@ -109,10 +103,9 @@ class UsersController(Controller):
                        data: Annotated[dict, FORM]) -> Template:
         password = str(data.get("new_password") or "").strip() or users.temporary_password()
         try:
-            target = write(session, lambda: users.reset_password(session, user, user_id, password))
-        except SubsidyError as error:
-            if not _refusable(error):
-                raise
+            target = users.reset_password(session, user, user_id, password)
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return Template("admin/users.html", context={**self._list(session, 1), "error": error},
                             status_code=422)
         return Template("admin/password_issued.html", context={
@@ -140,11 +133,9 @@ class RegionsController(Controller):
     def create_town(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
         try:
-            write(session, lambda: regions.create_town(session, user, code=form.get("code", ""),
-                                                      name=form.get("name", "")))
-        except SubsidyError as error:
-            if not _refusable(error):
-                raise
+            regions.create_town(session, user, code=form.get("code", ""), name=form.get("name", ""))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return Template("admin/regions.html", status_code=422, context=self._context(
                 session, error=error, town_form=form, town_errors=error.errors))
         return Redirect("/admin/regions?done=town", status_code=303)
@@ -154,12 +145,11 @@ class RegionsController(Controller):
                        data: Annotated[dict, FORM]) -> Template | Redirect:
         form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
         try:
-            write(session, lambda: regions.create_village(
+            regions.create_village(
                 session, user, town_id=_optional_id(form, "town_id") or 0, code=form.get("code", ""),
-                name=form.get("name", ""), zone=form.get("zone", "")))
-        except SubsidyError as error:
-            if not _refusable(error):
-                raise
+                name=form.get("name", ""), zone=form.get("zone", ""))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return Template("admin/regions.html", status_code=422, context=self._context(
                 session, error=error, village_form=form, village_errors=error.errors))
         return Redirect("/admin/regions?done=village", status_code=303)
@@ -168,10 +158,9 @@ class RegionsController(Controller):
     def set_zone(self, session: DbSession, user: CurrentUser, village_id: FromPath[int],
                  data: Annotated[dict, FORM]) -> Template | Redirect:
         try:
-            write(session, lambda: regions.set_zone(session, user, village_id, str(data.get("zone") or "")))
-        except SubsidyError as error:
-            if not _refusable(error):
-                raise
+            regions.set_zone(session, user, village_id, str(data.get("zone") or ""))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
             return Template("admin/regions.html", status_code=422, context=self._context(session, error=error))
         return Redirect("/admin/regions?done=zone", status_code=303)
 
@@ -225,7 +214,7 @@ class AuditHeadController(Controller):
     @post("/", sync_to_thread=True)
     def seal_now(self, session: DbSession) -> Redirect:
         """Seal what was committed up to now, so that the printed head covers it."""
-        write(session, lambda: audit.seal(session))
+        audit.seal(session)
         return Redirect("/audit/head", status_code=303)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from subsidy.core import db
 from subsidy.registry import spreadsheet
+from subsidy import cli
 from subsidy.registry.spreadsheet import HEADER, ImportRefused
 from subsidy.models import AuditEntry, Household, Registration
 from subsidy.core.scope import Scope
@@ -30,7 +31,9 @@ def run(engine, data: bytes, actor_name: str | None = None, dry_run=False):
     reader.close()
     s = db.new_session(engine, write=True, scope=Scope.of(actor) if actor else None)
     try:
-        return spreadsheet.import_file(s, actor, io.BytesIO(data), dry_run=dry_run)
+        result = spreadsheet.import_file(s, actor, io.BytesIO(data))
+        s.rollback() if dry_run else s.commit()
+        return result
     finally:
         s.close()
 
@@ -158,19 +161,19 @@ def test_quantities_of_an_approved_registration_cannot_be_changed_by_import(demo
 def test_the_command_line_prints_refused_rows_and_the_totals_and_exits_0(demo, engine, tmp_path, capsys):
     path = tmp_path / "form.xlsx"
     path.write_bytes(xlsx([row(), row(phone="123")]))
-    assert spreadsheet.run_cli(str(path)) == 0
+    assert cli.import_households(str(path)) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("row 3: 联系电话: ")
     assert out[-1] == "imported=1 updated=0 refused=1"
-    assert spreadsheet.run_cli(str(path), dry_run=True) == 0
+    assert cli.import_households(str(path), dry_run=True) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "imported=0 updated=0 refused=1"
 
 
 def test_the_command_line_exits_2_on_a_wrong_header_or_a_missing_file(demo, engine, tmp_path, capsys):
     path = tmp_path / "bad.xlsx"
     path.write_bytes(xlsx([row()], header=["a", "b"]))
-    assert spreadsheet.run_cli(str(path)) == 2
-    assert spreadsheet.run_cli(str(tmp_path / "missing.xlsx")) == 2
+    assert cli.import_households(str(path)) == 2
+    assert cli.import_households(str(tmp_path / "missing.xlsx")) == 2
     assert "表头与模板不符" in capsys.readouterr().err
 
 

@@ -45,7 +45,7 @@ def test_an_id_number_is_registered_once_in_the_district_even_from_another_villa
     yingxi, second = scoped(engine, session, "yingxi")
     with pytest.raises(Conflict) as refused:
         households.register_household(second, yingxi, yingxi.village_id, household_input(id_number=data.id_number))
-    assert refused.value.extra == {"existing_id": made.id}
+    assert refused.value.existing_id == made.id and refused.value.existing_village is None
     assert "东关村" not in refused.value.message and "财源街道" not in refused.value.message  # not yingxi's care
     first.close(), second.close()
 
@@ -57,12 +57,12 @@ def test_a_duplicate_names_the_holders_village_only_within_the_callers_scope(dem
     with pytest.raises(Conflict) as own_village:
         households.register_household(first, dongguan, dongguan.village_id,
                                       household_input(id_number=made.id_number, address="一组1号"))
-    assert "东关村" in own_village.value.message and own_village.value.extra["existing_village"] == "东关村"
+    assert "东关村" in own_village.value.message and own_village.value.existing_village == "东关村"
     xiguan, second = scoped(engine, session, "xiguan")  # the same town, another village: outside xiguan's care
     with pytest.raises(Conflict) as next_door:
         households.register_household(second, xiguan, xiguan.village_id,
                                       household_input(id_number=made.id_number, address="一组1号"))
-    assert "东关村" not in next_door.value.message and next_door.value.extra == {"existing_id": made.id}
+    assert "东关村" not in next_door.value.message and (next_door.value.existing_id, next_door.value.existing_village) == (made.id, None)
     first.close(), second.close()
 
 

@@ -109,9 +109,9 @@ def test_the_same_idempotency_key_retried_concurrently_gives_one_slip(engine, se
         def issue():
             slip = issuing.issue(s, clerk=clerk, registration_id=r.id, lines=[issuing.LineIn("briquette", 500)])
             return 201, {"number": slip.number}
-        answer = idempotency.execute(s, user_id=clerk.id, key="retry-1", method_path="POST /slips", payload=payload,
-                                     work=issue)
-        return answer.status_code, answer.body["number"], answer.replayed
+        answer = db.run_in_transaction(s, lambda: idempotency.once(
+            s, user_id=clerk.id, key="retry-1", request="POST /slips", payload=payload, work=issue))
+        return answer.outcome, answer.body["number"], answer.replayed
 
     results = _race(engine, THREADS, work)
     assert all(isinstance(x, tuple) for x in results), results
@@ -122,9 +122,9 @@ def test_the_same_idempotency_key_retried_concurrently_gives_one_slip(engine, se
     session.commit()
     s = db.new_session(engine, write=True)
     with pytest.raises(SubsidyError):
-        idempotency.execute(s, user_id=clerk.id, key="retry-1", method_path="POST /slips",
-                            payload={**payload, "lines": [{"product": "briquette", "quantity": 1}]},
-                            work=lambda: (201, {}))
+        idempotency.once(s, user_id=clerk.id, key="retry-1", request="POST /slips",
+                         payload={**payload, "lines": [{"product": "briquette", "quantity": 1}]},
+                         work=lambda: (201, {}))
     s.close()
 
 

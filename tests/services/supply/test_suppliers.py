@@ -63,7 +63,7 @@ def test_a_slip_prefix_already_used_by_another_supplier_is_a_conflict(demo, sess
     with pytest.raises(Conflict) as clash:
         suppliers.create(session, None, new_supplier(slip_prefix="a"))
     assert clash.value.field == "slip_prefix"
-    assert clash.value.extra["existing_id"] == supplier(session, "coal-a").id
+    assert clash.value.existing_id == supplier(session, "coal-a").id
 
 
 def test_a_supplier_user_changes_only_its_own_contact_details(demo, session):

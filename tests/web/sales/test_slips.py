@@ -156,6 +156,7 @@ def test_lookup_by_id_number_for_a_supplier_only(api_as, engine):
     assert response.status_code == 200
     body = response.json()
     assert body["registration_id"] == rid and id_number not in response.text
+    assert "*" in body["household"]["id_number"]
     assert body["coal_left_kg"] > 0 and body["village"]["zone"] == "normal"
     with db.transaction(engine) as s:
         ban_id = s.execute(select(Household.id_number).join(Village, Village.id == Household.village_id)
