@@ -24,6 +24,7 @@ from subsidy.core import audit, clock
 from subsidy.core.errors import LoginRefused, SubsidyError
 from subsidy.models import ApiToken, LoginSession, User
 from subsidy.core.settings import get_settings
+from subsidy.rules.text import unwanted_character
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +74,9 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
     and while locked even the right password is refused."""
     settings = get_settings()
     now = clock.now()
-    user = session.execute(
+    # A name with a control character is nobody's (user names are refused with one), and PostgreSQL would refuse
+    # a NUL in the parameter with an error instead of an answer.
+    user = None if unwanted_character(username) else session.execute(
         # Unscoped: a browser still logged in as someone else may log in as another user. FOR NO KEY UPDATE: the
         # failure count is serialised, yet rows that merely reference the user (a slip's clerk, checked by its
         # foreign key with a KEY SHARE lock) are written meanwhile instead of waiting for the password check.
