@@ -73,7 +73,13 @@ def install() -> None:
         return
 
     def factory(*args, **kwargs) -> logging.LogRecord:
-        return mask_record(current(*args, **kwargs))
+        record = current(*args, **kwargs)
+        try:
+            return mask_record(record)
+        except Exception as error:  # logging must never raise; what could not be masked is not written
+            record.msg, record.args = f"log record not written: it could not be masked ({type(error).__name__})", ()
+            record.exc_info = record.exc_text = record.stack_info = None
+            return record
 
     factory.masks_personal_data = True
     logging.setLogRecordFactory(factory)

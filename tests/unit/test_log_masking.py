@@ -82,3 +82,12 @@ def test_installing_twice_masks_once():
         assert logging.getLogRecordFactory() is once
     finally:
         logging.setLogRecordFactory(before)
+
+
+def test_a_record_that_cannot_be_masked_is_replaced_not_written_nor_raised(masked_records):
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError(ID)
+
+    logging.getLogger("subsidy.web").warning("value %s", Unprintable())
+    assert masked_records[0].getMessage() == "log record not written: it could not be masked (RuntimeError)"
