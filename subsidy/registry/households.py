@@ -393,8 +393,6 @@ def reject(session: Session, actor, registration_id: int, reason: str) -> Regist
     reason = clean_text(reason, "reason", 200, label="驳回原因")
     if not reason:
         raise SubsidyError("请填写驳回原因", field="reason")
-    if len(reason) > 200:
-        raise SubsidyError("驳回原因不能超过200个字", field="reason")
     return _decide(session, actor, registration_id, RegistrationStatus.REJECTED, reason)
 
 
