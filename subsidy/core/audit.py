@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import clock
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
+from subsidy.rules.text import without_unwanted
 from subsidy.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -212,6 +213,8 @@ def entries_page(session: Session, *, action: str | None = None, username: str |
 
     query = select(AuditEntry)
     count = select(func.count()).select_from(AuditEntry)
+    # Filters are not stored: a stray control character is dropped (PostgreSQL would refuse a NUL with an error).
+    action, username = without_unwanted(action or ""), without_unwanted(username or "")
     if action:
         query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
     if username:

@@ -129,3 +129,11 @@ def test_an_imported_row_with_a_control_character_is_refused_and_the_others_are_
 def test_a_search_with_a_control_character_finds_as_without_it(session, demo):
     name = households.list_households(session, q="").items[0].head_name
     assert households.list_households(session, q=f"{name}\x00").total == households.list_households(session, q=name).total
+
+
+def test_an_audit_filter_with_a_control_character_finds_as_without_it(session, demo):
+    from subsidy.core import audit
+
+    _, total = audit.entries_page(session, username="system")
+    assert audit.entries_page(session, username="system\x00")[1] == total
+    assert audit.entries_page(session, action="\x00")[1] == audit.entries_page(session)[1]
