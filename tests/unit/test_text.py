@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy.core.errors import SubsidyError
@@ -25,6 +25,7 @@ def test_every_control_character_and_non_character_is_refused_anywhere_in_the_te
         assert "住址" in refused.value.message and f"U+{ord(bad):04X}" in refused.value.message
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"),
                                       blacklist_characters="\ufffe\uffff"), max_size=50))
 def test_text_without_unwanted_characters_is_kept_as_typed_but_for_surrounding_spaces(value):
@@ -33,6 +34,7 @@ def test_text_without_unwanted_characters_is_kept_as_typed_but_for_surrounding_s
     assert clean_text(value, "note", 50, label="备注") == value.strip()
 
 
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_whatever_is_typed_is_either_refused_or_clean(value):
     try:
