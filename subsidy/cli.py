@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from subsidy.core import db
+from subsidy.core import db, logs
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.install()
     parser = argparse.ArgumentParser(prog="subsidy", description="清洁煤补贴管理系统 command line")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from subsidy.core import audit, db
+from subsidy.core import audit, db, logs
 from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
@@ -76,6 +76,7 @@ def _controllers() -> list:
 
 
 def create_app(*, check_schema: bool = True) -> Litestar:
+    logs.install()
     settings = get_settings()
     if not settings.secret_key:
         raise SystemExit("SECRET_KEY is not set. Set it (for example `export SECRET_KEY=$(openssl rand -hex 32)`), "

@@ -26,6 +26,7 @@ from subsidy.core import audit, clock
 from subsidy.core.errors import LoginRefused, Refused
 from subsidy.models import ApiToken, LoginSession, User
 from subsidy.core.settings import get_settings
+from subsidy.rules.text import unwanted_character
 
 
 @lru_cache(maxsize=1)
@@ -85,7 +86,9 @@ def authenticate(session: Session, username: str, password: str, *, address: str
         # No password check: the block is the caller's own address's and tells nothing about any user, and hashing
         # for a blocked flood would hand it a password check's CPU time per request.
         return LoginResult(None, LOGIN_REFUSED)
-    user = session.execute(
+    # A name with a control character is nobody's (user names are refused with one), and PostgreSQL would refuse
+    # a NUL in the parameter with an error instead of an answer.
+    user = None if unwanted_character(username) else session.execute(
         # Unscoped: a browser still logged in as someone else may log in as another user. FOR NO KEY UPDATE: the
         # failure count is serialised, yet rows that merely reference the user (a slip's clerk, checked by its
         # foreign key with a KEY SHARE lock) are written meanwhile instead of waiting for the password check.

@@ -13,6 +13,7 @@ from subsidy.core import audit, clock
 from subsidy.accounts import auth, throttle
 from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.models import Role, Supplier, Town, User, Village
+from subsidy.rules.text import clean_text_into
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 
@@ -22,7 +23,8 @@ def create_user(session: Session, actor, *, username: str, role: str, password: 
                 temporary: bool = True) -> User:
     """A user whose scope matches the role. With `temporary`, the password must be changed at first login."""
     username = username.strip().lower()
-    errors = {}
+    errors: dict[str, str] = {}
+    display_name = clean_text_into(errors, display_name, "display_name", 64, label="姓名/单位")
     if not USERNAME.match(username):
         errors["username"] = "用户名为2至64位小写字母、数字、点、下划线或连字符"
     try:
@@ -45,7 +47,7 @@ def create_user(session: Session, actor, *, username: str, role: str, password: 
     if session.execute(select(User.id).where(User.username == username).execution_options(unscoped=True)).first():
         raise Conflict("该用户名已被使用", field="username")
     user = User(
-        username=username, display_name=display_name.strip() or username, role=role,
+        username=username, display_name=display_name or username, role=role,
         town_id=town_id if role == Role.TOWN else None,
         village_id=village_id if role == Role.VILLAGE else None,
         supplier_id=supplier_id if role == Role.SUPPLIER else None,

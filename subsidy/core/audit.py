@@ -53,6 +53,7 @@ from subsidy.core import clock
 from subsidy.core.settings import AuditKeys, get_settings
 from subsidy.models import AuditEntry, AuditLink, AuditSeal
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
+from subsidy.rules.text import without_unwanted
 
 GENESIS = "0" * 64
 SEAL_CHUNK = 5000  # links per seal: a seal after a long pause is several seals, each one statement of links
@@ -394,6 +395,8 @@ def entries_page(session: Session, *, action: str | None = None, username: str |
 
     query = select(AuditEntry)
     count = select(func.count()).select_from(AuditEntry)
+    # Filters are not stored: a stray control character is dropped (PostgreSQL would refuse a NUL with an error).
+    action, username = without_unwanted(action or ""), without_unwanted(username or "")
     if action:
         query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
     if username:

@@ -67,6 +67,9 @@ def sqlite_path(url: str) -> Path | None:
 
 def make_engine(url: str, **kwargs) -> Engine:
     url = normalise_url(url)
+    # Statement parameters are citizens' ID numbers, phones and addresses: never in an error's text (which ends up
+    # in the log) nor in SQLAlchemy's own statement logging. Not overridable on purpose.
+    kwargs["hide_parameters"] = True
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

@@ -14,6 +14,7 @@ from subsidy.core import audit
 from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, Product, QualityStandard, Season
 from subsidy.rules.measures import parse_mj, parse_percent
+from subsidy.rules.text import clean_text
 
 # Defaults for a new season. Seed 002 (the third-party-test requirement) names the two national standards the supply
 # must meet: GB 34169-2017《商品煤质量 民用散煤》"无烟1号" and GB 34170-2017《商品煤质量 民用型煤》"型煤1号".
@@ -107,7 +108,7 @@ def save_standard(session: Session, actor, season_id: int, product: str, *, vola
         errors["calorific_mj_kg"] = error.message
     if errors:
         raise Refused("质量标准有误：" + "；".join(errors.values()), errors=errors)
-    values["source"] = (source or "").strip()[:200] or "区发改局设定"
+    values["source"] = clean_text(source, "source", 200, label="依据") or "区发改局设定"
     standard = standard_for(session, season_id, product)
     before = audit.snapshot(standard) if standard else None
     if standard is None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, NotFound, Refused
 from subsidy.models import District, Town, Village, Zone
+from subsidy.rules.text import clean_text
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 
@@ -31,7 +32,7 @@ def _check_code(code: str) -> str:
 
 
 def _check_name(name: str) -> str:
-    name = name.strip()
+    name = clean_text(name, "name", 64, label="名称")
     if not 2 <= len(name) <= 64:
         raise Refused("名称为2至64个字", field="name")
     return name

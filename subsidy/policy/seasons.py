@@ -13,6 +13,7 @@ from subsidy.core import audit
 from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, Category, FundShare, Product, Season, SubsidyRate, Town, TownTarget
 from subsidy.rules.measures import parse_percent_bp, parse_tons_to_kg, parse_yuan
+from subsidy.rules.text import clean_text_into
 
 FUND_NAMES = {"province": "省级资金", "city": "市级资金", "district": "区级资金", "town": "街道/镇资金"}
 
@@ -107,8 +108,7 @@ class PolicyInput:
 
 def validate_policy(policy: PolicyInput) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not policy.name.strip():
-        errors["name"] = "请填写采暖季名称"
+    clean_text_into(errors, policy.name, "name", 64, label="采暖季名称", required=True)
     if not policy.code.strip() or not policy.code.isalnum() or len(policy.code) > 8:
         errors["code"] = "采暖季代码为1至8位字母或数字，用于销售单号"
     if policy.ends_on < policy.starts_on:

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotAllowed, Refused
+from subsidy.core.errors import Conflict, NotAllowed, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
+from subsidy.rules.text import clean_text, without_unwanted
 from subsidy.models import (
     AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Town,
     Village, Zone,
@@ -46,7 +47,8 @@ _LATIN_NAME = re.compile(r"[A-Za-z]+(?:[ .'\-·][A-Za-z]+)*")
 # --- validation ---------------------------------------------------------------------------------------------------
 
 def clean_name(raw: str) -> str:
-    name = " ".join(unicodedata.normalize("NFKC", raw or "").translate(_DOTS).split())
+    raw = clean_text(raw, "head_name", 40, label="户主姓名")
+    name = " ".join(unicodedata.normalize("NFKC", raw).translate(_DOTS).split())
     if not name:
         raise ValueError("请填写户主姓名")
     if not 2 <= len(name) <= 20:
@@ -57,7 +59,7 @@ def clean_name(raw: str) -> str:
 
 
 def clean_address(raw: str) -> str:
-    address = " ".join((raw or "").split())
+    address = " ".join(clean_text(raw, "address", 200, label="住址").split())
     if not address:
         raise ValueError("请填写住址")
     if len(address) > 200:
@@ -90,7 +92,7 @@ def validate_household(data: HouseholdInput, today: date | None = None) -> House
     for field, check in (("head_name", clean_name), ("address", clean_address), ("category", clean_category)):
         try:
             setattr(out, field, check(getattr(data, field)))
-        except ValueError as error:
+        except (ValueError, SubsidyError) as error:
             errors[field] = str(error)
     try:
         out.id_number = validate_id_number(data.id_number or "", today or clock.today())
@@ -198,7 +200,9 @@ class Page:
 def _matching(q: str):
     """Households whose name, ID number or phone matches `q` (ID number and phone: exact after normalising, or the
     trailing digits; name: contains)."""
-    q = " ".join(unicodedata.normalize("NFKC", q or "").split())
+    # A search is not stored, so a stray control character is dropped rather than refused (PostgreSQL would refuse
+    # a NUL in the parameter with an error).
+    q = " ".join(unicodedata.normalize("NFKC", without_unwanted(q or "")).split())
     if not q:
         return None
     conditions = [Household.head_name.contains(q)]
@@ -310,7 +314,7 @@ def publish_notice(session: Session, actor, village_id: int, objection_contact: 
     _require(actor, Role.VILLAGE)
     village = get_or_404(session, Village, village_id)
     season = seasons.active_season(session)
-    contact = " ".join((objection_contact or "").split())[:200] or default_objection(village)
+    contact = clean_text(objection_contact, "objection_contact", 200, label="异议受理") or default_objection(village)
     today = clock.today()
     notice = Notice(village_id=village.id, season_id=season.id, published_on=today,
                     ends_on=today + timedelta(days=season.notice_days), objection_contact=contact,
@@ -383,11 +387,9 @@ def approve(session: Session, actor, registration_id: int) -> Registration:
 
 def reject(session: Session, actor, registration_id: int, reason: str) -> Registration:
     _require(actor, Role.TOWN)
-    reason = " ".join((reason or "").split())
+    reason = clean_text(reason, "reason", 200, label="驳回原因")
     if not reason:
         raise Refused("请填写驳回原因", field="reason")
-    if len(reason) > 200:
-        raise Refused("驳回原因不能超过200个字", field="reason")
     return _decide(session, actor, registration_id, RegistrationStatus.REJECTED, reason)
 
 

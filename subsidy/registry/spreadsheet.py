@@ -21,13 +21,12 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, sheets
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotFound, Refused
+from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.registry.households import (check_quantities, clean_address, clean_category, clean_name,
                                         visible_village_name)
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, mask_phone, validate_id_number, validate_phone
@@ -146,7 +145,7 @@ def _parse_row(number: int, cells: tuple, villages: dict[str, Village], today) -
     def check(label, fn, value):
         try:
             return fn(value)
-        except (ValueError, InvalidIdNumber, InvalidPhone) as error:
+        except (ValueError, SubsidyError, InvalidIdNumber, InvalidPhone) as error:
             errors.append(RowError(number, label, str(error)))
             return None
 
@@ -387,12 +386,6 @@ def confirm_upload(session: Session, actor, upload_id: int) -> ImportResult:
 
 # --- export ---------------------------------------------------------------------------------------------------------
 
-def _text_cell(sheet, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = "@"
-    return cell
-
-
 def _tons_value(kg: int):
     return kg // 1000 if kg % 1000 == 0 else Decimal(kg) / 1000
 
@@ -405,11 +398,11 @@ def write_rows(actor, rows: Iterable[tuple[Household, Registration | None, Villa
     sheet = workbook.create_sheet("购买登记表")
     sheet.column_dimensions["C"].width = 22
     sheet.column_dimensions["E"].width = 30
-    sheet.append(list(HEADER) + list(extra_columns))
+    sheets.append(sheet, list(HEADER) + list(extra_columns))
     for household, registration, village in rows:
-        sheet.append([
-            village.code, household.head_name, _text_cell(sheet, show_id(actor, Record.HOUSEHOLD, household.id_number)),
-            _text_cell(sheet, show_phone(actor, Record.HOUSEHOLD, household.phone)), household.address,
+        sheets.append(sheet, [
+            village.code, household.head_name, show_id(actor, Record.HOUSEHOLD, household.id_number),
+            show_phone(actor, Record.HOUSEHOLD, household.phone), household.address,
             CATEGORY_LABELS.get(household.category, household.category),
             _tons_value(registration.coal_kg) if registration else None,
             registration.stoves if registration else None,
@@ -448,7 +441,7 @@ def export_village(session: Session, actor, village_id: int) -> tuple[str, bytes
 def template_bytes() -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("购买登记表")
-    sheet.append(list(HEADER))
+    sheets.append(sheet, HEADER)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -473,12 +466,12 @@ def export_notice(session: Session, notice_id: int) -> bytes:
     village = session.get(Village, found.village_id)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("公示")
-    sheet.append([f"{village.name}洁净煤及节能环保炉具购买登记公示"])
-    sheet.append([f"公示期：{found.published_on:%Y-%m-%d} 起至 {found.ends_on:%Y-%m-%d}；"
-                  f"如有异议请向{found.objection_contact}反映"])
-    sheet.append(["序号", "户主姓名", "身份证号码", "住址", "户类别", "洁净煤(吨)", "炉具(台)"])
+    sheets.append(sheet, [f"{village.name}洁净煤及节能环保炉具购买登记公示"])
+    sheets.append(sheet, [f"公示期：{found.published_on:%Y-%m-%d} 起至 {found.ends_on:%Y-%m-%d}；"
+                          f"如有异议请向{found.objection_contact}反映"])
+    sheets.append(sheet, ["序号", "户主姓名", "身份证号码", "住址", "户类别", "洁净煤(吨)", "炉具(台)"])
     for n, (registration, household) in enumerate(notice_rows(session, notice_id), start=1):
-        sheet.append([n, household.head_name, _text_cell(sheet, show_id(None, Record.NOTICE, household.id_number)),
+        sheets.append(sheet, [n, household.head_name, show_id(None, Record.NOTICE, household.id_number),
                       household.address, CATEGORY_LABELS.get(household.category, household.category),
                       _tons_value(registration.coal_kg), registration.stoves])
     out = io.BytesIO()

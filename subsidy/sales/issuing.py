@@ -25,7 +25,7 @@ from subsidy.core import audit, clock
 from subsidy.supply import batches, contracts
 from subsidy.policy import seasons
 from subsidy.core.db import is_unique_violation, pg_branch
-from subsidy.core.errors import NotAllowed, NotFound, Refused
+from subsidy.core.errors import NotAllowed, NotFound, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, validate_id_number
 from subsidy.models import (
     PRODUCT_LABELS, Batch, Contract, District, Household, HouseholdStove, Product,
@@ -34,6 +34,7 @@ from subsidy.models import (
 )
 from subsidy.rules.money import line_amount_fen, line_subsidy_fen, tons, yuan
 from subsidy.rules.numbers import slip_number
+from subsidy.rules.text import clean_text
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -395,11 +396,10 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         else:
             if line.quantity != 1:
                 raise _refuse("炉具每行数量为1台，并填写该台炉具的编号", _line_field(i, "quantity"))
-            serial = (line.serial or "").strip().upper()
-            if not serial:
-                raise _refuse("请填写炉具编号", _line_field(i, "serial"))
-            if len(serial) > 64:
-                raise _refuse("炉具编号不能超过64个字符", _line_field(i, "serial"))
+            try:
+                serial = clean_text(line.serial, "serial", 64, label="炉具编号", required=True).upper()
+            except SubsidyError as refusal:
+                raise _refuse(refusal.message, _line_field(i, "serial")) from None
             if serial in serials or _one(session, _SERIAL_SOLD, serial=serial):
                 raise _refuse(f"炉具编号 {serial} 已经售出过，每台炉具只能销售一次", _line_field(i, "serial"))
             serials.add(serial)

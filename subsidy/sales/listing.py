@@ -67,22 +67,21 @@ def export_xlsx(session: Session, flt: SlipFilter, *, viewer: User | None = None
     import io
 
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
+    from subsidy.core import sheets
     from subsidy.models import CATEGORY_LABELS, SLIP_STATUS_LABELS
 
     towns = dict(session.execute(select(Town.id, Town.name).execution_options(unscoped=True)).all())
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("销售单")
-    ws.append(["销售单号", "开具日期", "街道/镇", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)", "炉具(台)",
-               "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
+    sheets.append(ws, ["销售单号", "开具日期", "街道/镇", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)", "炉具(台)",
+                       "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
     for s in iter_slips(session, flt):
-        id_cell = WriteOnlyCell(ws, value=show_id(viewer, Record.LISTING, s.id_number))
-        id_cell.number_format = "@"
-        ws.append([s.number, s.issued_on, towns.get(s.town_id, ""), s.head_name, id_cell,
-                   CATEGORY_LABELS.get(s.category, s.category), tons(s.coal_kg), s.stoves, yuan(s.amount_fen),
-                   yuan(s.subsidy_fen), yuan(s.household_pays_fen), SLIP_STATUS_LABELS.get(s.status, s.status),
-                   s.void_reason])
+        sheets.append(ws, [s.number, s.issued_on, towns.get(s.town_id, ""), s.head_name,
+                           show_id(viewer, Record.LISTING, s.id_number),
+                           CATEGORY_LABELS.get(s.category, s.category), tons(s.coal_kg), s.stoves, yuan(s.amount_fen),
+                           yuan(s.subsidy_fen), yuan(s.household_pays_fen), SLIP_STATUS_LABELS.get(s.status, s.status),
+                           s.void_reason])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

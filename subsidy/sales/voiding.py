@@ -20,6 +20,7 @@ from subsidy.models import (
 )
 from subsidy.sales.slips import VOIDABLE_SUMMARY, get_by_number, lines_of
 from subsidy.settlement import summaries
+from subsidy.rules.text import clean_text
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -31,12 +32,10 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
     batch stock and the household's stove. Never deletes. The stove's serial is free to be sold again."""
     if user.role != Role.SUPPLIER:
         raise NotAllowed("只有开具销售单的配送企业可以作废")
-    reason = (reason or "").strip()
+    reason = clean_text(reason, "reason", 200, label="作废原因")
     slip = get_by_number(session, number)
     if not reason:
         raise Refused("请填写作废原因", field="reason")
-    if len(reason) > 200:
-        raise Refused("作废原因不能超过200个字", field="reason")
     if slip.summary_id is not None:
         # Lock the summary so a town approval cannot slip in between this check and the void.
         status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id).with_for_update()

@@ -12,6 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
+from subsidy.core import sheets
 from subsidy.rules.idnumbers import mask_id_number
 from subsidy.models import SUMMARY_STATUS_LABELS, Settlement, Summary, Town
 from subsidy.rules.money import tons, yuan
@@ -38,29 +39,27 @@ class Sheet:
 
     def title(self, text: str) -> None:
         self.row += 1
-        self.ws.cell(self.row, 1, text).font = Font(size=16, bold=True)
+        sheets.put(self.ws, self.row, 1, text).font = Font(size=16, bold=True)
         self.ws.cell(self.row, 1).alignment = CENTER
         self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=self.width)
         self.ws.row_dimensions[self.row].height = 28
 
     def line(self, text: str) -> None:
         self.row += 1
-        self.ws.cell(self.row, 1, text)
+        sheets.put(self.ws, self.row, 1, text)
         self.ws.merge_cells(start_row=self.row, start_column=1, end_row=self.row, end_column=self.width)
 
     def table_row(self, values: list, *, header: bool = False, bold: bool = False) -> None:
         self.row += 1
         for col, value in enumerate(values, start=1):
-            cell = self.ws.cell(self.row, col, value)
+            cell = sheets.put(self.ws, self.row, col, value)
             cell.border = BOX
             if header or bold:
                 cell.font = Font(bold=True)
             if header:
                 cell.alignment = CENTER
             elif isinstance(value, str) and value[:1].isdigit() and col > 2:
-                cell.alignment = RIGHT
-            if isinstance(value, str):
-                cell.data_type = "s"  # numbers as text keep their formatting (and ID numbers their digits)
+                cell.alignment = RIGHT  # numbers as text (they keep their formatting, and ID numbers their digits)
 
     def blank(self) -> None:
         self.row += 1
@@ -70,13 +69,13 @@ class Sheet:
         per = max(1, self.width // max(1, len(parties)))
         self.row += 1
         for i, party in enumerate(parties):
-            self.ws.cell(self.row, 1 + i * per, f"{party}（盖章）：")
+            sheets.put(self.ws, self.row, 1 + i * per, f"{party}（盖章）：")
         self.row += 2
         for i, _ in enumerate(parties):
-            self.ws.cell(self.row, 1 + i * per, "经办人签字：")
+            sheets.put(self.ws, self.row, 1 + i * per, "经办人签字：")
         self.row += 1
         for i, _ in enumerate(parties):
-            self.ws.cell(self.row, 1 + i * per, "日期：    年  月  日")
+            sheets.put(self.ws, self.row, 1 + i * per, "日期：    年  月  日")
 
     def save(self) -> bytes:
         ws = self.ws

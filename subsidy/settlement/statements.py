@@ -29,6 +29,7 @@ from subsidy.models import (
 from subsidy.rules.money import split_largest_remainder
 from subsidy.core.scope import get_or_404
 from subsidy.rules.months import parse_month
+from subsidy.rules.text import clean_text_into
 from subsidy.settlement.summaries import S, TOTALS, _in_summaries, _lock_supplier
 
 
@@ -140,10 +141,8 @@ def earlier_statements(session: Session, summary: Summary) -> list[Settlement]:
 def pay(session: Session, *, officer: User, settlement_id: int, reference: str, paid_on: date | None) -> Settlement:
     """Record the bank payment of a statement, once: a second payment (even at the same moment) is a Conflict."""
     _require_finance(officer)
-    reference = (reference or "").strip()
-    errors = {}
-    if not reference:
-        errors["reference"] = "请填写支付凭证号"
+    errors: dict[str, str] = {}
+    reference = clean_text_into(errors, reference, "reference", 64, label="支付凭证号", required=True)
     if paid_on is None:
         errors["paid_on"] = "请填写支付日期"
     elif paid_on > clock.today():

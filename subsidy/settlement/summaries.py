@@ -40,6 +40,7 @@ from subsidy.models import (
 )
 from subsidy.core.scope import get_or_404
 from subsidy.rules.months import month_bounds, parse_month
+from subsidy.rules.text import clean_text
 
 
 S = SummaryStatus
@@ -345,6 +346,7 @@ def approve(session: Session, *, reviewer: User, summary_id: int, comment: str =
             seen: Figures | None = None) -> Summary:
     """One step up the chain, by the reviewer whose turn it is (a town only sees its own towns' summaries), for the
     figures the reviewer saw (`seen`; the API may leave them out, and then approves the figures as they stand)."""
+    comment = clean_text(comment, "comment", 500, label="审核意见")
     summary = get_or_404(session, Summary, summary_id)
     _reviewer_turn(reviewer, summary)
     if seen is not None and seen != Figures.of(summary):
@@ -353,7 +355,7 @@ def approve(session: Session, *, reviewer: User, summary_id: int, comment: str =
     from_status = summary.status
     to = NEXT[(from_status, Role(reviewer.role))]
     _move(session, summary, from_status, to, seen or Figures.of(summary))
-    _event(session, summary, reviewer, "approve", from_status, to, comment.strip()[:500])
+    _event(session, summary, reviewer, "approve", from_status, to, comment)
     audit.record(session, reviewer, "summary.approved", summary, before=before)
     return summary
 
@@ -373,7 +375,7 @@ def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], co
 
 def return_summary(session: Session, *, reviewer: User, summary_id: int, reason: str) -> Summary:
     """Back to the supplier with a reason, by the reviewer whose turn it is."""
-    reason = (reason or "").strip()
+    reason = clean_text(reason, "reason", 500, label="退回原因")
     if not reason:
         raise Refused("退回时请填写原因", field="reason")
     summary = get_or_404(session, Summary, summary_id)
@@ -381,14 +383,14 @@ def return_summary(session: Session, *, reviewer: User, summary_id: int, reason:
     before = audit.snapshot(summary)
     from_status = summary.status
     _move(session, summary, from_status, S.RETURNED)
-    _event(session, summary, reviewer, "return", from_status, S.RETURNED, reason[:500])
+    _event(session, summary, reviewer, "return", from_status, S.RETURNED, reason)
     audit.record(session, reviewer, "summary.returned", summary, before=before)
     return summary
 
 
 def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int, reason: str) -> Summary:
     """Take one questioned slip out of the summary; the rest goes on. The slip goes back to its supplier."""
-    reason = (reason or "").strip()
+    reason = clean_text(reason, "reason", 200, label="剔除原因")
     if not reason:
         raise Refused("剔除销售单时请填写原因", field="reason")
     summary = get_or_404(session, Summary, summary_id)
@@ -401,7 +403,7 @@ def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int
     before = audit.snapshot(summary)
     taken = session.execute(
         update(Slip).where(Slip.id == slip_id, Slip.supplier_id == summary.supplier_id, Slip.summary_id == summary.id)
-        .values(summary_id=None, set_aside_reason=reason[:200], set_aside_at=clock.now())
+        .values(summary_id=None, set_aside_reason=reason, set_aside_at=clock.now())
         .execution_options(synchronize_session=False)).rowcount
     if taken != 1:
         raise NotFound("该销售单不在此汇总表中")

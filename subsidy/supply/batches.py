@@ -23,6 +23,7 @@ from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Suppli
 from subsidy.core.scope import get_or_404
 from subsidy.rules.measures import parse_mj, parse_percent
 from subsidy.rules.money import tons
+from subsidy.rules.text import clean_text_into
 
 PER_PAGE = 50
 
@@ -60,12 +61,11 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
         errors["quantity_kg"] = "进货数量应为大于0的整数（千克）"
     elif data.quantity_kg > 100_000_000:
         errors["quantity_kg"] = "进货数量过大，请核对（单位：千克）"
-    report_no = (data.report_no or "").strip()
-    if not report_no:
-        errors["report_no"] = "请填写检测报告编号"
-    lab = (data.lab or "").strip()
-    if not lab:
-        errors["lab"] = "请填写检测机构"
+    report_no = clean_text_into(errors, data.report_no, "report_no", 64, label="检测报告编号", required=True)
+    lab = clean_text_into(errors, data.lab, "lab", 100, label="检测机构", required=True)
+    producer = clean_text_into(errors, data.producer, "producer", 100, label="生产企业")
+    origin = clean_text_into(errors, data.origin, "origin", 100, label="产地/来源")
+    vehicle = clean_text_into(errors, data.vehicle, "vehicle", 20, label="运输车辆")
     measured = {}
     for key, column, label in (("volatile_pct", "volatile_cpct", "挥发分"), ("sulfur_pct", "sulfur_cpct", "全硫"),
                                ("ash_pct", "ash_cpct", "灰分")):
@@ -90,9 +90,8 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
         attachment_id = attachments.store(session, actor, filename=report[0], data=report[1],
                                           supplier_id=supplier_id, field="report").id
     batch = Batch(supplier_id=supplier_id, season_id=season.id, product=str(product), quantity_kg=data.quantity_kg,
-                  producer=(data.producer or "").strip()[:100], origin=(data.origin or "").strip()[:100],
-                  arrival_date=data.arrival_date or clock.today(), vehicle=(data.vehicle or "").strip()[:20],
-                  report_no=report_no[:64], lab=lab[:100], passed=not failed,
+                  producer=producer, origin=origin, arrival_date=data.arrival_date or clock.today(), vehicle=vehicle,
+                  report_no=report_no, lab=lab, passed=not failed,
                   failed_reasons="；".join(failed)[:400], report_attachment_id=attachment_id,
                   created_by=getattr(actor, "id", None), **measured)
     session.add(batch)

@@ -287,29 +287,29 @@ def to_xlsx(session: Session, book: Ledger) -> bytes:
     workbook (it writes each row out as it comes; memory stays flat whatever the number of rows). Dates are ISO text
     cells (YYYY-MM-DD sorts correctly): a styled date cell costs about twice as much to write."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+
+    from subsidy.core import sheets
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("进销货台账")
     for width, col in zip((12, 8, 24, 30, 14, 14, 14, 10), "ABCDEFGH"):
         sheet.column_dimensions[col].width = width
     label = PRODUCT_LABELS.get(book.product, book.product)
-    sheet.append([f"{book.supplier.name} {label} 进销货台账"])
-    sheet.append(["日期", "类别", "批次检测报告", "来源/销售", "进货(千克)", "销售(千克)", "结存(千克)", "销售单(张)"])
+    sheets.append(sheet, [f"{book.supplier.name} {label} 进销货台账"])
+    sheets.append(sheet, ["日期", "类别", "批次检测报告", "来源/销售", "进货(千克)", "销售(千克)", "结存(千克)",
+                          "销售单(张)"])
     for row in all_rows(session, book):
-        ref = WriteOnlyCell(sheet, value=row.ref)
-        ref.data_type = "s"
-        sheet.append([row.day.isoformat(), "进货" if row.kind == "in" else "销售", ref, row.detail,
-                      row.in_kg if row.kind == "in" else None, row.out_kg or None, row.balance_kg,
-                      row.slips or None])
+        sheets.append(sheet, [row.day.isoformat(), "进货" if row.kind == "in" else "销售", row.ref, row.detail,
+                              row.in_kg if row.kind == "in" else None, row.out_kg or None, row.balance_kg,
+                              row.slips or None])
     sheet.append([])
-    sheet.append(["合计", "", "", "", book.in_kg, book.out_kg, book.balance_kg])
+    sheets.append(sheet, ["合计", "", "", "", book.in_kg, book.out_kg, book.balance_kg])
     days = book.days_left
-    sheet.append(["近14天日均销售(千克)", book.daily_kg, "", "可销售天数",
-                  "无销售" if days is None else round(days, 1)])
+    sheets.append(sheet, ["近14天日均销售(千克)", book.daily_kg, "", "可销售天数",
+                          "无销售" if days is None else round(days, 1)])
     if book.failed_in_kg:
-        sheet.append(["不合格批次(不计入库存)", book.failed_in_kg])
-    sheet.append([f"结存 {tons(book.balance_kg)} 吨"])
+        sheets.append(sheet, ["不合格批次(不计入库存)", book.failed_in_kg])
+    sheets.append(sheet, [f"结存 {tons(book.balance_kg)} 吨"])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

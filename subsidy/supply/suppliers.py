@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
+from subsidy.rules.text import clean_text, clean_text_into
 from subsidy.rules.idnumbers import InvalidCreditCode, validate_credit_code, validate_phone
 from subsidy.models import PRODUCT_LABELS, Product, Role, Supplier, SupplierStatus
 from subsidy.core.scope import get_or_404
@@ -56,8 +57,8 @@ def validate(data: SupplierInput) -> dict:
     if not _CODE.fullmatch(code):
         errors["code"] = "企业代码应为小写字母、数字或连字符（1至32位），例如 coal-a"
     values["code"] = code
-    name = _clean(data.name)
-    if not name or len(name) > 100:
+    name = clean_text_into(errors, data.name, "name", 100, label="企业名称")
+    if not name and "name" not in errors:
         errors["name"] = "请填写企业名称（不超过100字）"
     values["name"] = name
     try:
@@ -69,13 +70,14 @@ def validate(data: SupplierInput) -> dict:
         errors["slip_prefix"] = "销售单编号前缀应为1至2个大写英文字母"
     values["slip_prefix"] = prefix
     values.update(_contact_values(data.contact_name, data.contact_phone, data.address, errors))
-    values["legal_rep"] = _clean(data.legal_rep)[:32]
-    values["bank_name"] = _clean(data.bank_name)[:100]
+    values["legal_rep"] = clean_text_into(errors, data.legal_rep, "legal_rep", 32, label="法定代表人")
+    values["bank_name"] = clean_text_into(errors, data.bank_name, "bank_name", 100, label="开户银行")
     account = "".join(_clean(data.bank_account).split())
     if account and not _ACCOUNT.fullmatch(account):
         errors["bank_account"] = "银行账号应为8至32位数字"
     values["bank_account"] = account
-    values["tender_notice_no"] = _clean(data.tender_notice_no)[:64]
+    values["tender_notice_no"] = clean_text_into(errors, data.tender_notice_no, "tender_notice_no", 64,
+                                                 label="中标公告编号")
     values["tender_date"] = data.tender_date
     products = []
     for p in data.products:
@@ -92,7 +94,8 @@ def validate(data: SupplierInput) -> dict:
 
 
 def _contact_values(contact_name, contact_phone, address, errors: dict) -> dict:
-    values = {"contact_name": _clean(contact_name)[:32], "address": _clean(address)[:200], "contact_phone": ""}
+    values = {"contact_name": clean_text_into(errors, contact_name, "contact_name", 32, label="联系人"),
+              "address": clean_text_into(errors, address, "address", 200, label="地址"), "contact_phone": ""}
     phone = _clean(contact_phone)
     if phone:
         try:
@@ -168,7 +171,7 @@ def set_status(session: Session, actor, supplier_id: int, status: str, reason: s
         status = SupplierStatus(status)
     except ValueError:
         raise Refused("状态无效", field="status") from None
-    reason = _clean(reason)
+    reason = clean_text(reason, "reason", 200, label="暂停原因")
     if status == SupplierStatus.SUSPENDED and not reason:
         raise Refused("暂停企业时请填写原因", field="reason")
     supplier = get_or_404(session, Supplier, supplier_id)
