@@ -85,8 +85,35 @@ class Row:
     slips: int = 0  # out: the number of issued slips in the row
 
 
+class _Stock:
+    """Stock in hand and how long it lasts at the recent pace: one rule for the ledger page and the overview.
+    The classes that use it carry `in_kg`, `out_kg` and `recent_out_kg` (sold in the last WINDOW_DAYS days)."""
+
+    in_kg: int
+    out_kg: int
+    recent_out_kg: int
+
+    @property
+    def balance_kg(self) -> int:
+        return self.in_kg - self.out_kg
+
+    @property
+    def daily_kg(self) -> int:
+        """Average daily sales over the window, rounded down to whole kg (0: no sales)."""
+        return self.recent_out_kg // WINDOW_DAYS
+
+    @property
+    def days_left(self) -> float | None:
+        """Days of stock left at the recent pace (None: nothing sold lately, so no pace to go by)."""
+        return None if not self.recent_out_kg else self.balance_kg * WINDOW_DAYS / self.recent_out_kg
+
+    @property
+    def low_stock(self) -> bool:
+        return self.days_left is not None and self.days_left < WARN_DAYS
+
+
 @dataclass
-class Ledger:
+class Ledger(_Stock):
     """The figures of the whole season and the rows of one page."""
 
     supplier: Supplier
@@ -106,24 +133,6 @@ class Ledger:
     def pages(self) -> int:
         return max(1, -(-self.row_count // self.per_page))
 
-    @property
-    def balance_kg(self) -> int:
-        return self.in_kg - self.out_kg
-
-    @property
-    def daily_kg(self) -> int:
-        """Average daily sales over the window, rounded down to whole kg (0: no sales)."""
-        return self.recent_out_kg // WINDOW_DAYS
-
-    @property
-    def days_left(self) -> float | None:
-        if not self.recent_out_kg:
-            return None
-        return self.balance_kg * WINDOW_DAYS / self.recent_out_kg
-
-    @property
-    def low_stock(self) -> bool:
-        return self.days_left is not None and self.days_left < WARN_DAYS
 
 
 def _supplier(session: Session, supplier_id: int) -> Supplier:
@@ -316,29 +325,12 @@ def to_xlsx(session: Session, book: Ledger) -> bytes:
 
 
 @dataclass(frozen=True)
-class Overview:
+class Overview(_Stock):
     supplier: Supplier
     product: str
     in_kg: int
     out_kg: int
     recent_out_kg: int
-
-    @property
-    def balance_kg(self) -> int:
-        return self.in_kg - self.out_kg
-
-    @property
-    def daily_kg(self) -> int:
-        """Average daily sales of the last WINDOW_DAYS days, as the ledger's page shows it."""
-        return self.recent_out_kg // WINDOW_DAYS
-
-    @property
-    def days_left(self) -> float | None:
-        return None if not self.recent_out_kg else self.balance_kg * WINDOW_DAYS / self.recent_out_kg
-
-    @property
-    def low_stock(self) -> bool:
-        return self.days_left is not None and self.days_left < WARN_DAYS
 
 
 def overview(session: Session, season_id: int | None = None) -> list[Overview]:
