@@ -22,6 +22,7 @@ from sqlalchemy import event, select, update
 from sqlmodel import SQLModel
 
 from subsidy.core import audit, clock, db, idempotency
+from web.api.sales import issued_json
 from subsidy.core.errors import SubsidyError
 from subsidy.models import AuditEntry, Contract, Slip, SlipStatus, Town, User
 from subsidy.rules import months
@@ -166,22 +167,23 @@ def a_counter_ready_to_sell(session) -> dict:
 
 
 def sell(engine, clerk_id: int, registration_id: int, *lines: issuing.LineIn, key: str | None = None):
-    """A sale as the API makes it (POST /slips: idempotency.execute around issuing.issue); its answer, or the
-    refusal's words."""
+    """A sale as the API makes it (POST /slips: idempotency.once around issuing.issue, one transaction); its
+    answer, or the refusal's words."""
     s = db.new_session(engine, write=True)
     try:
         clerk = s.get(User, clerk_id)
 
         def work():
-            return 201, issuing.issue(s, clerk=clerk, registration_id=registration_id, lines=list(lines)).as_json()
+            return 201, issued_json(issuing.issue(s, clerk=clerk, registration_id=registration_id, lines=list(lines)))
 
         payload = {"registration_id": registration_id, "lines": [vars(line) for line in lines]}
         try:
-            answer = idempotency.execute(s, user_id=clerk_id, key=key, method_path="POST /slips", payload=payload,
-                                         work=work)
+            answer = idempotency.once(s, user_id=clerk_id, key=key, request="POST /slips", payload=payload,
+                                      work=work)
+            s.commit()
         except SubsidyError as refusal:
             return "refused", refusal.message, refusal.field
-        return answer.status_code, answer.body, answer.replayed
+        return answer.outcome, answer.body, answer.replayed
     finally:
         s.close()
 
