@@ -342,7 +342,8 @@ def _line_field(i: int, name: str) -> str:
 
 def plan(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn], preview: bool = True) -> Plan:
     """Check a sale against every rule and price it, without changing anything (the preview). `issue` runs it again
-    inside its transaction (`preview=False`: the default batch is then chosen by `batches.take_stock`, atomically)
+    inside its transaction (`preview=False`: the default batch is then taken atomically, by `batches.take_stock_id`
+    or, on PostgreSQL, by `batches.TAKE_OLDEST` inside the sale's one statement)
     and takes the quantities by conditional updates."""
     if clerk.role != Role.SUPPLIER or clerk.supplier_id is None:
         raise NotAllowed("只有配送企业可以开具销售单")
@@ -428,8 +429,8 @@ def _no_stock(product: str, kg: int, i: int) -> Refused:
 
 def _default_batch(session: Session, supplier_id: int, season_id: int, product: str, kg: int):
     """The oldest passed batch of this supplier, season and product with `kg` in stock (id, report_no), the
-    preview's default; the sale itself takes stock with batches.take_stock, which picks the same batch or the next
-    one if it ran out in between."""
+    preview's default; the sale itself takes stock with `batches.take_stock_id` (or `TAKE_OLDEST` on PostgreSQL),
+    which picks the same batch or the next one if it ran out in between."""
     return _one(session, _OLDEST_BATCH, want_supplier_id=supplier_id, want_season_id=season_id,
                 want_product=str(product), want_kg=kg)
 
