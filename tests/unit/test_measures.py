@@ -54,7 +54,7 @@ def test_the_upper_limits_speak_of_the_unit():
     assert measures.parse_mj("40") == 40_000 and measures.parse_mj(24.5) == 24_500
 
 
-@given(st.integers(0, 10**14), st.sampled_from([2, 3]))
+@given(st.integers(0, 10**14 - 1), st.sampled_from([2, 3]))  # at most 12 whole digits, the parser's bound
 def test_any_scaled_value_written_with_its_decimals_reads_back(scaled, places):
     whole, frac = divmod(scaled, 10**places)
     assert measures.parse_decimal(f"{whole}.{frac:0{places}d}", places=places, label="数量") == scaled
