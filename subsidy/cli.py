@@ -208,15 +208,19 @@ def _audit(args) -> int:
             print("--head takes SEQ:HASH as `subsidy audit head` prints it")
             return 2
         expected = (int(seq), digest.lower())
-    with db.transaction() as session:
-        report = audit.verify(session, expected=expected)
+    report = audit.verify_database(expected=expected)
+    _print_chain(report)
+    return 0 if report.ok else 1
+
+
+def _print_chain(report) -> None:
+    """What `audit verify` and `restore` say of the audit log."""
     if report.ok:
         print(f"audit log intact: {report.checked} entries, {report.unsealed} of them not sealed yet"
               + (f"; newest seal {report.head.as_text()}" if report.head else ""))
-        return 0
+        return
     where = f" at entry {report.first_broken_id}" if report.first_broken_id else ""
     print(f"audit log broken{where}: {report.reason} ({report.checked} entries intact before it)")
-    return 1
 
 
 def _backup(args) -> int:
@@ -247,12 +251,7 @@ def _restore(args) -> int:
         print(error, file=sys.stderr)
         return 1
     print(f"restored from {args.file}")
-    chain = report.chain
-    if chain.ok:
-        print(f"audit log intact: {chain.checked} entries")
-    else:
-        print(f"audit log broken at entry {chain.first_broken_id}: {chain.reason} ({chain.checked} entries intact "
-              "before it)")
+    _print_chain(report.chain)
     print(report.schema_problem or "database schema is current")
     return 0 if report.ok else 1
 

@@ -369,6 +369,18 @@ def verify(session: Session, *, expected: tuple[int, str] | None = None, batch_s
     return ChainReport(checked + unsealed, None, unsealed=unsealed, head=_head(last) if last else None)
 
 
+def verify_database(engine=None, *, expected: tuple[int, str] | None = None) -> ChainReport:
+    """`verify` in a read-only session of its own: for the command line, a restore's check and the tests."""
+    from subsidy.core import db
+
+    session = db.new_session(engine, read_only=True)
+    try:
+        return verify(session, expected=expected)
+    finally:
+        session.rollback()
+        session.close()
+
+
 def _entry_problem(keys: AuditKeys, entry) -> str:
     secret = keys.get(entry.key_id)
     if secret is None:

@@ -138,12 +138,7 @@ def check(url: str) -> RestoreReport:
             schema_problem = None
         except db.SchemaOutdated as problem:
             schema_problem = str(problem)
-        session = db.new_session(engine, read_only=True)
-        try:
-            chain = audit.verify(session)
-        finally:
-            session.rollback()
-            session.close()
+        chain = audit.verify_database(engine)
     finally:
         engine.dispose()
     return RestoreReport(chain, schema_problem)
