@@ -39,6 +39,7 @@ from subsidy.models import (
     SlipScan, SlipStatus, Summary, SummaryEvent, SummaryStatus, Supplier, Town, User,
 )
 from subsidy.core.scope import get_or_404
+from subsidy.rules.money import yuan
 from subsidy.rules.months import month_bounds, parse_month
 from subsidy.rules.text import clean_text
 
@@ -307,7 +308,7 @@ def _move(session: Session, summary: Summary, expected: str, to: str, figures: F
 def _refuse_changed(summary: Summary) -> None:
     now = Figures.of(summary)
     raise Conflict(f"该汇总表的数据在您打开之后发生了变化（现为 {now.slip_count} 张销售单、补贴 "
-                   f"{now.subsidy_fen // 100}.{now.subsidy_fen % 100:02d} 元），请核对新的数据后重新审核",
+                   f"{yuan(now.subsidy_fen)} 元），请核对新的数据后重新审核",
                    field="seen", current=now.as_dict())
 
 
