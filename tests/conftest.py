@@ -2,11 +2,15 @@
 
 Every database test runs twice: on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set (CI sets it). Each test
 gets a database of its own, copied from a template that was built once per run by the real Alembic migrations, so
-tests never share rows and never hope that random names keep them apart.
+tests never share rows and never hope that random names keep them apart. A test that uses the demo district gets it
+copied from a second template that holds the demo as well (loaded once, by the real `demo.load`), unless it freezes
+the clock, when the demo is loaded under that clock instead. Apps are built once per set of settings: building one
+registers every route (about half a second) and holds nothing of a test's database.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import uuid
@@ -23,6 +27,7 @@ import sqlalchemy as sa
 
 from subsidy.core import clock, db
 from subsidy.core.settings import get_settings
+from tests.databases import template_key
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -53,29 +58,60 @@ def _pg_url(name: str) -> str:
     return db.normalise_url(PG_URL).rsplit("/", 1)[0] + "/" + name
 
 
+DEMO_HOUSEHOLDS_PER_VILLAGE = 6
+
+
+def _load_demo(url: str) -> None:
+    from subsidy import demo as demo_data
+
+    with db.transaction(db.get_engine(url)) as s:
+        demo_data.load(s, households_per_village=DEMO_HOUSEHOLDS_PER_VILLAGE)
+    db.dispose_engines()
+
+
+def _create_pg_database(name: str, template: str | None = None) -> None:
+    admin = _pg_admin_engine()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    admin.dispose()
+
+
+def _drop_pg_database(name: str) -> None:
+    admin = _pg_admin_engine()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """One migrated template database per backend for the whole run."""
+    """Two migrated template databases per backend for the whole run: empty, and with the demo district
+    (keys "sqlite", "sqlite+demo", "postgresql", "postgresql+demo")."""
     made: dict[str, str] = {}
-    path = tmp_path_factory.mktemp("template") / "template.db"
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
     db.upgrade(f"sqlite:///{path}")
     db.dispose_engines()
     made["sqlite"] = str(path)
-    pg_name = None
+    shutil.copy(path, folder / "demo.db")
+    _load_demo(f"sqlite:///{folder / 'demo.db'}")
+    made["sqlite+demo"] = str(folder / "demo.db")
+    pg_names = []
     if PG_URL:
         pg_name = f"tpl_{uuid.uuid4().hex[:12]}"
-        admin = _pg_admin_engine()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{pg_name}"')
-        admin.dispose()
+        _create_pg_database(pg_name)
+        pg_names.append(pg_name)
         db.upgrade(_pg_url(pg_name))
+        db.dispose_engines()
         made["postgresql"] = pg_name
+        demo_name = f"{pg_name}_demo"
+        _create_pg_database(demo_name, template=pg_name)
+        pg_names.append(demo_name)
+        _load_demo(_pg_url(demo_name))
+        made["postgresql+demo"] = demo_name
     yield made
-    if pg_name:
-        admin = _pg_admin_engine()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-        admin.dispose()
+    for name in reversed(pg_names):
+        _drop_pg_database(name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -84,14 +120,11 @@ def db_url(request, templates, tmp_path, monkeypatch) -> Iterator[str]:
     backend = request.param
     if backend == "sqlite":
         target = tmp_path / "test.db"
-        shutil.copy(templates["sqlite"], target)
+        shutil.copy(templates[template_key(request, backend)], target)
         url = f"sqlite:///{target}"
     else:
         name = f"t_{uuid.uuid4().hex[:12]}"
-        admin = _pg_admin_engine()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
-        admin.dispose()
+        _create_pg_database(name, template=templates[template_key(request, backend)])
         url = _pg_url(name)
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
@@ -100,10 +133,7 @@ def db_url(request, templates, tmp_path, monkeypatch) -> Iterator[str]:
     db.dispose_engines()
     get_settings.cache_clear()
     if backend == "postgresql":
-        admin = _pg_admin_engine()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        _drop_pg_database(name)
 
 
 @pytest.fixture
@@ -142,15 +172,23 @@ def demo(engine):
     from subsidy import demo as demo_data
 
     with db.transaction(engine) as s:
-        demo_data.load(s, households_per_village=6)
+        demo_data.load(s, households_per_village=DEMO_HOUSEHOLDS_PER_VILLAGE)  # nothing when its template had it
     return demo_data
+
+
+_APPS: dict[str, object] = {}
 
 
 @pytest.fixture
 def app(db_url):
+    """The app for the settings of this test. Apps read the database from the settings at each request, so one
+    app serves every test with the same other settings; a test that changes a setting gets an app of its own."""
     from web.app import create_app
 
-    return create_app()
+    key = repr(dataclasses.replace(get_settings(), database_url=""))
+    if key not in _APPS:
+        _APPS[key] = create_app()
+    return _APPS[key]
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ import pytest
 
 from subsidy.core import db
 from subsidy.core.settings import get_settings
+from tests.databases import template_key
 
 
 @pytest.fixture
-def db_url(templates, tmp_path, monkeypatch) -> Iterator[str]:
+def db_url(request, templates, tmp_path, monkeypatch) -> Iterator[str]:
     target = tmp_path / "test.db"
-    shutil.copy(templates["sqlite"], target)
+    shutil.copy(templates[template_key(request, "sqlite")], target)
     url = f"sqlite:///{target}"
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
