@@ -52,6 +52,8 @@
       }
     });
     if (idField) {
+      // Back at the ID field after a lookup: the next number typed or scanned replaces the last one.
+      if (document.activeElement === idField) idField.select();
       idField.addEventListener("input", function () {
         if (idField.value === lookedUp) return;
         counter.querySelectorAll("[data-sale]").forEach(function (el) { el.remove(); });
