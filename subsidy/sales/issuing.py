@@ -2,6 +2,9 @@
 and the prices, nothing written) and the sale itself (`issue`). This is the hot path of the whole system, so the sale
 runs hand-written Core statements built once at import.
 
+The lookup says why a household cannot buy (`CannotBuy.reason`, CONTRACT.md), but only for households in the
+supplier's towns; the counter's confirmation issues exactly what was previewed or nothing (`preview_token`).
+
 Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
 `registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
 batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
