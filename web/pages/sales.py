@@ -41,6 +41,8 @@ def _lines_from_form(form: dict, count: int = MAX_LINES) -> list[issuing.LineIn]
             continue  # an empty row (its product preselected or not)
         if not product:
             raise Refused("请选择产品", field=f"product_{i}")
+        if not qty_text and product != "stove":
+            raise Refused("请填写数量（吨）", field=f"quantity_{i}")
         try:
             if product == "stove":
                 quantity = int(qty_text or "1")
