@@ -30,6 +30,37 @@
     sync();
   }
 
+  // The sales counter (templates/slips/new.html): Enter in the ID field always looks the number up (a scanner ends
+  // with Enter; it must never confirm the previous buyer's preview), Enter in a line's field previews, and typing
+  // another ID number removes the lines and the preview of the last one, so nothing of it can be confirmed.
+  var counter = document.querySelector("form[data-counter]");
+  if (counter) {
+    var idField = counter.querySelector("[data-id-field]");
+    var lookedUp = idField ? idField.value : "";
+    var press = function (selector) {
+      var button = counter.querySelector(selector);
+      if (!button) return;
+      if (counter.requestSubmit) counter.requestSubmit(button); else button.click();
+    };
+    counter.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.isComposing) return;
+      var target = event.target;
+      if (target === idField) { event.preventDefault(); press("[data-lookup]"); }
+      else if (target.tagName === "INPUT" || target.tagName === "SELECT") {
+        event.preventDefault();
+        press(counter.querySelector("[data-preview]") ? "[data-preview]" : "[data-lookup]");
+      }
+    });
+    if (idField) {
+      // Back at the ID field after a lookup: the next number typed or scanned replaces the last one.
+      if (document.activeElement === idField) idField.select();
+      idField.addEventListener("input", function () {
+        if (idField.value === lookedUp) return;
+        counter.querySelectorAll("[data-sale]").forEach(function (el) { el.remove(); });
+      });
+    }
+  }
+
   // Scanning copies: a short beep for a recorded copy, a loud alarm for anything else (the clerk looks at the
   // scanner, not the screen). No audio: the colour of the result box still says it.
   var box = document.getElementById("scan-result");

@@ -40,7 +40,8 @@ def refused(request: Request, error: Refused) -> Response:
 
 
 def not_found(request: Request, error: NotFound) -> Response:
-    return _answer(request, 404, error.message)
+    """404; a NotFound that says why (the lookup's `reason`, CONTRACT.md) carries it in `details`."""
+    return _answer(request, 404, error.message, extra=getattr(error, "details", None))
 
 
 def not_allowed(request: Request, error: NotAllowed) -> Response:

@@ -2,6 +2,9 @@
 and the prices, nothing written) and the sale itself (`issue`). This is the hot path of the whole system, so the sale
 runs hand-written Core statements built once at import.
 
+The lookup says why a household cannot buy (`CannotBuy.reason`, CONTRACT.md), but only for households in the
+supplier's towns; the counter's confirmation issues exactly what was previewed or nothing (`preview_token`).
+
 Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
 `registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
 batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
@@ -15,20 +18,23 @@ audit head (at commit). Everything the sale checks is read before the first lock
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, settings
 from subsidy.supply import batches, contracts
 from subsidy.policy import seasons
 from subsidy.core.db import is_unique_violation, pg_branch
 from subsidy.core.errors import NotAllowed, NotFound, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, validate_id_number
 from subsidy.models import (
-    PRODUCT_LABELS, Batch, Contract, District, Household, HouseholdStove, Product,
+    PRODUCT_LABELS, Batch, Contract, District, Household, HouseholdStove, Notice, Product,
     Registration, RegistrationStatus, Role, Season, Slip, SlipCounter, SlipLine, SlipStatus, SubsidyRate,
     Supplier, SupplierStatus, Town, User, Village, Zone,
 )
@@ -202,6 +208,34 @@ def terms(session: Session, *, supplier_id: int, registration_id: int) -> Terms:
 # Lookup by ID number (the one way a supplier reaches the registry)
 # ---------------------------------------------------------------------------------------------------------------------
 
+# Why a household cannot buy, as POST /registrations/lookup answers it (CONTRACT.md: 404 with `reason`). `not_found`
+# is the only answer for a household outside the supplier's towns (or nobody's number): a supplier learns nothing
+# about households it does not serve. The others are for households in its towns, each saying what to do.
+NOT_FOUND, NOT_REGISTERED, IN_NOTICE, NOT_APPROVED, REJECTED, BOUGHT_ALL = (
+    "not_found", "not_registered", "in_notice", "not_approved", "rejected", "bought_all")
+
+
+class CannotBuy(NotFound):
+    """The lookup's answer when the household cannot buy from this supplier now: `reason` (one of the codes above)
+    and, in the notice period, `notice_ends_on`. A NotFound, so the API answers 404 (with `details`)."""
+
+    def __init__(self, reason: str, message: str, notice_ends_on: date | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.notice_ends_on = notice_ends_on
+
+    @property
+    def details(self) -> dict:
+        answer = {"reason": self.reason}
+        if self.notice_ends_on is not None:
+            answer["notice_ends_on"] = self.notice_ends_on.isoformat()
+        return answer
+
+
+def _month_day(day: date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
 @dataclass
 class Found:
     registration: Registration
@@ -223,6 +257,19 @@ class Found:
         r = self.registration
         return max(0, min(r.stoves, self.cap_stoves) - r.sold_stoves)
 
+    @property
+    def sells_coal(self) -> bool:
+        return any(Product(p).is_coal for p in self.prices)
+
+    @property
+    def sells_stoves(self) -> bool:
+        return Product.STOVE in self.prices
+
+    @property
+    def left_to_sell(self) -> bool:
+        """Whether anything this supplier sells is left of the registration."""
+        return (self.sells_coal and self.coal_left_kg > 0) or (self.sells_stoves and self.stoves_left > 0)
+
 
 class _Supplier:
     """The clerk's company as a sale needs it, from the supplier_* columns of the buyer row."""
@@ -240,30 +287,67 @@ def _supplier_of(session: Session, user: User):
     return _one(session, _SUPPLIER, supplier_id=user.supplier_id)
 
 
+# The household holding an ID number, its village and town, whether this supplier has a contract in that town this
+# season (`served`), and its registration of the season with its notice's end, if any. Unscoped on purpose: `served`
+# is the scope of the lookup.
+_SERVED = exists(select(_contract_t.c.id).where(_contract_t.c.supplier_id == bindparam("supplier_id"),
+                                                _contract_t.c.season_id == bindparam("season_id"),
+                                                _contract_t.c.town_id == _village_t.c.town_id))
+_HOLDER = (
+    select(Household, Village, Town, Registration, Notice.ends_on.label("notice_ends_on"), _SERVED.label("served"))
+    .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
+    .outerjoin(Registration, (Registration.household_id == Household.id)
+               & (Registration.season_id == bindparam("season_id")))
+    .outerjoin(Notice, Notice.id == Registration.notice_id)
+    .where(Household.id_number == bindparam("id_number"))
+    .execution_options(unscoped=True, populate_existing=True)
+)
+
+
 def lookup(session: Session, *, user: User, id_number: str) -> Found:
-    """The approved registration, in the active season, of the household with that ID number, if it lives in a town
-    where this supplier has a contract; NotFound otherwise (a supplier learns nothing about other households)."""
+    """The approved registration, in the active season, of the household with that ID number, with something left
+    of what this supplier sells, if it lives in a town where this supplier has a contract. Otherwise `CannotBuy`
+    with the reason: only `not_found` for a household outside the supplier's towns (a supplier learns nothing about
+    other households); for one in its towns, why it cannot buy and what to do. The page and the API both answer
+    this (one rule)."""
     supplier = _supplier_of(session, user)
     try:
         id_number = validate_id_number(id_number)
     except InvalidIdNumber as error:
         raise Refused(str(error), field="id_number") from None
     season = seasons.active_season(session)
-    row = session.execute(
-        select(Registration, Household, Village, Town)
-        .join(Household, Household.id == Registration.household_id)
-        .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
-        .where(Household.id_number == id_number, Registration.season_id == season.id,
-               Registration.status == RegistrationStatus.APPROVED)
-        .execution_options(unscoped=True, populate_existing=True)  # on purpose: the contract check below is the scope
-    ).first()
-    if row is None:
-        raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
-    prices = terms(session, supplier_id=supplier.id, registration_id=row.Registration.id).prices
-    if not prices:
-        raise NotFound("未找到该身份证号对应的已审核购买登记，或该户不在本企业的配送范围内")
-    return Found(row.Registration, row.Household, row.Village, row.Town, season.id, season.cap_coal_kg,
-                 season.cap_stoves, prices)
+    row = session.execute(_HOLDER, {"id_number": id_number, "season_id": season.id,
+                                    "supplier_id": supplier.id}).first()
+    if row is None or not row.served:
+        raise CannotBuy(NOT_FOUND, "在本企业配送的街道/镇内没有找到该身份证号的住户，请核对号码")
+    r = row.Registration
+    if r is None:
+        raise CannotBuy(NOT_REGISTERED, "该户本采暖季尚未登记购买：请户主到所在村（社区）登记，"
+                                        "经公示和街道审核通过后即可购买")
+    if r.status == RegistrationStatus.REJECTED:
+        why = f"（原因：{r.reject_reason}）" if r.reject_reason else ""
+        raise CannotBuy(REJECTED, f"该户本采暖季的购买登记未通过街道审核{why}，不能购买；如有异议请联系所在街道/镇")
+    if r.status == RegistrationStatus.NOTICED and row.notice_ends_on is not None \
+            and clock.today() < row.notice_ends_on:
+        raise CannotBuy(IN_NOTICE, f"该户的购买登记正在公示，公示期至 {_month_day(row.notice_ends_on)}，"
+                                   "期满经街道审核后可购买", notice_ends_on=row.notice_ends_on)
+    if r.status == RegistrationStatus.NOTICED:
+        raise CannotBuy(NOT_APPROVED, "该户的公示期已满，正等待街道审核：审核通过后即可购买，可联系所在街道/镇询问进度")
+    if r.status != RegistrationStatus.APPROVED:
+        raise CannotBuy(NOT_APPROVED, "该户已登记购买，尚未公示和审核：请户主联系所在村（社区），"
+                                      "公示期满经街道审核通过后即可购买")
+    prices = terms(session, supplier_id=supplier.id, registration_id=r.id).prices
+    if not prices:  # cannot happen for a served town (a contract has a product); the plain answer all the same
+        raise CannotBuy(NOT_FOUND, "在本企业配送的街道/镇内没有找到该身份证号的住户，请核对号码")
+    found = Found(r, row.Household, row.Village, row.Town, season.id, season.cap_coal_kg, season.cap_stoves, prices)
+    if not found.left_to_sell:
+        bought = "；".join(part for part in (
+            f"洁净煤登记 {tons(r.coal_kg)} 吨、已购 {tons(r.sold_coal_kg)} 吨" if found.sells_coal else "",
+            f"炉具登记 {r.stoves} 台、已购 {r.sold_stoves} 台" if found.sells_stoves else "") if part)
+        done = "已全部购买" if (r.sold_coal_kg if found.sells_coal else 0) + (r.sold_stoves if found.sells_stoves else 0) \
+            else "中没有本企业配送的产品"
+        raise CannotBuy(BOUGHT_ALL, f"该户本采暖季登记的数量{done}（{bought}），不能再开具销售单")
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -301,6 +385,12 @@ class Plan:
     supplier: object
     tiers: dict[str, list[tuple[int, int]]]
     lines: list[PlannedLine] = field(default_factory=list)
+    clerk_id: int = 0
+
+    @property
+    def token(self) -> str:
+        """What the counter's confirmation must carry back (`preview_token`)."""
+        return preview_token(self)
 
     @property
     def coal_kg(self) -> int:
@@ -330,6 +420,34 @@ class Plan:
                 ln.subsidy_fen = line_subsidy_fen(ln.amount_fen, ln.quantity, self.tiers[ln.product], per_ton=True,
                                                   already_kg=coal_before)
                 coal_before += ln.quantity
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The preview bound to its confirmation (the counter). A clerk confirms what was previewed, nothing else: the preview
+# gives a token, an HMAC over the clerk, the registration and its sold quantities as previewed, each line as asked
+# for and the totals; the confirmation carries it back and `issue` refuses a sale whose own plan does not give the
+# same token (another buyer, other lines, a total or a registration that changed in between, a second confirmation of
+# one preview). The API sends no token: its caller states the whole sale in one request.
+# ---------------------------------------------------------------------------------------------------------------------
+
+STALE_PREVIEW = "preview_token"
+
+
+def preview_token(p: Plan) -> str:
+    """The token of a plan (see above): the same for the same clerk, buyer state, lines and totals."""
+    b = p.buyer
+    parts = [str(p.clerk_id), str(b.id), str(b.sold_coal_kg), str(b.sold_stoves)]
+    for ln in p.lines:
+        parts.append(f"{ln.product}:{ln.quantity}:{'' if ln.default_batch else ln.batch_id}:{ln.serial or ''}")
+    parts += [str(p.amount_fen), str(p.subsidy_fen)]
+    key = b"subsidy.sales.preview\x1f" + settings.get_settings().secret_key.encode()
+    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def _check_preview(p: Plan, token: str) -> None:
+    if not hmac.compare_digest(preview_token(p), token or ""):
+        raise _refuse("确认的内容与预览不一致（购买人、销售内容或金额已变化，或该预览已开具过），没有开具。"
+                      "请核对后重新预览", STALE_PREVIEW)
 
 
 def _refuse(message: str, field_name: str) -> Refused:
@@ -364,7 +482,7 @@ def plan(session: Session, *, clerk: User, registration_id: int, lines: list[Lin
         raise _refuse(f"{buyer.village_name}属于禁煤区，不能销售燃煤及炉具补贴产品", "registration_id")
     if not lines:
         raise _refuse("请至少填写一行销售内容", "lines")
-    result = Plan(buyer, supplier, tiers)
+    result = Plan(buyer, supplier, tiers, clerk_id=clerk.id)
     serials: set[str] = set()
     for i, line in enumerate(lines):
         try:
@@ -485,14 +603,20 @@ def _next_seq(session: Session, supplier_id: int, season_id: int) -> int:
         return session.connection().execute(_NEXT_SEQ, params).scalar_one()
 
 
-def issue(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> "Issued":
+def issue(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn],
+          preview_token: str | None = None) -> "Issued":
     """Issue a slip (call inside one transaction: `run_in_transaction`). Every check of DESIGN.md, each refused with
     a reason; the quantities are taken by conditional updates so concurrent sales never oversell.
+
+    `preview_token` (the counter): the token of the preview being confirmed; the sale is refused (field
+    `preview_token`) unless its own plan gives the same one. None (the API) skips that check.
 
     The hot rows come last and in the same order in every sale (registration → batch → counter → inserts → audit head
     at commit), so that the locks every sale of a supplier queues on (its batch and its counter) are held for as few
     statements as possible, and no two sales deadlock."""
     p = plan(session, clerk=clerk, registration_id=registration_id, lines=lines, preview=False)
+    if preview_token is not None:
+        _check_preview(p, preview_token)
     b, supplier = p.buyer, p.supplier
     coal, stoves = p.coal_kg, p.stoves
     conn = session.connection()
@@ -518,6 +642,8 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
     if taken is None:
         raise _refuse("该户剩余可购数量不足（可能刚被同时开具的其他销售单占用），请重新查询后再开", "quantity")
     if taken - coal != b.sold_coal_kg:  # another sale got in between the check and the lock: price the tiers again
+        if preview_token is not None:  # ... and what was previewed no longer stands
+            raise _refuse("该户刚有其他销售单开具，预览已过期，没有开具。请重新预览", STALE_PREVIEW)
         p.price_tiers(taken - coal)
     # 2. Stock, per coal line (unless taken above), and 3. the number.
     for ln in coal_lines:
@@ -596,9 +722,10 @@ class Issued:
         return [SlipLine(**line) for line in self.lines]
 
 
-def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn]) -> Slip:
+def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn],
+               preview_token: str | None = None) -> Slip:
     """Issue a slip; see `issue`. Returns the stored slip (one more query: for pages and tests, not the API)."""
-    issued = issue(session, clerk=clerk, registration_id=registration_id, lines=lines)
+    issued = issue(session, clerk=clerk, registration_id=registration_id, lines=lines, preview_token=preview_token)
     return session.execute(select(Slip).where(Slip.id == issued.values["id"])
                            .execution_options(unscoped=True)).scalar_one()
 

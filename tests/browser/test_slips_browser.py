@@ -113,7 +113,7 @@ def test_a_supplier_issues_prints_and_voids_a_slip_for_the_registered_household(
     counter.fill("input[name=quantity_0]", SOLD_TONS)
     with counter.expect_navigation():
         counter.click("button[name=step][value=preview]")
-    preview = counter.locator("section.card", has_text="预览")
+    preview = counter.locator(".counter-preview")
     assert preview.locator("tbody tr").count() == 1
     preview_total = preview.locator("tfoot").inner_text()
     # 1.5 t at the contract's 1,100.00 yuan/t; the season's 300 yuan/t subsidy.
@@ -172,7 +172,7 @@ def test_a_supplier_issues_prints_and_voids_a_slip_for_the_registered_household(
     stoves.fill("input[name=serial_0]", "LJ-2026-000123")
     with stoves.expect_navigation():
         stoves.click("button[name=step][value=preview]")
-    assert "LJ-2026-000123" in stoves.locator("section.card", has_text="预览").inner_text()
+    assert "LJ-2026-000123" in stoves.locator(".counter-preview").inner_text()
     with stoves.expect_navigation(url=re.compile(r".*/slips/[^/?]+\?issued=1$")):
         stoves.click("button[name=step][value=confirm]")
     stove_number = re.search(r"/slips/([^/?]+)\?issued=1$", stoves.url).group(1)

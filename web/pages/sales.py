@@ -15,6 +15,7 @@ from subsidy.policy import regions
 from subsidy.supply import batches
 from subsidy.core.errors import NotFound, Refused, SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
+from subsidy.rules.measures import parse_tons_to_kg
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, discard, is_number, page_number, refused
 from web.guards import SCANNING_OFFICES, SELLERS, SLIP_READERS, requires
@@ -22,23 +23,30 @@ from subsidy.sales import issuing, listing, scanning, slips, voiding
 
 READERS = SLIP_READERS
 OFFICES = SCANNING_OFFICES
-MAX_LINES = 4
+MAX_LINES = 6
 
 
-def _lines_from_form(form: dict) -> list[issuing.LineIn]:
+def _line_count(form: dict) -> int:
+    """How many line rows the form has (the counter starts with one; 添加一行 adds one)."""
+    raw = str(form.get("line_count") or "1")
+    return min(max(int(raw), 1), MAX_LINES) if raw.isdigit() else 1
+
+
+def _lines_from_form(form: dict, count: int = MAX_LINES) -> list[issuing.LineIn]:
     lines = []
-    for i in range(MAX_LINES):
+    for i in range(count):
         product = (form.get(f"product_{i}") or "").strip()
         qty_text = (form.get(f"quantity_{i}") or "").strip()
-        if not product and not qty_text:
-            continue
+        if not qty_text and not (form.get(f"serial_{i}") or "").strip() and (not product or i > 0):
+            continue  # an empty row (its product preselected or not)
         if not product:
             raise Refused("请选择产品", field=f"product_{i}")
+        if not qty_text and product != "stove":
+            raise Refused("请填写数量（吨）", field=f"quantity_{i}")
         try:
             if product == "stove":
                 quantity = int(qty_text or "1")
             else:
-                from subsidy.rules.measures import parse_tons_to_kg
                 quantity = parse_tons_to_kg(qty_text)
         except (ValueError, Refused):
             raise Refused("数量格式不正确（燃煤填吨数，最多3位小数；炉具填台数）", field=f"quantity_{i}") from None
@@ -81,29 +89,46 @@ class SlipPages(Controller):
 
     @post("/slips/new", sync_to_thread=True, guards=[requires(*SELLERS)])
     def counter(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
-        """One form, three steps: `lookup` (ID number), `preview` (lines priced), `confirm` (issue)."""
+        """One form, in steps: `lookup` (the ID number: what Enter in it always does), `add_line`, `preview` (lines
+        priced, with the token that binds them) and `confirm` (issue exactly what was previewed, or nothing)."""
         step = data.get("step", "lookup")
-        context = {"products": [(p, PRODUCT_LABELS[p]) for p in (*COAL_PRODUCTS, "stove")],
-                   "max_lines": MAX_LINES}
         try:
             found = issuing.lookup(session, user=user, id_number=str(data.get("id_number", "")))
-        except (Refused, NotFound) as error:  # nobody approved under that ID number is an answer of the form
-            return refused("slips/new.html", error, data, step="lookup")
+        except Refused as error:  # not an ID number
+            return refused("slips/new.html", error, {"id_number": data.get("id_number", "")}, step="lookup")
+        except NotFound as error:  # nobody who can buy under that ID number: the answer says why (issuing.lookup)
+            return Template("slips/new.html", context={"form": {"id_number": data.get("id_number", "")},
+                                                       "step": "lookup", "lookup_error": error}, status_code=422)
         offered = batches.available(session, supplier_id=user.supplier_id, season_id=found.season_id)
-        context.update(found=found, batches=offered, stock_kg={b.id: b.quantity_kg - b.sold_kg for b in offered})
-        if step == "lookup":
-            return Template("slips/new.html", context={**context, "form": data, "step": "lines"})
+        context = {"found": found, "batches": offered, "stock_kg": {b.id: b.quantity_kg - b.sold_kg for b in offered},
+                   "products": [(p, PRODUCT_LABELS[p]) for p in (*COAL_PRODUCTS, "stove") if p in found.prices],
+                   "max_lines": MAX_LINES}
+        if step not in ("add_line", "preview", "confirm"):  # a lookup: the lines start again
+            return self._lines(context, {"id_number": data.get("id_number", "")}, 1)
+        if str(found.registration.id) != str(data.get("registration_id", found.registration.id)):
+            # Another buyer's number typed over the last one: a lookup of the new buyer, the lines start again.
+            return self._lines(context, {"id_number": data.get("id_number", "")}, 1,
+                               notice="身份证号已更换，已查询新的购买人；没有开具销售单，请重新填写销售内容")
+        count = _line_count(data)
+        if step == "add_line":
+            return self._lines(context, data, min(count + 1, MAX_LINES))
         try:
-            lines = _lines_from_form(data)
+            lines = _lines_from_form(data, count)
             if step == "preview":
                 plan = issuing.plan(session, clerk=user, registration_id=found.registration.id, lines=lines)
-                return Template("slips/new.html", context={**context, "form": data, "step": "preview",
-                                                                          "plan": plan})
-            slip = issuing.issue_slip(session, clerk=user, registration_id=found.registration.id, lines=lines)
+                return Template("slips/new.html", context={**context, "form": data, "step": "preview", "plan": plan,
+                                                           "line_count": count})
+            slip = issuing.issue_slip(session, clerk=user, registration_id=found.registration.id, lines=lines,
+                                      preview_token=str(data.get("preview_token", "")))
         except Refused as error:
             discard(session)  # a refused sale keeps nothing it took (the first line's stock)
-            return refused("slips/new.html", _map_field(error), data, step="lines", **context)
+            return refused("slips/new.html", _map_field(error), data, step="lines", line_count=count, **context)
         return Redirect(f"/slips/{slip.number}?issued=1", status_code=303)
+
+    @staticmethod
+    def _lines(context: dict, form: dict, count: int, notice: str | None = None) -> Template:
+        return Template("slips/new.html", context={**context, "form": form, "step": "lines", "line_count": count,
+                                                   "notice": notice})
 
     # --- lists ------------------------------------------------------------------------------------------------
     @get("/slips", sync_to_thread=True, guards=[requires(*READERS)])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import select
 
 from subsidy.core import db
-from subsidy.models import Household, Registration, Slip, Summary, Village
+from subsidy.models import Household, Registration, Slip, Summary, Town, Village
 from tests.unit.test_barcodes import rasterise
 
 
@@ -175,16 +176,87 @@ def test_the_counter_workflow_looks_up_previews_and_issues(client_as, engine):
     from subsidy.rules.idnumbers import mask_id_number
     # The typed number stays in the form (a POST body, never a URL); the registration shows it masked.
     assert found.status_code == 200 and "尚可购买" in found.text and mask_id_number(id_number) in found.text
-    form = {"id_number": id_number, "product_0": "stove", "quantity_0": "1", "serial_0": "WEB-1"}
+    form = {"id_number": id_number, "registration_id": str(rid), "product_0": "stove", "quantity_0": "1",
+            "serial_0": "WEB-1"}
     preview = page.submit("/slips/new", {**form, "step": "preview"})
     assert preview.status_code == 200 and "1,200.00" in preview.text and "800.00" in preview.text
-    done = page.submit("/slips/new", {**form, "step": "confirm"}, follow_redirects=False)
+    token = preview_token(preview.text)
+    done = page.submit("/slips/new", {**form, "step": "confirm", "preview_token": token}, follow_redirects=False)
     assert done.status_code == 303
     number = done.headers["location"].split("/")[2].split("?")[0]
     detail = page.get(f"/slips/{number}")
     assert detail.status_code == 200 and "WEB-1" in detail.text
-    again = page.submit("/slips/new", {**form, "step": "confirm", "serial_0": "WEB-2"})
-    assert again.status_code == 422 and "alert-error" in again.text
+    again = page.submit("/slips/new", {**form, "step": "confirm", "serial_0": "WEB-2", "preview_token": token})
+    assert again.status_code == 422 and 'data-reason="bought_all"' in again.text  # its one stove is sold
+
+
+def preview_token(html: str) -> str:
+    return re.search(r'name="preview_token" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_a_confirmation_after_another_id_number_was_typed_issues_nothing_and_looks_the_new_buyer_up(
+        client_as, engine):
+    rid, id_number = approved(engine)
+    with db.transaction(engine) as s:  # a second buyer in the same village
+        other_rid, other_id = s.execute(
+            select(Registration.id, Household.id_number).join(Household, Household.id == Registration.household_id)
+            .where(Registration.status == "approved", Registration.id != rid, Registration.coal_kg >= 1000,
+                   Registration.village_id == select(Registration.village_id).where(Registration.id == rid)
+                   .scalar_subquery())).first()
+    page = client_as("coal-a")
+    form = {"id_number": id_number, "registration_id": str(rid), "product_0": "briquette", "quantity_0": "1",
+            "line_count": "1"}
+    token = preview_token(page.submit("/slips/new", {**form, "step": "preview"}).text)
+    # The next buyer's number typed over the first, then 确认开具 (the page without script).
+    answer = page.submit("/slips/new", {**form, "id_number": other_id, "step": "confirm", "preview_token": token})
+    assert answer.status_code == 200 and "已查询新的购买人" in answer.text and 'name="quantity_0" value=""' in answer.text
+    assert f'name="registration_id" value="{other_rid}"' in answer.text and "preview_token" not in answer.text
+    # The same with the registration id rewritten too: the service refuses the first buyer's preview for it.
+    forged = page.submit("/slips/new", {**form, "id_number": other_id, "registration_id": str(other_rid),
+                                        "step": "confirm", "preview_token": token})
+    assert forged.status_code == 422 and "与预览不一致" in forged.text
+    with db.transaction(engine) as s:
+        assert s.execute(select(Slip.id)).first() is None
+
+
+def test_the_lookup_answers_404_with_the_reason_only_for_households_in_the_suppliers_towns(api_as, engine):
+    from datetime import date, timedelta
+
+    from subsidy.core import clock
+    from subsidy.models import Notice
+    from subsidy.rules.idnumbers import make_id_number
+
+    ends = clock.today() + timedelta(days=3)
+    with db.transaction(engine) as s:
+        households = s.execute(select(Registration, Household).join(Household, Household.id == Registration.household_id)
+                               .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
+                               .where(Town.code.in_(("caiyuan", "daimiao", "taiqian")),
+                                      Registration.status == "approved").order_by(Registration.id)).all()
+        (noticed, h1), (waiting, h2), (rejected, h3), (bought, h4) = households[:4]
+        notice = Notice(village_id=noticed.village_id, season_id=noticed.season_id, published_on=clock.today(),
+                        ends_on=ends)
+        s.add(notice)
+        s.flush()
+        noticed.status, noticed.notice_id = "noticed", notice.id
+        waiting.status = "registered"
+        rejected.status, rejected.reject_reason = "rejected", "不符合条件"
+        bought.sold_coal_kg = bought.coal_kg
+        unregistered = s.execute(select(Household.id_number).join(Village, Village.id == Household.village_id)
+                                 .where(Village.code == "huanshan")).scalars().first()  # ban zone: never registered
+        elsewhere = s.execute(select(Household.id_number).join(Village, Village.id == Household.village_id)
+                              .where(Village.code == "shanggao-cun")).scalars().first()
+        ids = {"in_notice": h1.id_number, "not_approved": h2.id_number, "rejected": h3.id_number,
+               "bought_all": h4.id_number, "not_registered": unregistered}
+    api = api_as("coal-a")
+    for reason, id_number in ids.items():
+        response = api.post("/api/v1/registrations/lookup", json={"id_number": id_number})
+        assert response.status_code == 404 and response.json()["reason"] == reason, (reason, response.text)
+    assert api.post("/api/v1/registrations/lookup", json={"id_number": ids["in_notice"]}).json()["notice_ends_on"] \
+        == ends.isoformat()
+    nobody = make_id_number("370911", date(1931, 1, 1), "997")
+    for id_number in (elsewhere, nobody):
+        body = api.post("/api/v1/registrations/lookup", json={"id_number": id_number}).json()
+        assert body["reason"] == "not_found" and "notice_ends_on" not in body
 
 
 def test_the_print_page_has_five_copies_with_barcodes_and_marks_a_voided_slip(client_as, api_as, engine):
