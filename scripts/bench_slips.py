@@ -2,7 +2,8 @@
 
 Starts the app with uvicorn (one server process, then two) on a loopback port against a fresh database (a SQLite temp
 file; a scratch PostgreSQL database when BENCH_DATABASE_URL or TEST_DATABASE_URL is set), loads the demo and a few
-thousand extra households with approved registrations, then 16 threads POST /api/v1/slips for ~10 s. Clients pick
+thousand extra households with approved registrations, then 16 threads POST /api/v1/slips for ~10 s, spread over the
+demo's two coal suppliers (BENCH_SUPPLIERS=N for more). Clients pick
 registrations at random, so several often sell to the same household at once, and households fill up (those sales are
 refused, 422).
 Prints slips/s, p50/p99 latency, and checks that no registration is oversold and that slip numbers have no gaps.
@@ -61,7 +62,11 @@ HOUSEHOLDS = int(os.environ.get("BENCH_HOUSEHOLDS", "4000"))
 # deployment would run (BENCH_WORKERS=1 for the first figure only). Each count is measured on the same database.
 WORKERS = [int(n) for n in os.environ.get("BENCH_WORKERS", "1,2").split(",")]
 KG_PER_SLIP = 500
-SUPPLIERS = ("coal-a", "coal-b")
+# The demo district's two coal suppliers; BENCH_SUPPLIERS=N adds copies of coal-a (its contracts, a batch and an
+# account with coal-a's password) up to N suppliers, for a city with more of them. Each supplier's sales take turns on
+# its own number counter and batch, so with two suppliers at most two sales are past that point at once; any queue
+# shared by all suppliers (as the audit head row was) shows only when there are more.
+SUPPLIERS = ("coal-a", "coal-b") + tuple(f"coal-x{n}" for n in range(int(os.environ.get("BENCH_SUPPLIERS", "2")) - 2))
 
 
 def free_port() -> int:
@@ -85,6 +90,7 @@ def prepare(url: str) -> None:
         season = seasons.active_season(s)
         villages = s.execute(sa.select(Village.id).where(Village.code.in_(["dongguan", "yingxi", "qiaogou"]))) \
             .scalars().all()
+        add_suppliers(s.connection(), SUPPLIERS[2:])
         s.execute(sa.update(Batch).values(quantity_kg=100_000_000))
         rows = []
         for n in range(HOUSEHOLDS):
@@ -98,6 +104,32 @@ def prepare(url: str) -> None:
             {"household_id": h, "season_id": season.id, "village_id": v, "coal_kg": 3000, "stoves": 0,
              "status": "approved"} for h, v in ids])
     engine.dispose()
+
+
+def add_suppliers(c: sa.Connection, codes: tuple[str, ...]) -> None:
+    """Copies of the demo's coal-a, one per code: supplier row, contracts, coal batch and supplier account (Core, so
+    that the code measured with --tree needs nothing of this script's models but their tables)."""
+    from subsidy.models import Batch, Contract, Supplier, User
+    from subsidy.rules.idnumbers import make_credit_code
+
+    supplier_t, contract_t, batch_t, user_t = (m.__table__ for m in (Supplier, Contract, Batch, User))
+    model = c.execute(sa.select(supplier_t).where(supplier_t.c.code == "coal-a")).mappings().one()
+    for n, code in enumerate(codes):
+        row = {k: v for k, v in model.items() if k != "id"} | {
+            "code": code, "name": f"压测煤炭公司{n}", "slip_prefix": chr(ord("D") + n) if n < 23 else f"X{n}",
+            "credit_code": make_credit_code(f"91370902MA3D{n:04d}X"[:17])}
+        new_id = c.execute(sa.insert(supplier_t).values(row).returning(supplier_t.c.id)).scalar_one()
+        for table in (contract_t, batch_t, user_t):
+            rows = c.execute(sa.select(table).where(table.c.supplier_id == model["id"])).mappings().all()
+            for old in rows:
+                copy = {k: v for k, v in old.items() if k != "id"} | {"supplier_id": new_id}
+                if table is user_t:
+                    copy |= {"username": code, "display_name": row["name"]}
+                c.execute(sa.insert(table).values(copy))
+
+
+def password(supplier: str) -> str:
+    return f"{'coal-a' if supplier.startswith('coal-x') else supplier}-demo"
 
 
 def registration_ids(url: str) -> list[int]:
@@ -261,7 +293,7 @@ def run(label: str, url: str) -> None:
     regs = registration_ids(url)
     binary = pgbench_binary() if label == "postgresql" else None
     if label == "postgresql" and not binary:
-        print("   (pgbench reference skipped: no pgbench on PATH; BENCH_PGBENCH names it)")
+        print("   (pgbench reference skipped: BENCH_PGBENCH=0, or no pgbench on PATH; BENCH_PGBENCH names it)")
     pgbench = PgBench(binary, url) if binary else None
     try:
         for workers in WORKERS:
@@ -300,7 +332,7 @@ def measure(label: str, url: str, regs: list[int], workers: int, pgbench: PgBenc
                 time.sleep(0.1)
         tokens = {}
         for name in SUPPLIERS:
-            r = httpx.post(base + "/api/v1/auth/token", json={"username": name, "password": f"{name}-demo"})
+            r = httpx.post(base + "/api/v1/auth/token", json={"username": name, "password": password(name)})
             r.raise_for_status()
             tokens[name] = r.json()["token"]
         latencies: list[float] = []
@@ -364,7 +396,7 @@ def measure(label: str, url: str, regs: list[int], workers: int, pgbench: PgBenc
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     checks = verify(url)
     processes = f"{workers} server process{'es' if workers > 1 else ''}"
-    print(f"{label}: {CLIENTS} clients, {processes}, {elapsed:.1f} s: {counts['201'] / elapsed:.0f} slips/s "
+    print(f"{label}: {CLIENTS} clients on {len(SUPPLIERS)} suppliers, {processes}, {elapsed:.1f} s: {counts['201'] / elapsed:.0f} slips/s "
           f"({counts['201']} issued, {counts['422']} refused as full, {counts['other']} other), "
           f"{len(latencies) / elapsed:.0f} requests/s; latency p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, "
           f"mean {statistics.mean(latencies) * 1000:.1f} ms; "
