@@ -3,9 +3,8 @@
 Starts the app with uvicorn (one server process, then two) on a loopback port against a fresh database (a SQLite temp
 file; a scratch PostgreSQL database when BENCH_DATABASE_URL or TEST_DATABASE_URL is set), loads the demo and a few
 thousand extra households with approved registrations, then 16 threads POST /api/v1/slips for ~10 s, spread over the
-demo's two coal suppliers (BENCH_SUPPLIERS=N for more). Clients pick
-registrations at random, so several often sell to the same household at once, and households fill up (those sales are
-refused, 422).
+demo's two coal suppliers (BENCH_SUPPLIERS=N for more). Clients pick registrations at random, so several often sell to
+the same household at once, and households fill up (those sales are refused, 422).
 Prints slips/s, p50/p99 latency, and checks that no registration is oversold and that slip numbers have no gaps.
 
 Goal: >= 200 slips/s on PostgreSQL with p99 < 200 ms on a 2-core machine.
