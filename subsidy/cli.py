@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file")
     imp.add_argument("--dry-run", action="store_true")
 
+    uploads = commands.add_parser("uploads", help="stored spreadsheet uploads (they hold whole ID numbers)")
+    uploads.add_argument("action", choices=["purge"],
+                         help="purge: delete uploads older than a day, confirmed or not (the server also does it "
+                              "every hour; run it from cron where the server's loop is turned off)")
+
     audit_cmd = commands.add_parser("audit", help="the audit log")
     audit_cmd.add_argument("action", choices=["verify", "seal", "head"],
                            help="verify: check every entry and seal; seal: chain what was committed since the last "
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     handler = {"db": _db, "demo": _demo, "serve": _serve, "user": _user, "households": _households,
-               "audit": _audit, "backup": _backup, "restore": _restore}[args.command]
+               "uploads": _uploads, "audit": _audit, "backup": _backup, "restore": _restore}[args.command]
     return handler(args)
 
 
@@ -164,9 +169,14 @@ def import_households(path: str, *, dry_run: bool = False) -> int:
     from subsidy.core.errors import SubsidyError
     from subsidy.registry import spreadsheet
 
+    # Read and check the whole file first, holding no write lock (it may take a while), then write in one
+    # transaction.
+    reader = db.new_session(read_only=True)
     session = db.new_session(write=True)
     try:
-        result = spreadsheet.import_file(session, None, path)
+        parsed = spreadsheet.read_file(reader, None, path)
+        db.end_read(reader)
+        result = spreadsheet.write_parsed(session, None, parsed)
         if dry_run:
             session.rollback()
         else:
@@ -175,11 +185,24 @@ def import_households(path: str, *, dry_run: bool = False) -> int:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
     finally:
+        reader.close()
         session.close()
     result.dry_run = dry_run
     for refusal in result.refused:
         print(f"row {refusal.row}: {refusal.field}: {refusal.reason}")
     print(result.summary())
+    return 0
+
+
+def _uploads(args) -> int:
+    """`subsidy uploads purge`: delete stored uploads older than a day (SUBSIDY_UPLOAD_KEEP_HOURS)."""
+    from subsidy.registry import spreadsheet
+
+    if not _require_current_schema():
+        return 1
+    with db.transaction() as session:
+        purged = spreadsheet.purge_uploads(session)
+    print(f"purged {purged} upload(s)")
     return 0
 
 

@@ -19,7 +19,7 @@ from subsidy.core import audit, db, logs
 from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
-from web.deps import RetryWrites, provide_session, provide_user
+from web.deps import RetryWrites, provide_reader, provide_session, provide_user
 from web.security import SecurityHeaders
 
 # Each area's module exposes `controllers`; adding an area is adding its name here.
@@ -63,6 +63,40 @@ async def _audit_sealer(_app):
             stop.set()
 
 
+def purge_uploads_once() -> int:
+    """One round of the purge loop: `subsidy uploads purge` (uploads kept past a day hold whole ID numbers)."""
+    from subsidy.registry import spreadsheet
+
+    with db.transaction() as session:
+        return spreadsheet.purge_uploads(session)
+
+
+@asynccontextmanager
+async def _upload_purger(_app):
+    """Purge stored uploads older than a day every `upload_purge_seconds` while the server runs (0: never)."""
+    seconds = get_settings().upload_purge_seconds
+    if seconds <= 0:
+        yield
+        return
+    stop = anyio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            try:
+                await anyio.to_thread.run_sync(purge_uploads_once)
+            except Exception as error:  # noqa: BLE001 - the next round tries again
+                log.warning("upload purge failed (%s); the next round tries again", type(error).__name__)
+            with anyio.move_on_after(seconds):
+                await stop.wait()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(loop)
+        try:
+            yield
+        finally:
+            stop.set()
+
+
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
 def healthz() -> dict:
     return {"status": "ok"}
@@ -93,7 +127,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
     app = Litestar(
         route_handlers=[healthz, create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"]),
                         *_controllers()],
-        dependencies={"session": Provide(provide_session), "user": Provide(provide_user, sync_to_thread=False)},
+        dependencies={"session": Provide(provide_session), "reader": Provide(provide_reader), "user": Provide(provide_user, sync_to_thread=False)},
         middleware=[AuthenticationMiddleware(), RetryWrites()],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_samesite="lax",
                                exclude=["^/api/"]),  # a pattern: anchored, or "/x/api/" would pass unchecked
@@ -105,7 +139,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         logging_config=None,
-        lifespan=[_audit_sealer],
+        lifespan=[_audit_sealer, _upload_purger],
         request_max_body_size=settings.upload_max_bytes,
         debug=False,
     )

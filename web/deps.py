@@ -11,6 +11,8 @@ not show the deadlock.
 from __future__ import annotations
 
 import copy
+import json
+import tempfile
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import anyio
@@ -71,12 +73,40 @@ async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
         session.close()
 
 
+async def provide_reader(request: Request) -> AsyncGenerator[Session, None]:
+    """A second, read-only session in the caller's scope, for the work a write request does before its write
+    transaction: reading an uploaded spreadsheet, which may take seconds, must hold no write lock meanwhile (SQLite's
+    BEGIN IMMEDIATE would make every other writer of the district wait). Ended like a read, whatever happens."""
+    user = request.scope.get("user")
+    session = db.new_session(read_only=True, scope=Scope.of(user) if user else None)
+    try:
+        yield session
+    finally:
+        try:
+            db.end_read(session)
+        finally:
+            session.close()
+
+
+SPOOL_IN_MEMORY = 1024 * 1024  # a received body past this is kept for a replay in a temporary file, not in memory
+REPLAY_CHUNK = 64 * 1024
+
+
+def too_large_message(limit: int) -> str:
+    return f"上传的文件过大（不能超过{limit / 1024 / 1024:g} MB），请拆分后分别上传"
+
+
 class RetryWrites(ASGIMiddleware):
     """Runs a write request again, from the start, when its transaction failed in a way that wrote nothing: a
     serialization failure or deadlock on PostgreSQL (40001, 40P01), "database is locked" on SQLite, or a connection
     the server closed during a statement (`db.is_retryable`; a connection lost at COMMIT leaves the outcome unknown
     and is never run again). The request body is replayed as it was received; the answer of an attempt that will be
-    retried is never sent. The handler of the failure (web/errors.py) marks the request's scope."""
+    retried is never sent. The handler of the failure (web/errors.py) marks the request's scope.
+
+    The body kept for a replay is spooled (memory up to SPOOL_IN_MEMORY, then a temporary file), so that an upload
+    is not held twice in memory (Litestar holds its own copy while parsing it); a body declared larger than
+    `upload_max_bytes` is answered 413 before anything is read, and one that grows past it while it streams is no
+    longer kept (Litestar's own limit, the same setting, then answers 413)."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -84,33 +114,120 @@ class RetryWrites(ASGIMiddleware):
         if scope["method"] not in WRITE_METHODS:
             await next_app(scope, receive, send)
             return
-        received: list[Message] = []
+        limit = get_settings().upload_max_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(scope, send, limit)
+            return
+        body = _Spool(limit)
 
         async def recording() -> Message:
             message = await receive()
-            received.append(message)
+            if message["type"] == "http.request":
+                body.add(message)
             return message
 
-        source = recording
+        source: Callable[[], Awaitable[Message]] = recording
         before = _state_as_it_is(scope)
-        for attempt in range(1, ATTEMPTS + 1):
-            held: list[Message] = []
+        try:
+            for attempt in range(1, ATTEMPTS + 1):
+                held: list[Message] = []
 
-            async def holding(message: Message) -> None:
-                held.append(message)
+                async def holding(message: Message) -> None:
+                    held.append(message)
 
-            # Each attempt starts from the scope as it came in: Litestar keeps what it learns while handling a request
-            # (the parsed body, whether the answer started) in the scope's state.
-            attempt_scope = {**scope, "state": {**scope.get("state", {}), CONNECTION_STATE_KEY: before()}}
-            await next_app(attempt_scope, source, holding if attempt < ATTEMPTS else send)
-            if attempt == ATTEMPTS:
-                return
-            if not attempt_scope.get(RETRY):
-                for message in held:
-                    await send(message)
-                return
-            await anyio.sleep(0.01 * attempt)
-            source = _replay(list(received), recording)
+                # Each attempt starts from the scope as it came in: Litestar keeps what it learns while handling a
+                # request (the parsed body, whether the answer started) in the scope's state.
+                attempt_scope = {**scope, "state": {**scope.get("state", {}), CONNECTION_STATE_KEY: before()}}
+                final = attempt == ATTEMPTS or body.overflowed
+                await next_app(attempt_scope, source, send if final else holding)
+                if final:
+                    return
+                if not attempt_scope.get(RETRY) or body.overflowed:
+                    for message in held:
+                        await send(message)
+                    return
+                await anyio.sleep(0.01 * attempt)
+                source = body.replay(recording)
+        finally:
+            body.close()
+
+
+class _Spool:
+    """The body of a request as received so far, for a replay."""
+
+    def __init__(self, limit: int) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        self.size = 0
+        self.complete = False
+        self.overflowed = False
+        self.limit = limit
+
+    def add(self, message: Message) -> None:
+        if self.overflowed:
+            return
+        chunk = message.get("body", b"")
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.overflowed = True  # not replayable; nothing more is kept
+            self.file.close()
+            return
+        self.file.seek(0, 2)
+        self.file.write(chunk)
+        if not message.get("more_body", False):
+            self.complete = True
+
+    def replay(self, then: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
+        """A `receive` that gives the body again, then reads on (the body may not have been read whole)."""
+        position = 0
+        size, complete = self.size, self.complete
+        finished = False
+
+        async def replaying() -> Message:
+            nonlocal position, finished
+            if finished or self.overflowed:
+                return await then()
+            self.file.seek(position)
+            chunk = self.file.read(min(REPLAY_CHUNK, size - position))
+            position += len(chunk)
+            if position >= size:
+                finished = True
+                if not complete:  # the rest was never read: read it on from the client
+                    return {"type": "http.request", "body": chunk, "more_body": True}
+                return {"type": "http.request", "body": chunk, "more_body": False}
+            return {"type": "http.request", "body": chunk, "more_body": True}
+
+        return replaying
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _content_length(scope: ASGIScope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _too_large(scope: ASGIScope, send: Send, limit: int) -> None:
+    message = too_large_message(limit)
+    if scope["path"].startswith("/api/"):
+        body = json.dumps({"detail": message, "status_code": 413, "errors": {"file": message}},
+                          ensure_ascii=False).encode()
+        media = b"application/json"
+    else:
+        body = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>文件过大</title></head>'
+                f'<body><h1>文件过大</h1><p>{message}</p><p><a href="/">返回首页</a></p>'
+                f'</body></html>').encode()
+        media = b"text/html; charset=utf-8"
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _state_as_it_is(scope: ASGIScope) -> Callable[[], ScopeState]:
@@ -125,16 +242,6 @@ def _state_as_it_is(scope: ASGIScope) -> Callable[[], ScopeState]:
         return state
 
     return fresh
-
-
-def _replay(messages: list[Message], then: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
-    """A `receive` that gives the request's messages again, then reads on (the body may not have been read whole)."""
-    pending = list(messages)
-
-    async def replaying() -> Message:
-        return pending.pop(0) if pending else await then()
-
-    return replaying
 
 
 def provide_user(request: Request) -> User:
@@ -156,4 +263,5 @@ def is_secure(request: Request) -> bool:
 from litestar.di import NamedDependency  # noqa: E402
 
 DbSession = NamedDependency[Session]
+ReadSession = NamedDependency[Session]  # `reader: ReadSession`: provide_reader
 CurrentUser = NamedDependency[User]

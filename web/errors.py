@@ -17,7 +17,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from subsidy.core.db import is_retryable, is_unique_violation
 from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, Refused
 from web.auth import is_api
-from web.deps import RETRY
+from subsidy.core.settings import get_settings
+from web.deps import RETRY, too_large_message
 
 log = logging.getLogger("subsidy.web")
 
@@ -95,7 +96,7 @@ def http_error(request: Request, error: HTTPException) -> Response:
     if isinstance(error, NotFoundException):
         return _answer(request, 404, "页面或记录不存在")
     if status == 413:
-        return _answer(request, 413, "上传的文件过大")
+        return _answer(request, 413, too_large_message(get_settings().upload_max_bytes))
     if status == 405:
         return _answer(request, 405, "不支持该请求方法")
     if status >= 500:

@@ -80,7 +80,19 @@ class Settings:
     audit_keys: AuditKeys = field(default_factory=AuditKeys)
     # How often the server seals the audit log (0: never; `subsidy audit seal` still does).
     audit_seal_seconds: float = 5.0
+    # Largest request body (an upload); RetryWrites (web/deps.py) answers 413 past it, before anything holds it.
     upload_max_bytes: int = 20 * 1024 * 1024
+    # An uploaded .xlsx is a zip archive: refused before parsing when its members would unpack to more than this in
+    # all, or one of them (past a few KiB) is compressed more than `import_max_ratio` times. openpyxl's own 100,000
+    # rows of the template unpack to about 49 MB at a ratio near 18; the 45 KB "bomb" of issue #13 is 900.
+    import_max_unpacked_bytes: int = 100 * 1024 * 1024
+    import_max_ratio: int = 100
+    # Reading an upload's rows (preview or confirmation) stops past this many seconds.
+    import_parse_seconds: float = 120.0
+    # Uploads (whole ID numbers) left unconfirmed are purged after this many hours; the server purges every
+    # `upload_purge_seconds` (0: never; `subsidy uploads purge` still does).
+    upload_keep_hours: float = 24.0
+    upload_purge_seconds: float = 3600.0
     attachment_max_bytes: int = 5 * 1024 * 1024
     extra: dict = field(default_factory=dict)
 
@@ -110,4 +122,10 @@ def get_settings() -> Settings:
         argon2_time_cost=int(os.environ.get("SUBSIDY_ARGON2_TIME_COST", 3)),
         argon2_memory_kib=int(os.environ.get("SUBSIDY_ARGON2_MEMORY_KIB", 65536)),
         trust_proxy=_bool("SUBSIDY_TRUST_PROXY"),
+        upload_max_bytes=int(os.environ.get("SUBSIDY_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),
+        import_max_unpacked_bytes=int(os.environ.get("SUBSIDY_IMPORT_MAX_UNPACKED_BYTES", 100 * 1024 * 1024)),
+        import_max_ratio=int(os.environ.get("SUBSIDY_IMPORT_MAX_RATIO", 100)),
+        import_parse_seconds=float(os.environ.get("SUBSIDY_IMPORT_PARSE_SECONDS", 120)),
+        upload_keep_hours=float(os.environ.get("SUBSIDY_UPLOAD_KEEP_HOURS", 24)),
+        upload_purge_seconds=float(os.environ.get("SUBSIDY_UPLOAD_PURGE_SECONDS", 3600)),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
@@ -71,7 +71,14 @@ class Notice(SQLModel, table=True):
 class ImportUpload(SQLModel, table=True):
     """An uploaded registration spreadsheet kept between its preview and its confirmation. The bytes live in the
     database, not in a process's memory or a local temp file, so that the confirmation may reach another app process
-    (or another machine) than the preview did; a hidden form field would have to carry megabytes back and forth."""
+    (or another machine) than the preview did; a hidden form field would have to carry megabytes back and forth.
+
+    Only a readable file is kept (its preview was made before it was stored), and its bytes, which hold whole ID
+    numbers, are dropped as soon as they are no longer needed: on confirmation, on cancellation, and a day after the
+    upload by `subsidy uploads purge` (the server runs it too). `preview` is what the preview found (JSON, ID numbers
+    masked) so that the clerk can leave the page and come back to it; a confirmation commits in batches and counts
+    its progress in `rows_done` of `rows_total`, with its running result in `result` (JSON), so that one interrupted
+    goes on where it stopped."""
 
     __tablename__ = "import_upload"
 
@@ -81,5 +88,9 @@ class ImportUpload(SQLModel, table=True):
     filename: str = Field(default="", max_length=200)
     sha256: str = Field(max_length=64)
     data: bytes = Field(sa_type=LargeBinary)
+    preview: str = Field(default="", sa_type=Text)
+    rows_total: int = 0
+    rows_done: int = 0
+    result: str = Field(default="", sa_type=Text)
     used_at: datetime | None = None
     created_at: datetime = created_at_field()

@@ -17,7 +17,7 @@ from subsidy.core.errors import Conflict, Refused
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
 from subsidy.rules.money import column_totals
 from sqlalchemy import select
-from web.deps import CurrentUser, DbSession
+from web.deps import CurrentUser, DbSession, ReadSession
 from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, as_int, discard, is_number, page_number, refused
 from web.guards import REGISTRY_READERS, requires
 
@@ -151,9 +151,9 @@ class HouseholdPages(Controller):
 
     # --- spreadsheets ---
 
-    @get("/template.xlsx", sync_to_thread=False, guards=[READERS])
-    def template(self) -> Response[bytes]:
-        return _xlsx("registrations-template.xlsx", spreadsheet.template_bytes())
+    @get("/template.xlsx", sync_to_thread=True, guards=[READERS])
+    def template(self, session: DbSession, user: CurrentUser) -> Response[bytes]:
+        return _xlsx("registrations-template.xlsx", spreadsheet.template_bytes(session))
 
     @get("/export.xlsx", sync_to_thread=True, guards=[READERS])
     def export(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None) -> Response[bytes]:
@@ -162,30 +162,51 @@ class HouseholdPages(Controller):
             raise Refused("请选择要导出的村(社区)", field="village_id")
         return _xlsx(*spreadsheet.export_village(session, user, village_id))
 
-    @get("/import", sync_to_thread=False, guards=[VILLAGE])
-    def import_page(self) -> Template:
-        return Template("households/import.html", context={"header": spreadsheet.HEADER})
+    def _import_page(self, session, user, *, status_code=200, **extra) -> Template:
+        pending = [(upload, spreadsheet.ImportResult.from_json(upload.preview), spreadsheet.import_progress(upload))
+                   for upload in spreadsheet.pending_uploads(session, user)]
+        return Template("households/import.html", status_code=status_code, context={
+            "header": spreadsheet.HEADER, "pending": pending, "form": {}, **extra})
 
-    @post("/import", sync_to_thread=True, guards=[VILLAGE], request_max_body_size=50 * 1024 * 1024)
-    def upload(self, session: DbSession, user: CurrentUser,
-               data: Annotated[dict[str, Any], MULTIPART]) -> Template:
+    @get("/import", sync_to_thread=True, guards=[VILLAGE])
+    def import_page(self, session: DbSession, user: CurrentUser, cancelled: FromQuery[int | None] = None) -> Template:
+        return self._import_page(session, user, notice="已取消该次导入，上传的文件已删除。" if cancelled else "")
+
+    @post("/import", sync_to_thread=True, guards=[VILLAGE])
+    def upload(self, session: DbSession, reader: ReadSession, user: CurrentUser,
+               data: Annotated[dict[str, Any], MULTIPART]) -> Template | Redirect:
+        """Read and check the file in the read-only session (no write lock however long it takes), then store it
+        with its preview in a short write; a file that cannot be read is not kept."""
         file = data.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
-            return refused("households/import.html", Refused("请选择要导入的 Excel 文件", field="file"),
-                           header=spreadsheet.HEADER)
+            error = Refused("请选择要导入的 Excel 文件", field="file")
+            return self._import_page(session, user, status_code=422, error=error, errors=error.errors)
         content = file.file.read()
-        upload = spreadsheet.store_upload(session, user, file.filename, content)
         try:
-            result = spreadsheet.preview_upload(session, user, upload.id)
-        except Refused as error:  # a file that cannot be read is not kept
-            discard(session)
-            return refused("households/import.html", error, header=spreadsheet.HEADER)
-        return Template("households/preview.html", context={"result": result, "upload": upload, "done": False})
+            result = spreadsheet.preview_file(reader, user, content)
+        except Refused as error:
+            return self._import_page(session, user, status_code=422, error=error, errors=error.errors)
+        upload = spreadsheet.store_preview(session, user, file.filename, content, result)
+        return Redirect(f"/households/import/{upload.id}", status_code=303)
+
+    @get("/import/{upload_id:int}", sync_to_thread=True, guards=[VILLAGE])
+    def preview(self, session: DbSession, user: CurrentUser, upload_id: FromPath[int]) -> Template:
+        upload, result = spreadsheet.stored_preview(session, user, upload_id)
+        return Template("households/preview.html", context={
+            "result": result, "upload": upload, "done": upload.used_at is not None,
+            "progress": spreadsheet.import_progress(upload)})
 
     @post("/import/{upload_id:int}/confirm", sync_to_thread=True, guards=[VILLAGE])
-    def confirm(self, session: DbSession, user: CurrentUser, upload_id: FromPath[int]) -> Template:
-        result = spreadsheet.confirm_upload(session, user, upload_id)
-        return Template("households/preview.html", context={"result": result, "upload": None, "done": True})
+    def confirm(self, session: DbSession, reader: ReadSession, user: CurrentUser,
+                upload_id: FromPath[int]) -> Redirect:
+        upload, parsed = spreadsheet.read_upload(reader, user, upload_id)  # read again, outside any write
+        spreadsheet.confirm_upload(session, user, upload, parsed)
+        return Redirect(f"/households/import/{upload_id}", status_code=303)
+
+    @post("/import/{upload_id:int}/cancel", sync_to_thread=True, guards=[VILLAGE])
+    def cancel(self, session: DbSession, user: CurrentUser, upload_id: FromPath[int]) -> Redirect:
+        spreadsheet.cancel_upload(session, user, upload_id)
+        return Redirect("/households/import?cancelled=1", status_code=303)
 
 
 class RegistrationPages(Controller):

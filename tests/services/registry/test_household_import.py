@@ -175,24 +175,3 @@ def test_the_command_line_exits_2_on_a_wrong_header_or_a_missing_file(demo, engi
     assert cli.import_households(str(path)) == 2
     assert cli.import_households(str(tmp_path / "missing.xlsx")) == 2
     assert "表头与模板不符" in capsys.readouterr().err
-
-
-def test_an_upload_is_previewed_without_changes_then_confirmed_once(demo, engine):
-    with db.new_session(engine) as s:
-        actor = user(s, "dongguan")
-        s.expunge(actor)
-    before = counts(engine)
-    s = db.new_session(engine, write=True, scope=Scope.of(actor))
-    upload = db.run_in_transaction(s, lambda: spreadsheet.store_upload(s, actor, "a.xlsx",
-                                                                           xlsx([row(), row(name="坏")])))
-    preview = spreadsheet.preview_upload(s, actor, upload.id)
-    assert (preview.imported, preview.refused_count) == (1, 1)
-    assert counts(engine) == before
-    done = db.run_in_transaction(s, lambda: spreadsheet.confirm_upload(s, actor, upload.id))
-    assert done.imported == 1
-    from subsidy.core.errors import Conflict
-
-    with pytest.raises(Conflict):
-        db.run_in_transaction(s, lambda: spreadsheet.confirm_upload(s, actor, upload.id))
-    s.close()
-    assert counts(engine)[0] == before[0] + 1
