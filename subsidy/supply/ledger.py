@@ -14,8 +14,8 @@ Choices, documented:
   row on the day of the void.
 - Failed batches are LISTED (the delivery happened and its report is evidence) but marked and NOT counted in the
   balance: they can never be sold from.
-- Days of stock left = balance / (kg sold in the last 14 days, today included, / 14); a warning under 5 days (seed
-  001 asks for five days of reserve stock). No sales in 14 days: no estimate.
+- Days of stock left = balance / (kg sold in the last 14 days, today included, / 14), in whole days rounded down; a
+  warning under 5 days (seed 001 asks for five days of reserve stock). No sales in 14 days: no estimate.
 
 Scale (DESIGN.md: 2,000,000 slips a season; one supplier can have hundreds of thousands of slip lines). Nothing here
 loads the season into Python. A page costs two queries:
