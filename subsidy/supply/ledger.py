@@ -44,7 +44,6 @@ from subsidy.core.db import pg_branch
 from subsidy.policy import seasons
 from subsidy.core.errors import NotFound
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Slip, SlipLine, SlipStatus, Supplier
-from subsidy.rules.money import tons
 
 WINDOW_DAYS = 14
 WARN_DAYS = 5
