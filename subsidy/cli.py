@@ -70,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _db(args) -> int:
     if args.action == "upgrade":
-        db.upgrade()
-        print("database is up to date")
+        before, after = db.upgrade()
+        if before is None:
+            print(f"created the database schema (migration {after})")
+        elif before == after:
+            print(f"database schema is already current (migration {after}); nothing to do")
+        else:
+            print(f"upgraded the database schema from migration {before} to {after}")
         return 0
     try:
         db.ensure_schema_current(db.get_engine())

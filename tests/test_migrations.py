@@ -91,3 +91,29 @@ def test_an_upgrade_refuses_to_re_sign_a_chain_that_was_already_broken(tmp_path)
     _legacy_log(url, tamper=True)
     with pytest.raises(RuntimeError, match="broken at entry 2"):
         command.upgrade(db.alembic_config(url), "head")
+
+
+def test_db_upgrade_says_whether_it_created_upgraded_or_found_the_schema_current(db_url, tmp_path, monkeypatch,
+                                                                                 capsys):
+    from alembic.script import ScriptDirectory
+
+    from subsidy import cli
+    from subsidy.core.settings import get_settings
+
+    head = ScriptDirectory.from_config(db.alembic_config(db_url)).get_current_head()
+    previous = ScriptDirectory.from_config(db.alembic_config(db_url)).get_revision(head).down_revision
+    # The test's database (at head): current; one migration back: upgraded from that one.
+    assert cli.main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.strip() == f"database schema is already current (migration {head}); nothing to do"
+    command.downgrade(db.alembic_config(db_url), previous)
+    db.dispose_engines()
+    assert cli.main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.strip() == f"upgraded the database schema from migration {previous} to {head}"
+    # A new database: the schema was created.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    get_settings.cache_clear()
+    db.dispose_engines()
+    assert cli.main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.strip() == f"created the database schema (migration {head})"
+    db.dispose_engines()
+    get_settings.cache_clear()

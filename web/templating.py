@@ -73,8 +73,14 @@ def _mj(value) -> str:
 
 
 def _days(value) -> str:
-    """`{{ book.days_left|days }}`: days of stock left, one decimal ("12.5"); "" for none."""
-    return "" if value is None else f"{value:.1f}"
+    """`{{ book.days_left|days }}`: days of stock left, whole days ("12"); "" for none."""
+    return "" if value is None else str(int(value))
+
+
+def _text_px(value, size: int = 12) -> float:
+    """`{{ label|text_px(12) }}`: about how wide `value` is drawn at `size` px, for laying out the SVG charts: a CJK
+    character (or a full-width sign) is one em, anything else about 0.6 of one."""
+    return sum(size if ord(ch) >= 0x2E80 else size * 0.6 for ch in str(value))
 
 
 def _kg(value) -> str:
@@ -115,6 +121,7 @@ def configure(engine: Engine) -> None:
         "pct": _pct,
         "mj": _mj,
         "days": _days,
+        "text_px": _text_px,
         "kg": _kg,
         "id_for": _id_for,
         "phone_for": _phone_for,

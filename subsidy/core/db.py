@@ -293,10 +293,24 @@ def alembic_config(url: str | None = None):
     return config
 
 
-def upgrade(url: str | None = None) -> None:
+def upgrade(url: str | None = None) -> tuple[str | None, str]:
+    """Apply every migration not yet applied; (the database's revision before, the head after): before is None for
+    a new database (the schema was created), the head itself when there was nothing to do."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    config = alembic_config(url)
+    engine = make_engine(config.attributes["database_url"])
+    try:
+        before, _ = schema_status(engine)
+    finally:
+        engine.dispose()
+    command.upgrade(config, "head")
+    engine = make_engine(config.attributes["database_url"])
+    try:
+        after, _ = schema_status(engine)
+    finally:
+        engine.dispose()
+    return before, after
 
 
 def schema_status(engine: Engine) -> tuple[str | None, str]:

@@ -684,14 +684,11 @@ def import_progress(upload: ImportUpload) -> str:
 
 # --- export ---------------------------------------------------------------------------------------------------------
 
-def _tons_value(kg: int):
-    return kg // 1000 if kg % 1000 == 0 else Decimal(kg) / 1000
-
-
 def write_rows(actor, rows: Iterable[tuple[Household, Registration | None, Village]], *,
                extra_columns: tuple[str, ...] = (), extra=None) -> bytes:
-    """The template's columns (plus any extra ones) for these rows; ID numbers as text, masked for the roles that
-    may not see them whole (such an export cannot be imported back, which is intended)."""
+    """The template's columns (plus any extra ones) for these rows: the village by its name (the import reads a name
+    as well as a code), ID numbers and phones as text, masked for the roles that may not see them whole (such an
+    export cannot be imported back, which is intended), tons and stoves as number cells."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("购买登记表")
     sheet.column_dimensions["C"].width = 22
@@ -699,11 +696,11 @@ def write_rows(actor, rows: Iterable[tuple[Household, Registration | None, Villa
     sheets.append(sheet, list(HEADER) + list(extra_columns))
     for household, registration, village in rows:
         sheets.append(sheet, [
-            village.code, household.head_name, show_id(actor, Record.HOUSEHOLD, household.id_number),
-            show_phone(actor, Record.HOUSEHOLD, household.phone), household.address,
+            village.name, household.head_name, sheets.text(show_id(actor, Record.HOUSEHOLD, household.id_number)),
+            sheets.text(show_phone(actor, Record.HOUSEHOLD, household.phone)), household.address,
             CATEGORY_LABELS.get(household.category, household.category),
-            _tons_value(registration.coal_kg) if registration else None,
-            registration.stoves if registration else None,
+            sheets.tons(registration.coal_kg) if registration else None,
+            sheets.count(registration.stoves) if registration else None,
             *(extra(household, registration, village) if extra else ()),
         ])
     out = io.BytesIO()
@@ -829,9 +826,10 @@ def export_notice(session: Session, notice_id: int) -> bytes:
                           f"如有异议请向{found.objection_contact}反映"])
     sheets.append(sheet, ["序号", "户主姓名", "身份证号码", "住址", "户类别", "洁净煤(吨)", "炉具(台)"])
     for n, (registration, household) in enumerate(notice_rows(session, notice_id), start=1):
-        sheets.append(sheet, [n, household.head_name, show_id(None, Record.NOTICE, household.id_number),
-                      household.address, CATEGORY_LABELS.get(household.category, household.category),
-                      _tons_value(registration.coal_kg), registration.stoves])
+        sheets.append(sheet, [sheets.count(n), household.head_name,
+                              sheets.text(show_id(None, Record.NOTICE, household.id_number)), household.address,
+                              CATEGORY_LABELS.get(household.category, household.category),
+                              sheets.tons(registration.coal_kg), sheets.count(registration.stoves)])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

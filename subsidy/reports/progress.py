@@ -9,9 +9,10 @@ from datetime import date
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from subsidy.core.scope import scope_of
 from subsidy.policy import seasons
 from subsidy.models import (
-    Registration, RegistrationStatus, Settlement, SettlementFund, SettlementStatus, Slip, SlipStatus,
+    Registration, RegistrationStatus, Role, Settlement, SettlementFund, SettlementStatus, Slip, SlipStatus,
     Summary, Supplier, Town, TownTarget, Village,
 )
 from subsidy.rules.months import month_bounds, month_of, parse_month
@@ -50,35 +51,76 @@ def _sold(season_id: int, first: date | None = None, last: date | None = None):
     return and_(*conditions)
 
 
-def progress(session: Session, *, month: str | None = None) -> list[TownProgress]:
+def by_village(session: Session) -> bool:
+    """Whether the report's rows are villages rather than towns: for a village user, whose scoped session sees its
+    own village's registrations and slips only. Its town's row would pair the town's target with one village's
+    sales (a completion rate of nothing); the village has no target of its own, so its row has none."""
+    scope = scope_of(session)
+    return scope is not None and scope.role == Role.VILLAGE
+
+
+def area_label(session: Session) -> str:
+    """The heading of the report's first column."""
+    return "村(社区)" if by_village(session) else "街道/镇"
+
+
+def progress(session: Session, *, month: str | None = None, villages: bool = False) -> list[TownProgress]:
     """Per town in scope: targets, approved registrations, what was sold on issued slips (of `month`, or the whole
-    season), completion. Towns without a target and without sales are left out."""
+    season), completion. Towns without a target and without sales are left out. With `villages` (the pages ask for
+    it when `by_village`), per village in scope instead, every one, without targets: `town_id` and `town` are then
+    the village's id and name. The API stays per town (CONTRACT.md)."""
     season = seasons.active_season(session)
-    rows: dict[int, TownProgress] = {t.id: TownProgress(t.id, t.name)
-                                     for t in session.execute(select(Town).order_by(Town.id)).scalars()}
-    for town_id, coal, stoves in session.execute(
-            select(TownTarget.town_id, TownTarget.coal_kg, TownTarget.stoves).where(TownTarget.season_id == season.id)):
-        if town_id in rows:
-            rows[town_id].target_coal_kg, rows[town_id].target_stoves = coal, stoves
-    for town_id, count, coal, stoves in session.execute(
-            select(Village.town_id, func.count(Registration.id), func.sum(Registration.coal_kg),
+    area, registration_area, slip_area = ((Village, Registration.village_id, Slip.village_id) if villages
+                                          else (Town, Village.town_id, Slip.town_id))
+    rows: dict[int, TownProgress] = {a.id: TownProgress(a.id, a.name)
+                                     for a in session.execute(select(area).order_by(area.id)).scalars()}
+    if not villages:
+        for town_id, coal, stoves in session.execute(
+                select(TownTarget.town_id, TownTarget.coal_kg, TownTarget.stoves)
+                .where(TownTarget.season_id == season.id)):
+            if town_id in rows:
+                rows[town_id].target_coal_kg, rows[town_id].target_stoves = coal, stoves
+    for area_id, count, coal, stoves in session.execute(
+            select(registration_area, func.count(Registration.id), func.sum(Registration.coal_kg),
                    func.sum(Registration.stoves))
             .join(Village, Village.id == Registration.village_id)
             .where(Registration.season_id == season.id, Registration.status == RegistrationStatus.APPROVED)
-            .group_by(Village.town_id)):
-        if town_id in rows:
-            r = rows[town_id]
+            .group_by(registration_area)):
+        if area_id in rows:
+            r = rows[area_id]
             r.registrations, r.registered_coal_kg, r.registered_stoves = int(count), int(coal or 0), int(stoves or 0)
     first, last = month_bounds(parse_month(month)) if month else (None, None)
-    for town_id, count, coal, stoves, amount, subsidy in session.execute(
-            select(Slip.town_id, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
+    for area_id, count, coal, stoves, amount, subsidy in session.execute(
+            select(slip_area, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
                    func.sum(Slip.amount_fen), func.sum(Slip.subsidy_fen))
-            .where(_sold(season.id, first, last)).group_by(Slip.town_id)):
-        if town_id in rows:
-            r = rows[town_id]
+            .where(_sold(season.id, first, last)).group_by(slip_area)):
+        if area_id in rows:
+            r = rows[area_id]
             r.slips, r.sold_coal_kg, r.sold_stoves = int(count), int(coal or 0), int(stoves or 0)
             r.amount_fen, r.subsidy_fen = int(amount or 0), int(subsidy or 0)
+    if villages:
+        return list(rows.values())
     return [r for r in rows.values() if r.target_coal_kg or r.target_stoves or r.slips or r.registrations]
+
+
+@dataclass(frozen=True)
+class TownTargetOf:
+    """The target of the town a village belongs to: context for a village's report, not the village's target."""
+
+    town: str
+    coal_kg: int
+    stoves: int
+
+
+def town_target_of_village(session: Session) -> TownTargetOf | None:
+    """For a village user, its town's season target (None for everyone else, or a town without a target)."""
+    if not by_village(session):
+        return None
+    season = seasons.active_season(session)
+    found = session.execute(
+        select(Town.name, TownTarget.coal_kg, TownTarget.stoves).join(TownTarget, TownTarget.town_id == Town.id)
+        .where(TownTarget.season_id == season.id)).first()  # the scoped Town: the village's own town
+    return TownTargetOf(found[0], int(found[1]), int(found[2])) if found else None
 
 
 def totals(rows: list[TownProgress]) -> TownProgress:
@@ -175,14 +217,16 @@ class MonthlyReport:
     season_total: TownProgress
     settled_fen: int
     paid_fen: int
+    area_label: str = "街道/镇"
 
 
 def monthly_report(session: Session, month: str) -> MonthlyReport:
     """The month's report (月报) for the bureau: the month's and the cumulative progress per town, and money."""
     month = parse_month(month)
     season = seasons.active_season(session)
-    month_rows = progress(session, month=month)
-    season_rows = progress(session)
+    villages = by_village(session)
+    month_rows = progress(session, month=month, villages=villages)
+    season_rows = progress(session, villages=villages)
     settled = paid = 0
     for status, subsidy in session.execute(select(Settlement.status, func.sum(Settlement.subsidy_fen))
                                            .where(Settlement.month == month).group_by(Settlement.status)):
@@ -190,4 +234,4 @@ def monthly_report(session: Session, month: str) -> MonthlyReport:
         if status == SettlementStatus.PAID:
             paid += int(subsidy or 0)
     return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
-                         totals(season_rows), int(settled or 0), int(paid or 0))
+                         totals(season_rows), int(settled or 0), int(paid or 0), area_label(session))

@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from subsidy.core.scope import Record, show_id
 from subsidy.models import (
-    Slip, Town, User,
+    Slip, Town, User, Village,
 )
-from subsidy.rules.money import tons, yuan
 from subsidy.rules.months import month_bounds, parse_month
 
 
@@ -72,15 +71,17 @@ def export_xlsx(session: Session, flt: SlipFilter, *, viewer: User | None = None
     from subsidy.models import CATEGORY_LABELS, SLIP_STATUS_LABELS
 
     towns = dict(session.execute(select(Town.id, Town.name).execution_options(unscoped=True)).all())
+    villages = dict(session.execute(select(Village.id, Village.name).execution_options(unscoped=True)).all())
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("销售单")
-    sheets.append(ws, ["销售单号", "开具日期", "街道/镇", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)", "炉具(台)",
-                       "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
+    sheets.append(ws, ["销售单号", "开具日期", "街道/镇", "村(社区)", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)",
+                       "炉具(台)", "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
     for s in iter_slips(session, flt):
-        sheets.append(ws, [s.number, s.issued_on, towns.get(s.town_id, ""), s.head_name,
-                           show_id(viewer, Record.LISTING, s.id_number),
-                           CATEGORY_LABELS.get(s.category, s.category), tons(s.coal_kg), s.stoves, yuan(s.amount_fen),
-                           yuan(s.subsidy_fen), yuan(s.household_pays_fen), SLIP_STATUS_LABELS.get(s.status, s.status),
+        sheets.append(ws, [s.number, s.issued_on, towns.get(s.town_id, ""), villages.get(s.village_id, ""),
+                           s.head_name, sheets.text(show_id(viewer, Record.LISTING, s.id_number)),
+                           CATEGORY_LABELS.get(s.category, s.category), sheets.tons(s.coal_kg),
+                           sheets.count(s.stoves), sheets.money(s.amount_fen), sheets.money(s.subsidy_fen),
+                           sheets.money(s.household_pays_fen), SLIP_STATUS_LABELS.get(s.status, s.status),
                            s.void_reason])
     out = io.BytesIO()
     wb.save(out)

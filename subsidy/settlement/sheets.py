@@ -10,19 +10,18 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import sheets
 from subsidy.rules.idnumbers import mask_id_number
-from subsidy.models import SUMMARY_STATUS_LABELS, Settlement, Summary, Town
-from subsidy.rules.money import tons, yuan
+from subsidy.models import SUMMARY_STATUS_LABELS, Settlement, Summary, Town, Village
 from subsidy.core.scope import get_or_404
 from subsidy.settlement import statements, summaries
 
 THIN = Side(style="thin")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-RIGHT = Alignment(horizontal="right", vertical="center")
 
 
 class Sheet:
@@ -58,8 +57,6 @@ class Sheet:
                 cell.font = Font(bold=True)
             if header:
                 cell.alignment = CENTER
-            elif isinstance(value, str) and value[:1].isdigit() and col > 2:
-                cell.alignment = RIGHT  # numbers as text (they keep their formatting, and ID numbers their digits)
 
     def blank(self) -> None:
         self.row += 1
@@ -98,20 +95,23 @@ def summary_xlsx(session: Session, summary_id: int, viewer) -> tuple[str, bytes]
     towns, suppliers = summaries.names(session)
     supplier = suppliers[summary.supplier_id]
     slips = summaries.slips_with_flags(session, summary, viewer)
-    sheet = Sheet("销售汇总表", [6, 20, 12, 12, 22, 24, 12, 8, 14, 14, 14])
+    villages = dict(session.execute(select(Village.id, Village.name).where(Village.town_id == summary.town_id)
+                                    .execution_options(unscoped=True)).all())
+    sheet = Sheet("销售汇总表", [6, 20, 12, 12, 12, 22, 24, 12, 8, 14, 14, 14])
     sheet.title(f"{towns.get(summary.town_id, '')}洁净型煤及节能环保炉具销售汇总表（{summary.month}）")
     sheet.line(f"配送企业：{supplier.name}    统一社会信用代码：{supplier.credit_code}    "
                f"状态：{SUMMARY_STATUS_LABELS.get(summary.status, summary.status)}    编号：HZ-{summary.id:06d}")
-    sheet.table_row(["序号", "销售单号", "日期", "户主", "身份证号", "住址", "洁净煤(吨)", "炉具(台)", "金额(元)",
-                     "补贴(元)", "用户实付(元)"], header=True)
+    sheet.table_row(["序号", "销售单号", "日期", "村(社区)", "户主", "身份证号", "住址", "洁净煤(吨)", "炉具(台)",
+                     "金额(元)", "补贴(元)", "用户实付(元)"], header=True)
     for n, item in enumerate((f for f in slips if f.slip.status == "issued"), start=1):
         s = item.slip
-        sheet.table_row([n, s.number, s.issued_on.isoformat(), s.head_name, mask_id_number(s.id_number), s.address,
-                         tons(s.coal_kg), s.stoves, yuan(s.amount_fen), yuan(s.subsidy_fen),
-                         yuan(s.amount_fen - s.subsidy_fen)])
-    sheet.table_row(["合计", f"{summary.slip_count}张", "", "", "", "", tons(summary.coal_kg), summary.stoves,
-                     yuan(summary.amount_fen), yuan(summary.subsidy_fen),
-                     yuan(summary.amount_fen - summary.subsidy_fen)], bold=True)
+        sheet.table_row([sheets.count(n), s.number, s.issued_on.isoformat(), villages.get(s.village_id, ""),
+                         s.head_name, sheets.text(mask_id_number(s.id_number)), s.address, sheets.tons(s.coal_kg),
+                         sheets.count(s.stoves), sheets.money(s.amount_fen), sheets.money(s.subsidy_fen),
+                         sheets.money(s.amount_fen - s.subsidy_fen)])
+    sheet.table_row(["合计", f"共{summary.slip_count}张", "", "", "", "", "", sheets.tons(summary.coal_kg),
+                     sheets.count(summary.stoves), sheets.money(summary.amount_fen), sheets.money(summary.subsidy_fen),
+                     sheets.money(summary.amount_fen - summary.subsidy_fen)], bold=True)
     sheet.signatures(["配送企业", "街道/镇", "区发改局", "区财政局"])
     return f"销售汇总表-{supplier.code}-{summary.month}-{summary.id}.xlsx", sheet.save()
 
@@ -128,15 +128,17 @@ def settlement_xlsx(session: Session, settlement_id: int) -> tuple[str, bytes]:
     sheet.line(f"开户银行：{supplier.bank_name}    账号：{supplier.bank_account}")
     sheet.table_row(["街道/镇", "销售单(张)", "洁净煤(吨)", "炉具(台)", "销售金额(元)", "补贴金额(元)"], header=True)
     for line in by_town:
-        sheet.table_row([towns.get(line.town_id, ""), line.slip_count, tons(line.coal_kg), line.stoves,
-                         yuan(line.amount_fen), yuan(line.subsidy_fen)])
-    sheet.table_row(["合计", statement.slip_count, tons(statement.coal_kg), statement.stoves,
-                     yuan(statement.amount_fen), yuan(statement.subsidy_fen)], bold=True)
+        sheet.table_row([towns.get(line.town_id, ""), sheets.count(line.slip_count), sheets.tons(line.coal_kg),
+                         sheets.count(line.stoves), sheets.money(line.amount_fen), sheets.money(line.subsidy_fen)])
+    sheet.table_row(["合计", sheets.count(statement.slip_count), sheets.tons(statement.coal_kg),
+                     sheets.count(statement.stoves), sheets.money(statement.amount_fen),
+                     sheets.money(statement.subsidy_fen)], bold=True)
     sheet.blank()
     sheet.table_row(["资金来源", "比例", "补贴金额(元)", "", "", ""], header=True)
     for fund in by_fund:
-        sheet.table_row([fund.name, f"{fund.share_bp / 100:g}%", yuan(fund.subsidy_fen), "", "", ""])
-    sheet.table_row(["合计", "100%", yuan(sum(f.subsidy_fen for f in by_fund)), "", "", ""], bold=True)
+        sheet.table_row([fund.name, sheets.share_bp(fund.share_bp), sheets.money(fund.subsidy_fen), "", "", ""])
+    sheet.table_row(["合计", sheets.share_bp(sum(f.share_bp for f in by_fund)),
+                     sheets.money(sum(f.subsidy_fen for f in by_fund)), "", "", ""], bold=True)
     if statement.status == "paid":
         sheet.line(f"已支付：{statement.paid_on}，凭证号 {statement.payment_reference}")
     sheet.signatures(["区财政局", "配送企业"])
@@ -153,10 +155,10 @@ def payment_instruction_xlsx(session: Session, settlement_ids: list[int]) -> tup
     for n, sid in enumerate(settlement_ids, start=1):
         statement = get_or_404(session, Settlement, sid)
         supplier = suppliers[statement.supplier_id]
-        sheet.table_row([n, supplier.name, supplier.bank_name, supplier.bank_account, yuan(statement.subsidy_fen),
-                         statement.number])
+        sheet.table_row([sheets.count(n), supplier.name, supplier.bank_name, sheets.text(supplier.bank_account),
+                         sheets.money(statement.subsidy_fen), statement.number])
         total += statement.subsidy_fen
-    sheet.table_row(["合计", "", "", "", yuan(total), ""], bold=True)
+    sheet.table_row(["合计", "", "", "", sheets.money(total), ""], bold=True)
     sheet.signatures(["区财政局", "审核", "复核"])
     return "支付清单.xlsx", sheet.save()
 

@@ -14,8 +14,8 @@ Choices, documented:
   row on the day of the void.
 - Failed batches are LISTED (the delivery happened and its report is evidence) but marked and NOT counted in the
   balance: they can never be sold from.
-- Days of stock left = balance / (kg sold in the last 14 days, today included, / 14); a warning under 5 days (seed
-  001 asks for five days of reserve stock). No sales in 14 days: no estimate.
+- Days of stock left = balance / (kg sold in the last 14 days, today included, / 14), in whole days rounded down; a
+  warning under 5 days (seed 001 asks for five days of reserve stock). No sales in 14 days: no estimate.
 
 Scale (DESIGN.md: 2,000,000 slips a season; one supplier can have hundreds of thousands of slip lines). Nothing here
 loads the season into Python. A page costs two queries:
@@ -44,7 +44,6 @@ from subsidy.core.db import pg_branch
 from subsidy.policy import seasons
 from subsidy.core.errors import NotFound
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Slip, SlipLine, SlipStatus, Supplier
-from subsidy.rules.money import tons
 
 WINDOW_DAYS = 14
 WARN_DAYS = 5
@@ -103,9 +102,11 @@ class _Stock:
         return self.recent_out_kg // WINDOW_DAYS
 
     @property
-    def days_left(self) -> float | None:
-        """Days of stock left at the recent pace (None: nothing sold lately, so no pace to go by)."""
-        return None if not self.recent_out_kg else self.balance_kg * WINDOW_DAYS / self.recent_out_kg
+    def days_left(self) -> int | None:
+        """Whole days of stock left at the recent pace, rounded down (stock for 4.9 days does not last 5; and the
+        warning under WARN_DAYS is the same whether the fraction is kept or not); None: nothing sold lately, so no
+        pace to go by."""
+        return None if not self.recent_out_kg else self.balance_kg * WINDOW_DAYS // self.recent_out_kg
 
     @property
     def low_stock(self) -> bool:
@@ -301,24 +302,29 @@ def to_xlsx(session: Session, book: Ledger) -> bytes:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("进销货台账")
-    for width, col in zip((12, 8, 24, 30, 14, 14, 14, 10), "ABCDEFGH"):
+    for width, col in zip((12, 8, 24, 30, 14, 14, 14, 10, 16), "ABCDEFGHI"):
         sheet.column_dimensions[col].width = width
     label = PRODUCT_LABELS.get(book.product, book.product)
     sheets.append(sheet, [f"{book.supplier.name} {label} 进销货台账"])
     sheets.append(sheet, ["日期", "类别", "批次检测报告", "来源/销售", "进货(千克)", "销售(千克)", "结存(千克)",
-                          "销售单(张)"])
+                          "销售单(张)", "不合格进货(千克)"])
+    slips = 0
     for row in all_rows(session, book):
+        # A failed batch's delivery has its own column: it is not stock, so 进货 adds up to the 合计 that the
+        # balance counts, and each number column of the sheet sums to its total row.
+        counted_in = row.in_kg if row.kind == "in" and row.counted else None
+        failed_in = row.in_kg if row.kind == "in" and not row.counted else None
+        slips += row.slips
         sheets.append(sheet, [row.day.isoformat(), "进货" if row.kind == "in" else "销售", row.ref, row.detail,
-                              row.in_kg if row.kind == "in" else None, row.out_kg or None, row.balance_kg,
-                              row.slips or None])
+                              sheets.kg(counted_in), sheets.kg(row.out_kg or None), sheets.kg(row.balance_kg),
+                              sheets.count(row.slips or None), sheets.kg(failed_in)])
+    sheets.append(sheet, ["合计", "", "", "", sheets.kg(book.in_kg), sheets.kg(book.out_kg), sheets.kg(book.balance_kg),
+                          sheets.count(slips), sheets.kg(book.failed_in_kg)])
     sheet.append([])
-    sheets.append(sheet, ["合计", "", "", "", book.in_kg, book.out_kg, book.balance_kg])
     days = book.days_left
-    sheets.append(sheet, ["近14天日均销售(千克)", book.daily_kg, "", "可销售天数",
-                          "无销售" if days is None else round(days, 1)])
-    if book.failed_in_kg:
-        sheets.append(sheet, ["不合格批次(不计入库存)", book.failed_in_kg])
-    sheets.append(sheet, [f"结存 {tons(book.balance_kg)} 吨"])
+    sheets.append(sheet, ["近14天日均销售(千克)", sheets.kg(book.daily_kg), "", "可销售天数(天)",
+                          "近14天无销售" if days is None else sheets.count(days)])
+    sheets.append(sheet, ["结存(吨)", sheets.tons(book.balance_kg)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -85,9 +85,10 @@ def test_column_totals_add_each_field_and_are_zero_for_no_rows():
     assert column_totals([], "coal_kg", "stoves") == {"coal_kg": 0, "stoves": 0}
 
 
-def test_the_ledger_filters_group_kilograms_and_give_days_one_decimal(render):
+def test_the_ledger_filters_group_kilograms_and_give_whole_days(render):
     assert render("{{ v|kg }}", v=1234567) == "1,234,567"
-    assert render("{{ v|days }}", v=12.345) == "12.3"
+    assert render("{{ v|days }}", v=12) == "12"
+    assert render("{{ v|days }}", v=12.9) == "12"
     assert render("[{{ v|days }}]", v=None) == "[]"
 
 
@@ -144,3 +145,8 @@ def test_the_filters_apply_the_same_rule_for_the_viewer_in_the_template(render):
     assert render(source, n=ID_NUMBER, p=MOBILE, me=as_role(Role.SUPPLIER)) == f"{ID_NUMBER} {MOBILE}"
     assert render(source, n=ID_NUMBER, p=MOBILE, me=as_role(Role.AUDITOR)) == f"{MASKED_ID} {MASKED_MOBILE}"
     assert render('{{ n|id_for(me, "notice") }}', n=ID_NUMBER, me=as_role(Role.VILLAGE)) == MASKED_ID
+
+
+def test_a_chart_measures_a_chinese_character_as_one_em_and_a_digit_as_less(render):
+    assert render("{{ v|text_px(12) }}", v="东关村") == "36"
+    assert render("{{ v|text_px(10) }}", v="10%") == "18.0"

@@ -66,3 +66,26 @@ def test_any_string_reads_back_as_the_same_text_without_its_control_characters(v
     assert cell.data_type == "s"
     # XML keeps a carriage return only as a line break; nothing the rules allow is a carriage return.
     assert cell.value == expected
+
+
+def test_amounts_and_quantities_are_numbers_with_their_formats_and_digits_that_are_no_number_are_text():
+    for write in (_write_only, _ordinary):
+        money, big, tons, kg, stoves, share, rate, account, none = write([
+            sheets.money(220000), sheets.money(12_345_678_901_234_56), sheets.tons(1500), sheets.kg(12500),
+            sheets.count(1), sheets.share_bp(5000), sheets.ratio(1, 3), sheets.text("622202160300100901"),
+            sheets.money(None)])
+        assert (money.value, money.data_type, money.number_format) == (2200, "n", "#,##0.00")
+        assert (Decimal(str(big.value)), big.number_format) == (Decimal("12345678901234.56"), "#,##0.00")
+        assert (tons.value, tons.number_format) == (1.5, "0.000")
+        assert (kg.value, kg.number_format, stoves.value, stoves.number_format) == (12500, "#,##0", 1, "0")
+        assert (share.value, share.number_format) == (0.5, "0%")
+        assert (round(rate.value, 6), rate.number_format) == (0.333333, "0.0%")
+        assert (account.value, account.data_type) == ("622202160300100901", "s")
+        assert none.value is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=-10**15, max_value=10**15))
+def test_any_amount_in_fen_reads_back_as_its_yuan_to_the_fen(fen):
+    (cell,) = _write_only([sheets.money(fen)])
+    assert Decimal(str(cell.value)).quantize(Decimal("0.01")) == Decimal(fen).scaleb(-2)

@@ -64,6 +64,8 @@ def plant(engine, typed) -> dict:
         s.flush()
         make_slip(s, supplier=seller, registration=registration, issued_on=clock.today().replace(day=1),
                   coal_kg=1000)
+        make_slip(s, supplier=seller, registration=approved_registrations(s, "xiguan")[0],
+                  issued_on=clock.today().replace(day=1), coal_kg=750)
         voided = make_slip(s, supplier=seller, registration=registration, issued_on=clock.today().replace(day=1),
                            coal_kg=500, status=SlipStatus.VOIDED)
         voided.void_reason = typed("vr")

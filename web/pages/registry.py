@@ -216,9 +216,11 @@ class RegistrationPages(Controller):
     def _list(self, session, user, *, status="", village_id=None, q="", page=1, **extra) -> Template:
         result = households.list_registrations(session, status=status, village_id=village_id, q=q, page=page)
         by_village, by_town = households.counts(session)
+        villages = _villages(session)
         return Template("households/registrations.html", context={
             "me": user, "result": result, "status": status, "village_id": village_id, "q": q,
-            "villages": _villages(session), "statuses": REGISTRATION_STATUS_LABELS,
+            "villages": villages, "village_names": {v.id: v.name for v in villages},
+            "statuses": REGISTRATION_STATUS_LABELS,
             "by_village": by_village, "by_town": by_town, "season": seasons.active_season_or_none(session),
             "notices": households.notices(session)[:10] if user.role in (Role.VILLAGE, Role.TOWN) else [],
             **extra})

@@ -35,10 +35,11 @@ class ReportPages(Controller):
             month = _month_or_none(month)
         except Refused as refusal:
             error, month = refusal, None
-        rows = progress.progress(session, month=month)
+        rows = progress.progress(session, month=month, villages=progress.by_village(session))
         return Template("reports/progress.html", context={
             "rows": rows, "total": progress.totals(rows), "month": month or "", "error": error,
-            "this_month": months.month_of(clock.today())})
+            "this_month": months.month_of(clock.today()), "area_label": progress.area_label(session),
+            "town_target": progress.town_target_of_village(session)})
 
     @get("/suppliers", sync_to_thread=True)
     def suppliers(self, session: DbSession) -> Template:

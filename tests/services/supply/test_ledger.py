@@ -161,7 +161,7 @@ def test_days_of_stock_left_warns_under_five_days(demo, session, today):
     sold_slip(session, "coal-b", 320_000, issued_on=today)
     book = ledger.build(session, coal_b.id, "briquette")
     assert book.balance_kg == 40_000 and book.daily_kg == 32_857
-    assert book.low_stock and book.days_left < 5
+    assert book.low_stock and book.days_left == 1  # 40 t at 32.857 t a day: 1.2 days, counted as whole days
     overview = {(o.supplier.code, o.product): o for o in ledger.overview(session)}
     assert overview[("coal-b", "briquette")].low_stock
 
@@ -213,10 +213,13 @@ def test_the_export_has_every_row_and_the_totals(demo, session, today):
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][:3] == ("日期", "类别", "批次检测报告")
     body = rows[2:2 + len(expected)]
-    assert [(r[0], r[1], r[4] or 0, r[5] or 0, r[6], r[7] or 0) for r in body] == [
-        (e[0].isoformat(), "进货" if e[1] == "in" else "销售", e[3], e[4], e[6], e[5]) for e in expected]
-    assert not any(rows[2 + len(expected)]), "a blank row, then the totals"
-    totals = rows[3 + len(expected)]
-    assert totals[0] == "合计" and totals[4:7] == (book.in_kg, book.out_kg, book.balance_kg)
+    # A failed batch's delivery is listed in a column of its own (不合格进货), so 进货 sums to the counted stock.
+    assert [(r[0], r[1], (r[4] or 0) + (r[8] or 0), r[5] or 0, r[6], r[7] or 0, r[8] is None) for r in body] == [
+        (e[0].isoformat(), "进货" if e[1] == "in" else "销售", e[3], e[4], e[6], e[5], e[7]) for e in expected]
+    totals = rows[2 + len(expected)]
+    assert totals[0] == "合计" and totals[4:9] == (book.in_kg, book.out_kg, book.balance_kg,
+                                                  sum(e[5] for e in expected), 7_000)
     assert book.balance_kg == expected[-1][6]
-    assert any(r[0] == "不合格批次(不计入库存)" and r[1] == 7_000 for r in rows)
+    assert totals[4] == sum(r[4] or 0 for r in body) and totals[8] == sum(r[8] or 0 for r in body)
+    days = next(r for r in rows if r[0] == "近14天日均销售(千克)")
+    assert days[3:5] == ("可销售天数(天)", book.days_left) and isinstance(book.days_left, int)

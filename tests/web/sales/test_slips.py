@@ -303,6 +303,6 @@ def test_lists_filter_and_export(client_as, api_as, engine):
     export = page.get("/slips.xlsx")
     assert export.status_code == 200
     rows = list(load_workbook(io.BytesIO(export.content), read_only=True).active.iter_rows(values_only=True))
-    assert rows[1][0] == number and "*" in rows[1][4]
+    assert rows[1][0] == number and "*" in rows[1][5]
     void = page.submit(f"/slips/{number}/void", {"reason": ""})
     assert void.status_code == 422

@@ -63,3 +63,13 @@ def test_a_supplier_gets_404_for_another_suppliers_ledger_and_its_export(client_
     assert page.get(f"/ledger/{other}/briquette?page=2").status_code == 404
     assert page.get(f"/ledger/{other}/briquette/xlsx").status_code == 404
     assert page.get(f"/ledger/{other}/stove").status_code == 404
+
+
+def test_the_days_of_stock_left_are_whole_days_on_the_pages(client_as, engine):
+    # coal-b: 500 t in stock; 300 t sold today leave 200 t at 300/14 t a day: 9.33 days, shown as 9.
+    with db.transaction(engine) as s:
+        coal_b = supplier(s, "coal-b").id
+        sold_slip(s, "coal-b", 300_000, issued_on=seasons.active_season(s).starts_on.today())
+    page = client_as("coal-b")
+    assert re.search(r"<th>可销售天数</th><td>9 天</td>", page.get(f"/ledger/{coal_b}/briquette").text)
+    assert re.search(r'<td class="num">9(?: <span|</td>)', page.get("/ledger").text)
