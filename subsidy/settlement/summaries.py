@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, people
 from subsidy.core.db import pg_branch
 from subsidy.accounts import auth
 from subsidy.policy import seasons
@@ -469,12 +469,11 @@ def history(session: Session, summary_id: int) -> list[SummaryEvent]:
                                 .order_by(SummaryEvent.id)).scalars())
 
 
-def history_with_names(session: Session, summary_id: int) -> list[tuple[SummaryEvent, str]]:
+def history_with_names(session: Session, summary_id: int) -> list[tuple[SummaryEvent, people.Person]]:
+    """Each review step with the person who took it, beside their unit (subsidy/core/people.py)."""
     events = history(session, summary_id)
-    ids = {e.user_id for e in events if e.user_id}
-    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))
-                                 .execution_options(unscoped=True)).all()) if ids else {}
-    return [(e, names.get(e.user_id, "")) for e in events]
+    who = people.people(session, [e.user_id for e in events])
+    return [(e, who.get(e.user_id, people.SYSTEM if e.user_id is None else people.UNKNOWN)) for e in events]
 
 
 @dataclass
