@@ -8,7 +8,7 @@ action filter lists these) and the sentence's predicate. tests/unit/test_audit_c
 A code not in the registry (an old entry, a test's filler) still reads as a sentence that names the code.
 
 Predicates are `str.format` templates over the entry's values (the snapshot after the change, over the one
-before), each already formatted for people: `{coal_kg}` is "2.000 吨", `{amount_fen}` "1,100.00 元", `{village_id}`
+before), each already formatted for people: `{coal_kg}` is "2.000吨", `{amount_fen}` "1,100.00元", `{village_id}`
 the village's name, `{status}` the state's Chinese name; a value the entry does not carry is empty. Besides the
 columns: `{household}` (the head of the household a household or registration entry is about), `{target}` (the
 user an `app_user` entry is about) and `{entity_id}`.
@@ -51,14 +51,14 @@ ACTIONS: dict[str, Action] = {
     "household.imported": Action("表格导入新增住户", "通过表格导入新增住户{count}户"),
     "household.imported_update": Action("表格导入修改住户", "通过表格导入修改了住户信息"),
     "household.import_confirmed": Action("确认表格导入",
-                                         "确认导入表格“{file}”：新增{imported}户，更新{updated}户，拒绝{refused}行"),
+                                         "确认导入表格“{file}”：新增{imported}，更新{updated}，拒绝{refused}"),
     "registration.created": Action("登记购买", "为住户{household}登记了本采暖季的购买：洁净煤{coal_kg}，炉具{stoves}"),
     "registration.changed": Action("修改登记数量", "修改了住户{household}购买登记的数量"),
     "registration.approved": Action("审核通过登记", "审核通过了住户{household}的购买登记"),
     "registration.rejected": Action("驳回登记", "驳回了住户{household}的购买登记，原因：{reject_reason}"),
     "registration.imported": Action("表格导入新增登记", "通过表格导入新增购买登记{count}条"),
     "registration.imported_update": Action("表格导入修改登记", "通过表格导入修改了住户{household}购买登记的数量"),
-    "notice.published": Action("发布公示", "发布了{village_id}的公示，共{registrations}户，公示期至{ends_on}"),
+    "notice.published": Action("发布公示", "发布了{village_id}的公示，共{registrations}，公示期至{ends_on}"),
     # sales
     "slip.issue": Action("开具销售单",
                          "开具了销售单{number}：{head_name}，金额{amount_fen}，补贴{subsidy_fen}"),
@@ -139,7 +139,7 @@ def _int(value, formatter: Callable[[int], str], unit: str) -> str:
     if value is None or value == "":
         return ""
     try:
-        return f"{formatter(int(value))} {unit}".strip()
+        return f"{formatter(int(value))}{unit}"
     except (TypeError, ValueError):
         return str(value)
 
@@ -279,6 +279,7 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
 _LABEL_BY_ENTITY = {("notice", "ends_on"): "公示截止", ("season", "ends_on"): "结束日期",
                     ("slip", "number"): "销售单号", ("settlement", "number"): "结算单号",
                     ("season", "is_active"): "当前采暖季"}
+_POSITION = {key: position for position, key in enumerate(FIELDS)}
 _NAMED = {"village_id": Village, "town_id": Town, "supplier_id": Supplier}
 
 
@@ -352,7 +353,8 @@ def _describe(entry: AuditEntry, before: dict, after: dict, who: dict, names: di
         what = known.predicate.format_map(values)
     else:
         what = f"执行了操作“{entry.action}”（{ENTITIES.get(entry.entity, entry.entity)}{_id_text(entry)}）"
-    edits = [c for c in changes if c.before is not None]
+    # The changes the predicate does not already say (a rejection's reason is in it), at most three.
+    edits = [c for c in changes if c.before is not None and not (c.after and c.after in what)]
     if edits:
         shown = "；".join(f"{c.label}由“{c.before or '空'}”改为“{c.after or '空'}”" for c in edits[:3])
         what += "：" + shown + ("等" if len(edits) > 3 else "")
@@ -376,7 +378,7 @@ def _id_text(entry: AuditEntry) -> str:
 def _changes(entity: str, before: dict, after: dict, names: dict) -> list[Change]:
     """Field by field: what changed (an entry with a before) or what was recorded (one without)."""
     out = []
-    for key in dict.fromkeys([*after, *before]):
+    for key in sorted(set(after) | set(before), key=_field_order):
         if key not in FIELDS:
             continue
         label = _LABEL_BY_ENTITY.get((entity, key), FIELDS[key][0])
@@ -388,6 +390,11 @@ def _changes(entity: str, before: dict, after: dict, names: dict) -> list[Change
         elif new:
             out.append(Change(label, None, new))
     return out
+
+
+def _field_order(key: str) -> tuple[int, str]:
+    """FIELDS' order (who, what, how much, state), the rest by name."""
+    return (_POSITION.get(key, len(_POSITION)), key)
 
 
 def _value(entity: str, key: str, value, names: dict) -> str:
