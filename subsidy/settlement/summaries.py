@@ -385,7 +385,8 @@ def return_summary(session: Session, *, reviewer: User, summary_id: int, reason:
     from_status = summary.status
     _move(session, summary, from_status, S.RETURNED)
     _event(session, summary, reviewer, "return", from_status, S.RETURNED, reason)
-    audit.record(session, reviewer, "summary.returned", summary, before=before)
+    audit.record(session, reviewer, "summary.returned", summary, before=before,
+                 after={**audit.snapshot(summary), "reason": reason})
     return summary
 
 
@@ -411,7 +412,8 @@ def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int
     recompute_totals(session, summary)
     number = session.execute(select(Slip.number).where(Slip.id == slip_id).execution_options(unscoped=True)).scalar()
     _event(session, summary, reviewer, "set_aside", summary.status, summary.status, f"剔除销售单{number}：{reason}")
-    audit.record(session, reviewer, "summary.slip_set_aside", summary, before=before, )
+    audit.record(session, reviewer, "summary.slip_set_aside", summary, before=before,
+                 after={**audit.snapshot(summary), "slip": number, "reason": reason})
     return summary
 
 

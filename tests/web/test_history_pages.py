@@ -139,3 +139,7 @@ def test_each_review_step_of_a_summary_names_the_person_beside_the_unit(engine, 
         f"/summaries/{summary_id}").text)
     assert steps == [("泰安市甲洁净煤配送有限公司", "刘志刚"), ("泰安市甲洁净煤配送有限公司", "刘志刚"),
                      ("财源街道", "张明远")]
+    assert client_as("drc").submit(f"/summaries/{summary_id}/return", {"reason": "数量不符"}).status_code == 200
+    log = _text(client_as("auditor").get("/audit?action=summary.returned").text)
+    assert (f"孙海涛（区发改局）退回了泰安市甲洁净煤配送有限公司{int(month[:4])}年{int(month[5:])}月在财源街道的销售汇总表，"
+            "原因：数量不符") in log
