@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     scope.add_argument("--supplier")
     add.add_argument("--password-stdin", action="store_true", required=True,
                      help="read the password from standard input (never from the command line)")
-    add.add_argument("--display-name", default="")
+    add.add_argument("--display-name", default="", help="the person's name (default: the user name)")
 
     households = commands.add_parser("households", help="the household registry")
     household_commands = households.add_subparsers(dest="households_command", required=True)
@@ -152,7 +152,7 @@ def _user(args) -> int:
                         return 2
                     scope[key] = found
             user = users.create_user(session, None, username=args.name, role=args.role, password=password,
-                                     display_name=args.display_name, temporary=False, **scope)
+                                     display_name=args.display_name or args.name, temporary=False, **scope)
     except SubsidyError as error:
         for field, reason in error.errors.items():
             print(f"{field}: {reason}", file=sys.stderr)

@@ -140,14 +140,31 @@ def load(session: Session, *, households_per_village: int = HOUSEHOLDS_PER_VILLA
     return True
 
 
+# The person behind every demo login (a user carries a person's name; the unit comes from the scope). Two clerks
+# work in 财源街道 (caiyuan, caiyuan2) and two at 泰安市甲洁净煤配送有限公司 (coal-a, coal-a2), so that history and
+# reviews show which of them did what.
+PEOPLE = {
+    "admin": "周立新", "drc": "孙海涛", "finance": "钱丽华", "auditor": "吴建平",
+    "coal-a": "刘志刚", "coal-a2": "何玉梅", "coal-b": "陈晓燕", "stove-a": "马国栋",
+    "caiyuan": "李春华", "caiyuan2": "张明远", "daimiao": "杨秀兰", "taiqian": "黄振国", "shanggao": "徐丽萍",
+    "xujialou": "郭志强", "shengzhuang": "林芳", "qiujiadian": "罗卫东",
+    "dongguan": "王文书", "xiguan": "赵慧敏", "yingxi": "高峰", "hejia": "何静", "qiaogou": "胡斌", "dongmen": "朱红梅",
+    "huanshan": "马云霞", "shanggao-cun": "孙伟", "xujialou-cun": "陈刚", "shengzhuang-cun": "刘敏",
+    "qiujiadian-cun": "吴磊",
+}
+SECOND_CLERKS = {"caiyuan2": "caiyuan", "coal-a2": "coal-a"}  # second login -> the unit it shares
+
+
 def _users(session: Session, towns, villages, suppliers) -> None:
-    accounts = [("admin", Role.ADMIN, {}, "系统管理员"), ("drc", Role.DRC, {}, "区发改局"),
-                ("finance", Role.FINANCE, {}, "区财政局"), ("auditor", Role.AUDITOR, {}, "审计")]
-    accounts += [(code, Role.SUPPLIER, {"supplier_id": s.id}, s.name) for code, s in suppliers.items()]
-    accounts += [(code, Role.TOWN, {"town_id": t.id}, t.name) for code, t in towns.items()]
-    accounts += [(code, Role.VILLAGE, {"village_id": v.id}, v.name) for code, v in villages.items()]
-    for username, role, scope, display in accounts:
-        user = User(username=username, display_name=display, role=role, password_hash=auth.hash_password(
+    accounts = [("admin", Role.ADMIN, {}), ("drc", Role.DRC, {}), ("finance", Role.FINANCE, {}),
+                ("auditor", Role.AUDITOR, {})]
+    accounts += [(code, Role.SUPPLIER, {"supplier_id": s.id}) for code, s in suppliers.items()]
+    accounts += [(code, Role.TOWN, {"town_id": t.id}) for code, t in towns.items()]
+    accounts += [(code, Role.VILLAGE, {"village_id": v.id}) for code, v in villages.items()]
+    by_name = {username: (role, scope) for username, role, scope in accounts}
+    accounts += [(second, *by_name[first]) for second, first in SECOND_CLERKS.items()]
+    for username, role, scope in accounts:
+        user = User(username=username, display_name=PEOPLE[username], role=role, password_hash=auth.hash_password(
             demo_password(username)), **scope)
         session.add(user)
     session.flush()

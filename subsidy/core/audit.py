@@ -43,7 +43,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import BigInteger, Text, bindparam, cast, event, func, insert, inspect, literal_column, select
@@ -400,30 +400,72 @@ def sealed_ids(session: Session, ids: list[int]) -> set[int]:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-def entries_page(session: Session, *, action: str | None = None, username: str | None = None, page: int = 1,
-                 per_page: int = 50) -> tuple[list[AuditEntry], int]:
-    """The log newest first (by id), optionally one action or one user's entries."""
-    from subsidy.models import User
+@dataclass(frozen=True)
+class LogFilter:
+    """What the 审计日志 page and its spreadsheet are narrowed to; every part optional. `who` is a user name or a
+    person's name ("system": the command line and migrations); `since`/`until` are days in China time, both
+    included; `entity` a kind of record (`household`, `slip`, ...) and `entity_id` one of them."""
 
-    query = select(AuditEntry)
-    count = select(func.count()).select_from(AuditEntry)
-    # Filters are not stored: a stray control character is dropped (PostgreSQL would refuse a NUL with an error).
-    action, username = without_unwanted(action or ""), without_unwanted(username or "")
-    if action:
-        query, count = query.where(AuditEntry.action == action), count.where(AuditEntry.action == action)
-    if username:
-        # By user id (indexed); "system" is the command line and migrations.
-        if username == "system":
-            condition = AuditEntry.user_id.is_(None)
-        else:
-            user_id = session.execute(select(User.id).where(User.username == username.strip().lower())
-                                      .execution_options(unscoped=True)).scalar_one_or_none()
-            condition = AuditEntry.user_id == (user_id if user_id is not None else -1)
-        query, count = query.where(condition), count.where(condition)
-    total = session.execute(count).scalar_one()
-    rows = session.execute(query.order_by(AuditEntry.id.desc()).offset((max(page, 1) - 1) * per_page)
-                           .limit(per_page)).scalars().all()
+    action: str = ""
+    who: str = ""
+    entity: str = ""
+    entity_id: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    def cleaned(self) -> "LogFilter":
+        # Filters are not stored: a stray control character is dropped (PostgreSQL would refuse a NUL with an error).
+        return LogFilter(*(without_unwanted(v or "").strip() for v in (self.action, self.who, self.entity,
+                                                                           self.entity_id)),
+                         since=self.since, until=self.until)
+
+    def conditions(self, session: Session) -> list:
+        from subsidy.models import User
+
+        flt, found = self.cleaned(), []
+        if flt.action:
+            found.append(AuditEntry.action == flt.action)
+        if flt.who:
+            # By user id (indexed); "system" is the command line and migrations.
+            if flt.who == "system":
+                found.append(AuditEntry.user_id.is_(None))
+            else:
+                ids = list(session.execute(select(User.id).where(
+                    (User.username == flt.who.lower()) | (User.display_name == flt.who))
+                    .execution_options(unscoped=True)).scalars())
+                found.append(AuditEntry.user_id.in_(ids or [-1]))
+        if flt.entity:
+            found.append(AuditEntry.entity == flt.entity)
+        if flt.entity_id:
+            found.append(AuditEntry.entity_id == flt.entity_id)
+        if flt.since:
+            found.append(AuditEntry.at >= _day_start(flt.since))
+        if flt.until:
+            found.append(AuditEntry.at < _day_start(flt.until + timedelta(days=1)))
+        return found
+
+
+def _day_start(day: date) -> datetime:
+    """The first moment of a China day, in UTC (the log's `at` is UTC)."""
+    return datetime.combine(day, time(0), clock.CST).astimezone(timezone.utc)
+
+
+def entries_page(session: Session, flt: LogFilter | None = None, *, action: str | None = None,
+                 username: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], int]:
+    """The log newest first (by id), narrowed by `flt` (or by one action or one user's entries)."""
+    flt = flt or LogFilter(action=action or "", who=username or "")
+    conditions = flt.conditions(session)
+    total = session.execute(select(func.count()).select_from(AuditEntry).where(*conditions)).scalar_one()
+    rows = session.execute(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
+                           .offset((max(page, 1) - 1) * per_page).limit(per_page)).scalars().all()
     return list(rows), total
+
+
+def iter_entries(session: Session, flt: LogFilter, *, limit: int, batch_size: int = 1000):
+    """The same entries newest first, at most `limit`, read in batches (the spreadsheet export)."""
+    stmt = (select(AuditEntry).where(*flt.conditions(session)).order_by(AuditEntry.id.desc()).limit(limit)
+            .execution_options(yield_per=batch_size))
+    yield from session.execute(stmt).scalars()
 
 
 def actions(session: Session) -> list[str]:

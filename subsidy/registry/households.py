@@ -25,8 +25,8 @@ from subsidy.core.errors import Conflict, NotAllowed, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
 from subsidy.rules.text import clean_text, without_unwanted
 from subsidy.models import (
-    AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Town,
-    Village, Zone,
+    AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Slip,
+    Town, Village, Zone,
 )
 from subsidy.core.scope import get_or_404
 
@@ -237,12 +237,17 @@ def villages_by_id(session: Session, ids) -> dict[int, Village]:
 
 
 def history(session: Session, household_id: int) -> tuple[Household, list[Registration], list[AuditEntry]]:
-    """The household (in scope), its registrations of every season, and the audit entries about it and them.
-    The audit log is read unscoped on purpose: the household itself was checked against the scope."""
+    """The household (in scope), its registrations of every season, and the audit entries about it, them, the
+    notices they were published on and the slips sold to it, oldest first (subsidy/core/audit_text.py reads them
+    as sentences). The audit log is read unscoped on purpose: the household itself was checked against the scope."""
     found = get_or_404(session, Household, household_id)
     registrations = list(session.execute(
         select(Registration).where(Registration.household_id == found.id).order_by(Registration.id)).scalars())
-    keys = [("household", str(found.id))] + [("registration", str(r.id)) for r in registrations]
+    slip_ids = session.execute(select(Slip.id).where(Slip.household_id == found.id)
+                               .execution_options(unscoped=True)).scalars()
+    keys = ([("household", str(found.id))] + [("registration", str(r.id)) for r in registrations]
+            + [("notice", str(n)) for n in sorted({r.notice_id for r in registrations if r.notice_id})]
+            + [("slip", str(i)) for i in slip_ids])
     entries = list(session.execute(
         select(AuditEntry).where(or_(*[(AuditEntry.entity == e) & (AuditEntry.entity_id == i) for e, i in keys]))
         .order_by(AuditEntry.id).execution_options(unscoped=True)).scalars())
@@ -376,7 +381,8 @@ def _decide(session: Session, actor, registration_id: int, status: RegistrationS
     if not done:
         raise Conflict("该登记已被他人处理，请刷新后重试")
     session.refresh(registration)
-    audit.record(session, actor, f"registration.{status}", registration, before=before)
+    audit.record(session, actor, "registration.approved" if status == RegistrationStatus.APPROVED
+                 else "registration.rejected", registration, before=before)
     return registration
 
 

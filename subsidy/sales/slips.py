@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from subsidy.core import people
 from subsidy.core.errors import NotFound
 from subsidy.models import (
     Batch, Slip, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus, Supplier, Town, User, Village,
@@ -83,4 +84,4 @@ def view(session: Session, slip: Slip) -> SlipView:
                                      .execution_options(unscoped=True)).scalar() if slip.summary_id else None
     return SlipView(slip, lines, batches, scans_of(session, slip), one(Supplier, slip.supplier_id),
                     one(Town, slip.town_id), one(Village, slip.village_id),
-                    (clerk.display_name or clerk.username) if clerk else "", summary_status)
+                    people.name_of(clerk) if clerk else "", summary_status)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, people
 from subsidy.core.db import pg_branch
 from subsidy.accounts import auth
 from subsidy.policy import seasons
@@ -385,7 +385,8 @@ def return_summary(session: Session, *, reviewer: User, summary_id: int, reason:
     from_status = summary.status
     _move(session, summary, from_status, S.RETURNED)
     _event(session, summary, reviewer, "return", from_status, S.RETURNED, reason)
-    audit.record(session, reviewer, "summary.returned", summary, before=before)
+    audit.record(session, reviewer, "summary.returned", summary, before=before,
+                 after={**audit.snapshot(summary), "reason": reason})
     return summary
 
 
@@ -411,7 +412,8 @@ def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int
     recompute_totals(session, summary)
     number = session.execute(select(Slip.number).where(Slip.id == slip_id).execution_options(unscoped=True)).scalar()
     _event(session, summary, reviewer, "set_aside", summary.status, summary.status, f"剔除销售单{number}：{reason}")
-    audit.record(session, reviewer, "summary.slip_set_aside", summary, before=before, )
+    audit.record(session, reviewer, "summary.slip_set_aside", summary, before=before,
+                 after={**audit.snapshot(summary), "slip": number, "reason": reason})
     return summary
 
 
@@ -469,12 +471,11 @@ def history(session: Session, summary_id: int) -> list[SummaryEvent]:
                                 .order_by(SummaryEvent.id)).scalars())
 
 
-def history_with_names(session: Session, summary_id: int) -> list[tuple[SummaryEvent, str]]:
+def history_with_names(session: Session, summary_id: int) -> list[tuple[SummaryEvent, people.Person]]:
+    """Each review step with the person who took it, beside their unit (subsidy/core/people.py)."""
     events = history(session, summary_id)
-    ids = {e.user_id for e in events if e.user_id}
-    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))
-                                 .execution_options(unscoped=True)).all()) if ids else {}
-    return [(e, names.get(e.user_id, "")) for e in events]
+    who = people.people(session, [e.user_id for e in events])
+    return [(e, who.get(e.user_id, people.SYSTEM if e.user_id is None else people.UNKNOWN)) for e in events]
 
 
 @dataclass

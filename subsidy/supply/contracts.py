@@ -90,7 +90,8 @@ def attach(session: Session, actor, contract_id: int, kind: str, *, filename: st
         contract.guarantee_attachment_id = attachment.id
         contract.guarantee_received = True
     session.flush()
-    audit.record(session, actor, f"contracts.{kind}_attached", contract, before=before)
+    audit.record(session, actor, "contracts.contract_attached" if kind == "contract"
+                 else "contracts.guarantee_attached", contract, before=before)
     return attachment
 
 

@@ -10,10 +10,10 @@ from subsidy.models import Category, Product, Season, Town, User
 
 
 def town_user(session, username: str = "clerk1", town_code: str = "caiyuan", password: str = "Temp1234x",
-              temporary: bool = True) -> User:
+              temporary: bool = True, display_name: str = "街道办事员") -> User:
     town = session.execute(select(Town).where(Town.code == town_code)).scalar_one()
     return users.create_user(session, None, username=username, role="town", password=password, town_id=town.id,
-                             temporary=temporary)
+                             display_name=display_name, temporary=temporary)
 
 
 def policy_form(**overrides) -> dict[str, str]:

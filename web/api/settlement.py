@@ -62,6 +62,8 @@ class EventOut(BaseModel):
     from_status: str
     to_status: str
     comment: str
+    person: str = ""  # who took the step: the person's name (subsidy/core/people.py)
+    unit: str = ""    # and their unit: the supplier, the town, 区发改局, 区财政局
 
 
 class SummaryOut(BaseModel):
@@ -126,8 +128,9 @@ class SettlementOut(BaseModel):
 def summary_out(summary: Summary, session: Session | None = None) -> SummaryOut:
     out = SummaryOut(**{k: getattr(summary, k) for k in SummaryOut.model_fields if k != "history"})
     if session is not None:
-        out.history = [EventOut(**{k: getattr(e, k) for k in EventOut.model_fields})
-                       for e in summaries.history(session, summary.id)]
+        out.history = [EventOut(**{k: getattr(e, k) for k in EventOut.model_fields if k not in ("person", "unit")},
+                                person=who.name, unit=who.unit)
+                       for e, who in summaries.history_with_names(session, summary.id)]
     return out
 
 

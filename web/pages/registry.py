@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from subsidy.registry import spreadsheet, households
 from subsidy.policy import seasons
+from subsidy.core import audit_text, people
 from subsidy.core.errors import Conflict, Refused
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
 from subsidy.rules.money import column_totals
@@ -99,8 +100,10 @@ class HouseholdPages(Controller):
         found, registrations, entries = households.history(session, household_id)
         season = seasons.active_season_or_none(session)
         current = next((r for r in registrations if season and r.season_id == season.id), None)
+        deciders = people.people(session, [r.decided_by for r in registrations])
         return Template("households/detail.html", status_code=status_code, context={
-            "me": user, "household": found, "registrations": registrations, "entries": entries, "season": season,
+            "me": user, "household": found, "registrations": registrations, "season": season,
+            "entries": audit_text.describe(session, entries), "deciders": deciders,
             "current": current, "village": session.get(Village, found.village_id),
             "form": extra.pop("form", {}), **extra})
 
@@ -220,6 +223,7 @@ class RegistrationPages(Controller):
         return Template("households/registrations.html", context={
             "me": user, "result": result, "status": status, "village_id": village_id, "q": q,
             "villages": villages, "village_names": {v.id: v.name for v in villages},
+            "deciders": people.people(session, [row.registration.decided_by for row in result.items]),
             "statuses": REGISTRATION_STATUS_LABELS,
             "by_village": by_village, "by_town": by_town, "season": seasons.active_season_or_none(session),
             "notices": households.notices(session)[:10] if user.role in (Role.VILLAGE, Role.TOWN) else [],

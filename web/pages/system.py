@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from subsidy.core import audit
+from subsidy.core import audit, audit_text, clock
 from subsidy.policy import regions
 from subsidy.accounts import users
 from subsidy.models import ROLE_LABELS, ZONE_LABELS, Role
@@ -165,37 +166,74 @@ class RegionsController(Controller):
         return Redirect("/admin/regions?done=zone", status_code=303)
 
 
+def _day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat((raw or "").strip()) if (raw or "").strip() else None
+    except ValueError:
+        return None
+
+
 class AuditController(Controller):
     path = "/audit"
     include_in_schema = False
     guards = [requires(*AUDIT_READERS)]
 
-    def _context(self, session, action, username, page, **extra) -> dict:
-        rows, total = audit.entries_page(session, action=action or None, username=(username or "").strip() or None,
-                                         page=page, per_page=PER_PAGE)
-        query = {k: v for k, v in (("action", action), ("who", username)) if v}
-        return {"rows": rows, "total": total, "page": page, "per_page": PER_PAGE,
-                "actions": audit.actions(session), "form": {"action": action or "", "who": username or ""},
+    @staticmethod
+    def _filter(action, who, entity, entity_id, since, until) -> tuple[audit.LogFilter, dict, str]:
+        """The filter, the form as typed, and a reason when a date was not one."""
+        form = {"action": action or "", "who": who or "", "entity": entity or "", "entity_id": entity_id or "",
+                "since": since or "", "until": until or ""}
+        start, end = _day(since), _day(until)
+        problem = "日期应为 年-月-日，例如 2026-12-01" if (since and not start) or (until and not end) else ""
+        flt = audit.LogFilter(action=form["action"], who=form["who"], entity=form["entity"],
+                              entity_id=form["entity_id"], since=start, until=end)
+        return flt, form, problem
+
+    def _context(self, session, flt: audit.LogFilter, form: dict, page: int, **extra) -> dict:
+        rows, total = audit.entries_page(session, flt, page=page, per_page=PER_PAGE)
+        query = {k: v for k, v in form.items() if v}
+        return {"rows": audit_text.describe(session, rows), "total": total, "page": page, "per_page": PER_PAGE,
+                "actions": audit_text.action_choices(audit.actions(session)),
+                "entities": audit_text.entity_choices(), "form": form,
                 "sealed": audit.sealed_ids(session, [e.id for e in rows]), "head": audit.head_of(session),
-                "pager_url": "/audit?" + (urlencode(query) + "&" if query else ""), **extra}
+                "pager_url": "/audit?" + (urlencode(query) + "&" if query else ""),
+                "export_url": "/audit/export.xlsx" + ("?" + urlencode(query) if query else ""), **extra}
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, action: FromQuery[str | None] = None, who: FromQuery[str | None] = None,
+              entity: FromQuery[str | None] = None, entity_id: FromQuery[str | None] = None,
+              since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
               page: FromQuery[int | None] = None) -> Template:
-        return Template("audit/index.html", context=self._context(session, action, who, page_number(page)))
+        flt, form, problem = self._filter(action, who, entity, entity_id, since, until)
+        return Template("audit/index.html", status_code=422 if problem else 200,
+                        context=self._context(session, flt, form, page_number(page), error=problem or None))
+
+    @get("/export.xlsx", sync_to_thread=True)
+    def export(self, session: DbSession, action: FromQuery[str | None] = None, who: FromQuery[str | None] = None,
+               entity: FromQuery[str | None] = None, entity_id: FromQuery[str | None] = None,
+               since: FromQuery[str | None] = None, until: FromQuery[str | None] = None) -> Response | Template:
+        flt, form, problem = self._filter(action, who, entity, entity_id, since, until)
+        if problem:
+            return Template("audit/index.html", status_code=422,
+                            context=self._context(session, flt, form, 1, error=problem))
+        name = f"审计日志-{clock.today():%Y%m%d}.xlsx"
+        return Response(audit_text.export_xlsx(session, flt), media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
     @get("/verify", sync_to_thread=True)
     def verify(self, session: DbSession, seq: FromQuery[str | None] = None,
                head: FromQuery[str | None] = None) -> Template:
         """The whole check; with a head printed earlier (`seq`, `head`), also that it is still there unchanged."""
         expected = None
+        flt, form, _ = self._filter(None, None, None, None, None, None)
         if (seq or "").strip() or (head or "").strip():
             if not (seq or "").strip().isdigit() or len((head or "").strip()) != 64:
                 return Template("audit/index.html", status_code=422, context=self._context(
-                    session, None, None, 1, head_error="请填写打印凭证上的封存序号和 64 位链头哈希"))
+                    session, flt, form, 1, head_error="请填写打印凭证上的封存序号和 64 位链头哈希"))
             expected = (int(seq.strip()), head.strip().lower())
         report = audit.verify(session, expected=expected)
-        return Template("audit/index.html", context=self._context(session, None, None, 1, report=report,
+        return Template("audit/index.html", context=self._context(session, flt, form, 1, report=report,
                                                                   expected=expected))
 
 

@@ -23,7 +23,8 @@ def test_a_generated_temporary_password_passes_the_password_policy():
 
 def test_a_user_is_created_only_with_the_scope_of_its_role(demo, session):
     with pytest.raises(SubsidyError) as refused:
-        users.create_user(session, None, username="x1", role="supplier", password="Temp1234x")
+        users.create_user(session, None, username="x1", role="supplier", password="Temp1234x",
+                          display_name="刘一")
     assert refused.value.errors == {"supplier_id": "企业用户须选择所属配送企业"}
     user = factories.town_user(session, "clerk9", "taiqian")
     assert user.town_id and user.village_id is None and user.must_change_password

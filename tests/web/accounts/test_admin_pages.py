@@ -49,6 +49,18 @@ def test_an_admin_creates_a_town_user_who_must_change_the_temporary_password(cli
     assert client.get("/", follow_redirects=False).headers["location"] == "/password"
 
 
+def test_a_new_user_needs_the_name_of_the_person_who_uses_it(client_as, engine):
+    admin = client_as("admin")
+    town = _ids(engine, Town, code="daimiao")
+    form = {"username": "clerk.dm2", "role": "town", "town_id": str(town.id), "password": ""}
+    for name in ("", "   "):
+        page = admin.submit("/admin/users/new", {**form, "display_name": name})
+        assert page.status_code == 422 and "请填写姓名" in page.text
+    assert "控制字符" in admin.submit("/admin/users/new", {**form, "display_name": "杨\x07秀兰"}).text
+    assert admin.submit("/admin/users/new", {**form, "display_name": " 杨  秀兰 "}).status_code == 201
+    assert _ids(engine, User, username="clerk.dm2").display_name == "杨 秀兰"
+
+
 def test_a_refused_new_user_shows_the_reason_and_keeps_what_was_typed(client_as):
     page = client_as("admin").submit("/admin/users/new", {"username": "clerk2", "display_name": "张三",
                                                           "role": "village", "password": ""})
@@ -59,7 +71,7 @@ def test_a_refused_new_user_shows_the_reason_and_keeps_what_was_typed(client_as)
 
 
 def test_a_taken_username_is_refused_on_the_form(client_as):
-    page = client_as("admin").submit("/admin/users/new", {"username": "drc", "role": "drc"})
+    page = client_as("admin").submit("/admin/users/new", {"username": "drc", "display_name": "孙海涛", "role": "drc"})
     assert page.status_code == 422
     assert "该用户名已被使用" in page.text
 

@@ -41,6 +41,11 @@ def test_a_month_runs_through_the_api_from_build_to_payment(engine, api_as):
         assert api_as("finance").post(f"/api/v1/summaries/{d['id']}/approve").json()["status"] == "finance_approved"
     shown = api_as("drc").get(f"/api/v1/summaries/{drafts[0]['id']}").json()
     assert [e["action"] for e in shown["history"]] == ["build", "submit", "approve", "approve", "approve"]
+    assert [(e["person"], e["unit"]) for e in shown["history"]][2:] == [
+        ({"caiyuan": "李春华", "daimiao": "杨秀兰", "taiqian": "黄振国"}[towns[drafts[0]["town_id"]]],
+         {"caiyuan": "财源街道", "daimiao": "岱庙街道", "taiqian": "泰前街道"}[towns[drafts[0]["town_id"]]]),
+        ("孙海涛", "区发改局"), ("钱丽华", "区财政局")]
+    assert shown["history"][0]["person"] == "刘志刚" and shown["history"][0]["unit"] == "泰安市甲洁净煤配送有限公司"
     finance = api_as("finance")
     first = finance.post("/api/v1/settlements", json={"supplier_id": supplier_id, "month": month()})
     assert first.status_code == 201, first.text
