@@ -28,6 +28,7 @@ __all__ = [
     "share_of",
     "column_totals",
     "yuan_in_capitals",
+    "rate_label",
 ]
 
 KG_PER_TON = 1000
@@ -245,3 +246,24 @@ def yuan_in_capitals(fen: int) -> str:
     if not fen_digit:
         out.append("整")
     return "".join(out)
+
+
+def rate_label(tiers: list[tuple[int, int]], *, per_ton: bool) -> str:
+    """A subsidy rate as the printed slip states it: ``[(0, 30000)]`` -> ``"300.00元/吨"``; a stove's
+    ``[(0, 50000)]`` -> ``"500.00元/台"``; tiers by the household's cumulative kilograms of the season
+    ``[(0, 30000), (2000, 15000)]`` -> ``"累计2.000吨以内 300.00元/吨；2.000吨以上 150.00元/吨"``. "" for no tiers."""
+    unit = "元/吨" if per_ton else "元/台"
+    if not tiers:
+        return ""
+    if len(tiers) == 1 or not per_ton:
+        return f"{yuan(tiers[0][1])}{unit}"
+    parts = []
+    for i, (from_kg, rate) in enumerate(tiers):
+        if i == 0:
+            band = f"累计{tons(tiers[1][0])}吨以内"
+        elif i == len(tiers) - 1:
+            band = f"{tons(from_kg)}吨以上"
+        else:
+            band = f"{tons(from_kg)}–{tons(tiers[i + 1][0])}吨"
+        parts.append(f"{band} {yuan(rate)}{unit}")
+    return "；".join(parts)

@@ -134,11 +134,12 @@ class SlipsApi(Controller):
                         media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"})
 
     @get("/slips/{number:str}/print", sync_to_thread=True, guards=[requires(*READERS)], include_in_schema=True)
-    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None
-                   ) -> Template:
-        """HTML page with the five copies (`paper=a4` for A4, else the 241 mm continuous form)."""
+    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None,
+                   layout: FromQuery[str | None] = None) -> Template:
+        """HTML page with the five copies (`paper=a4` for A4, else the 241 mm continuous form; `layout=continuous`
+        for one pass onto pre-printed five-part stationery)."""
         from web.pages.sales import print_template
-        return print_template(session, user, number, paper)
+        return print_template(session, user, number, paper, layout)
 
     @post("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=200)
     def void(self, session: DbSession, user: CurrentUser, number: FromPath[str], data: JSONBody[VoidIn]) -> dict:
