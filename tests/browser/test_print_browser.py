@@ -1,13 +1,12 @@
 """In a real browser: the printed slip in its two layouts (one copy per part, one pass onto pre-printed five-part
-stationery) chosen in the print toolbar, each saved as a screenshot for a reviewer (docs/screenshots/); and what
+stationery) chosen in the print toolbar, each saved as a screenshot for a reviewer (`SUBSIDY_SCREENSHOTS`, see
+tests/browser/screenshots.py: slip-print-copies.png, slip-print-continuous.png); and what
 item 9 of issue 14 does not offer: the administrator's own account cannot be disabled from the list, a ban-zone
 household's registration has no coal field."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -16,12 +15,10 @@ from subsidy.core.scope import Scope
 from subsidy.models import Household, User, Village
 from subsidy.sales import issuing
 from tests.browser.conftest import login
+from tests.browser.screenshots import shot
 from tests.web.sales.test_slips import approved
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
 
 def _issue_slip(engine) -> str:
     registration_id, _ = approved(engine)
@@ -46,15 +43,14 @@ def test_the_print_toolbar_switches_between_the_two_layouts(page, engine):
         box = first.locator(selector).bounding_box()
         line = first.locator(selector).evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
         assert box["height"] < 1.6 * line
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "slip-print-copies.png"), full_page=True)
+    shot(page, "slip-print-copies", full_page=True)
 
     with page.expect_navigation(url=re.compile(r".*layout=continuous")):
         page.click("text=预印五联套打（一次打印）")
     assert page.locator("section.copy").count() == 1 and page.locator(".codes [data-copy]").count() == 5
     assert page.locator(".band").count() == 0
     assert page.locator(".screen-bar a[aria-current]").inner_text() == "预印五联套打（一次打印）"
-    page.screenshot(path=str(SCREENSHOTS / "slip-print-continuous.png"), full_page=True)
+    shot(page, "slip-print-continuous", full_page=True)
 
 
 def test_the_administrator_is_not_offered_to_disable_their_own_account(page):
