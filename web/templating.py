@@ -13,7 +13,7 @@ from subsidy.models import (
     CATEGORY_LABELS, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS, SETTLEMENT_STATUS_LABELS,
     SLIP_STATUS_LABELS, SUMMARY_STATUS_LABELS, SUPPLIER_STATUS_LABELS, ZONE_LABELS, Role,
 )
-from subsidy.rules.money import hundredths, mj_per_kg, share_of, tons, yuan
+from subsidy.rules.money import hundredths, mj_per_kg, share_of, tons, yuan, yuan_in_capitals
 from subsidy.core.settings import PROJECT_ROOT
 from subsidy.settlement.summaries import Figures
 from web import guards
@@ -98,6 +98,11 @@ def _phone_for(phone, viewer, record: str) -> str:
     return scope.show_phone(viewer, record, phone)
 
 
+def _account_for(account, viewer) -> str:
+    """`{{ supplier.bank_account|account_for(me) }}`: whole or masked by subsidy.core.scope.SEES_BANK_ACCOUNTS."""
+    return scope.show_account(viewer, account)
+
+
 def configure(engine: Engine) -> None:
     env = engine.engine
     env.filters.update({
@@ -125,6 +130,8 @@ def configure(engine: Engine) -> None:
         "kg": _kg,
         "id_for": _id_for,
         "phone_for": _phone_for,
+        "account_for": _account_for,
+        "capitals": lambda fen: yuan_in_capitals(int(fen or 0)),
     })
     env.globals.update({
         "nav_for": lambda role: [(label, path) for label, path, roles in NAV if role in roles],

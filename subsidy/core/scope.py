@@ -7,8 +7,8 @@ relationship loads), so a service or handler cannot forget it. Code that must lo
 district-wide uniqueness of an ID number, a supplier's lookup of one approved registration, the audit chain) says so
 with `.execution_options(unscoped=True)`.
 
-The same question asked of one record's fields lives here too: who sees an ID number or a phone whole
-(`Record`, `WHOLE_FOR`, `show_id`, `show_phone`). Scope decides which records a role sees; this decides how much of
+The same question asked of one record's fields lives here too: who sees an ID number, a phone or a bank account
+whole (`SEES_PERSONAL_NUMBERS`, `WHOLE_FOR`, `show_id`, `show_phone`, `show_account`). Scope decides which records a role sees; this decides how much of
 a record's personal numbers it sees, by the same role and for the same reason, so both answers sit in one module.
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy import event, false, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from subsidy.core.errors import NotFound
-from subsidy.rules.idnumbers import mask_id_number, mask_phone
+from subsidy.rules.idnumbers import mask_account, mask_id_number, mask_phone
 from subsidy.models import (
     AuditEntry, Batch, Contract, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
     User, Village,
@@ -131,12 +131,9 @@ def scope_of(session: Session) -> Scope | None:
 # --- whole or masked: ID numbers and phones (DESIGN.md invariant 5) ----------------------------------------------
 
 class Record(StrEnum):
-    """The kinds of record an ID number or a phone is shown on; `WHOLE_FOR` says who sees them whole on each.
-
-    By role: the village sees them whole on households only; the town on households and slips; the supplier, the
-    DRC and finance on slips only; the auditor and the administrator nowhere. Lists and the public notice are
-    masked for everyone.
-    """
+    """The kinds of record an ID number or a phone is shown on. Who sees them whole is decided once per role
+    (`SEES_PERSONAL_NUMBERS`), the same on every page, print, export and API answer that role can open; the one
+    exception is what is posted in public (the notice), masked whoever prints it."""
 
     HOUSEHOLD = "household"  # the registry: a household, its registrations, the registry's exports and API
     SLIP = "slip"            # one slip: its detail page and its five printed copies
@@ -144,19 +141,33 @@ class Record(StrEnum):
     NOTICE = "notice"        # the village's public notice (公示), posted in public
 
 
+# The roles that keep the registry see the numbers whole, wherever they meet them: the village registers and corrects
+# them, the town checks them before approving (each within its scope); `None` is the system itself (the command
+# line). Everybody else sees them masked everywhere, the printed slip included: the supplier's clerk has the card in
+# hand at the counter and checks it against the number the system found (CONTRACT.md answers the supplier masked
+# numbers too), the bureau, finance, the auditor and the administrator reconcile by slip number and name, not by ID.
+SEES_PERSONAL_NUMBERS: frozenset[Role | None] = frozenset({Role.VILLAGE, Role.TOWN, None})
+
 WHOLE_FOR: dict[Record, frozenset[Role | None]] = {
-    # The village registers and corrects these records, the town checks them before approving; `None` is the
-    # system itself (the command line). Everybody else (the supplier never browses the registry) sees them masked.
-    Record.HOUSEHOLD: frozenset({Role.VILLAGE, Role.TOWN, None}),
-    # The supplier that sold keeps the whole number on its paper copy, and the offices that reconcile the paper
-    # copies (town, DRC, finance) keep theirs; the auditor and the administrator read a slip masked.
-    Record.SLIP: frozenset({Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE}),
-    # Lists show one line per household and leave the building as spreadsheets: masked for every role. The clerk
-    # at the counter has the card in hand and needs no second copy of the number on the screen.
-    Record.LISTING: frozenset(),
+    Record.HOUSEHOLD: SEES_PERSONAL_NUMBERS,
+    Record.SLIP: SEES_PERSONAL_NUMBERS,
+    Record.LISTING: SEES_PERSONAL_NUMBERS,
     # Posted in public: masked for everyone, whoever prints it.
     Record.NOTICE: frozenset(),
 }
+
+# A supplier's bank account: whole for those who pay it (finance) or own it (the supplier, which sees only itself),
+# on the page as in the statement and the bank's payment sheet; masked for everyone else (the bureau types it on the
+# supplier's form and reads it back masked).
+SEES_BANK_ACCOUNTS: frozenset[Role | None] = frozenset({Role.FINANCE, Role.SUPPLIER, None})
+
+
+def show_account(viewer: User | None, account: str | None) -> str:
+    """A supplier's bank account as `viewer` may see it; "" for none."""
+    if not account:
+        return ""
+    role = Role(viewer.role) if viewer is not None else None
+    return account if role in SEES_BANK_ACCOUNTS else mask_account(account)
 
 
 def shows_whole(viewer: User | None, record: Record | str) -> bool:

@@ -35,6 +35,10 @@ class Summary(SQLModel, table=True):
     created_at: datetime = created_at_field()
     # A summary is in at most one settlement: one column, set once by a conditional update.
     settlement_id: int | None = Field(default=None, foreign_key="settlement.id", index=True)
+    # A summary of a month that has not ended yet may be submitted only once a reviewer (its town, or the bureau)
+    # allowed it (subsidy/settlement/summaries.py: allow_early): who and when, set once.
+    early_allowed_by: int | None = Field(default=None, foreign_key="app_user.id")
+    early_allowed_at: datetime | None = None
 
 
 class SummaryEvent(SQLModel, table=True):

@@ -27,6 +27,8 @@ __all__ = [
     "mj_per_kg",
     "share_of",
     "column_totals",
+    "yuan_in_capitals",
+    "rate_label",
 ]
 
 KG_PER_TON = 1000
@@ -189,3 +191,79 @@ def share_of(part: int, whole: int) -> str | None:
     return _fixed(round_half_up_div(part * 1000, whole), 1)
 
 
+
+
+_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_PLACES = ("", "拾", "佰", "仟")
+_SECTIONS = ("", "万", "亿")
+# Beyond 9,999 亿 yuan the next section (万亿) needs a different grammar; no season's money comes near it.
+MAX_CAPITALS_FEN = 10**12 * 100 - 1
+
+
+def yuan_in_capitals(fen: int) -> str:
+    """The amount in Chinese financial capitals (金额大写), as written on a slip or a statement after "人民币":
+    ``160000`` -> ``"壹仟陆佰元整"``, ``105`` -> ``"壹元零伍分"``, ``50`` -> ``"伍角整"``, ``0`` -> ``"零元整"``.
+
+    The rules of the People's Bank for filling in vouchers (正确填写票据和结算凭证的基本规定): 整 after 元 or 角 when
+    there are no 分, never after 分; 拾 always has its digit (壹拾, not 拾); a run of zero digits between two non-zero
+    ones is one 零. Where those rules allow either (a zero 万 or 元 place before a non-zero 仟 or 角), this always
+    writes the 零, so that nothing can be inserted into the gap: ``10700053`` -> ``"壹拾万零柒仟元零伍角叁分"``.
+    The 角 place zero before a non-zero 分 is always written as 零 (the rules require it).
+    ``fen`` is a non-negative int below 10**14 (a trillion yuan); otherwise ``ValueError``.
+    """
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise ValueError(f"fen must be an int, got {fen!r}")
+    if fen < 0 or fen > MAX_CAPITALS_FEN:
+        raise ValueError(f"fen must be between 0 and {MAX_CAPITALS_FEN}, got {fen}")
+    whole, cents = divmod(fen, 100)
+    out: list[str] = []
+    zero_pending = False  # one or more zero digits since the last written non-zero digit
+
+    def digit(d: int, unit: str) -> None:
+        nonlocal zero_pending
+        if d == 0:
+            zero_pending = bool(out)
+            return
+        if zero_pending:
+            out.append("零")
+            zero_pending = False
+        out.append(_DIGITS[d] + unit)
+
+    text = str(whole) if whole else ""
+    for i, ch in enumerate(text):
+        position = len(text) - 1 - i
+        digit(int(ch), _PLACES[position % 4])
+        section = position // 4
+        if position % 4 == 0 and section and int(text[max(0, i - 3):i + 1]):
+            out.append(_SECTIONS[section])  # 万 / 亿 after a section with any non-zero digit, before its zeros' 零
+    if whole:
+        out.append("元")
+    jiao, fen_digit = divmod(cents, 10)
+    digit(jiao, "角")
+    digit(fen_digit, "分")
+    if not out:
+        return "零元整"
+    if not fen_digit:
+        out.append("整")
+    return "".join(out)
+
+
+def rate_label(tiers: list[tuple[int, int]], *, per_ton: bool) -> str:
+    """A subsidy rate as the printed slip states it: ``[(0, 30000)]`` -> ``"300.00元/吨"``; a stove's
+    ``[(0, 50000)]`` -> ``"500.00元/台"``; tiers by the household's cumulative kilograms of the season
+    ``[(0, 30000), (2000, 15000)]`` -> ``"累计2.000吨以内 300.00元/吨；2.000吨以上 150.00元/吨"``. "" for no tiers."""
+    unit = "元/吨" if per_ton else "元/台"
+    if not tiers:
+        return ""
+    if len(tiers) == 1 or not per_ton:
+        return f"{yuan(tiers[0][1])}{unit}"
+    parts = []
+    for i, (from_kg, rate) in enumerate(tiers):
+        if i == 0:
+            band = f"累计{tons(tiers[1][0])}吨以内"
+        elif i == len(tiers) - 1:
+            band = f"{tons(from_kg)}吨以上"
+        else:
+            band = f"{tons(from_kg)}–{tons(tiers[i + 1][0])}吨"
+        parts.append(f"{band} {yuan(rate)}{unit}")
+    return "；".join(parts)

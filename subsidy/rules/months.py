@@ -32,3 +32,9 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_ended(month: str, today: date) -> bool:
+    """Whether the 'YYYY-MM' month is over on (China) day `today`: its last day is before today. A month in the
+    future has not ended either."""
+    return month_bounds(month)[1] < today

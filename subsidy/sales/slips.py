@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import people
 from subsidy.core.errors import NotFound
+from subsidy.policy import seasons
 from subsidy.models import (
-    Batch, Slip, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus, Supplier, Town, User, Village,
+    COAL_PRODUCTS, Batch, Slip, SlipLine, SlipScan, SlipStatus, Summary, SummaryStatus, Supplier, Town, User, Village,
 )
+from subsidy.rules.money import rate_label, yuan_in_capitals
 from subsidy.rules.numbers import InvalidSlipNumber, check_slip_number
 
 
@@ -62,6 +64,18 @@ class SlipView:
     village: Village
     clerk_name: str
     summary_status: str | None
+    rates: dict[str, str]  # product of a line -> the season's subsidy rate for the household's category, as printed
+
+    @property
+    def total_in_capitals(self) -> str:
+        """The slip's amount in Chinese capitals (金额大写), without the 人民币 before it."""
+        return yuan_in_capitals(self.slip.amount_fen)
+
+    @property
+    def address(self) -> str:
+        """Town, village and the household's address, without saying the town or the village twice when the typed
+        address already starts with them ("东关村1组1号" in 东关村 prints as 财源街道东关村1组1号)."""
+        return full_address(self.town.name, self.village.name, self.slip.address)
 
     @property
     def voidable(self) -> bool:
@@ -80,8 +94,24 @@ def view(session: Session, slip: Slip) -> SlipView:
                                                 .execution_options(unscoped=True)).scalars()} if batch_ids else {}
     clerk = session.execute(select(User.display_name, User.username).where(User.id == slip.issued_by)
                             .execution_options(unscoped=True)).first() if slip.issued_by else None
+    tiers = seasons.rate_table(session, slip.season_id)
+    rates = {}
+    for ln in lines:
+        steps = tiers.get((ln.product, slip.category), [])
+        rates[ln.product] = rate_label([(t.from_kg, t.rate_fen) for t in steps], per_ton=ln.product in COAL_PRODUCTS)
     summary_status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id)
                                      .execution_options(unscoped=True)).scalar() if slip.summary_id else None
     return SlipView(slip, lines, batches, scans_of(session, slip), one(Supplier, slip.supplier_id),
                     one(Town, slip.town_id), one(Village, slip.village_id),
-                    people.name_of(clerk) if clerk else "", summary_status)
+                    people.name_of(clerk) if clerk else "", summary_status, rates)
+
+
+def full_address(town: str, village: str, address: str) -> str:
+    """The address as printed: the region names are prefixed only where the typed address does not already start
+    with them."""
+    address = (address or "").strip()
+    if address.startswith(town):
+        return address
+    if address.startswith(village):
+        return town + address
+    return f"{town}{village}{address}"

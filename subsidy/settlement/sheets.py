@@ -14,9 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import sheets
-from subsidy.rules.idnumbers import mask_id_number
 from subsidy.models import SUMMARY_STATUS_LABELS, Settlement, Summary, Town, Village
-from subsidy.core.scope import get_or_404
+from subsidy.core.scope import Record, get_or_404, show_account, show_id
 from subsidy.settlement import statements, summaries
 
 THIN = Side(style="thin")
@@ -106,7 +105,7 @@ def summary_xlsx(session: Session, summary_id: int, viewer) -> tuple[str, bytes]
     for n, item in enumerate((f for f in slips if f.slip.status == "issued"), start=1):
         s = item.slip
         sheet.table_row([sheets.count(n), s.number, s.issued_on.isoformat(), villages.get(s.village_id, ""),
-                         s.head_name, sheets.text(mask_id_number(s.id_number)), s.address, sheets.tons(s.coal_kg),
+                         s.head_name, sheets.text(show_id(viewer, Record.LISTING, s.id_number)), s.address, sheets.tons(s.coal_kg),
                          sheets.count(s.stoves), sheets.money(s.amount_fen), sheets.money(s.subsidy_fen),
                          sheets.money(s.amount_fen - s.subsidy_fen)])
     sheet.table_row(["合计", f"共{summary.slip_count}张", "", "", "", "", "", sheets.tons(summary.coal_kg),
@@ -116,7 +115,7 @@ def summary_xlsx(session: Session, summary_id: int, viewer) -> tuple[str, bytes]
     return f"销售汇总表-{supplier.code}-{summary.month}-{summary.id}.xlsx", sheet.save()
 
 
-def settlement_xlsx(session: Session, settlement_id: int) -> tuple[str, bytes]:
+def settlement_xlsx(session: Session, settlement_id: int, viewer) -> tuple[str, bytes]:
     statement = get_or_404(session, Settlement, settlement_id)
     towns, suppliers = summaries.names(session)
     supplier = suppliers[statement.supplier_id]
@@ -125,7 +124,7 @@ def settlement_xlsx(session: Session, settlement_id: int) -> tuple[str, bytes]:
     sheet.title(f"清洁煤补贴补充结算单（{statement.month}，第{statement.seq}张）" if statement.seq > 1
                 else f"清洁煤补贴结算单（{statement.month}）")
     sheet.line(f"结算单号：{statement.number}    配送企业：{supplier.name}    统一社会信用代码：{supplier.credit_code}")
-    sheet.line(f"开户银行：{supplier.bank_name}    账号：{supplier.bank_account}")
+    sheet.line(f"开户银行：{supplier.bank_name}    账号：{show_account(viewer, supplier.bank_account)}")
     sheet.table_row(["街道/镇", "销售单(张)", "洁净煤(吨)", "炉具(台)", "销售金额(元)", "补贴金额(元)"], header=True)
     for line in by_town:
         sheet.table_row([towns.get(line.town_id, ""), sheets.count(line.slip_count), sheets.tons(line.coal_kg),
@@ -145,7 +144,7 @@ def settlement_xlsx(session: Session, settlement_id: int) -> tuple[str, bytes]:
     return f"结算单-{statement.number}.xlsx", sheet.save()
 
 
-def payment_instruction_xlsx(session: Session, settlement_ids: list[int]) -> tuple[str, bytes]:
+def payment_instruction_xlsx(session: Session, settlement_ids: list[int], viewer) -> tuple[str, bytes]:
     """The payment instruction for the bank: supplier, bank, account, amount, statement number."""
     _, suppliers = summaries.names(session)
     sheet = Sheet("支付清单", [8, 30, 26, 26, 16, 20])
@@ -155,7 +154,7 @@ def payment_instruction_xlsx(session: Session, settlement_ids: list[int]) -> tup
     for n, sid in enumerate(settlement_ids, start=1):
         statement = get_or_404(session, Settlement, sid)
         supplier = suppliers[statement.supplier_id]
-        sheet.table_row([sheets.count(n), supplier.name, supplier.bank_name, sheets.text(supplier.bank_account),
+        sheet.table_row([sheets.count(n), supplier.name, supplier.bank_name, sheets.text(show_account(viewer, supplier.bank_account)),
                          sheets.money(statement.subsidy_fen), statement.number])
         total += statement.subsidy_fen
     sheet.table_row(["合计", "", "", "", sheets.money(total), ""], bold=True)

@@ -25,6 +25,7 @@ there as dated outside the month); a slip still set aside is picked up by no bui
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ from subsidy.models import (
 )
 from subsidy.core.scope import get_or_404
 from subsidy.rules.money import yuan
-from subsidy.rules.months import month_bounds, parse_month
+from subsidy.rules.months import month_bounds, month_ended, parse_month
 from subsidy.rules.text import clean_text
 
 
@@ -56,6 +57,8 @@ TURN = {status: role for (status, role) in NEXT}
 REVIEWERS = frozenset(TURN.values())
 EDITABLE = (S.DRAFT, S.RETURNED)  # the supplier may rebuild and submit these
 BULK_ROLES = frozenset({Role.DRC, Role.FINANCE})
+# Who may let a supplier submit a month before it has ended: the summary's first reviewer and the bureau.
+EARLY_ALLOWERS = frozenset({Role.TOWN, Role.DRC})
 
 
 # ----------------------------------------------------------------------------------------------- summaries
@@ -323,6 +326,10 @@ def submit(session: Session, *, clerk: User, summary_id: int, password: str | No
             raise Refused("密码不正确，未加盖电子印章", field="password")
     if summary.status not in EDITABLE:
         raise Conflict("该汇总表已提交，不能重复提交", field="status")
+    if awaits_month_end(summary):
+        first_day_after = month_bounds(summary.month)[1] + timedelta(days=1)
+        raise Refused(f"{summary.month} 尚未结束，{first_day_after.month}月{first_day_after.day}日起方可提交；"
+                      "如需提前提交，请街道/镇或区发改局在本汇总表上同意提前提交", field="status")
     before = audit.snapshot(summary)
     _drop_voided(session, summary)
     recompute_totals(session, summary)
@@ -333,6 +340,42 @@ def submit(session: Session, *, clerk: User, summary_id: int, password: str | No
     _event(session, summary, clerk, "submit", from_status, S.SUBMITTED, "企业电子印章确认")
     audit.record(session, clerk, "summary.submitted", summary, before=before)
     return summary
+
+
+def awaits_month_end(summary: Summary) -> bool:
+    """Whether the summary may not be submitted yet: its month has not ended (China time) and no reviewer allowed an
+    early submission. A month's sales are complete only when the month is over; a town that closes early (a holiday,
+    the season's end) says so explicitly, with `allow_early`."""
+    return not month_ended(summary.month, clock.today()) and summary.early_allowed_at is None
+
+
+def allow_early(session: Session, *, reviewer: User, summary_id: int) -> Summary:
+    """The summary's town, or the bureau, lets the supplier submit it before its month ends. Set once (asking again
+    changes nothing); only on a summary the supplier may still submit, of a month that has not ended."""
+    if Role(reviewer.role) not in EARLY_ALLOWERS:
+        raise NotAllowed("只有街道/镇或区发改局可以同意提前提交")
+    summary = get_or_404(session, Summary, summary_id)
+    if summary.early_allowed_at is not None:
+        return summary
+    if summary.status not in EDITABLE:
+        raise Conflict("该汇总表已提交，无需同意提前提交", field="status")
+    if month_ended(summary.month, clock.today()):
+        raise Refused(f"{summary.month} 已结束，企业可以直接提交，无需同意提前提交", field="status")
+    before = audit.snapshot(summary)
+    summary.early_allowed_by, summary.early_allowed_at = reviewer.id, clock.now()
+    session.flush()
+    _event(session, summary, reviewer, "allow_early", summary.status, summary.status, "同意月末前提前提交")
+    audit.record(session, reviewer, "summary.early_allowed", summary, before=before)
+    return summary
+
+
+def early_allowed_by(session: Session, summary: Summary) -> str | None:
+    """Who allowed the summary's early submission (their name), or None."""
+    if summary.early_allowed_by is None:
+        return None
+    row = session.execute(select(User.display_name, User.username).where(User.id == summary.early_allowed_by)
+                          .execution_options(unscoped=True)).first()
+    return (row.display_name or row.username) if row else ""
 
 
 def _reviewer_turn(reviewer: User, summary: Summary) -> None:
@@ -510,7 +553,7 @@ def slips_with_flags(session: Session, summary: Summary, viewer: User) -> list[F
     for slip in slips:
         flags = []
         if copy_no and slip.id not in scanned:
-            flags.append("本单位联未扫码")
+            flags.append(UNSCANNED)
         if slip.status == SlipStatus.VOIDED:
             flags.append("已作废")
         if not (first <= slip.issued_on <= last):
@@ -519,6 +562,15 @@ def slips_with_flags(session: Session, summary: Summary, viewer: User) -> list[F
             flags.append("单价与合同不符")
         result.append(FlaggedSlip(slip, flags))
     return result
+
+
+UNSCANNED = "本单位联未扫码"
+
+
+def unscanned_copies(flagged: list[FlaggedSlip]) -> list[Slip]:
+    """The standing slips of `slips_with_flags` whose copy the viewer's office has not scanned: what an approval must
+    name and have confirmed (the office approves money for slips whose paper it does not hold)."""
+    return [f.slip for f in flagged if UNSCANNED in f.flags and f.slip.status == SlipStatus.ISSUED]
 
 
 def names(session: Session) -> tuple[dict[int, str], dict[int, Supplier]]:

@@ -3,8 +3,9 @@ submits them; the towns, the bureau and finance approve; finance settles the sup
 payment list and records the payment; the progress report shows the coal sold.
 
 The month's slips are made through the service layer (tests/factories/settlement.py); everything after is done on
-the pages. The month is this month: building a month's summaries does not wait for the month to end (see
-subsidy/settlement/), and the payment date the page proposes is today, the latest it accepts.
+the pages. The month is this month: building a month's summaries does not wait for the month to end, sealing one does unless
+its town allows it, which the towns do here (see subsidy/settlement/summaries.py); the payment date the page
+proposes is today, the latest it accepts.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from subsidy.core import clock, db
-from subsidy.models import SlipStatus
-from subsidy.rules.money import tons, yuan
+from subsidy.models import SlipStatus, Summary, Town
+from subsidy.rules.money import tons, yuan, yuan_in_capitals
 from subsidy.rules.months import month_of
 from subsidy.settlement.statements import statement_number
 from tests.browser.conftest import login
@@ -27,6 +29,7 @@ from tests.factories.settlement import approved_registrations, make_slip, suppli
 pytestmark = pytest.mark.browser
 
 SUPPLIER = "coal-a"
+TOWN_NAMES = {"caiyuan": "财源街道", "daimiao": "岱庙街道"}
 TOWN_OF_VILLAGE = {"dongguan": "财源街道", "xiguan": "财源街道", "yingxi": "岱庙街道"}
 # (village, kg, status): three sales in 财源街道, one in 岱庙街道, and a voided slip that must count nowhere. (The demo
 # has two approved registrations per village; each sale takes the next one.)
@@ -76,10 +79,21 @@ def _tile(page, label: str) -> str:
 
 def _approve_on_its_page(page, town_name: str, status_after: str) -> None:
     _open_summary(page, town_name)
-    with page.expect_navigation(url=re.compile(r".*/summaries/\d+\?notice=.*")):
+    # Nobody has scanned the office's copies of these slips: the approval asks first, naming them (item 9).
+    with page.expect_navigation(url=re.compile(r".*/summaries/\d+/approve$")):
         page.click("button[type=submit] >> text=审核通过")
+    _confirm_unscanned(page)
     assert _notice(page) == "已审核通过"
     assert page.locator("h1 .badge").inner_text() == status_after
+
+
+def _confirm_unscanned(page) -> None:
+    """The confirmation step names every unscanned slip; confirming approves."""
+    step = page.locator("[data-confirm-step=approve]")
+    assert "尚未扫码登记" in step.inner_text()
+    assert page.locator("table[data-unscanned] tbody tr").count() >= 1
+    with page.expect_navigation(url=re.compile(r".*/summaries(/\d+)?\?notice=.*")):
+        page.click("button[type=submit] >> text=确认审核通过")
 
 
 def _sold_tons(page, town_name: str) -> str:
@@ -103,6 +117,19 @@ def test_a_month_end_from_the_supplier_to_the_payment_and_the_progress_report(op
     with seller.expect_navigation(url=re.compile(r".*/summaries\?month=.*")):
         seller.click("button[type=submit] >> text=生成汇总表")
     assert _notice(seller) == f"已生成{len(towns)}张汇总表草稿"
+    # The month has not ended: the seal is not offered until each town allows an early submission (item 9).
+    _open_summary(seller, "财源街道")
+    assert seller.locator("[data-awaits-month-end]").count() == 1 and seller.locator("#f-password").count() == 0
+    with db.transaction(engine) as session:
+        drafts = {name: summary_id for name, summary_id in session.execute(
+            select(Town.name, Summary.id).join(Town, Town.id == Summary.town_id).where(Summary.month == month))}
+    for page, username in ((caiyuan, "caiyuan"), (daimiao, "daimiao")):
+        login(page, username)
+        town_name = next(name for name in drafts if name == TOWN_NAMES[username])
+        page.goto(f"/summaries/{drafts[town_name]}")
+        with page.expect_navigation(url=re.compile(r".*/summaries/\d+\?notice=.*")):
+            page.click("button[type=submit] >> text=同意提前提交")
+        assert _notice(page) == "已同意企业在月末前提交"
     for town_name, expected in towns.items():
         _open_summary(seller, town_name)
         assert seller.locator("h1").inner_text().startswith(f"{town_name}销售汇总表（{month}）")
@@ -126,7 +153,6 @@ def test_a_month_end_from_the_supplier_to_the_payment_and_the_progress_report(op
 
     # Each town approves its own summary.
     for page, username, town_name in ((caiyuan, "caiyuan", "财源街道"), (daimiao, "daimiao", "岱庙街道")):
-        login(page, username)
         page.goto("/summaries")
         waiting = page.locator("section.card", has_text="等待我审核").locator("tbody tr")
         assert waiting.count() == 1 and town_name in waiting.inner_text()
@@ -139,8 +165,10 @@ def test_a_month_end_from_the_supplier_to_the_payment_and_the_progress_report(op
     assert queue.locator("tbody tr").count() == len(towns)
     for box in queue.locator("tbody input[type=checkbox]").all():
         box.check()
-    with drc.expect_navigation(url=re.compile(r".*/summaries\?notice=.*")):
+    with drc.expect_navigation(url=re.compile(r".*/summaries/approve-many$")):
         drc.click("button[type=submit] >> text=批量审核通过所选")
+    assert drc.locator("table[data-unscanned]").count() == len(towns)
+    _confirm_unscanned(drc)
     assert _notice(drc) == f"已审核通过{len(towns)}张汇总表"
 
     # Finance approves each on its page.
@@ -191,8 +219,14 @@ def test_a_month_end_from_the_supplier_to_the_payment_and_the_progress_report(op
     # Finance records the payment: a voucher reference, dated today (what the form proposes).
     assert finance.input_value("#f-paid_on") == clock.today().isoformat()
     finance.fill("#f-reference", "ZF-2026-0001")
-    with finance.expect_navigation(url=re.compile(r".*/settlements/\d+\?notice=.*")):
+    # Recording a payment asks first, with the amount in figures and capitals and the account (item 9).
+    with finance.expect_navigation(url=re.compile(r".*/settlements/\d+/pay$")):
         finance.click("button[type=submit] >> text=登记支付")
+    step = finance.locator("section.card").inner_text()
+    assert "ZF-2026-0001" in step and yuan(total["subsidy"]) in step and yuan_in_capitals(total["subsidy"]) in step
+    assert finance.locator("h1 .badge").count() == 0  # nothing recorded yet
+    with finance.expect_navigation(url=re.compile(r".*/settlements/\d+\?notice=.*")):
+        finance.click("button[type=submit] >> text=确认登记支付")
     assert _notice(finance) == "已登记支付"
     assert finance.locator("h1 .badge").inner_text() == "已支付"
     paid = finance.locator("section.card", has_text="支付").last.inner_text()

@@ -12,6 +12,7 @@ from subsidy.rules import barcodes
 from subsidy.core import db
 from subsidy.models import COPIES
 from subsidy.rules.money import tons, yuan
+from subsidy.rules.idnumbers import mask_id_number
 from tests.browser.conftest import login
 from tests.browser.flows import NewHousehold, register_approved_household
 from tests.factories.registry import new_id_number
@@ -77,7 +78,8 @@ def _check_print_page(counter, view, *, paper: str) -> None:
         assert barcode.locator("text").text_content() == f"{slip.number}-{c}"
         assert _bars(barcode) == barcodes.barcode_modules(f"{slip.number}-{c}")
         text = copy.inner_text()
-        assert slip.head_name in text and slip.id_number in text  # the supplier's copies carry the whole number
+        # The supplier reads the number masked everywhere, its printed copies included (subsidy/core/scope.py).
+        assert slip.head_name in text and mask_id_number(slip.id_number) in text and slip.id_number not in text
         total = copy.locator("tr", has_text="合计").inner_text()
         assert yuan(slip.amount_fen) in total and yuan(slip.subsidy_fen) in total
         assert f"用户实付：{yuan(slip.amount_fen - slip.subsidy_fen)}" in total
@@ -135,7 +137,7 @@ def test_a_supplier_issues_prints_and_voids_a_slip_for_the_registered_household(
     _check_print_page(counter, view, paper="form")
     assert counter.locator(".void-mark").count() == 0
     with counter.expect_navigation(url=re.compile(rf".*/slips/{number}/print\?paper=a4$")):
-        counter.click(".screen-bar a:text-is('A4')")
+        counter.click(".screen-bar a:text-is('五联同页（A4）')")
     _check_print_page(counter, view, paper="a4")
 
     _lookup(counter, household.id_number)  # the counter now shows what is left of the registration

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from subsidy.rules import money
 from subsidy.rules.measures import parse_tons_to_kg, parse_yuan
 from subsidy.rules.money import coal_subsidy_fen, line_amount_fen, round_half_up_div, split_largest_remainder, tiered_coal_subsidy_fen, tons, yuan
 
@@ -227,3 +228,76 @@ def test_formatting_then_parsing_yuan_gives_back_the_same_fen(fen):
 @given(st.integers(min_value=0, max_value=10**14))
 def test_formatting_then_parsing_tons_gives_back_the_same_kilograms(kg):
     assert parse_tons_to_kg(tons(kg)) == kg
+
+
+# --- 金额大写 -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fen, capitals", [
+    (160000, "壹仟陆佰元整"),            # the issue's example: whole yuan end in 整
+    (0, "零元整"),
+    (100, "壹元整"),
+    (1000, "壹拾元整"),                  # 拾 always with its digit
+    (1500, "壹拾伍元整"),
+    (5, "伍分"),                          # no 元 before a fen-only amount, and no 整 after 分
+    (50, "伍角整"),                       # 整 after 角 when there are no 分
+    (56, "伍角陆分"),
+    (105, "壹元零伍分"),                  # 角 zero before a non-zero 分: 元 is followed by 零
+    (1010, "壹拾元零壹角整"),
+    (100005, "壹仟元零伍分"),             # several zeros in a row: one 零
+    (100100, "壹仟零壹元整"),
+    (110000, "壹仟壹佰元整"),             # trailing zeros of the yuan: no 零 before 元
+    (10700053, "壹拾万零柒仟元零伍角叁分"),  # the People's Bank's example (the variant that writes every 零)
+    (1000000, "壹万元整"),
+    (1000010000, "壹仟万零壹佰元整"),
+    (1100100000, "壹仟壹佰万零壹仟元整"),  # a zero 万 place before a non-zero 仟: one 零, 万 not repeated
+    (10000000000, "壹亿元整"),            # empty 万 section: no 万
+    (10000000100, "壹亿零壹元整"),
+    (100100000000, "壹拾亿零壹佰万元整"),
+    (1234567890123, "壹佰贰拾叁亿肆仟伍佰陆拾柒万捌仟玖佰零壹元贰角叁分"),
+    (99999999999999, "玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分"),
+])
+def test_amounts_are_written_in_chinese_capitals_by_the_rules_for_vouchers(fen, capitals):
+    assert money.yuan_in_capitals(fen) == capitals
+
+
+@pytest.mark.parametrize("bad", [-1, 10**14, 1.5, "100", True])
+def test_capitals_refuse_what_is_not_a_sum_of_fen_they_can_write(bad):
+    with pytest.raises(ValueError):
+        money.yuan_in_capitals(bad)
+
+
+@given(st.integers(min_value=0, max_value=money.MAX_CAPITALS_FEN))
+def test_capitals_never_write_two_zeros_in_a_row_nor_end_in_zero(fen):
+    text = money.yuan_in_capitals(fen)
+    assert "零零" not in text and not text.rstrip("整").endswith("零") and text.endswith(("整", "分"))
+    assert text.endswith("整") == (fen % 10 == 0) and ("零元" in text) == (fen == 0)
+
+
+def _read_capitals(text: str) -> int:
+    """A reader of capitals (independent of the writer): the fen they say."""
+    digits = {c: i for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
+    places = {"拾": 10, "佰": 100, "仟": 1000}
+    yuan_text, _, rest = text.partition("元") if "元" in text else ("", "", text)
+    total, section, number = 0, 0, 0
+    for ch in yuan_text:
+        if ch in digits:
+            number = digits[ch]
+        elif ch in places:
+            section += number * places[ch]
+            number = 0
+        elif ch == "万":
+            total += (section + number) * 10**4
+            section = number = 0
+        elif ch == "亿":
+            total = (total + section + number) * 10**8
+            section = number = 0
+    fen = (total + section + number) * 100
+    for value, unit in zip(rest, rest[1:]):
+        if value in digits and unit in "角分":
+            fen += digits[value] * (10 if unit == "角" else 1)
+    return fen
+
+
+@given(st.integers(min_value=0, max_value=money.MAX_CAPITALS_FEN))
+def test_capitals_read_back_to_the_same_amount(fen):
+    assert _read_capitals(money.yuan_in_capitals(fen)) == fen

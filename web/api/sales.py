@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from subsidy.rules import barcodes, numbers
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import Role, Slip, SlipLine, SlipScan
-from subsidy.rules.idnumbers import mask_id_number, mask_phone
+from subsidy.core.scope import Record, show_id, show_phone
 from web.api import API, MAX_INT, RowId
 from web.api.idempotency import idempotent
 from web.deps import CurrentUser, DbSession
@@ -47,14 +47,15 @@ class LookupIn(BaseModel):
 
 # --- the answers' shapes (CONTRACT.md) ------------------------------------------------------------------------------
 
-def slip_json(slip: Slip, lines: list[SlipLine], supplier, scans: dict[int, SlipScan]) -> dict:
-    """A slip as the API answers it: the ID number and the phone masked, the offices' copies scanned or not."""
+def slip_json(slip: Slip, lines: list[SlipLine], supplier, scans: dict[int, SlipScan], viewer) -> dict:
+    """A slip as the API answers it: the ID number and the phone as `viewer` may see them (masked for the supplier,
+    subsidy/core/scope.py), the offices' copies scanned or not."""
     return {
         "number": slip.number, "status": slip.status, "issued_on": slip.issued_on.isoformat(),
         "supplier": {"id": supplier.id, "name": supplier.name, "credit_code": supplier.credit_code},
         "town_id": slip.town_id, "village_id": slip.village_id, "registration_id": slip.registration_id,
-        "household": {"id": slip.household_id, "head_name": slip.head_name, "id_number": mask_id_number(slip.id_number),
-                      "phone": mask_phone(slip.phone) if slip.phone else "", "address": slip.address,
+        "household": {"id": slip.household_id, "head_name": slip.head_name, "id_number": show_id(viewer, Record.SLIP, slip.id_number),
+                      "phone": show_phone(viewer, Record.SLIP, slip.phone), "address": slip.address,
                       "category": slip.category},
         "lines": [{"line_no": ln.line_no, "product": ln.product, "quantity": ln.quantity, "batch_id": ln.batch_id,
                    "serial": ln.serial, "unit_price_fen": ln.unit_price_fen, "amount_fen": ln.amount_fen,
@@ -68,21 +69,21 @@ def slip_json(slip: Slip, lines: list[SlipLine], supplier, scans: dict[int, Slip
     }
 
 
-def view_json(v: slips.SlipView) -> dict:
-    return slip_json(v.slip, v.lines, v.supplier, v.scans)
+def view_json(v: slips.SlipView, viewer) -> dict:
+    return slip_json(v.slip, v.lines, v.supplier, v.scans, viewer)
 
 
-def issued_json(issued: issuing.Issued) -> dict:
+def issued_json(issued: issuing.Issued, viewer) -> dict:
     """The answer to a sale, from what it wrote (no read back on the hot path); equal to GET /slips/{number}."""
-    return slip_json(issued.slip, issued.slip_lines, issued.supplier, {})
+    return slip_json(issued.slip, issued.slip_lines, issued.supplier, {}, viewer)
 
 
-def found_json(found: issuing.Found) -> dict:
+def found_json(found: issuing.Found, viewer) -> dict:
     r, h = found.registration, found.household
     return {
         "registration_id": r.id, "status": r.status, "season_id": r.season_id,
-        "household": {"id": h.id, "head_name": h.head_name, "id_number": mask_id_number(h.id_number),
-                      "phone": mask_phone(h.phone) if h.phone else "", "address": h.address,
+        "household": {"id": h.id, "head_name": h.head_name, "id_number": show_id(viewer, Record.LISTING, h.id_number),
+                      "phone": show_phone(viewer, Record.LISTING, h.phone), "address": h.address,
                       "category": h.category},
         "village": {"id": found.village.id, "name": found.village.name, "zone": found.village.zone},
         "town": {"id": found.town.id, "name": found.town.name},
@@ -106,20 +107,20 @@ class SlipsApi(Controller):
     def lookup(self, session: DbSession, user: CurrentUser, data: JSONBody[LookupIn]) -> dict:
         """The approved registration of the household with that ID number, if in the supplier's towns (POST: the ID
         number never appears in a URL)."""
-        return found_json(issuing.lookup(session, user=user, id_number=data.id_number))
+        return found_json(issuing.lookup(session, user=user, id_number=data.id_number), user)
 
     @post("/slips", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def issue(self, request: Request, session: DbSession, user: CurrentUser, data: JSONBody[SlipIn]) -> Response:
         """Issue a slip; `Idempotency-Key` makes retries safe."""
         lines = [issuing.LineIn(**ln.model_dump()) for ln in data.lines]
         return idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
-            201, issued_json(issuing.issue(session, clerk=user, registration_id=data.registration_id, lines=lines))))
+            201, issued_json(issuing.issue(session, clerk=user, registration_id=data.registration_id, lines=lines), user)))
 
     @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
-    def read(self, session: DbSession, number: FromPath[str]) -> dict:
+    def read(self, session: DbSession, user: CurrentUser, number: FromPath[str]) -> dict:
         if number.endswith((".png", ".svg")) or "/" in number:
             raise NotFound()
-        return view_json(slips.view(session, slips.get_by_number(session, number)))
+        return view_json(slips.view(session, slips.get_by_number(session, number)), user)
 
     @get("/slips/{number:str}/barcode.png", sync_to_thread=True, guards=[requires(*READERS)])
     def barcode_png(self, session: DbSession, number: FromPath[str], copy: FromQuery[int | None] = None) -> Response:
@@ -134,22 +135,23 @@ class SlipsApi(Controller):
                         media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"})
 
     @get("/slips/{number:str}/print", sync_to_thread=True, guards=[requires(*READERS)], include_in_schema=True)
-    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None
-                   ) -> Template:
-        """HTML page with the five copies (`paper=a4` for A4, else the 241 mm continuous form)."""
+    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None,
+                   layout: FromQuery[str | None] = None) -> Template:
+        """HTML page with the five copies (`paper=a4` for A4, else the 241 mm continuous form; `layout=continuous`
+        for one pass onto pre-printed five-part stationery)."""
         from web.pages.sales import print_template
-        return print_template(session, user, number, paper)
+        return print_template(session, user, number, paper, layout)
 
     @post("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=200)
     def void(self, session: DbSession, user: CurrentUser, number: FromPath[str], data: JSONBody[VoidIn]) -> dict:
         slip = voiding.void_slip(session, user=user, number=number, reason=data.reason)
-        return view_json(slips.view(session, slip))
+        return view_json(slips.view(session, slip), user)
 
     @post("/scans", sync_to_thread=True, guards=[requires(Role.TOWN, Role.DRC, Role.FINANCE)], status_code=201)
     def scan(self, session: DbSession, user: CurrentUser, data: JSONBody[ScanIn]) -> dict:
         slip, scan = scanning.record_scan(session, user=user, code=data.code)
         return {"number": slip.number, "copy": scan.copy_no, "scanned_at": scan.scanned_at.isoformat(),
-                "slip": view_json(slips.view(session, slip))}
+                "slip": view_json(slips.view(session, slip), user)}
 
 
 controllers = [SlipsApi]

@@ -185,6 +185,12 @@ class SummariesApi(Controller):
         summary = summaries.submit(session, clerk=user, summary_id=summary_id, password=None)
         return summary_out(summary)
 
+    @post("/{summary_id:int}/allow-early", sync_to_thread=True, guards=[requires(Role.TOWN, Role.DRC)],
+          status_code=200)
+    def allow_early(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> SummaryOut:
+        """The town (its own towns) or the bureau lets the supplier submit a month that has not ended yet."""
+        return summary_out(summaries.allow_early(session, reviewer=user, summary_id=summary_id))
+
     @post("/{summary_id:int}/approve", sync_to_thread=True, status_code=200)
     def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[CommentIn | None] = None) -> SummaryOut:
         comment = data.comment if data else ""
@@ -211,10 +217,10 @@ class SettlementsApi(Controller):
 
     @get("/{key:str}", sync_to_thread=True,
          guards=[requires(Role.FINANCE, Role.DRC, Role.AUDITOR, Role.SUPPLIER, Role.ADMIN)])
-    def show(self, session: DbSession, key: FromPath[str]) -> Response:
+    def show(self, session: DbSession, user: CurrentUser, key: FromPath[str]) -> Response:
         settlement_id, is_xlsx = _id_and_format(key)
         if is_xlsx:
-            return xlsx(*sheets.settlement_xlsx(session, settlement_id))
+            return xlsx(*sheets.settlement_xlsx(session, settlement_id, user))
         statement = get_or_404(session, Settlement, settlement_id)
         return Response(settlement_out(session, statement).model_dump(mode="json"))
 

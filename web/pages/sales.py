@@ -164,9 +164,9 @@ class SlipPages(Controller):
                                                       "can_void": user.role == Role.SUPPLIER and v.voidable})
 
     @get("/slips/{number:str}/print", sync_to_thread=True, guards=[requires(*READERS)])
-    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None
-                   ) -> Template:
-        return print_template(session, user, number, paper)
+    def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None,
+                   layout: FromQuery[str | None] = None) -> Template:
+        return print_template(session, user, number, paper, layout)
 
     @get("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def void_form(self, session: DbSession, number: FromPath[str]) -> Template:
@@ -227,11 +227,14 @@ class SlipPages(Controller):
                                                        "copy": scanning.office_copy(user), "copies": COPIES})
 
 
-def print_template(session, user, number: str, paper: str | None) -> Template:
+def print_template(session, user, number: str, paper: str | None, layout: str | None = None) -> Template:
+    """The five copies on paper: `layout=copies` (default) one copy per part of blank continuous paper, or all five on
+    one A4 sheet with `paper=a4`; `layout=continuous` one pass onto pre-printed five-part stationery."""
     v = slips.view(session, slips.get_by_number(session, number))
     svgs = {c: barcodes.barcode_svg(numbers.copy_code(v.slip.number, c)) for c in COPIES}
     return Template("print/slip.html", context={
-        "v": v, "copies": COPIES, "svgs": svgs, "paper": "a4" if paper == "a4" else "form"})
+        "v": v, "copies": COPIES, "svgs": svgs, "paper": "a4" if paper == "a4" else "form",
+        "layout": "continuous" if layout == "continuous" else "copies"})
 
 
 controllers = [SlipPages]

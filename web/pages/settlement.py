@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import clock
 from subsidy.settlement import sheets
 from subsidy.core.errors import Refused
-from subsidy.models import Role, Settlement, Summary, User
+from subsidy.models import COPIES, COPY_OF_OFFICE, Role, Settlement, SettlementStatus, Summary, User
 from subsidy.core.scope import get_or_404
 from web.api.settlement import xlsx
 from web.deps import CurrentUser, DbSession
@@ -61,10 +61,15 @@ def _show_context(session: Session, user: User, summary_id: int) -> dict[str, An
     # (scope).
     statement = session.get(Settlement, summary.settlement_id) if summary.settlement_id else None
     earlier = statements.earlier_statements(session, summary)
+    editable = summary.status in summaries.EDITABLE
+    awaits = editable and summaries.awaits_month_end(summary)
     return {"summary": summary, "town": towns.get(summary.town_id, ""), "supplier": suppliers[summary.supplier_id],
             "slips": flagged, "flag_count": sum(1 for f in flagged if f.flags),
+            "unscanned": summaries.unscanned_copies(flagged) if my_turn else [],
+            "awaits_month_end": awaits, "can_allow_early": awaits and user.role in summaries.EARLY_ALLOWERS,
+            "early_allowed_by": summaries.early_allowed_by(session, summary),
             "events": summaries.history_with_names(session, summary.id), "my_turn": my_turn,
-            "editable": user.role == Role.SUPPLIER and summary.status in summaries.EDITABLE,
+            "editable": user.role == Role.SUPPLIER and editable,
             "statement": statement, "earlier_statements": earlier,
             "sees_statements": user.role in SETTLEMENT_READERS}
 
@@ -98,8 +103,12 @@ class SummaryPages(Controller):
         return _go(f"/summaries?month={months.parse_month(month)}&notice=已生成{len(drafts)}张汇总表草稿")
 
     @post("/approve-many", sync_to_thread=True, guards=[requires(Role.DRC, Role.FINANCE)])
-    def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:
+    def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
         ids = _ids(data)
+        if not data.get("confirmed"):
+            unscanned = _unscanned_of(session, user, ids)
+            if unscanned:
+                return _confirm_approval(session, user, data, ids, unscanned, "/summaries/approve-many")
         done = summaries.approve_many(session, reviewer=user, summary_ids=ids, comment=str(data.get("comment", "")),
                                       seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids})
         return _go(f"/summaries?notice=已审核通过{len(done)}张汇总表")
@@ -108,6 +117,20 @@ class SummaryPages(Controller):
     def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
              notice: FromQuery[str | None] = None) -> Template:
         return Template("summaries/show.html", context=_show_context(session, user, summary_id) | {"notice": notice})
+
+    @get("/{summary_id:int}/print", sync_to_thread=True)
+    def print_page(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> Template:
+        summary = get_or_404(session, Summary, summary_id)
+        towns, suppliers = summaries.names(session)
+        standing = [f.slip for f in summaries.slips_with_flags(session, summary, user) if f.slip.status == "issued"]
+        done = _steps_done(summaries.history_with_names(session, summary.id))
+        seals = [("配送企业", done.get(Role.SUPPLIER, ""), ["经办人"]),
+                 ("街道/镇", done.get(Role.TOWN, ""), ["审核人", "负责人"]),
+                 ("区发改局", done.get(Role.DRC, ""), ["审核人", "负责人"]),
+                 ("区财政局", done.get(Role.FINANCE, ""), ["审核人", "负责人"])]
+        return Template("summaries/print.html", context={
+            "summary": summary, "town": towns.get(summary.town_id, ""), "supplier": suppliers[summary.supplier_id],
+            "slips": standing, "seals": seals})
 
     @get("/{summary_id:int}/xlsx", sync_to_thread=True)
     def spreadsheet(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> Response:
@@ -134,9 +157,22 @@ class SummaryPages(Controller):
         return self._act(session, user, summary_id, lambda: summaries.submit(
             session, clerk=user, summary_id=summary_id, password=str(data.get("password", ""))), "已盖章提交")
 
+    @post("/{summary_id:int}/allow-early", sync_to_thread=True, guards=[requires(*summaries.EARLY_ALLOWERS)])
+    def allow_early(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> Template | Redirect:
+        return self._act(session, user, summary_id, lambda: summaries.allow_early(
+            session, reviewer=user, summary_id=summary_id), "已同意企业在月末前提交")
+
     @post("/{summary_id:int}/approve", sync_to_thread=True)
     def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
                 data: Annotated[dict, FORM]) -> Template | Redirect:
+        # An office approving money for slips whose paper copy it has not scanned is asked first, naming them: a step
+        # on the server, so that it holds without script too. Only for the reviewer whose turn it is; anyone else
+        # gets the service's refusal.
+        if not data.get("confirmed"):
+            unscanned = _unscanned_of(session, user, [summary_id])
+            if unscanned:
+                return _confirm_approval(session, user, data, [summary_id], unscanned,
+                                         f"/summaries/{summary_id}/approve")
         return self._act(session, user, summary_id, lambda: summaries.approve(
             session, reviewer=user, summary_id=summary_id, comment=str(data.get("comment", "")),
             seen=summaries.Figures.parse(str(data.get("seen", "")))), "已审核通过")
@@ -159,6 +195,51 @@ class SummaryPages(Controller):
     def release(self, session: DbSession, user: CurrentUser, slip_id: FromPath[int]) -> Redirect:
         summaries.release_slip(session, clerk=user, slip_id=slip_id)
         return _go("/summaries?notice=该销售单可在以后月份的汇总表中重新汇总")
+
+
+def _date_text(value) -> str:
+    return clock.local(value).strftime("%Y-%m-%d") if hasattr(value, "hour") else value.isoformat()
+
+
+def _steps_done(events) -> dict:
+    """Role -> what the record says it did on the summary as it stands ("2026-12-01 王会计 盖章提交"): the seal of the
+    last submission and the approvals after it (a return starts the chain again)."""
+    done: dict = {}
+    for event, name in events:
+        when = clock.local(event.at).strftime("%Y-%m-%d %H:%M")
+        if event.action == "submit":
+            done = {Role.SUPPLIER: f"{when} {name} 电子印章确认提交"}
+        elif event.action == "approve":
+            done[Role(event.role)] = f"{when} {name} 审核通过" + (f"：{event.comment}" if event.comment else "")
+        elif event.action == "return":
+            done = {}
+    return done
+
+
+def _unscanned_of(session: Session, user: User, ids: list[int]) -> dict[int, list]:
+    """Summary id -> its standing slips whose copy the caller's office has not scanned, for the summaries it is the
+    caller's turn to approve (out of scope or out of turn: left to the service to refuse)."""
+    found = {}
+    for summary_id in ids:
+        summary = session.get(Summary, summary_id)
+        if summary is None or summaries.TURN.get(summary.status) != user.role:
+            continue
+        slips = summaries.unscanned_copies(summaries.slips_with_flags(session, summary, user))
+        if slips:
+            found[summary_id] = slips
+    return found
+
+
+def _confirm_approval(session: Session, user: User, data: dict, ids: list[int], unscanned: dict[int, list],
+                      action: str) -> Template:
+    towns, suppliers = summaries.names(session)
+    chosen = [session.get(Summary, i) for i in ids]
+    return Template("summaries/confirm_approve.html", context={
+        "action": action, "summaries": [s for s in chosen if s is not None], "unscanned": unscanned,
+        "towns": towns, "suppliers": suppliers, "comment": str(data.get("comment", "")),
+        "seen": {i: str(data.get("seen" if action.endswith(f"/{i}/approve") else f"seen-{i}", "")) for i in ids},
+        "bulk": action.endswith("approve-many"), "copy": COPIES[COPY_OF_OFFICE[Role(user.role)]][0],
+        "copy_no": COPY_OF_OFFICE[Role(user.role)]})
 
 
 def _parse_date(text: str) -> date | None:
@@ -218,17 +299,35 @@ class SettlementPages(Controller):
         return Template("settlements/show.html",
                         context=self._show(session, settlement_id, notice=notice, is_finance=user.role == Role.FINANCE))
 
+    @get("/{settlement_id:int}/print", sync_to_thread=True)
+    def print_page(self, session: DbSession, settlement_id: FromPath[int]) -> Template:
+        context = self._show(session, settlement_id)
+        statement = context["statement"]
+        paid = f"{_date_text(statement.paid_on)} 支付，凭证号 {statement.payment_reference}" if statement.paid_on else ""
+        made = f"{_date_text(statement.created_at)} 生成结算单"
+        return Template("settlements/print.html", context=context | {"seals": [
+            ("区财政局", "；".join(x for x in (made, paid) if x), ["经办人", "审核人", "负责人"]),
+            ("配送企业", "", ["收款确认人"])]})
+
     @get("/{settlement_id:int}/xlsx", sync_to_thread=True)
-    def spreadsheet(self, session: DbSession, settlement_id: FromPath[int]) -> Response:
-        return xlsx(*sheets.settlement_xlsx(session, settlement_id))
+    def spreadsheet(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int]) -> Response:
+        return xlsx(*sheets.settlement_xlsx(session, settlement_id, user))
 
     @get("/{settlement_id:int}/payment.xlsx", sync_to_thread=True, guards=[requires(Role.FINANCE)])
-    def payment_instruction(self, session: DbSession, settlement_id: FromPath[int]) -> Response:
-        return xlsx(*sheets.payment_instruction_xlsx(session, [settlement_id]))
+    def payment_instruction(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int]) -> Response:
+        return xlsx(*sheets.payment_instruction_xlsx(session, [settlement_id], user))
 
     @post("/{settlement_id:int}/pay", sync_to_thread=True, guards=[requires(Role.FINANCE)])
     def pay(self, session: DbSession, user: CurrentUser, settlement_id: FromPath[int],
             data: Annotated[dict, FORM]) -> Template | Redirect:
+        # A payment is recorded once and for good: the officer confirms the amount, the account and the reference
+        # on a page of their own first (a step on the server: it holds without script). What the service would
+        # refuse anyway (no reference, no date) is refused at once, without the step.
+        reference, paid_on = str(data.get("reference", "")).strip(), _parse_date(str(data.get("paid_on", "")))
+        if not data.get("confirmed") and reference and paid_on \
+                and get_or_404(session, Settlement, settlement_id).status == SettlementStatus.SETTLED:
+            return Template("settlements/confirm_pay.html", context=self._show(
+                session, settlement_id, reference=reference, paid_on=paid_on, is_finance=True))
         try:
             statements.pay(session, officer=user, settlement_id=settlement_id, reference=str(data.get("reference", "")),
                            paid_on=_parse_date(str(data.get("paid_on", ""))))

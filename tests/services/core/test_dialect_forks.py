@@ -174,7 +174,7 @@ def sell(engine, clerk_id: int, registration_id: int, *lines: issuing.LineIn, ke
         clerk = s.get(User, clerk_id)
 
         def work():
-            return 201, issued_json(issuing.issue(s, clerk=clerk, registration_id=registration_id, lines=list(lines)))
+            return 201, issued_json(issuing.issue(s, clerk=clerk, registration_id=registration_id, lines=list(lines)), clerk)
 
         payload = {"registration_id": registration_id, "lines": [vars(line) for line in lines]}
         try:

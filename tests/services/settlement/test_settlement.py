@@ -12,7 +12,7 @@ from subsidy.core import clock, db
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
 from subsidy.models import Settlement, SettlementFund, Slip, Summary, SummaryEvent
 from subsidy.core.scope import Scope
-from tests.factories.settlement import approved_registrations, make_slip, supplier, user
+from tests.factories.settlement import allow_early, approved_registrations, make_slip, supplier, user
 from subsidy.settlement import statements, summaries
 from subsidy.rules import months
 
@@ -73,6 +73,7 @@ def build(engine, username="coal-a", month=None):
 
 
 def submit(engine, summary_id, username="coal-a"):
+    allow_early(engine, summary_id)  # this month, before its end
     return do(engine, username, lambda s, me: summaries.submit(s, clerk=me, summary_id=summary_id,
                                                                  password=f"{username}-demo"))
 
@@ -114,7 +115,7 @@ def test_a_whole_month_goes_from_slips_to_payment(engine, session, demo):
     fresh(session)
     steps = session.execute(select(SummaryEvent.action).where(SummaryEvent.summary_id == drafts[0].id)
                             .order_by(SummaryEvent.id)).scalars().all()
-    assert steps == ["build", "submit", "approve", "approve", "approve"]
+    assert steps == ["build", "allow_early", "submit", "approve", "approve", "approve"]
 
 
 def test_the_statement_subsidy_equals_the_sum_of_its_slips_and_its_funds_add_up(engine, session, demo):

@@ -16,7 +16,7 @@ from subsidy.models import Slip, SlipStatus, Summary, Town
 from subsidy.rules import months
 from subsidy.sales import voiding
 from subsidy.settlement import summaries
-from tests.factories.settlement import approved_registrations, make_slip, supplier, user
+from tests.factories.settlement import allow_early, approved_registrations, make_slip, supplier, user
 
 REVIEWER = {"submitted": None, "town_approved": "drc", "drc_approved": "finance"}  # None: the summary's town
 
@@ -55,6 +55,7 @@ def month_of_slips(engine, *, kg=900) -> int:
                       coal_kg=kg)
     (summary,) = do(engine, "coal-a", lambda s, me: summaries.build_summaries(
         s, clerk=me, month=months.month_of(clock.today())))
+    allow_early(engine, summary.id)  # this month, before its end
     do(engine, "coal-a", lambda s, me: summaries.submit(s, clerk=me, summary_id=summary.id, password="coal-a-demo"))
     return summary.id
 

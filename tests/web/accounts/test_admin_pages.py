@@ -227,3 +227,10 @@ def test_the_bureau_seals_and_prints_the_signed_head_and_the_auditor_checks_the_
     assert auditor.get("/audit/verify?seq=x&head=short").status_code == 422
     for username in ("dongguan", "caiyuan", "coal-a"):
         assert client_as(username).get("/audit/head").status_code == 403, username
+
+
+def test_the_admin_is_not_offered_to_disable_their_own_account(client_as, engine):
+    me, other = _ids(engine, User, username="admin"), _ids(engine, User, username="caiyuan")
+    page = client_as("admin").get("/admin/users").text
+    assert f'action="/admin/users/{other.id}/disable"' in page
+    assert f'action="/admin/users/{me.id}/disable"' not in page and "当前登录账户" in page

@@ -7,7 +7,7 @@ from io import BytesIO
 from openpyxl import load_workbook
 
 from subsidy.core import clock, db
-from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.factories.settlement import allow_early, approved_registrations, make_slip, supplier
 from subsidy.rules import months
 
 
@@ -35,13 +35,14 @@ def test_a_month_runs_through_the_api_from_build_to_payment(engine, api_as):
     town_of = {d["id"]: d["town_id"] for d in drafts}
     towns = {t["id"]: t["code"] for t in api_as("drc").get("/api/v1/towns").json()}
     for d in drafts:
+        assert api_as("drc").post(f"/api/v1/summaries/{d['id']}/allow-early").status_code == 200  # before month end
         assert coal_a.post(f"/api/v1/summaries/{d['id']}/submit").json()["status"] == "submitted"
         assert api_as(towns[town_of[d["id"]]]).post(f"/api/v1/summaries/{d['id']}/approve").status_code == 200
         assert api_as("drc").post(f"/api/v1/summaries/{d['id']}/approve").json()["status"] == "drc_approved"
         assert api_as("finance").post(f"/api/v1/summaries/{d['id']}/approve").json()["status"] == "finance_approved"
     shown = api_as("drc").get(f"/api/v1/summaries/{drafts[0]['id']}").json()
-    assert [e["action"] for e in shown["history"]] == ["build", "submit", "approve", "approve", "approve"]
-    assert [(e["person"], e["unit"]) for e in shown["history"]][2:] == [
+    assert [e["action"] for e in shown["history"]] == ["build", "allow_early", "submit", "approve", "approve", "approve"]
+    assert [(e["person"], e["unit"]) for e in shown["history"]][3:] == [
         ({"caiyuan": "李春华", "daimiao": "杨秀兰", "taiqian": "黄振国"}[towns[drafts[0]["town_id"]]],
          {"caiyuan": "财源街道", "daimiao": "岱庙街道", "taiqian": "泰前街道"}[towns[drafts[0]["town_id"]]]),
         ("孙海涛", "区发改局"), ("钱丽华", "区财政局")]
@@ -79,6 +80,7 @@ def test_out_of_turn_actions_are_refused(engine, api_as):
     sell(engine, villages=("yingxi",))  # daimiao
     coal_a = api_as("coal-a")
     (draft,) = coal_a.post("/api/v1/summaries", json={"month": month()}).json()
+    allow_early(engine, draft["id"])
     coal_a.post(f"/api/v1/summaries/{draft['id']}/submit")
     assert api_as("caiyuan").post(f"/api/v1/summaries/{draft['id']}/approve").status_code == 404
     assert api_as("finance").post(f"/api/v1/summaries/{draft['id']}/approve").status_code == 403
@@ -101,7 +103,11 @@ def test_the_summary_spreadsheet_is_the_official_form(engine, api_as):
     texts = [c for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
     assert any("盖章" in t for t in texts) and "合计" in texts
     assert ws.print_area and ws.page_setup.fitToWidth == 1
-    assert not any(t.isdigit() and len(t) == 18 for t in texts)  # ID numbers masked
+    # ID numbers as the reader sees them everywhere (subsidy/core/scope.py): whole for the town, masked for the bureau.
+    assert any(t.isdigit() and len(t) == 18 for t in texts)
+    bureau = load_workbook(BytesIO(api_as("drc").get(f"/api/v1/summaries/{draft['id']}.xlsx").content)).active
+    assert not any(isinstance(c, str) and c.isdigit() and len(c) == 18
+                   for row in bureau.iter_rows(values_only=True) for c in row)
 
 
 def test_a_late_summary_gets_a_supplementary_statement_through_the_api(engine, api_as):
@@ -109,6 +115,7 @@ def test_a_late_summary_gets_a_supplementary_statement_through_the_api(engine, a
     coal_a, finance = api_as("coal-a"), api_as("finance")
 
     def approved(summary, town):
+        allow_early(engine, summary["id"])
         coal_a.post(f"/api/v1/summaries/{summary['id']}/submit")
         for office in (town, "drc", "finance"):
             assert api_as(office).post(f"/api/v1/summaries/{summary['id']}/approve").status_code == 200
@@ -133,6 +140,7 @@ def test_an_approval_that_carries_stale_figures_is_a_409_with_the_current_ones(e
     sell(engine, villages=("dongguan",))
     coal_a = api_as("coal-a")
     (draft,) = coal_a.post("/api/v1/summaries", json={"month": month()}).json()
+    allow_early(engine, draft["id"])
     coal_a.post(f"/api/v1/summaries/{draft['id']}/submit")
     town = api_as("caiyuan")
     seen = {k: town.get(f"/api/v1/summaries/{draft['id']}").json()[k]

@@ -6,7 +6,7 @@ import re
 
 from subsidy.core import clock, db
 from subsidy.rules.money import tons
-from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.factories.settlement import allow_early, approved_registrations, make_slip, supplier
 from subsidy.rules import months
 
 
@@ -24,7 +24,7 @@ def seen_in_queue(client, summary_id: int) -> str:
 
 
 def approve_many(client, summary_id: int):
-    return client.submit("/summaries/approve-many", {"ids": [str(summary_id)],
+    return client.submit("/summaries/approve-many", {"ids": [str(summary_id)], "confirmed": "1",
                                                      f"seen-{summary_id}": seen_in_queue(client, summary_id)})
 
 
@@ -47,16 +47,17 @@ def test_a_month_runs_through_the_pages_and_the_progress_page_shows_the_coal(eng
     built = coal_a.submit("/summaries/build", {"month": month()})
     assert built.status_code == 200 and "已生成1张汇总表草稿" in built.text
     (summary_id,) = summary_ids(built.text)
+    town = client_as("caiyuan")
+    town.submit(f"/summaries/{summary_id}/allow-early")  # this month, before its end
     refused = coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "wrong"})
     assert refused.status_code == 422 and "密码不正确" in refused.text
     assert "已盖章提交" in coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"}).text
-    town = client_as("caiyuan")
     queue = town.get("/summaries")
     assert f"/summaries/{summary_id}" in queue.text and "等待我审核（1）" in queue.text
     page = town.get(f"/summaries/{summary_id}")
     assert "本单位联未扫码" in page.text and "审核通过" in page.text
     assert "已审核通过" in town.submit(f"/summaries/{summary_id}/approve",
-                                  {"comment": "同意", "seen": seen(town, summary_id)}).text
+                                  {"comment": "同意", "seen": seen(town, summary_id), "confirmed": "1"}).text
     drc = client_as("drc")
     assert "已审核通过1张" in approve_many(drc, summary_id).text
     finance = client_as("finance")
@@ -69,7 +70,7 @@ def test_a_month_runs_through_the_pages_and_the_progress_page_shows_the_coal(eng
     settlement_id = re.search(r'/settlements/(\d+)/pay', statement.text).group(1)
     assert finance.get(f"/settlements/{settlement_id}/payment.xlsx").status_code == 200
     assert finance.get(f"/settlements/{settlement_id}/xlsx").status_code == 200
-    paid = finance.submit(f"/settlements/{settlement_id}/pay", {"reference": "ICBC-1", "paid_on": clock.today().isoformat()})
+    paid = finance.submit(f"/settlements/{settlement_id}/pay", {"reference": "ICBC-1", "paid_on": clock.today().isoformat(), "confirmed": "1"})
     assert "已登记支付" in paid.text and "ICBC-1" in paid.text
     again = finance.submit(f"/settlements/{settlement_id}/pay", {"reference": "ICBC-2", "paid_on": clock.today().isoformat()})
     assert again.status_code == 409
@@ -86,6 +87,7 @@ def test_a_reviewer_returns_a_summary_and_sets_a_slip_aside(engine, client_as):
     sell(engine)
     coal_a = client_as("coal-a")
     (summary_id,) = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
+    allow_early(engine, summary_id)
     coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
     town = client_as("caiyuan")
     page = town.get(f"/summaries/{summary_id}")
@@ -120,6 +122,7 @@ def test_a_refused_build_or_seal_marks_the_field_at_fault(engine, client_as):
     assert bad_month.status_code == 422 and "月份格式" in bad_month.text
     assert re.search(r'class="field has-error">\s*<label for="f-month"', bad_month.text)
     (summary_id,) = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
+    allow_early(engine, summary_id)
     refused = coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "wrong"})
     assert refused.status_code == 422 and "密码不正确" in refused.text
     assert re.search(r'class="field has-error"><label for="f-password"', refused.text)
@@ -127,9 +130,10 @@ def test_a_refused_build_or_seal_marks_the_field_at_fault(engine, client_as):
 
 def test_a_summary_approved_after_the_statement_waits_for_and_gets_a_supplementary_statement(engine, client_as):
     def through_the_chain(summary_id, town_code):
+        allow_early(engine, summary_id)
         coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
         town = client_as(town_code)
-        town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": seen(town, summary_id)})
+        town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": seen(town, summary_id), "confirmed": "1"})
         for office in ("drc", "finance"):
             approve_many(client_as(office), summary_id)
 
@@ -142,7 +146,7 @@ def test_a_summary_approved_after_the_statement_waits_for_and_gets_a_supplementa
     first = finance.submit("/settlements", {"supplier_id": supplier_id, "month": month()})
     first_id = re.search(r'/settlements/(\d+)/pay', first.text).group(1)
     number = f"JS-COAL-A-{month().replace('-', '')}"
-    finance.submit(f"/settlements/{first_id}/pay", {"reference": "ICBC-1", "paid_on": clock.today().isoformat()})
+    finance.submit(f"/settlements/{first_id}/pay", {"reference": "ICBC-1", "paid_on": clock.today().isoformat(), "confirmed": "1"})
 
     sell(engine, villages=("yingxi",))  # daimiao's slips come in after the month was settled and paid
     (late,) = set(summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)) - {early}
@@ -167,6 +171,7 @@ def test_an_approval_of_figures_that_changed_after_the_page_was_opened_is_refuse
     sell(engine, villages=("dongguan",))
     coal_a = client_as("coal-a")
     (summary_id,) = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
+    allow_early(engine, summary_id)
     coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
     town = client_as("caiyuan")
     opened = seen(town, summary_id)
@@ -177,8 +182,8 @@ def test_an_approval_of_figures_that_changed_after_the_page_was_opened_is_refuse
 
         slip = s.execute(select(Slip.number).where(Slip.summary_id == summary_id).limit(1)).scalar_one()
     assert coal_a.submit(f"/slips/{slip}/void", {"reason": "开错了"}).status_code == 200
-    refused = town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": opened})
+    refused = town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": opened, "confirmed": "1"})
     assert refused.status_code == 409 and "发生了变化" in refused.text
     assert seen(town, summary_id) != opened
     assert "已审核通过" in town.submit(f"/summaries/{summary_id}/approve",
-                                  {"comment": "同意", "seen": seen(town, summary_id)}).text
+                                  {"comment": "同意", "seen": seen(town, summary_id), "confirmed": "1"}).text
