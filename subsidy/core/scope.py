@@ -139,6 +139,7 @@ class Record(StrEnum):
     SLIP = "slip"            # one slip: its detail page and its five printed copies
     LISTING = "listing"      # many slips at once: the slip list and its export, a summary's slips, the counter
     NOTICE = "notice"        # the village's public notice (公示), posted in public
+    LOG = "log"              # the audit log and the histories built from it: it stores them masked (core/audit.py)
 
 
 # The roles that keep the registry see the numbers whole, wherever they meet them: the village registers and corrects
@@ -154,6 +155,8 @@ WHOLE_FOR: dict[Record, frozenset[Role | None]] = {
     Record.LISTING: SEES_PERSONAL_NUMBERS,
     # Posted in public: masked for everyone, whoever prints it.
     Record.NOTICE: frozenset(),
+    # The log never held them whole, so nobody reads them whole there.
+    Record.LOG: frozenset(),
 }
 
 # A supplier's bank account: whole for those who pay it (finance) or own it (the supplier, which sees only itself),

@@ -16,7 +16,7 @@ from subsidy.models import Household, Registration, User, Village
 from subsidy.registry import households
 from subsidy.rules import months
 from tests.factories.registry import household_input
-from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.factories.settlement import allow_early, approved_registrations, make_slip, supplier
 
 
 def _user(s, username):
@@ -131,14 +131,16 @@ def test_each_review_step_of_a_summary_names_the_person_beside_the_unit(engine, 
     coal_a = client_as("coal-a")
     built = coal_a.submit("/summaries/build", {"month": month})
     (summary_id,) = sorted({int(x) for x in re.findall(r'href="/summaries/(\d+)"', built.text)})
+    allow_early(engine, summary_id)
     coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
     town = client_as("caiyuan2")
     seen = re.search(r'name="seen" value="([0-9:]+)"', town.get(f"/summaries/{summary_id}").text).group(1)
-    assert town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": seen}).status_code == 200
+    assert town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": seen, "confirmed": "1"}
+                       ).status_code == 200
     steps = re.findall(r'<td>([^<]*)</td><td class="reviewer">([^<]*)</td>', client_as("drc").get(
         f"/summaries/{summary_id}").text)
-    assert steps == [("泰安市甲洁净煤配送有限公司", "刘志刚"), ("泰安市甲洁净煤配送有限公司", "刘志刚"),
-                     ("财源街道", "张明远")]
+    assert steps == [("泰安市甲洁净煤配送有限公司", "刘志刚"), ("区发改局", "孙海涛"),
+                     ("泰安市甲洁净煤配送有限公司", "刘志刚"), ("财源街道", "张明远")]
     assert client_as("drc").submit(f"/summaries/{summary_id}/return", {"reason": "数量不符"}).status_code == 200
     log = _text(client_as("auditor").get("/audit?action=summary.returned").text)
     assert (f"孙海涛（区发改局）退回了泰安市甲洁净煤配送有限公司{int(month[:4])}年{int(month[5:])}月在财源街道的销售汇总表，"
