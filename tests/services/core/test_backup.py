@@ -28,6 +28,7 @@ CLERKS = ("coal-a", "coal-b")
 THREADS = 4
 LOAD_BEFORE_BACKUP = 1.0  # seconds of sales before the backup starts
 LOAD_AFTER_BACKUP = 0.5  # and after it ended (pg_dump takes a second or two)
+LOAD_WAIT_LIMIT = 30.0  # a loaded machine may need longer for the first sales on either side; never longer than this
 
 
 @pytest.fixture
@@ -77,6 +78,13 @@ def _sell_until(engine, stop: threading.Event, registration_ids: list[int], seed
         session.close()
 
 
+def _wait_for_a_sale_after(acknowledged: list[tuple[str, float]], moment: float) -> None:
+    """Until some sale was acknowledged after `moment` (the clerks keep selling meanwhile), within the limit."""
+    deadline = time.monotonic() + LOAD_WAIT_LIMIT
+    while not any(at > moment for _, at in list(acknowledged)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_a_backup_taken_while_clerks_sell_restores_every_sale_acknowledged_before_it(db_url, engine, session, demo,
                                                                                         fresh_url, tmp_path):
     registration_ids = [f.household(session, "dongguan", coal_kg=3000)[1].id for _ in range(40)]
@@ -90,10 +98,12 @@ def test_a_backup_taken_while_clerks_sell_restores_every_sale_acknowledged_befor
         clerk.start()
     try:
         time.sleep(LOAD_BEFORE_BACKUP)
+        _wait_for_a_sale_after(acknowledged, 0.0)
         backup_started = time.monotonic()
         backup.backup(db_url, tmp_path / "under-load.backup")
         backup_ended = time.monotonic()
         time.sleep(LOAD_AFTER_BACKUP)
+        _wait_for_a_sale_after(acknowledged, backup_ended)
     finally:
         stop.set()
         for clerk in clerks:
