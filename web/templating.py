@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import parse_qsl, urlencode
 
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.template.config import TemplateConfig
 
-from subsidy.core import clock, scope
+from subsidy.core import clock, paging, scope
 from subsidy.rules.idnumbers import mask_account, mask_phone
 from subsidy.models import (
     CATEGORY_LABELS, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS, SETTLEMENT_STATUS_LABELS,
@@ -130,6 +131,18 @@ def _phone_for(phone, viewer, record: str) -> str:
     return scope.show_phone(viewer, record, phone)
 
 
+def _qs(params: dict, **changes) -> str:
+    """`{{ params|qs(sort="number", page=1) }}`: a list's query string with some parameters changed; empty values
+    are left out. (Lists never carry an ID number in their parameters: a search by one is POSTed.)"""
+    merged = {**params, **changes}
+    return urlencode([(k, v) for k, v in merged.items() if v not in (None, "")])
+
+
+def _query_pairs(url: str) -> list[tuple[str, str]]:
+    """`{{ url|query_pairs }}`: the parameters of a URL's query string but `page`, for the pager's jump form."""
+    return [(k, v) for k, v in parse_qsl(url.partition("?")[2], keep_blank_values=False) if k != "page"]
+
+
 def configure(engine: Engine) -> None:
     env = engine.engine
     env.filters.update({
@@ -157,9 +170,12 @@ def configure(engine: Engine) -> None:
         "id_for": _id_for,
         "phone_for": _phone_for,
         "whoami": _whoami,
+        "qs": _qs,
+        "query_pairs": _query_pairs,
     })
     env.globals.update({
         "menu_for": menu_for,
+        "PAGE_SIZES": paging.PAGE_SIZES,
         "ROLE_LABELS": ROLE_LABELS, "ZONE_LABELS": ZONE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS,
         "PRODUCT_LABELS": PRODUCT_LABELS,
     })
