@@ -115,3 +115,14 @@ def test_detail_pages_have_breadcrumbs(client_as, slips, engine):
     town = client_as("caiyuan")
     hh = re.search(r'href="/households/(\d+)"', town.get("/households").text).group(1)
     assert '<nav class="breadcrumbs' in town.get(f"/households/{hh}").text
+
+
+def test_batches_and_contracts_share_the_filter_bar_and_its_page_size(client_as, demo):
+    client = client_as("drc")
+    for path in ("/batches", "/contracts"):
+        text = client.get(path, params={"per_page": 20}).text
+        bar = re.search(r'<form method="get" action="([^"]+)" class="toolbar filter-bar[^"]*"[^>]*>(.*?)</form>', text, re.S)
+        assert bar and bar.group(1) == path, path
+        assert '<option value="20" selected>' in bar.group(2), path
+        rows = client.get(path, params={"per_page": 9999})
+        assert rows.status_code == 200 and '<option value="50" selected>' in rows.text, path
