@@ -13,6 +13,21 @@
     el.addEventListener("click", function (event) { event.preventDefault(); history.back(); });
   });
 
+  // <details data-menu>: the main menu's drop-downs. They open and close without script (summary: Enter or Space);
+  // the script only keeps one open at a time and closes it on Escape (focus back on its title) or a click elsewhere.
+  var menus = document.querySelectorAll("details[data-menu]");
+  menus.forEach(function (el) {
+    el.addEventListener("toggle", function () {
+      if (el.open) menus.forEach(function (other) { if (other !== el) other.open = false; });
+    });
+    el.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && el.open) { el.open = false; el.querySelector("summary").focus(); }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    menus.forEach(function (el) { if (el.open && !el.contains(event.target)) el.open = false; });
+  });
+
   // <select data-autosubmit>: submit the form when the choice changes.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
     el.addEventListener("change", function () { if (el.form) el.form.submit(); });

@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError
 
 from subsidy.accounts import auth
-from subsidy.core import db
+from subsidy.core import db, people
 from subsidy.core.settings import get_settings
 from subsidy.models import User
 
@@ -34,15 +34,17 @@ def is_api(path: str) -> bool:
     return path.startswith("/api/")
 
 
-def _lookup(cookie: str | None, bearer: str | None) -> User | None:
+def _lookup(cookie: str | None, bearer: str | None) -> tuple[User | None, people.Person | None]:
+    """The caller, and for a page (a login session) the person and unit the header names."""
     for attempt in (1, 2):
         session = db.new_session(single_read=True)
         try:
             user = auth.user_for_token(session, bearer) if bearer is not None else auth.user_for_session(session, cookie)
+            person = people.of(session, user) if user is not None and bearer is None else None
             if user is not None:
                 session.expunge(user)
             db.end_read(session)
-            return user
+            return user, person
         except DBAPIError as error:
             if not error.connection_invalidated or attempt == 2:
                 raise
@@ -66,10 +68,11 @@ class AuthenticationMiddleware(ASGIMiddleware):
             cookie = None
         else:
             cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
-        user = None
+        user = person = None
         if bearer or cookie:
-            user = await anyio.to_thread.run_sync(_lookup, cookie, bearer)
+            user, person = await anyio.to_thread.run_sync(_lookup, cookie, bearer)
         scope["user"] = user
+        scope["person"] = person
         scope["auth"] = cookie if user is not None and not is_api(path) else bearer
         if user is None and not path.startswith(PUBLIC_PREFIXES):
             if is_api(path):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import parse_qsl, urlencode
 
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.template.config import TemplateConfig
 
-from subsidy.core import clock, scope
+from subsidy.core import clock, paging, people, scope
 from subsidy.rules.idnumbers import mask_account, mask_phone
 from subsidy.models import (
     CATEGORY_LABELS, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS, SETTLEMENT_STATUS_LABELS,
@@ -19,7 +20,8 @@ from subsidy.settlement.summaries import Figures
 from web import guards
 
 # (label, path, roles): the menu. Each item's roles are the very set that guards its page (web/guards.py), so a role
-# is offered exactly the pages it may open (tests/web/test_menu.py holds the two together).
+# is offered exactly the pages it may open (tests/web/test_menu.py holds the two together). The items are in menu
+# order; MENU_GROUPS puts them in the drop-down menus by task (首页 stands alone).
 NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("首页", "/", guards.ALL_ROLES),
     ("住户登记", "/households", guards.REGISTRY_READERS),
@@ -29,16 +31,53 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("扫码登记", "/scans", guards.SCANNING_OFFICES),
     ("进货批次", "/batches", guards.STOCK_READERS),
     ("进销台账", "/ledger", guards.STOCK_READERS),
-    ("月度汇总", "/summaries", guards.SUMMARY_READERS),
-    ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
     ("配送企业", "/suppliers", guards.SUPPLIER_READERS),
     ("配送合同", "/contracts", guards.CONTRACT_READERS),
+    ("月度汇总", "/summaries", guards.SUMMARY_READERS),
+    ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
     ("采暖季政策", "/seasons", guards.SEASON_READERS),
     ("用户管理", "/admin/users", guards.ADMINS),
     ("区划管理", "/admin/regions", guards.REGION_EDITORS),
     ("审计日志", "/audit", guards.AUDIT_READERS),
 ]
+
+# (group label, the paths of its items). Every NAV item but 首页 is in exactly one group.
+MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("登记", ("/households", "/registrations")),
+    ("销售", ("/slips/new", "/slips", "/scans", "/batches", "/ledger", "/suppliers", "/contracts")),
+    ("结算", ("/summaries", "/settlements")),
+    ("报表", ("/reports/progress",)),
+    ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
+]
+
+
+def menu_for(role, current_path: str) -> dict:
+    """The menu of `role` on the page at `current_path`: `home` (the 首页 item or None), `groups` as
+    [(label, [(label, path)], is_current_group)] without empty groups, and `active`, the one item highlighted: the
+    longest item path that is the page's path or a parent of it ("/slips/new" highlights 开具销售单, not 销售单;
+    "/slips/X-1" highlights 销售单), or None."""
+    offered = [(label, path) for label, path, roles in NAV if role in roles]
+    paths = [path for _, path in offered]
+    matching = [p for p in paths if current_path == p or (p != "/" and current_path.startswith(p + "/"))]
+    active = max(matching, key=len) if matching else None
+    by_path = dict((path, label) for label, path in offered)
+    groups = []
+    for label, members in MENU_GROUPS:
+        items = [(by_path[p], p) for p in members if p in by_path]
+        if items:
+            groups.append((label, items, active in members))
+    home = ("首页", "/") if "/" in by_path else None
+    return {"home": home, "groups": groups, "active": active}
+
+
+def _whoami(user, person=None) -> str:
+    """`{{ me|whoami(request.scope.person) }}`: who is signed in, said once in the header: "王文书 · 东关村（村/社区）",
+    the person's name, then the unit (subsidy.core.people, read with the login session) and the role."""
+    name = people.name_of(user)
+    unit = person.unit if person is not None else ""
+    role = ROLE_LABELS.get(user.role, user.role)
+    return f"{name} · {unit}（{role}）" if unit and unit != name else f"{name}（{role}）"
 
 
 def _date(value, fmt: str = "%Y-%m-%d") -> str:
@@ -103,6 +142,18 @@ def _account_for(account, viewer) -> str:
     return scope.show_account(viewer, account)
 
 
+def _qs(params: dict, **changes) -> str:
+    """`{{ params|qs(sort="number", page=1) }}`: a list's query string with some parameters changed; empty values
+    are left out. (Lists never carry an ID number in their parameters: a search by one is POSTed.)"""
+    merged = {**params, **changes}
+    return urlencode([(k, v) for k, v in merged.items() if v not in (None, "")])
+
+
+def _query_pairs(url: str) -> list[tuple[str, str]]:
+    """`{{ url|query_pairs }}`: the parameters of a URL's query string but `page`, for the pager's jump form."""
+    return [(k, v) for k, v in parse_qsl(url.partition("?")[2], keep_blank_values=False) if k != "page"]
+
+
 def configure(engine: Engine) -> None:
     env = engine.engine
     env.filters.update({
@@ -132,9 +183,13 @@ def configure(engine: Engine) -> None:
         "phone_for": _phone_for,
         "account_for": _account_for,
         "capitals": lambda fen: yuan_in_capitals(int(fen or 0)),
+        "whoami": _whoami,
+        "qs": _qs,
+        "query_pairs": _query_pairs,
     })
     env.globals.update({
-        "nav_for": lambda role: [(label, path) for label, path, roles in NAV if role in roles],
+        "menu_for": menu_for,
+        "PAGE_SIZES": paging.PAGE_SIZES,
         "ROLE_LABELS": ROLE_LABELS, "ZONE_LABELS": ZONE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS,
         "PRODUCT_LABELS": PRODUCT_LABELS,
     })

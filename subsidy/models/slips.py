@@ -34,6 +34,8 @@ class Slip(SQLModel, table=True):
         # of a page without sorting the day, status lets the page's count(*) with a status filter read the index only.
         Index("ix_slip_supplier_day", "supplier_id", "issued_on", "id", "status"),
         Index("ix_slip_town_day", "town_id", "issued_on", "id", "status"),
+        # /slips searched by the buyer's name (sales/listing.py: SlipFilter.buyer, an equality).
+        Index("ix_slip_head_name", "head_name"),
         # The slips of a summary (supplier × town × month) by range, and the few ever set aside (settlement.py).
         Index("ix_slip_supplier_town_day", "supplier_id", "town_id", "issued_on"),
         Index("ix_slip_set_aside", "supplier_id", "issued_on", postgresql_where=text("set_aside_at IS NOT NULL"),

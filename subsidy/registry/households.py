@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.policy import seasons
-from subsidy.core.errors import Conflict, NotAllowed, Refused, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
 from subsidy.rules.text import clean_text, without_unwanted
 from subsidy.models import (
@@ -397,6 +397,37 @@ def reject(session: Session, actor, registration_id: int, reason: str) -> Regist
     if not reason:
         raise Refused("请填写驳回原因", field="reason")
     return _decide(session, actor, registration_id, RegistrationStatus.REJECTED, reason)
+
+
+MAX_CHOSEN = 500  # registrations approved at once from ticked boxes (a page holds at most 100)
+
+
+def approve_chosen(session: Session, actor, registration_ids: list[int]) -> list[Registration]:
+    """Approve the registrations the town ticked: all of them or none, in the caller's one transaction (as
+    settlement.summaries.approve_many does for summaries). Each goes through `approve`'s checks (noticed, notice
+    period over, in scope); when any fails, Conflict names every one that cannot be approved and why, and the caller
+    keeps nothing (the web edge ends the transaction without committing). The town ticks again without those."""
+    _require(actor, Role.TOWN)
+    ids = list(dict.fromkeys(registration_ids))
+    if not ids:
+        raise Refused("请勾选要审核通过的登记", field="ids")
+    if len(ids) > MAX_CHOSEN:
+        raise Refused(f"一次最多审核{MAX_CHOSEN}户", field="ids")
+    done, problems = [], []
+    for registration_id in ids:
+        try:
+            done.append(_decide(session, actor, registration_id, RegistrationStatus.APPROVED))
+        except NotFound:
+            problems.append(f"登记#{registration_id}：未找到，或不在您的管辖范围内")
+        except Conflict as error:
+            name = session.execute(select(Household.head_name).join(
+                Registration, Registration.household_id == Household.id).where(Registration.id == registration_id)
+            ).scalar_one_or_none()
+            problems.append(f"{name or f'登记#{registration_id}'}：{error.message}")
+    if problems:
+        raise Conflict(f"所选{len(ids)}户均未审核通过，因为其中{len(problems)}户不能审核——" + "；".join(problems)
+                       + "。请取消勾选这些登记后重试。", field="ids")
+    return done
 
 
 def approve_all_due(session: Session, actor, village_id: int | None = None) -> int:

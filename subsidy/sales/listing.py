@@ -1,5 +1,5 @@
-"""Lists of slips in the caller's scope: filtered by day, month, town, status or household, newest first a page at
-a time, and the same list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
+"""Lists of slips in the caller's scope: filtered by day, month, town, status, household, buyer's name or slip
+number, newest first (or by number) a page at a time, and the same list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from subsidy.core import paging
 from subsidy.core.scope import Record, show_id
 from subsidy.models import (
     Slip, Town, User, Village,
@@ -18,7 +19,11 @@ from subsidy.models import (
 from subsidy.rules.months import month_bounds, parse_month
 
 
-PER_PAGE = 50
+PER_PAGE = paging.DEFAULT_PAGE_SIZE
+# The orders a list of slips may be read in: indexed columns only (number: its unique index; issued_on: the
+# supplier's and the town's (…, issued_on, id) indexes).
+SORTS = {"issued_on": Slip.issued_on, "number": Slip.number}
+DEFAULT_SORT = "-issued_on"
 # ---------------------------------------------------------------------------------------------------------------------
 # Lists
 # ---------------------------------------------------------------------------------------------------------------------
@@ -30,9 +35,18 @@ class SlipFilter:
     town_id: int | None = None
     status: str | None = None
     household_id: int | None = None
+    # The buyer's name as on the slip, whole (equality on ix_slip_head_name: a name is short, and a prefix of one
+    # or two characters would match a good part of a district anyway).
+    buyer: str | None = None
+    # A slip number or the beginning of one (TS21A-000123): a range on the unique index of the numbers, not a LIKE.
+    number: str | None = None
 
     def conditions(self) -> list:
         cond = []
+        if self.buyer:
+            cond.append(Slip.head_name == self.buyer)
+        if self.number:
+            cond += number_prefix(self.number)
         if self.day:
             cond.append(Slip.issued_on == self.day)
         if self.month:
@@ -47,11 +61,27 @@ class SlipFilter:
         return cond
 
 
-def list_slips(session: Session, flt: SlipFilter, page: int = 1) -> tuple[list[Slip], int]:
+def number_prefix(typed: str) -> list:
+    """The slips whose number is `typed` or begins with it, as a range (number >= typed AND number < the next
+    string of that length) that both databases read from the unique index. Slip numbers are ASCII letters, digits and
+    hyphens (rules/numbers.py: slip_number), which sort by code point in SQLite and in the C collation of the
+    database; anything else typed finds nothing."""
+    typed = typed.strip().upper()
+    if not typed or not all(c.isascii() and (c.isalnum() or c == "-") for c in typed):
+        return [Slip.id.is_(None)]  # matches no slip
+    return [Slip.number >= typed, Slip.number < typed[:-1] + chr(ord(typed[-1]) + 1)]
+
+
+def list_slips(session: Session, flt: SlipFilter, page: int = 1, *, per_page: int = PER_PAGE,
+               sort: str | None = None) -> tuple[list[Slip], int]:
+    """A page of the slips in scope that pass `flt`, and how many pass. `sort`: a key of SORTS ("-key" descending);
+    any other is ignored (newest first)."""
     cond = flt.conditions()
+    per_page = paging.page_size(per_page)
+    order = paging.order_by(paging.sort_key(sort, SORTS, DEFAULT_SORT), SORTS, Slip.id)
     total = session.execute(select(func.count()).select_from(Slip).where(*cond)).scalar_one()
-    rows = list(session.execute(select(Slip).where(*cond).order_by(Slip.issued_on.desc(), Slip.id.desc())
-                                .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars())
+    rows = list(session.execute(select(Slip).where(*cond).order_by(*order)
+                                .offset((page - 1) * per_page).limit(per_page)).scalars())
     return rows, total
 
 

@@ -39,6 +39,7 @@ def test_a_wrong_password_is_refused_on_the_page(page):
 
 def test_the_admin_creates_a_user_who_is_forced_to_change_the_password(page, browser, live_server):
     login(page, "admin")
+    page.click(".menu-group summary:has-text('系统')")  # the menu's drop-down first
     page.click("text=用户管理")
     page.click("text=新增用户")
     page.fill("#f-username", "clerk.ty")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from subsidy.models import Role
-from web.templating import NAV
+from web.templating import MENU_GROUPS, NAV
 
 # One demo persona per role.
 PERSONAS = {Role.VILLAGE: "dongguan", Role.TOWN: "caiyuan", Role.SUPPLIER: "coal-a", Role.DRC: "drc",
@@ -30,9 +30,43 @@ def test_each_menu_item_is_offered_to_the_roles_its_page_guard_lets_in(app):
         assert frozenset(roles) == _guard_roles(app, path), label
 
 
+def _nav(page_text: str) -> str:
+    return re.search(r'<nav class="mainnav"[^>]*>(.*?)</nav>', page_text, re.S).group(1)
+
+
 def _menu(page_text: str) -> list[str]:
-    nav = re.search(r'<nav class="mainnav">(.*?)</nav>', page_text, re.S).group(1)
-    return re.findall(r'href="([^"]+)"', nav)
+    return re.findall(r'href="([^"]+)"', _nav(page_text))
+
+
+def _highlighted(page_text: str) -> list[str]:
+    return re.findall(r'href="([^"]+)" aria-current="page"', _nav(page_text))
+
+
+def test_every_item_but_home_is_in_exactly_one_group_in_menu_order():
+    grouped = [path for _, paths in MENU_GROUPS for path in paths]
+    assert sorted(grouped) == sorted(path for _, path, _ in NAV if path != "/")
+    assert ["/"] + grouped == [path for _, path, _ in NAV]  # the groups keep the menu's order
+
+
+def test_the_menu_is_grouped_by_task(client_as):
+    text = client_as("admin").get("/").text
+    groups = re.findall(r"<summary>(.*?)</summary>", _nav(text))
+    assert groups == ["登记", "销售", "结算", "报表", "系统"]
+    seller = client_as("coal-a").get("/").text
+    assert re.findall(r"<summary>(.*?)</summary>", _nav(seller)) == ["销售", "结算"]  # no empty group
+
+
+def test_the_counter_highlights_only_its_own_item_and_a_slip_highlights_the_list(client_as):
+    client = client_as("coal-a")
+    assert _highlighted(client.get("/slips/new").text) == ["/slips/new"]
+    assert _highlighted(client.get("/slips").text) == ["/slips"]
+    assert _highlighted(client.get("/").text) == ["/"]
+    assert _highlighted(client.get("/password").text) == []
+
+
+def test_the_header_says_who_once(client_as):
+    text = client_as("dongguan").get("/").text
+    assert re.findall(r'<span class="whoami">(.*?)</span>', text) == ["王文书 · 东关村（村/社区）"]
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -44,5 +78,6 @@ def test_every_page_a_role_is_offered_opens_and_every_page_it_is_not_offered_is_
         response = client.get(path, follow_redirects=False)
         if path in offered:
             assert response.status_code == 200, (role, path, response.text[:300])
+            assert _highlighted(response.text) == [path], (role, path)  # exactly one item, its own
         else:
             assert response.status_code in (403, 302, 303), (role, path, response.status_code)

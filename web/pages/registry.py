@@ -216,11 +216,11 @@ class RegistrationPages(Controller):
     path = "/registrations"
     include_in_schema = False
 
-    def _list(self, session, user, *, status="", village_id=None, q="", page=1, **extra) -> Template:
+    def _list(self, session, user, *, status="", village_id=None, q="", page=1, status_code=200, **extra) -> Template:
         result = households.list_registrations(session, status=status, village_id=village_id, q=q, page=page)
         by_village, by_town = households.counts(session)
         villages = _villages(session)
-        return Template("households/registrations.html", context={
+        return Template("households/registrations.html", status_code=status_code, context={
             "me": user, "result": result, "status": status, "village_id": village_id, "q": q,
             "villages": villages, "village_names": {v.id: v.name for v in villages},
             "deciders": people.people(session, [row.registration.decided_by for row in result.items]),
@@ -269,6 +269,20 @@ class RegistrationPages(Controller):
                data: Annotated[dict, FORM]) -> Redirect:
         households.reject(session, user, registration_id, str(data.get("reason", "")))
         return Redirect("/registrations?status=noticed&done=rejected", status_code=303)
+
+    @post("/approve-chosen", sync_to_thread=True, guards=[TOWN])
+    def approve_chosen(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        """The ticked registrations, all approved or none (households.approve_chosen); a refusal shows the list
+        again with the reason naming each that cannot be approved, answered 409."""
+        raw = data.get("ids", [])
+        ids = [int(i) for i in (raw if isinstance(raw, list) else [raw]) if is_number(str(i))]
+        try:
+            done = households.approve_chosen(session, user, ids)
+        except (Conflict, Refused) as error:
+            discard(session)
+            return self._list(session, user, status="noticed", page=1, error=error,
+                              status_code=409 if isinstance(error, Conflict) else 422)
+        return Redirect(f"/registrations?status=approved&done=all-{len(done)}", status_code=303)
 
     @post("/approve-all", sync_to_thread=True, guards=[TOWN])
     def approve_all(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Redirect:

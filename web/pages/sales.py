@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from subsidy.core import paging
 from subsidy.rules import barcodes, numbers
+from subsidy.rules.text import clean_text
 from subsidy.policy import regions
 from subsidy.supply import batches
 from subsidy.core.errors import NotFound, Refused, SubsidyError
@@ -69,13 +72,15 @@ def _map_field(error: Refused) -> Refused:
 
 
 def _filter(day: str | None, month: str | None, town_id: int | None, status: str | None,
-            household_id: int | None) -> listing.SlipFilter:
+            household_id: int | None, buyer: str | None = None, number: str | None = None) -> listing.SlipFilter:
     try:
         the_day = date.fromisoformat(day) if day else None
     except ValueError:
         raise Refused("日期格式应为 YYYY-MM-DD", field="day") from None
+    buyer = clean_text(buyer, "buyer", 40, label="购买人姓名")
+    number = clean_text(number, "number", 32, label="销售单号")
     return listing.SlipFilter(day=the_day, month=month or None, town_id=town_id, status=status or None,
-                              household_id=household_id)
+                              household_id=household_id, buyer=buyer or None, number=number or None)
 
 
 class SlipPages(Controller):
@@ -135,22 +140,30 @@ class SlipPages(Controller):
     def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
               day: FromQuery[str | None] = None, month: FromQuery[str | None] = None,
               town_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
-              household_id: FromQuery[int | None] = None) -> Template:
-        flt = _filter(day, month, town_id, status, household_id)
-        rows, total = listing.list_slips(session, flt, page_number(page))
-        query = "&".join(f"{k}={v}" for k, v in (("day", day), ("month", month), ("town_id", town_id),
-                                                 ("status", status), ("household_id", household_id)) if v)
+              household_id: FromQuery[int | None] = None, buyer: FromQuery[str | None] = None,
+              number: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
+              per_page: FromQuery[str | None] = None) -> Template:
+        flt = _filter(day, month, town_id, status, household_id, buyer, number)
+        size = paging.page_size(per_page)
+        sort = paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT)
+        rows, total = listing.list_slips(session, flt, page_number(page), per_page=size, sort=sort)
+        filters = {"day": day, "month": month, "town_id": town_id, "status": status, "household_id": household_id,
+                   "buyer": flt.buyer, "number": flt.number}
+        params = {**filters, "sort": sort, "per_page": size}
         return Template("slips/index.html", context={
-            "rows": rows, "total": total, "page": page_number(page), "per_page": listing.PER_PAGE,
-            "form": {"day": day or "", "month": month or "", "town_id": town_id or "", "status": status or ""},
-            "household_id": household_id, "towns": regions.towns(session), "query": query,
+            "rows": rows, "total": total, "page": page_number(page), "per_page": size, "params": params,
+            "form": {k: (v or "") for k, v in filters.items()},
+            "household_id": household_id, "towns": regions.towns(session), "export_query": urlencode(
+                [(k, v) for k, v in filters.items() if v]),
             "town_names": {t.id: t.name for t in regions.towns(session)}})
 
     @get("/slips.xlsx", sync_to_thread=True, guards=[requires(*READERS)])
     def export(self, session: DbSession, user: CurrentUser, day: FromQuery[str | None] = None,
                month: FromQuery[str | None] = None, town_id: FromQuery[int | None] = None,
-               status: FromQuery[str | None] = None, household_id: FromQuery[int | None] = None) -> Response:
-        body = listing.export_xlsx(session, _filter(day, month, town_id, status, household_id), viewer=user)
+               status: FromQuery[str | None] = None, household_id: FromQuery[int | None] = None,
+               buyer: FromQuery[str | None] = None, number: FromQuery[str | None] = None) -> Response:
+        flt = _filter(day, month, town_id, status, household_id, buyer, number)
+        body = listing.export_xlsx(session, flt, viewer=user)
         return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="slips.xlsx"'})
 

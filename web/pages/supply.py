@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from subsidy.supply import attachments, batches, contracts, ledger, suppliers
 from subsidy.policy import quality, regions, seasons
+from subsidy.core import paging
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Product, Role, Season, Supplier, Town
 from subsidy.core.settings import get_settings
@@ -211,16 +212,15 @@ class ContractsPages(Controller):
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
               season_id: FromQuery[int | None] = None, supplier_id: FromQuery[int | None] = None,
-              town_id: FromQuery[int | None] = None) -> Template:
-        page = page_number(page)
+              town_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None) -> Template:
+        page, size = page_number(page), paging.page_size(per_page)
         rows, total = contracts.listing(session, season_id=season_id, supplier_id=supplier_id, town_id=town_id,
-                                        page=page)
-        query = "&".join(f"{k}={v}" for k, v in (("season_id", season_id), ("supplier_id", supplier_id),
-                                                 ("town_id", town_id)) if v)
+                                        page=page, per_page=size)
+        params = {"season_id": season_id, "supplier_id": supplier_id, "town_id": town_id, "per_page": size}
         return Template("suppliers/contracts.html", context={
-            "rows": rows, "total": total, "page": page, "per_page": PER_PAGE, "me": user,
+            "rows": rows, "total": total, "page": page, "per_page": size, "me": user, "params": params,
             "filters": {"season_id": season_id or "", "supplier_id": supplier_id or "", "town_id": town_id or ""},
-            "pager_url": f"/contracts?{query}&" if query else "/contracts?", **_choices(session)})
+            "pager_url": f"/contracts?{urlencode([(k, v) for k, v in params.items() if v])}&", **_choices(session)})
 
     @get("/coverage", sync_to_thread=True)
     def coverage(self, session: DbSession, season_id: FromQuery[int | None] = None) -> Template:
@@ -318,15 +318,15 @@ class BatchesPages(Controller):
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
               product: FromQuery[str | None] = None, passed: FromQuery[str | None] = None,
-              supplier_id: FromQuery[int | None] = None) -> Template:
-        page = page_number(page)
+              supplier_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None) -> Template:
+        page, size = page_number(page), paging.page_size(per_page)
         passed_value = {"1": True, "0": False}.get(passed or "")
         rows, total = batches.listing(session, product=product or None, passed=passed_value, supplier_id=supplier_id,
-                                      page=page)
-        query = "&".join(f"{k}={v}" for k, v in (("product", product), ("passed", passed),
-                                                 ("supplier_id", supplier_id)) if v)
+                                      page=page, per_page=size)
+        params = {"product": product, "passed": passed, "supplier_id": supplier_id, "per_page": size}
+        query = urlencode([(k, v) for k, v in params.items() if v])
         return Template("suppliers/batches.html", context={
-            "rows": rows, "total": total, "page": page, "per_page": PER_PAGE, "me": user,
+            "rows": rows, "total": total, "page": page, "per_page": size, "me": user, "params": params,
             "filters": {"product": product or "", "passed": passed or "", "supplier_id": supplier_id or ""},
             "product_options": _coal_options(), "reasons": batches.reasons,
             "supplier_options": [(s.id, s.name) for s in suppliers.all_in_scope(session)],
