@@ -28,17 +28,21 @@ def _unregistered_household(api) -> int:
     return made.json()["id"]
 
 
-def _approved_registration(api) -> int:
-    """An approved registration of the active season that coal-a may sell to (dongguan is in its towns)."""
+def _approved_registration(api) -> tuple[int, str]:
+    """An approved registration of the active season that coal-a may sell to (dongguan is in its towns), and the ID
+    number on its household's card (the town reads a household whole)."""
     for household in api.get("/api/v1/households").json()["items"]:
-        for registration in api.get(f"/api/v1/households/{household['id']}").json()["registrations"]:
+        detail = api.get(f"/api/v1/households/{household['id']}").json()
+        for registration in detail["registrations"]:
             if registration["status"] == "approved":
-                return registration["id"]
+                return registration["id"], detail["id_number"]
     raise AssertionError("the demo has no approved registration in caiyuan")
 
 
-def _slip(registration_id: int) -> dict:
-    return {"registration_id": registration_id, "lines": [{"product": "briquette", "quantity": 500}]}
+def _slip(buyer: tuple[int, str]) -> dict:
+    registration_id, id_number = buyer
+    return {"registration_id": registration_id, "id_number": id_number,
+            "lines": [{"product": "briquette", "quantity": 500}]}
 
 
 # (who, how to build the URL and a valid body, the fields to spoil: a path into the body and the name `errors` uses)
