@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from subsidy.core.db import is_retryable, is_unique_violation
 from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, Refused
+from web.api import api_names, body_model
 from web.auth import is_api
 from web.deps import RETRY
 
@@ -36,8 +37,13 @@ def _answer(request: Request, status: int, message: str, errors: dict | None = N
                     status_code=status)
 
 
+def _fields(request: Request, errors: dict | None) -> dict | None:
+    """Field reasons under the names the caller used: the API's (its body's `service_names`), or the page's."""
+    return api_names(body_model(request), errors) if errors and is_api(request.url.path) else errors
+
+
 def refused(request: Request, error: Refused) -> Response:
-    return _answer(request, 422, error.message, errors=error.errors)
+    return _answer(request, 422, error.message, errors=_fields(request, error.errors))
 
 
 def not_found(request: Request, error: NotFound) -> Response:
@@ -51,7 +57,7 @@ def not_allowed(request: Request, error: NotAllowed) -> Response:
 def conflict(request: Request, error: Conflict) -> Response:
     """409, naming the record a duplicate duplicates (CONTRACT.md: `existing_id`)."""
     extra = {"existing_id": error.existing_id, "existing_village": error.existing_village, "current": error.current}
-    return _answer(request, 409, error.message, errors=error.errors,
+    return _answer(request, 409, error.message, errors=_fields(request, error.errors),
                    extra={key: value for key, value in extra.items() if value is not None})
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 API = "/api/v1"
@@ -48,3 +48,29 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # A test report's value: a JSON number or its decimal text, parsed exactly by the rules (places, range, sign).
 Measured = Annotated[int | float | str, PlainValidator(_measured),
                      WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
+
+
+class Body(BaseModel):
+    """A request body whose fields the service calls otherwise: `service_names` maps the service's name of a field
+    to the API's (CONTRACT.md's). A refusal raised while a route handles such a body names its fields as the caller
+    sent them (`api_names`, applied to every API answer in web/errors.py), never by the service's names."""
+    service_names: ClassVar[dict[str, str]] = {}
+
+
+def body_model(request) -> type | None:
+    """The pydantic model of the route's JSON body (`data`), if it has one."""
+    handler = request.scope.get("route_handler")
+    parameter = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    return parameter.annotation if parameter is not None and isinstance(parameter.annotation, type) else None
+
+
+def api_names(model: type | None, errors: dict[str, str]) -> dict[str, str]:
+    """`errors` with each key's leading name ("origin", "lines[0].serial" → "lines") in the API's words."""
+    names = getattr(model, "service_names", None)
+    if not names or not errors:
+        return errors
+    renamed = {}
+    for key, reason in errors.items():
+        head, sep, rest = key.partition(".") if "[" not in key.split(".", 1)[0] else key.partition("[")
+        renamed[names.get(head, head) + sep + rest] = reason
+    return renamed

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from subsidy.supply import batches, suppliers
 from subsidy.models import Batch, Role
-from web.api import API, IsoDate, Measured
+from web.api import API, Body, IsoDate, Measured
 from web.deps import CurrentUser, DbSession
 from web.forms import page_number
 from web.guards import requires
@@ -24,7 +24,9 @@ class SupplierOut(BaseModel):
     status: str
 
 
-class BatchIn(BaseModel):
+class BatchIn(Body):
+    service_names = {"origin": "source"}  # subsidy/supply/batches.py's name of the coal's origin
+
     product: str = Field(max_length=16)
     quantity_kg: int
     source: str = Field(default="", max_length=100, description="origin of the coal (产地/来源)")
