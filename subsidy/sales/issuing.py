@@ -2,6 +2,10 @@
 and the prices, nothing written) and the sale itself (`issue`). This is the hot path of the whole system, so the sale
 runs hand-written Core statements built once at import.
 
+Invariant 6 (a sale has a buyer): every sale names the registration and the ID number read from the buyer's card,
+and `plan` checks that it is the registration's household's before any refusal that describes the registration
+(`NOT_FOUND` otherwise, the answer for a registration that does not exist or lies outside the supplier's towns).
+
 Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
 `registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
 batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
 import pytest
 from sqlalchemy import select
 
-from subsidy.core import db
-from subsidy.models import Household, Registration, Slip, Summary, Village
+from subsidy.core import db, idempotency
+from subsidy.models import Household, IdempotentRequest, Registration, Slip, Summary, Village
 from tests.unit.test_barcodes import rasterise
 
 
@@ -122,6 +123,13 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_same_slip(api_as, engine
     assert other_card.status_code == 422 and "Idempotency-Key" in other_card.json()["errors"]
     with db.transaction(engine) as s:
         assert len(s.execute(select(Slip.id)).all()) == 1
+        stored = s.execute(select(IdempotentRequest.request_hash)).scalar_one()
+    # The key's fingerprint of the body (which holds the whole ID number) cannot be recomputed from the body alone.
+    body = {"registration_id": rid, "id_number": id_number, "lines": [{"product": "briquette", "quantity": 500,
+                                                                        "batch_id": None, "serial": None,
+                                                                        "unit_price_fen": None}]}
+    plain = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert stored != plain and stored == idempotency.body_hash(body)
 
 
 def test_a_slip_is_read_by_its_supplier_its_town_and_the_district_only(api_as, engine):
