@@ -131,16 +131,18 @@ def password(supplier: str) -> str:
     return f"{'coal-a' if supplier.startswith('coal-x') else supplier}-demo"
 
 
-def registration_ids(url: str) -> list[int]:
+def registration_ids(url: str) -> list[tuple[int, str]]:
+    """(registration id, the household's ID number) of the benchmark's buyers: a sale sends both (CONTRACT.md)."""
     from subsidy.core import db
     from subsidy.models import Household, Registration
 
     engine = db.make_engine(url)
     with engine.connect() as c:
-        ids = c.execute(sa.select(Registration.id).join(Household, Household.id == Registration.household_id)
-                        .where(Household.head_name.like("压测户%"))).scalars().all()
+        rows = c.execute(sa.select(Registration.id, Household.id_number)
+                         .join(Household, Household.id == Registration.household_id)
+                         .where(Household.head_name.like("压测户%"))).all()
     engine.dispose()
-    return list(ids)
+    return [tuple(row) for row in rows]
 
 
 def verify(url: str) -> dict:
@@ -312,7 +314,7 @@ def run(label: str, url: str) -> None:
             pgbench.drop()
 
 
-def measure(label: str, url: str, regs: list[int], workers: int, pgbench: PgBench | None = None) -> dict:
+def measure(label: str, url: str, regs: list[tuple[int, str]], workers: int, pgbench: PgBench | None = None) -> dict:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + uuid.uuid4().hex),
            "SUBSIDY_AUDIT_KEY": os.environ["SUBSIDY_AUDIT_KEY"],
@@ -351,7 +353,8 @@ def measure(label: str, url: str, regs: list[int], workers: int, pgbench: PgBenc
             try:
                 start_barrier.wait()
                 while time.perf_counter() < stop_at[0]:
-                    body = json.dumps({"registration_id": rng.choice(regs),
+                    registration_id, id_number = rng.choice(regs)
+                    body = json.dumps({"registration_id": registration_id, "id_number": id_number,
                                        "lines": [{"product": "briquette", "quantity": KG_PER_SLIP}]})
                     t0 = time.perf_counter()
                     conn.request("POST", "/api/v1/slips", body, {**headers, "Idempotency-Key": uuid.uuid4().hex})

@@ -13,6 +13,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.pydantic import PydanticPlugin
 from litestar.static_files import create_static_files_router
 
 from subsidy.core import audit, db, logs
@@ -133,6 +134,8 @@ def create_app(*, check_schema: bool = True) -> Litestar:
                                exclude=["^/api/"]),  # a pattern: anchored, or "/x/api/" would pass unchecked
         template_config=templating.template_config(),
         exception_handlers=errors.HANDLERS,
+        # Strict JSON types in every API body, once for all routes (web/api/__init__.py).
+        plugins=[PydanticPlugin(validate_strict=True)],
         openapi_config=OpenAPIConfig(
             title="清洁煤补贴管理系统 API", version="1.0.0", path="/schema",
             components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),

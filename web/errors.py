@@ -6,6 +6,7 @@ API errors: 401, 403, 404, 409, and 422 with `{"errors": {"field": "reason"}}` (
 from __future__ import annotations
 
 import logging
+import re
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from subsidy.core.db import is_retryable, is_unique_violation
 from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, Refused
+from web.api import api_names, body_model
 from web.auth import is_api
 from subsidy.core.settings import get_settings
 from web.deps import RETRY, too_large_message
@@ -36,8 +38,13 @@ def _answer(request: Request, status: int, message: str, errors: dict | None = N
                     status_code=status)
 
 
+def _fields(request: Request, errors: dict | None) -> dict | None:
+    """Field reasons under the names the caller used: the API's (its body's `service_names`), or the page's."""
+    return api_names(body_model(request), errors) if errors and is_api(request.url.path) else errors
+
+
 def refused(request: Request, error: Refused) -> Response:
-    return _answer(request, 422, error.message, errors=error.errors)
+    return _answer(request, 422, error.message, errors=_fields(request, error.errors))
 
 
 def not_found(request: Request, error: NotFound) -> Response:
@@ -52,7 +59,7 @@ def not_allowed(request: Request, error: NotAllowed) -> Response:
 def conflict(request: Request, error: Conflict) -> Response:
     """409, naming the record a duplicate duplicates (CONTRACT.md: `existing_id`)."""
     extra = {"existing_id": error.existing_id, "existing_village": error.existing_village, "current": error.current}
-    return _answer(request, 409, error.message, errors=error.errors,
+    return _answer(request, 409, error.message, errors=_fields(request, error.errors),
                    extra={key: value for key, value in extra.items() if value is not None})
 
 
@@ -71,19 +78,38 @@ def validation_error(request: Request, error: ValidationException) -> Response:
     return _answer(request, 422, "提交的数据有误：" + "；".join(f"{k}: {v}" for k, v in errors.items()), errors=errors)
 
 
+# Pydantic's English reasons, in Chinese (the first pattern that matches; a number it names is kept). Strict JSON
+# types (web/api/__init__.py) make the type errors the common ones: `true`, `"5"` or `1.5` for an integer.
+_REASONS = [
+    (r"field required|missing", "必填"),
+    (r"valid integer", "应为整数（JSON 数字，不带引号和小数）"),
+    (r"valid number", "应为数字（JSON 数字，不带引号）"),
+    (r"valid string", "应为文本（JSON 字符串）"),
+    (r"valid boolean", "应为 true 或 false"),
+    (r"valid date", "应为日期，格式 YYYY-MM-DD"),
+    (r"valid (?:list|array)", "应为列表"),
+    (r"valid dictionary|instance of", "应为对象"),
+    (r"greater than or equal to (-?[\d.]+)", "应不小于 {0}"),
+    (r"greater than (-?[\d.]+)", "应大于 {0}"),
+    (r"less than or equal to (-?[\d.]+)", "应不大于 {0}"),
+    (r"less than (-?[\d.]+)", "应小于 {0}"),
+    (r"at least (\d+) items?", "至少 {0} 项"),
+    (r"at most (\d+) items?", "最多 {0} 项"),
+    (r"at least (\d+) characters?", "至少 {0} 个字符"),
+    (r"at most (\d+) characters?", "最多 {0} 个字符"),
+    (r"extra inputs", "不接受此字段"),
+]
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _chinese(message: str) -> str:
-    lowered = message.lower()
-    if "missing" in lowered or "required" in lowered:
-        return "必填"
-    if "greater than" in lowered or "less than" in lowered:
-        return "数值超出允许范围"
-    if "int" in lowered:
-        return "应为整数"
-    if "str" in lowered:
-        return "应为文本"
-    if "bool" in lowered:
-        return "应为 true 或 false"
-    return "格式不正确：" + message
+    """The reason for one field, in Chinese; a reason already in Chinese (our own validators) as it is."""
+    if _CJK.search(message):
+        return message
+    for pattern, reason in _REASONS:
+        if found := re.search(pattern, message, re.IGNORECASE):
+            return reason.format(*found.groups())
+    return "格式不正确"
 
 
 def http_error(request: Request, error: HTTPException) -> Response:

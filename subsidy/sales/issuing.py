@@ -5,6 +5,10 @@ runs hand-written Core statements built once at import.
 The lookup says why a household cannot buy (`CannotBuy.reason`, CONTRACT.md), but only for households in the
 supplier's towns; the counter's confirmation issues exactly what was previewed or nothing (`preview_token`).
 
+Invariant 6 (a sale has a buyer): every sale names the registration and the ID number read from the buyer's card,
+and `plan` checks that it is the registration's household's before any refusal that describes the registration
+(`NOT_FOUND` otherwise, the answer for a registration that does not exist or lies outside the supplier's towns).
+
 Invariant 2 (a household never gets more than its approved registration or the season caps) is held by the database:
 `registration.sold_*` only move by conditional UPDATEs (`WHERE sold + :q <= limit`) backed by CHECK constraints; a
 batch's stock the same way; a household's one stove by the unique `household_stove(household_id, active_key)`; a stove
@@ -204,6 +208,25 @@ def terms(session: Session, *, supplier_id: int, registration_id: int) -> Terms:
     return Terms(*_parse_terms(row.prices, row.tiers)) if row is not None else Terms({}, {})
 
 
+# The one answer for a registration the clerk may not sell to: none with that id, outside the supplier's towns, or
+# not the household of the ID number on the card. The same words for all three, so that none can be told apart.
+NOT_FOUND = "未找到该购买登记，或该户不在本企业的配送范围内"
+
+
+def _card_id_number(id_number: str | None) -> str:
+    """The ID number the clerk read from the buyer's card, normalised; refused by name (`id_number`) when missing or
+    malformed. Checked before the registration is read, so the refusal says nothing about any registration."""
+    try:
+        return validate_id_number(id_number or "")
+    except InvalidIdNumber as error:
+        raise Refused(str(error), field="id_number") from None
+
+
+def _is_the_buyer(buyer, id_number: str) -> bool:
+    """The registration's household holds the ID number read from the card (DESIGN.md, invariant 6)."""
+    return buyer is not None and hmac.compare_digest(buyer.id_number.encode(), id_number.encode())
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Lookup by ID number (the one way a supplier reaches the registry)
 # ---------------------------------------------------------------------------------------------------------------------
@@ -311,10 +334,7 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
     other households); for one in its towns, why it cannot buy and what to do. The page and the API both answer
     this (one rule)."""
     supplier = _supplier_of(session, user)
-    try:
-        id_number = validate_id_number(id_number)
-    except InvalidIdNumber as error:
-        raise Refused(str(error), field="id_number") from None
+    id_number = _card_id_number(id_number)
     season = seasons.active_season(session)
     row = session.execute(_HOLDER, {"id_number": id_number, "season_id": season.id,
                                     "supplier_id": supplier.id}).first()
@@ -458,24 +478,34 @@ def _line_field(i: int, name: str) -> str:
     return f"lines[{i}].{name}"
 
 
-def plan(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn], preview: bool = True) -> Plan:
+def plan(session: Session, *, clerk: User, registration_id: int, id_number: str, lines: list[LineIn],
+         preview: bool = True) -> Plan:
     """Check a sale against every rule and price it, without changing anything (the preview). `issue` runs it again
     inside its transaction (`preview=False`: the default batch is then taken atomically, by `batches.take_stock_id`
     or, on PostgreSQL, by `batches.TAKE_OLDEST` inside the sale's one statement)
-    and takes the quantities by conditional updates."""
+    and takes the quantities by conditional updates.
+
+    A sale has a buyer (DESIGN.md, invariant 6): `id_number` is the buyer's, as read from the ID card, and must be the
+    registration's household's. A missing or malformed one is refused by name before anything is read; one that is
+    not the household's is `NotFound`, the same answer as a registration that does not exist or lies outside the
+    supplier's towns. So every refusal that says something about a registration (its state, its quantities, its
+    village) is given only to a caller who proved the buyer's ID number."""
     if clerk.role != Role.SUPPLIER or clerk.supplier_id is None:
         raise NotAllowed("只有配送企业可以开具销售单")
+    id_number = _card_id_number(id_number)
     buyer = _one(session, _BUYER, registration_id=registration_id, supplier_id=clerk.supplier_id)
     supplier = _Supplier(buyer) if buyer is not None else _supplier_of(session, clerk)
     if supplier.status != SupplierStatus.ACTIVE:
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
-    if buyer is not None and not buyer.season_active:
+    if not _is_the_buyer(buyer, id_number):
+        raise NotFound(NOT_FOUND)
+    if not buyer.season_active:
         _refuse_other_season(session, supplier, buyer)
     # All of this supplier's prices in the household's town and the tiers, read with the buyer.
     prices, tiers = _parse_terms(buyer.prices, buyer.tiers) if buyer is not None else ({}, {})
     # A registration outside the supplier's towns is "not found", as in the lookup.
     if not prices:
-        raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
+        raise NotFound(NOT_FOUND)
     if buyer.status != RegistrationStatus.APPROVED:
         raise _refuse("该户的购买登记尚未审核通过，不能销售", "registration_id")
     if buyer.zone == Zone.BAN:
@@ -537,7 +567,7 @@ def _refuse_other_season(session: Session, supplier, buyer) -> None:
     the active season (the scope of a sale), then refused with the reason."""
     season = seasons.active_season(session)  # refuses when no season is active
     if buyer.town_id not in contracts.towns_served(session, supplier.id, season.id):
-        raise NotFound("未找到该购买登记，或该户不在本企业的配送范围内")
+        raise NotFound(NOT_FOUND)
     raise _refuse("该购买登记不属于当前采暖季", "registration_id")
 
 
@@ -603,7 +633,7 @@ def _next_seq(session: Session, supplier_id: int, season_id: int) -> int:
         return session.connection().execute(_NEXT_SEQ, params).scalar_one()
 
 
-def issue(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn],
+def issue(session: Session, *, clerk: User, registration_id: int, id_number: str, lines: list[LineIn],
           preview_token: str | None = None) -> "Issued":
     """Issue a slip (call inside one transaction: `run_in_transaction`). Every check of DESIGN.md, each refused with
     a reason; the quantities are taken by conditional updates so concurrent sales never oversell.
@@ -614,7 +644,7 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
     The hot rows come last and in the same order in every sale (registration → batch → counter → inserts → audit head
     at commit), so that the locks every sale of a supplier queues on (its batch and its counter) are held for as few
     statements as possible, and no two sales deadlock."""
-    p = plan(session, clerk=clerk, registration_id=registration_id, lines=lines, preview=False)
+    p = plan(session, clerk=clerk, registration_id=registration_id, id_number=id_number, lines=lines, preview=False)
     if preview_token is not None:
         _check_preview(p, preview_token)
     b, supplier = p.buyer, p.supplier
@@ -722,10 +752,11 @@ class Issued:
         return [SlipLine(**line) for line in self.lines]
 
 
-def issue_slip(session: Session, *, clerk: User, registration_id: int, lines: list[LineIn],
+def issue_slip(session: Session, *, clerk: User, registration_id: int, id_number: str, lines: list[LineIn],
                preview_token: str | None = None) -> Slip:
     """Issue a slip; see `issue`. Returns the stored slip (one more query: for pages and tests, not the API)."""
-    issued = issue(session, clerk=clerk, registration_id=registration_id, lines=lines, preview_token=preview_token)
+    issued = issue(session, clerk=clerk, registration_id=registration_id, id_number=id_number, lines=lines,
+                   preview_token=preview_token)
     return session.execute(select(Slip).where(Slip.id == issued.values["id"])
                            .execution_options(unscoped=True)).scalar_one()
 

@@ -16,11 +16,29 @@ from sqlalchemy.orm import Session
 from subsidy.supply import attachments
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, Refused
-from subsidy.models import Attachment, Contract, Product, Season, Supplier, Town
+from subsidy.models import PRODUCT_LABELS, Attachment, Contract, Product, Season, Supplier, Town
 from subsidy.rules.measures import parse_yuan
+from subsidy.rules.money import yuan
 from subsidy.core.scope import get_or_404
 
 PER_PAGE = 50
+
+# A plausible delivery price (fen) per product: coal per ton, a stove per set. Wide enough for any district's tender
+# (clean coal sells for a few hundred to about two thousand yuan a ton, a stove for about a thousand yuan), narrow
+# enough that a slip of the keyboard (20,000,000 yuan/t was once accepted) or a price typed per kg is refused.
+COAL_PRICE_FEN = (100_00, 5_000_00)
+STOVE_PRICE_FEN = (100_00, 20_000_00)
+PRICE_RANGE_FEN: dict[Product, tuple[int, int]] = {
+    product: COAL_PRICE_FEN if product.is_coal else STOVE_PRICE_FEN for product in Product}
+
+
+def price_refusal(product: Product, price_fen: int) -> str | None:
+    """Why a delivery price is not plausible for the product (naming the range), or None."""
+    low, high = PRICE_RANGE_FEN[product]
+    if low <= price_fen <= high:
+        return None
+    unit = "元/吨" if product.is_coal else "元/台"
+    return f"{PRODUCT_LABELS[product]}的配送价格应在 {yuan(low)} 至 {yuan(high)} {unit}之间"
 
 
 @dataclass
@@ -57,6 +75,8 @@ def create(session: Session, actor, data: ContractInput) -> Contract:
             errors["price"] = "配送价格必须大于0"
     except ValueError as error:
         errors["price"] = str(error)
+    if product is not None and "price" not in errors and (reason := price_refusal(product, price_fen)):
+        errors["price"] = reason
     if supplier is not None and product is not None and supplier.products and \
             str(product) not in supplier.products.split(","):
         errors["product"] = "该企业未中标此产品"

@@ -56,3 +56,11 @@ def batch(session, supplier_code: str = "coal-a", *, quantity_kg: int = 100_000,
     session.add(b)
     session.flush()
     return b
+
+
+def card(session, registration: Registration | int) -> str:
+    """The ID number on the card of a registration's household: what a clerk reads at the counter to sell to it."""
+    registration_id = registration if isinstance(registration, int) else registration.id
+    return session.execute(select(Household.id_number).join(Registration, Registration.household_id == Household.id)
+                           .where(Registration.id == registration_id)
+                           .execution_options(unscoped=True)).scalar_one()

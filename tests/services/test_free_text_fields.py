@@ -63,7 +63,7 @@ def cases(ids: dict) -> list[tuple[str, str, object]]:
          lambda s, bad: voiding.void_slip(s, user=user(s, "coal-a"), number=ids["slip"], reason=bad)),
         ("stove serial", "lines[0].serial", lambda s, bad: issuing.issue_slip(
             s, clerk=user(s, "stove-a"), registration_id=ids["stove_registration"],
-            lines=[issuing.LineIn("stove", 1, serial=bad)])),
+            id_number=f.card(s, ids["stove_registration"]), lines=[issuing.LineIn("stove", 1, serial=bad)])),
         ("approval comment", "comment",
          lambda s, bad: summaries.approve(s, reviewer=user(s, "caiyuan"), summary_id=0, comment=bad)),
         ("return reason", "reason",

@@ -28,6 +28,8 @@ def test_every_free_text_field_of_the_api_answers_422_naming_it(engine, api_as):
         (coal_a, f"/api/v1/slips/{slip}/void", {"reason": "开错\x01了"}, "reason"),
         (coal_a, "/api/v1/batches", {**batch, "report_no": "JC\x00-1"}, "report_no"),
         (coal_a, "/api/v1/batches", {**batch, "lab": "检验\ufffe所"}, "lab"),
+        (coal_a, "/api/v1/batches", {**batch, "source": "山\x01西"}, "source"),
+        (coal_a, "/api/v1/batches", {**batch, "producer": "煤\x00业"}, "producer"),
         (caiyuan, "/api/v1/summaries/1/return", {"reason": "退\x00回"}, "reason"),
         (api_as("finance"), "/api/v1/settlements/1/pay", {"reference": "ICBC\x00", "paid_on": clock.today().isoformat()},
          "reference"),

@@ -28,17 +28,21 @@ def _unregistered_household(api) -> int:
     return made.json()["id"]
 
 
-def _approved_registration(api) -> int:
-    """An approved registration of the active season that coal-a may sell to (dongguan is in its towns)."""
+def _approved_registration(api) -> tuple[int, str]:
+    """An approved registration of the active season that coal-a may sell to (dongguan is in its towns), and the ID
+    number on its household's card (the town reads a household whole)."""
     for household in api.get("/api/v1/households").json()["items"]:
-        for registration in api.get(f"/api/v1/households/{household['id']}").json()["registrations"]:
+        detail = api.get(f"/api/v1/households/{household['id']}").json()
+        for registration in detail["registrations"]:
             if registration["status"] == "approved":
-                return registration["id"]
+                return registration["id"], detail["id_number"]
     raise AssertionError("the demo has no approved registration in caiyuan")
 
 
-def _slip(registration_id: int) -> dict:
-    return {"registration_id": registration_id, "lines": [{"product": "briquette", "quantity": 500}]}
+def _slip(buyer: tuple[int, str]) -> dict:
+    registration_id, id_number = buyer
+    return {"registration_id": registration_id, "id_number": id_number,
+            "lines": [{"product": "briquette", "quantity": 500}]}
 
 
 # (who, how to build the URL and a valid body, the fields to spoil: a path into the body and the name `errors` uses)
@@ -89,3 +93,94 @@ def test_a_bad_number_in_any_json_field_is_refused_by_name(api_as, endpoint, val
         assert response.status_code == 422, f"{path}={value!r}: {response.status_code} {response.text[:300]}"
         errors = response.json().get("errors", {})
         assert any(_names(key, path) for key in errors), f"{path}={value!r}: errors name {sorted(errors)}"
+
+
+# --- strict JSON types: every field of every body, from the OpenAPI document ------------------------------------------
+
+# A JSON value of another type for each kind of field: none of them may be coerced (`"quantity": true` once issued a
+# 1 kg slip). A measured value (`oneOf` number or text: a test report's decimal, read exactly by the rules) takes
+# text on purpose, so only a boolean is wrong for it.
+WRONG_TYPES = {
+    "integer": [True, False, "5", "0", 1.5, 2.0, [1], {"n": 1}],
+    "measured": [True, False, None, [1], {"n": 1}],
+    "string": [5, 0, 1.5, True, False, [], {"s": "x"}],
+    "date": [20240101, 1.5, True, "2024/01/01", "2024-01-01T00:00:00"],
+}
+# Whoever may call each route (guards run before the body is read); the path's ids need not exist for that.
+CALLERS = ["coal-a", "dongguan", "caiyuan", "drc", "finance"]
+
+
+def _kind(schema: dict) -> str | None:
+    options = schema.get("oneOf") or schema.get("anyOf") or [schema]
+    types = {option.get("type") for option in options} - {"null"}
+    if types == {"integer"}:
+        return "integer"
+    if types == {"string"}:
+        return "date" if any(option.get("format") == "date" for option in options) else "string"
+    if "string" in types and types & {"number", "integer"}:
+        return "measured"
+    return None
+
+
+def _body_fields(schema: dict, components: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """(path into the body, kind) of every scalar field of a body schema, into lists of objects (`lines.0.quantity`)."""
+    if "$ref" in schema:
+        return _body_fields(components[schema["$ref"].rsplit("/", 1)[1]], components, prefix)
+    if "properties" not in schema:
+        options = [o for o in schema.get("oneOf", []) if o.get("type") != "null"]
+        return _body_fields(options[0], components, prefix) if len(options) == 1 else []
+    fields = []
+    for name, prop in schema["properties"].items():
+        items = prop.get("items", {})
+        if prop.get("type") == "array" and ("$ref" in items or "properties" in items):
+            fields += _body_fields(items, components, f"{prefix}{name}.0.")
+        elif kind := _kind(prop):
+            fields.append((prefix + name, kind))
+    return fields
+
+
+def _with(path: str, value) -> dict:
+    """A body holding only `value` at `path`: the other fields' absence is refused too, each under its own name."""
+    *parents, last = path.split(".")
+    body: dict = {}
+    node = body
+    for key, following in zip(parents, [*parents[1:], last]):
+        child: dict | list = [] if following.isdigit() else {}
+        if isinstance(node, list):
+            node.append(child)
+        else:
+            node[key] = child
+        node = child
+    if isinstance(node, list):
+        node.append({last: value}) if not last.isdigit() else node.append(value)
+    else:
+        node[last] = value
+    return body
+
+
+def test_every_body_field_of_the_api_refuses_a_value_of_another_json_type_by_name_in_chinese(app, api_as):
+    schema = api_as("drc").get("/schema/openapi.json").json()
+    components = schema["components"]["schemas"]
+    callers = {name: api_as(name) for name in CALLERS}
+    coerced, checked = [], 0
+    for url, operations in schema["paths"].items():
+        body_schema = operations.get("post", {}).get("requestBody", {}).get("content", {}).get("application/json")
+        if body_schema is None:
+            continue
+        url = url.replace("{number}", "TS21A-000001-0")
+        url = "/".join("1" if part.startswith("{") else part for part in url.split("/"))
+        fields = _body_fields(body_schema["schema"], components)
+        assert fields, f"{url}: no field found in its body schema"
+        for path, kind in fields:
+            for value in WRONG_TYPES[kind]:
+                for caller in callers.values():
+                    response = caller.post(url, json=_with(path, value))
+                    if response.status_code not in (401, 403):
+                        break
+                errors = response.json().get("errors", {}) if response.status_code == 422 else {}
+                reason = next((errors[key] for key in errors if _names(key, path)), None)
+                checked += 1
+                if reason is None or not any("\u4e00" <= ch <= "\u9fff" for ch in reason):
+                    coerced.append(f"{url} {path}={value!r}: {response.status_code} {response.text[:160]}")
+    assert coerced == [], "\n".join(coerced)
+    assert checked > 200, checked  # every route's fields were reached, not only the first few

@@ -66,7 +66,7 @@ def scene(one_connection, api_as, client_as) -> Scene:
     s.page = client_as("coal-a")
     rid, s.id_number = approved(one_connection)
     for _ in range(7):
-        response = issue(s.api, rid, quantity=100)
+        response = issue(s.api, (rid, s.id_number), quantity=100)
         assert response.status_code == 201, response.text
     s.number = response.json()["number"]
     prepared = _prepared(one_connection)

@@ -30,6 +30,8 @@ class LineIn(BaseModel):
 
 class SlipIn(BaseModel):
     registration_id: RowId
+    id_number: str = Field(description="the buyer's ID number as read from the ID card; must be the registration's "
+                                        "household's (otherwise 404)")
     lines: list[LineIn] = Field(min_length=1, max_length=20)
 
 
@@ -114,7 +116,8 @@ class SlipsApi(Controller):
         """Issue a slip; `Idempotency-Key` makes retries safe."""
         lines = [issuing.LineIn(**ln.model_dump()) for ln in data.lines]
         return idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
-            201, issued_json(issuing.issue(session, clerk=user, registration_id=data.registration_id, lines=lines), user)))
+            201, issued_json(issuing.issue(session, clerk=user, registration_id=data.registration_id,
+                                           id_number=data.id_number, lines=lines), user)))
 
     @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
     def read(self, session: DbSession, user: CurrentUser, number: FromPath[str]) -> dict:

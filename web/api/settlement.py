@@ -21,7 +21,7 @@ from subsidy.settlement import sheets
 from subsidy.core.errors import NotFound
 from subsidy.models import Role, Settlement, Summary
 from subsidy.core.scope import get_or_404
-from web.api import API, RowId
+from web.api import API, IsoDate, RowId
 from web.deps import CurrentUser, DbSession
 from web.forms import is_number
 from web.guards import requires
@@ -88,7 +88,7 @@ class SettleIn(BaseModel):
 
 class PayIn(BaseModel):
     reference: str
-    paid_on: date
+    paid_on: IsoDate
 
 
 class TownLineOut(BaseModel):

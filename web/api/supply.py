@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from subsidy.supply import batches, suppliers
 from subsidy.models import Batch, Role
-from web.api import API
+from web.api import API, Body, IsoDate, Measured
 from web.deps import CurrentUser, DbSession
 from web.forms import page_number
 from web.guards import requires
@@ -24,15 +24,14 @@ class SupplierOut(BaseModel):
     status: str
 
 
-Measured = float | int | str
+class BatchIn(Body):
+    service_names = {"origin": "source"}  # subsidy/supply/batches.py's name of the coal's origin
 
-
-class BatchIn(BaseModel):
     product: str = Field(max_length=16)
     quantity_kg: int
     source: str = Field(default="", max_length=100, description="origin of the coal (产地/来源)")
     producer: str = Field(default="", max_length=100)
-    arrival_date: date | None = None
+    arrival_date: IsoDate | None = None
     vehicle: str = Field(default="", max_length=20)
     report_no: str = Field(max_length=64)
     lab: str = Field(max_length=100)

@@ -120,10 +120,12 @@ class SlipPages(Controller):
         try:
             lines = _lines_from_form(data, count)
             if step == "preview":
-                plan = issuing.plan(session, clerk=user, registration_id=found.registration.id, lines=lines)
+                plan = issuing.plan(session, clerk=user, registration_id=found.registration.id,
+                                    id_number=str(data.get("id_number", "")), lines=lines)
                 return Template("slips/new.html", context={**context, "form": data, "step": "preview", "plan": plan,
                                                            "line_count": count})
-            slip = issuing.issue_slip(session, clerk=user, registration_id=found.registration.id, lines=lines,
+            slip = issuing.issue_slip(session, clerk=user, registration_id=found.registration.id,
+                                      id_number=str(data.get("id_number", "")), lines=lines,
                                       preview_token=str(data.get("preview_token", "")))
         except Refused as error:
             discard(session)  # a refused sale keeps nothing it took (the first line's stock)

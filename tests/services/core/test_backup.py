@@ -57,7 +57,7 @@ def _use(monkeypatch, url: str) -> None:
     db.dispose_engines()
 
 
-def _sell_until(engine, stop: threading.Event, registration_ids: list[int], seed: int,
+def _sell_until(engine, stop: threading.Event, registration_ids: list[tuple[int, str]], seed: int,
                 acknowledged: list[tuple[str, float]]) -> None:
     """One clerk's counter: sales through the service layer until `stop` is set, each acknowledged sale recorded with
     the moment its commit returned."""
@@ -67,9 +67,10 @@ def _sell_until(engine, stop: threading.Event, registration_ids: list[int], seed
         clerk = f.user(session, CLERKS[seed % len(CLERKS)])
         session.commit()
         while not stop.is_set():
+            registration_id, id_number = rng.choice(registration_ids)
             try:
                 issued = db.run_in_transaction(session, lambda: issuing.issue(
-                    session, clerk=clerk, registration_id=rng.choice(registration_ids),
+                    session, clerk=clerk, registration_id=registration_id, id_number=id_number,
                     lines=[issuing.LineIn("briquette", 100)]))
             except SubsidyError:  # the household bought its fill meanwhile
                 continue
@@ -87,7 +88,8 @@ def _wait_for_a_sale_after(acknowledged: list[tuple[str, float]], moment: float)
 
 def test_a_backup_taken_while_clerks_sell_restores_every_sale_acknowledged_before_it(db_url, engine, session, demo,
                                                                                         fresh_url, tmp_path):
-    registration_ids = [f.household(session, "dongguan", coal_kg=3000)[1].id for _ in range(40)]
+    registration_ids = [(r.id, h.id_number)
+                        for h, r in (f.household(session, "dongguan", coal_kg=3000) for _ in range(40))]
     session.execute(sa.update(Batch).values(quantity_kg=100_000_000))
     session.commit()
     acknowledged: list[tuple[str, float]] = []

@@ -34,14 +34,15 @@ def kill_connections(db_url):
 
 def test_a_sale_after_the_server_dropped_the_pool_runs_once_on_a_new_connection(engine, demo, kill_connections):
     with db.transaction(engine) as s:
-        _, registration = f.household(s, "dongguan", coal_kg=2000)
+        household, registration = f.household(s, "dongguan", coal_kg=2000)
+        id_number = household.id_number
     clerk_session = db.new_session(engine, write=True)
     clerk = f.user(clerk_session, "coal-a")
     clerk_session.commit()  # the pooled connection is now idle, and about to be killed
     assert kill_connections() >= 1
 
     slip = db.run_in_transaction(clerk_session, lambda: issuing.issue_slip(
-        clerk_session, clerk=clerk, registration_id=registration.id, lines=[issuing.LineIn("briquette", 1000)]))
+        clerk_session, clerk=clerk, registration_id=registration.id, id_number=id_number, lines=[issuing.LineIn("briquette", 1000)]))
     clerk_session.close()
 
     with db.new_session(engine) as s:

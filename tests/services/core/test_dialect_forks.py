@@ -173,10 +173,14 @@ def sell(engine, clerk_id: int, registration_id: int, *lines: issuing.LineIn, ke
     try:
         clerk = s.get(User, clerk_id)
 
-        def work():
-            return 201, issued_json(issuing.issue(s, clerk=clerk, registration_id=registration_id, lines=list(lines)), clerk)
+        id_number = f.card(s, registration_id)
 
-        payload = {"registration_id": registration_id, "lines": [vars(line) for line in lines]}
+        def work():
+            return 201, issued_json(issuing.issue(s, clerk=clerk, registration_id=registration_id,
+                                                  id_number=id_number, lines=list(lines)), clerk)
+
+        payload = {"registration_id": registration_id, "id_number": id_number,
+                   "lines": [vars(line) for line in lines]}
         try:
             answer = idempotency.once(s, user_id=clerk_id, key=key, request="POST /slips", payload=payload,
                                       work=work)

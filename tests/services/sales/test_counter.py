@@ -97,15 +97,18 @@ def test_a_household_that_bought_all_this_supplier_sells_is_told_so_and_another_
 
 def preview(session, registration, *lines, username="coal-a") -> str:
     clerk = f.user(session, username)
-    token = issuing.plan(session, clerk=clerk, registration_id=registration.id, lines=list(lines)).token
+    token = issuing.plan(session, clerk=clerk, registration_id=registration.id,
+                         id_number=f.card(session, registration.id), lines=list(lines)).token
     session.rollback()  # the preview writes nothing
     return token
 
 
 def confirm(session, registration, token, *lines, username="coal-a"):
     clerk = f.user(session, username)
+    id_number = f.card(session, registration.id)
     return run_in_transaction(session, lambda: issuing.issue_slip(
-        session, clerk=clerk, registration_id=registration.id, lines=list(lines), preview_token=token))
+        session, clerk=clerk, registration_id=registration.id, id_number=id_number, lines=list(lines),
+        preview_token=token))
 
 
 def refused_confirmation(session, registration, token, *lines) -> Refused:
@@ -164,8 +167,10 @@ def test_a_confirmation_whose_total_or_registration_changed_since_the_preview_is
     session.commit()
     refused_confirmation(session, r, token, line)  # the price, so the total, changed
     token = preview(session, r, line)
+    id_number = f.card(session, r.id)
     run_in_transaction(session, lambda: issuing.issue_slip(  # another sale to the household in between
-        session, clerk=f.user(session, "coal-b"), registration_id=r.id, lines=[issuing.LineIn("briquette", 500)]))
+        session, clerk=f.user(session, "coal-b"), registration_id=r.id, id_number=id_number,
+        lines=[issuing.LineIn("briquette", 500)]))
     refused_confirmation(session, r, token, line)
     assert sold(session, r) == 500
     assert session.execute(select(Slip.id).where(Slip.registration_id == r.id)).scalars().all().__len__() == 1

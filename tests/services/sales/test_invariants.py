@@ -12,12 +12,13 @@ from tests.invariants import _RULES, sales_problems
 
 
 def test_the_sales_invariants_name_every_rule_a_damaged_database_breaks(engine, session, demo):
-    _, registration = f.household(session, "dongguan", coal_kg=3000)
+    household, registration = f.household(session, "dongguan", coal_kg=3000)
     clerk = f.user(session, "coal-a")
+    card = household.id_number
     session.commit()
     for _ in range(3):
         db.run_in_transaction(session, lambda: issuing.issue(session, clerk=clerk, registration_id=registration.id,
-                                                             lines=[issuing.LineIn("briquette", 500)]))
+                                                             id_number=card, lines=[issuing.LineIn("briquette", 500)]))
     assert sales_problems(engine) == {}
     audit.seal_pending(engine)  # a sealed entry's removal shows; an unsealed one's cannot (subsidy/core/audit.py)
 

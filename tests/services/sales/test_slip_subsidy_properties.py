@@ -38,7 +38,7 @@ def test_the_planned_subsidy_is_tiered_per_line_and_never_more_than_the_amount(s
     session.commit()
     clerk = f.user(session, "coal-a")
     season_id, town_id = registration.season_id, session.get(Village, household.village_id).town_id
-    category = session.get(Household, household.id).category
+    category, card = session.get(Household, household.id).category, household.id_number
 
     @settings(max_examples=40, deadline=None, database=None)
     @given(tiers=tiers_st, price=st.integers(1, 300_000), sold_before=st.integers(0, 6000),
@@ -58,7 +58,7 @@ def test_the_planned_subsidy_is_tiered_per_line_and_never_more_than_the_amount(s
             session.execute(update(Registration).where(Registration.id == registration.id)
                             .values(coal_kg=100_000, sold_coal_kg=sold_before))
             session.flush()
-            plan = issuing.plan(session, clerk=clerk, registration_id=registration.id,
+            plan = issuing.plan(session, clerk=clerk, registration_id=registration.id, id_number=card,
                                 lines=[issuing.LineIn("briquette", kg) for kg in quantities])
         finally:
             savepoint.rollback()

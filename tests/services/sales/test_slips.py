@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from subsidy.core.db import run_in_transaction
-from subsidy.core.errors import Conflict, NotAllowed, NotFound, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused, SubsidyError
 from subsidy.models import (
     Batch, HouseholdStove, Registration, Slip, SlipLine, SubsidyRate, Summary,
 )
@@ -17,9 +17,10 @@ from subsidy.sales import issuing, scanning, voiding
 
 def issue(session, username, registration, *lines):
     clerk = f.user(session, username)
+    card = f.card(session, registration)
     lines = lines or (issuing.LineIn("briquette", 1000),)
     return run_in_transaction(session, lambda: issuing.issue_slip(
-        session, clerk=clerk, registration_id=registration.id, lines=list(lines)))
+        session, clerk=clerk, registration_id=registration.id, id_number=card, lines=list(lines)))
 
 
 def refusal(session, username, registration, *lines) -> SubsidyError:
@@ -55,6 +56,34 @@ def test_the_slip_keeps_the_household_as_it_was(session, demo):
     kept = session.get(Slip, slip.id)
     assert kept.head_name == name_at_sale
     assert kept.address == address_at_sale
+
+
+@pytest.mark.parametrize("village, status", [("dongguan", "noticed"), ("huanshan", "approved"),
+                                             ("dongguan", "approved")], ids=["not approved", "ban zone", "sold out"])
+def test_a_sale_says_nothing_of_a_registration_to_a_clerk_without_its_households_id_number(session, demo, village,
+                                                                                           status):
+    """The refusals that would describe the registration (its state, its zone, what is left) are given only with the
+    ID number on its household's card; another household's number is "not found", a missing or malformed one is
+    refused by name before the registration is read."""
+    _, r = f.household(session, village, status=status, coal_kg=500)
+    someone_else, _ = f.household(session, "dongguan")
+    session.commit()
+    clerk = f.user(session, "coal-a")
+    wanted = [issuing.LineIn("briquette", 1000)]
+
+    def sale(id_number):
+        with pytest.raises(SubsidyError) as info:
+            run_in_transaction(session, lambda: issuing.issue(session, clerk=clerk, registration_id=r.id,
+                                                              id_number=id_number, lines=wanted))
+        return info.value
+
+    assert type(sale(someone_else.id_number)) is NotFound and sale(someone_else.id_number).message == issuing.NOT_FOUND
+    for missing in ("", None, "370902194901010000", "abc"):
+        refused = sale(missing)
+        assert isinstance(refused, Refused) and set(refused.errors) == {"id_number"}, missing
+    proved = sale(f.card(session, r))
+    assert not isinstance(proved, NotFound) and set(proved.errors) == {"registration_id" if status != "approved"
+                                                                       or village == "huanshan" else "quantity"}
 
 
 @pytest.mark.parametrize("status", ["registered", "noticed", "rejected"])
@@ -153,7 +182,7 @@ def test_the_confirm_step_refuses_a_sale_without_stock_in_the_previews_words(ses
     session.execute(update(Batch).where(Batch.supplier_id == coal_a).values(sold_kg=Batch.quantity_kg))
     session.commit()
     preview = pytest.raises(SubsidyError, issuing.plan, session, clerk=f.user(session, "coal-a"), registration_id=r.id,
-                            lines=[issuing.LineIn("briquette", 500)])
+                            id_number=f.card(session, r), lines=[issuing.LineIn("briquette", 500)])
     session.rollback()
     confirm = refusal(session, "coal-a", r, issuing.LineIn("briquette", 500))
     assert (confirm.message, confirm.field) == (preview.value.message, preview.value.field)

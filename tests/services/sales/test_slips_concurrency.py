@@ -37,22 +37,24 @@ def _race(engine, n, work):
         return list(pool.map(one, range(n)))
 
 
-def _issue(clerk, registration_id, line):
+def _issue(clerk, registration_id, id_number, line):
     def work(s, i):
         return db.run_in_transaction(s, lambda: issuing.issue_slip(
-            s, clerk=clerk, registration_id=registration_id, lines=[line(i)])).number
+            s, clerk=clerk, registration_id=registration_id, id_number=id_number, lines=[line(i)])).number
     return work
 
 
 def test_concurrent_sales_to_one_household_never_exceed_its_registration(engine, session, demo):
-    _, r = f.household(session, "dongguan", coal_kg=3000)
+    h, r = f.household(session, "dongguan", coal_kg=3000)
     a, b = f.user(session, "coal-a"), f.user(session, "coal-b")
+    card = h.id_number
     session.commit()
     clerks = [a, b]
 
     def work(s, i):  # `issue`, as the API calls it
         return db.run_in_transaction(s, lambda: issuing.issue(
-            s, clerk=clerks[i % 2], registration_id=r.id, lines=[issuing.LineIn("briquette", 700)])).number
+            s, clerk=clerks[i % 2], registration_id=r.id, id_number=card,
+            lines=[issuing.LineIn("briquette", 700)])).number
 
     results = _race(engine, THREADS, work)
     issued = [x for x in results if isinstance(x, str)]
@@ -65,10 +67,11 @@ def test_concurrent_sales_to_one_household_never_exceed_its_registration(engine,
 
 def test_concurrent_slips_of_one_supplier_get_unique_gapless_numbers(engine, session, demo):
     regs = [f.household(session, "dongguan", coal_kg=3000)[1] for _ in range(THREADS)]
+    cards = [f.card(session, r) for r in regs]
     clerk = f.user(session, "coal-a")
     session.commit()
     results = _race(engine, THREADS, lambda s, i: db.run_in_transaction(s, lambda: issuing.issue(
-        s, clerk=clerk, registration_id=regs[i].id, lines=[issuing.LineIn("briquette", 100)])).number)
+        s, clerk=clerk, registration_id=regs[i].id, id_number=cards[i], lines=[issuing.LineIn("briquette", 100)])).number)
     assert all(isinstance(x, str) for x in results), results
     assert len(set(results)) == THREADS
     seqs = sorted(session.execute(select(Slip.seq).where(Slip.supplier_id == clerk.supplier_id)).scalars())
@@ -80,34 +83,39 @@ def test_concurrent_slips_of_one_supplier_get_unique_gapless_numbers(engine, ses
 
 
 def test_concurrent_stove_sales_to_one_household_give_one_stove(engine, session, demo):
-    _, r = f.household(session, "dongguan", stoves=1)
+    h, r = f.household(session, "dongguan", stoves=1)
     clerk = f.user(session, "stove-a")
+    card = h.id_number
     session.commit()
-    results = _race(engine, THREADS, _issue(clerk, r.id, lambda i: issuing.LineIn("stove", 1, serial=f"RACE-{i}")))
+    results = _race(engine, THREADS, _issue(clerk, r.id, card, lambda i: issuing.LineIn("stove", 1, serial=f"RACE-{i}")))
     assert len([x for x in results if isinstance(x, str)]) == 1, results
     assert all(isinstance(x, (str, SubsidyError)) for x in results), results
 
 
 def test_one_serial_sold_concurrently_to_two_households_is_sold_once(engine, session, demo):
     regs = [f.household(session, "dongguan", stoves=1)[1] for _ in range(THREADS)]
+    cards = [f.card(session, r) for r in regs]
     clerk = f.user(session, "stove-a")
     session.commit()
     results = _race(engine, THREADS, lambda s, i: db.run_in_transaction(s, lambda: issuing.issue_slip(
-        s, clerk=clerk, registration_id=regs[i].id, lines=[issuing.LineIn("stove", 1, serial="SAME-SERIAL")])).number)
+        s, clerk=clerk, registration_id=regs[i].id, id_number=cards[i],
+        lines=[issuing.LineIn("stove", 1, serial="SAME-SERIAL")])).number)
     assert len([x for x in results if isinstance(x, str)]) == 1, results
     assert session.execute(select(func.count()).select_from(SlipLine)
                            .where(SlipLine.serial == "SAME-SERIAL")).scalar() == 1
 
 
 def test_the_same_idempotency_key_retried_concurrently_gives_one_slip(engine, session, demo):
-    _, r = f.household(session, "dongguan", coal_kg=3000)
+    h, r = f.household(session, "dongguan", coal_kg=3000)
     clerk = f.user(session, "coal-a")
+    card = h.id_number
     session.commit()
-    payload = {"registration_id": r.id, "lines": [{"product": "briquette", "quantity": 500}]}
+    payload = {"registration_id": r.id, "id_number": card, "lines": [{"product": "briquette", "quantity": 500}]}
 
     def work(s, i):
         def issue():
-            slip = issuing.issue(s, clerk=clerk, registration_id=r.id, lines=[issuing.LineIn("briquette", 500)])
+            slip = issuing.issue(s, clerk=clerk, registration_id=r.id, id_number=card,
+                                 lines=[issuing.LineIn("briquette", 500)])
             return 201, {"number": slip.number}
         answer = db.run_in_transaction(s, lambda: idempotency.once(
             s, user_id=clerk.id, key="retry-1", request="POST /slips", payload=payload, work=issue))
@@ -135,8 +143,9 @@ def test_a_clerk_logging_in_does_not_hold_up_their_sales(engine, session, demo):
     production hash parameters; a sale by the same clerk references that row (the slip's foreign key takes a KEY
     SHARE lock). With FOR UPDATE the sale waited for the login's password check and commit; with FOR NO KEY UPDATE
     it goes through at once."""
-    _, r = f.household(session, "dongguan", coal_kg=3000)
+    h, r = f.household(session, "dongguan", coal_kg=3000)
     clerk = f.user(session, "coal-a")
+    card = h.id_number
     session.commit()
     login = db.new_session(engine, write=True)
     try:
@@ -145,7 +154,8 @@ def test_a_clerk_logging_in_does_not_hold_up_their_sales(engine, session, demo):
         try:
             sale.execute(text("SET LOCAL lock_timeout = '3s'"))
             number = db.run_in_transaction(sale, lambda: issuing.issue(
-                sale, clerk=clerk, registration_id=r.id, lines=[issuing.LineIn("briquette", 500)])).number
+                sale, clerk=clerk, registration_id=r.id, id_number=card,
+                lines=[issuing.LineIn("briquette", 500)])).number
         finally:
             sale.close()
         login.commit()

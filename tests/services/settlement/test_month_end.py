@@ -18,6 +18,7 @@ from subsidy.models import Summary
 from subsidy.rules import months
 from subsidy.sales import issuing
 from subsidy.settlement import statements, summaries
+from tests.factories.sales import card
 from tests.factories.settlement import approved_registrations, supplier
 from tests.services.settlement.test_settlement import approve, build, do, submit
 
@@ -40,8 +41,9 @@ def sell_at(engine, moment: datetime):
     clock.freeze(moment)
     with db.new_session(engine) as s:
         registration_id = approved_registrations(s, "dongguan")[0].id
+        id_number = card(s, registration_id)
     return do(engine, "coal-a", lambda s, me: issuing.issue_slip(
-        s, clerk=me, registration_id=registration_id, lines=[issuing.LineIn("briquette", 500)]))
+        s, clerk=me, registration_id=registration_id, id_number=id_number, lines=[issuing.LineIn("briquette", 500)]))
 
 
 def month_after(day: date) -> str:

@@ -114,7 +114,29 @@ def test_a_new_contract_takes_the_typed_yuan_price_and_then_allows_sales(demo, s
     assert _prices_for_a_household_in(session, "shanggao-cun") == {"briquette": 108_050}
     with pytest.raises(Conflict):
         contracts.create(session, None, contracts.ContractInput(supplier_id=coal_a.id, town_id=shanggao.id,
-                                                                season_id=season.id, product="briquette", price="1"))
+                                                                season_id=season.id, product="briquette",
+                                                                price="1,100"))
+
+
+@pytest.mark.parametrize("supplier_code, product", [("coal-a", "briquette"), ("stove-a", "stove")])
+def test_a_contract_price_outside_the_products_plausible_range_is_refused_naming_the_range(demo, session,
+                                                                                           supplier_code, product):
+    season = seasons.active_season(session)
+    seller = supplier(session, supplier_code)
+    low, high = contracts.PRICE_RANGE_FEN[product]
+    unit = "元/吨" if product != "stove" else "元/台"
+
+    def create(price: str, town: str = "shanggao"):
+        return contracts.create(session, None, contracts.ContractInput(
+            supplier_id=seller.id, town_id=_town(session, town).id, season_id=season.id, product=product, price=price))
+
+    for price in ("20,000,000", f"{(high + 1) / 100:.2f}", f"{(low - 1) / 100:.2f}", "1.10"):
+        with pytest.raises(SubsidyError) as refused:
+            create(price)
+        assert refused.value.errors["price"] == (f"{'洁净型煤' if product == 'briquette' else '节能环保炉具'}的配送价格应在 "
+                                                 f"{low // 100:,}.00 至 {high // 100:,}.00 {unit}之间"), price
+    assert create(f"{low / 100:.2f}").price_fen == low
+    assert create(f"{high / 100:.2f}", town="xujialou").price_fen == high
 
 
 def test_a_contract_for_a_product_the_supplier_did_not_win_is_refused(demo, session):

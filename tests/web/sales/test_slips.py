@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 
 import pytest
 from sqlalchemy import select
 
-from subsidy.core import db
-from subsidy.models import Household, Registration, Slip, Summary, Town, Village
+from subsidy.core import db, idempotency
+from subsidy.models import Household, IdempotentRequest, Registration, Slip, Summary, Town, Village
 from tests.unit.test_barcodes import rasterise
 
 
@@ -35,15 +37,17 @@ def approved(engine, village="dongguan", *, stoves=None):
         return r.id, h.id_number
 
 
-def issue(api, registration_id, quantity=1000, **headers):
-    return api.post("/api/v1/slips", json={"registration_id": registration_id,
+def issue(api, buyer: tuple[int, str], quantity=1000, **headers):
+    """POST /slips for `buyer` (registration id, the ID number on the household's card)."""
+    registration_id, id_number = buyer
+    return api.post("/api/v1/slips", json={"registration_id": registration_id, "id_number": id_number,
                                            "lines": [{"product": "briquette", "quantity": quantity}]},
                     headers=headers)
 
 
 def test_a_supplier_issues_a_slip_through_the_api(api_as, engine):
     rid, id_number = approved(engine)
-    response = issue(api_as("coal-a"), rid)
+    response = issue(api_as("coal-a"), (rid, id_number))
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["number"].startswith("TS21A-000001-")
@@ -53,37 +57,85 @@ def test_a_supplier_issues_a_slip_through_the_api(api_as, engine):
 
 
 def test_a_refused_slip_answers_422_with_the_reason(api_as, engine):
-    rid, _ = approved(engine)
-    response = issue(api_as("coal-a"), rid, quantity=5000)
+    rid, id_number = approved(engine)
+    response = issue(api_as("coal-a"), (rid, id_number), quantity=5000)
     assert response.status_code == 422
     assert "超出" in response.json()["errors"]["quantity"]
 
 
+def test_no_registration_is_told_to_a_caller_without_the_buyers_id_number(api_as, engine):
+    """Enumerating registration ids without the ID number on the card, with a malformed one, or with another's,
+    answers every id alike: nothing about any registration (its state, quantities, village) in any answer."""
+    from tests.factories.registry import new_id_number
+
+    rid, id_number = approved(engine)
+    with db.transaction(engine) as s:
+        last = s.execute(select(Registration.id).order_by(Registration.id.desc())).scalars().first()
+        statuses = set(s.execute(select(Registration.status)).scalars())
+    assert {"approved", "registered", "noticed"} <= statuses  # the demo gives the enumeration every kind to find
+    api = api_as("coal-a")
+    lines = [{"product": "briquette", "quantity": 999_000}]  # beyond any registration: the refusal would say why
+    spoilers = {"no id_number": {}, "malformed": {"id_number": "370902194901010000"},
+                "someone else's": {"id_number": id_number}, "nobody's": {"id_number": new_id_number()}}
+    for name, spoiler in spoilers.items():
+        answers = set()
+        for registration_id in range(1, last + 3):
+            if spoiler.get("id_number") == id_number and registration_id == rid:
+                continue  # the one registration this card does prove
+            response = api.post("/api/v1/slips", json={"registration_id": registration_id, "lines": lines, **spoiler})
+            answers.add((response.status_code, response.text))
+        assert len(answers) == 1, f"{name}: the answers tell registrations apart: {sorted(answers)[:3]}"
+        status, text = answers.pop()
+        body = json.loads(text)
+        if name in ("no id_number", "malformed"):
+            assert status == 422 and set(body["errors"]) == {"id_number"}, (name, text)
+        else:
+            assert status == 404 and "errors" not in body, (name, text)  # CONTRACT.md: not the household's is 404
+    # With the card's number the same request is refused for what it is, and a fitting one sells.
+    refused = api.post("/api/v1/slips", json={"registration_id": rid, "id_number": id_number, "lines": lines})
+    assert refused.status_code == 422 and "超出" in refused.json()["errors"]["quantity"]
+    lowercase_x = id_number.lower()  # read as typed: the card's check character may be an x
+    assert issue(api, (rid, lowercase_x), 500).status_code == 201
+    with db.transaction(engine) as s:
+        assert s.execute(select(Slip.registration_id)).scalars().all() == [rid]
+
+
 def test_the_answer_to_an_issue_is_the_slip_as_read_back(api_as, engine):
     """The sale answers from what it wrote, without reading it back: it must say exactly what GET says."""
-    rid, _ = approved(engine)
+    rid, id_number = approved(engine)
     api = api_as("coal-a")
-    issued = issue(api, rid, 1500)
+    issued = issue(api, (rid, id_number), 1500)
     assert issued.status_code == 201
     assert api.get(f"/api/v1/slips/{issued.json()['number']}").json() == issued.json()
 
 
 def test_a_retry_with_the_same_idempotency_key_gets_the_same_slip(api_as, engine):
-    rid, _ = approved(engine)
+    rid, id_number = approved(engine)
     api = api_as("coal-a")
-    first = issue(api, rid, 500, **{"Idempotency-Key": "k-1"})
-    again = issue(api, rid, 500, **{"Idempotency-Key": "k-1"})
+    first = issue(api, (rid, id_number), 500, **{"Idempotency-Key": "k-1"})
+    again = issue(api, (rid, id_number), 500, **{"Idempotency-Key": "k-1"})
     assert first.status_code == again.status_code == 201
     assert first.json()["number"] == again.json()["number"]
     assert again.headers.get("idempotent-replayed") == "true"
-    assert issue(api, rid, 600, **{"Idempotency-Key": "k-1"}).status_code == 422
+    assert issue(api, (rid, id_number), 600, **{"Idempotency-Key": "k-1"}).status_code == 422
+    other_card = api.post("/api/v1/slips", headers={"Idempotency-Key": "k-1"}, json={
+        "registration_id": rid, "id_number": approved(engine, "yingxi")[1],
+        "lines": [{"product": "briquette", "quantity": 500}]})
+    assert other_card.status_code == 422 and "Idempotency-Key" in other_card.json()["errors"]
     with db.transaction(engine) as s:
         assert len(s.execute(select(Slip.id)).all()) == 1
+        stored = s.execute(select(IdempotentRequest.request_hash)).scalar_one()
+    # The key's fingerprint of the body (which holds the whole ID number) cannot be recomputed from the body alone.
+    body = {"registration_id": rid, "id_number": id_number, "lines": [{"product": "briquette", "quantity": 500,
+                                                                        "batch_id": None, "serial": None,
+                                                                        "unit_price_fen": None}]}
+    plain = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert stored != plain and stored == idempotency.body_hash(body)
 
 
 def test_a_slip_is_read_by_its_supplier_its_town_and_the_district_only(api_as, engine):
-    rid, _ = approved(engine)  # dongguan is in caiyuan
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    rid, id_number = approved(engine)  # dongguan is in caiyuan
+    number = issue(api_as("coal-a"), (rid, id_number)).json()["number"]
     for username in ("coal-a", "caiyuan", "drc", "finance", "auditor"):
         response = api_as(username).get(f"/api/v1/slips/{number}")
         assert response.status_code == 200, username
@@ -95,9 +147,9 @@ def test_a_slip_is_read_by_its_supplier_its_town_and_the_district_only(api_as, e
 
 def test_barcodes_of_each_copy_decode_back(api_as, engine, decode):
     from PIL import Image
-    rid, _ = approved(engine)
+    rid, id_number = approved(engine)
     api = api_as("coal-a")
-    number = issue(api, rid).json()["number"]
+    number = issue(api, (rid, id_number)).json()["number"]
     for copy in (1, 3, 5):
         png = api.get(f"/api/v1/slips/{number}/barcode.png?copy={copy}")
         assert png.headers["content-type"] == "image/png"
@@ -110,9 +162,9 @@ def test_barcodes_of_each_copy_decode_back(api_as, engine, decode):
 
 def test_voiding_through_the_api_and_409_once_town_approved(api_as, engine):
     api = api_as("coal-a")
-    rid, _ = approved(engine)
-    a = issue(api, rid, 500).json()["number"]
-    b = issue(api, rid, 500).json()["number"]
+    rid, id_number = approved(engine)
+    a = issue(api, (rid, id_number), 500).json()["number"]
+    b = issue(api, (rid, id_number), 500).json()["number"]
     assert api.post(f"/api/v1/slips/{a}/void", json={"reason": ""}).status_code == 422
     voided = api.post(f"/api/v1/slips/{a}/void", json={"reason": "数量开错"})
     assert voided.status_code == 200 and voided.json()["status"] == "voided"
@@ -129,8 +181,8 @@ def test_voiding_through_the_api_and_409_once_town_approved(api_as, engine):
 
 
 def test_scans_by_the_right_and_the_wrong_office(api_as, engine):
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    rid, id_number = approved(engine)
+    number = issue(api_as("coal-a"), (rid, id_number)).json()["number"]
     town = api_as("caiyuan")
     assert town.post("/api/v1/scans", json={"code": f"{number}-3"}).status_code == 201
     assert town.post("/api/v1/scans", json={"code": f"{number}-3"}).status_code == 409
@@ -143,8 +195,8 @@ def test_scans_by_the_right_and_the_wrong_office(api_as, engine):
 
 
 def test_a_mistyped_number_is_refused_on_scan(api_as, engine):
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    rid, id_number = approved(engine)
+    number = issue(api_as("coal-a"), (rid, id_number)).json()["number"]
     prefix, seq, check = number.split("-")
     wrong = f"{prefix}-{seq[:-1]}{(int(seq[-1]) + 1) % 10}-{check}"
     response = api_as("caiyuan").post("/api/v1/scans", json={"code": f"{wrong}-3"})
@@ -262,7 +314,7 @@ def test_the_lookup_answers_404_with_the_reason_only_for_households_in_the_suppl
 def test_the_print_page_has_five_copies_with_barcodes_and_marks_a_voided_slip(client_as, api_as, engine):
     rid, id_number = approved(engine)
     api = api_as("coal-a")
-    number = issue(api, rid).json()["number"]
+    number = issue(api, (rid, id_number)).json()["number"]
     page = client_as("coal-a")
     printed = page.get(f"/slips/{number}/print")
     assert printed.status_code == 200
@@ -281,13 +333,13 @@ def test_the_print_page_has_five_copies_with_barcodes_and_marks_a_voided_slip(cl
 
 
 def test_the_scan_desk_says_loudly_what_is_wrong(client_as, api_as, engine):
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    rid, id_number = approved(engine)
+    number = issue(api_as("coal-a"), (rid, id_number)).json()["number"]
     desk = client_as("caiyuan")
     assert 'data-kind="ok"' in desk.submit("/scans", {"code": f"{number}-3\r"}).text
     assert 'data-kind="already"' in desk.submit("/scans", {"code": f"{number}-3"}).text
     assert 'data-kind="wrong_office"' in desk.submit("/scans", {"code": f"{number}-2"}).text
-    other = issue(api_as("coal-a"), rid, 500).json()["number"]
+    other = issue(api_as("coal-a"), (rid, id_number), 500).json()["number"]
     assert other in desk.get("/scans/missing").text and number not in desk.get("/scans/missing").text
     api_as("coal-a").post(f"/api/v1/slips/{other}/void", json={"reason": "x"})
     assert 'data-kind="voided"' in desk.submit("/scans", {"code": f"{other}-3"}).text
@@ -296,7 +348,7 @@ def test_the_scan_desk_says_loudly_what_is_wrong(client_as, api_as, engine):
 def test_lists_filter_and_export(client_as, api_as, engine):
     from openpyxl import load_workbook
     rid, id_number = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    number = issue(api_as("coal-a"), (rid, id_number)).json()["number"]
     page = client_as("coal-a")
     listing = page.get("/slips?status=issued")
     assert number in listing.text and id_number not in listing.text

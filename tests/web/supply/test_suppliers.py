@@ -143,6 +143,9 @@ def test_the_drc_creates_a_supplier_and_a_contract_and_uploads_the_scan(client_a
     with db.new_session(engine) as s:
         from subsidy.models import Town
         town_id = s.execute(select(Town.id).where(Town.code == "shanggao")).scalar_one()
+    absurd = drc.submit("/contracts/new", {"supplier_id": sup["coal-x"], "town_id": town_id, "season_id": season_id,
+                                           "product": "briquette", "price": "20000000"})
+    assert absurd.status_code == 422 and "洁净型煤的配送价格应在 100.00 至 5,000.00 元/吨之间" in absurd.text
     response = drc.submit("/contracts/new", {"supplier_id": sup["coal-x"], "town_id": town_id,
                                              "season_id": season_id, "product": "briquette", "price": "1050"},
                           follow_redirects=False)
