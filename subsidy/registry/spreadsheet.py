@@ -24,7 +24,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, sheets
+from subsidy.core import audit, clock, sheets, vault
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.registry.households import (check_quantities, clean_address, clean_category, clean_name,
@@ -228,7 +228,8 @@ def _write_chunk(session: Session, actor, season: Season, chunk: list[_Row], res
     # District-wide on purpose (unscoped): an ID number is registered once in the district.
     existing = {row.id_number: row for row in session.execute(
         select(hh.c.id, hh.c.id_number, hh.c.village_id, hh.c.head_name, hh.c.phone, hh.c.address, hh.c.category)
-        .where(hh.c.id_number.in_(ids)).execution_options(unscoped=True)).all()}
+        .where(hh.c.id_number_hmac.in_([vault.blind("id_number", i) for i in ids]))
+        .execution_options(unscoped=True)).all()}
     registrations = {}
     if existing:
         registrations = {row.household_id: row for row in session.execute(
@@ -275,7 +276,7 @@ def _write_chunk(session: Session, actor, season: Season, chunk: list[_Row], res
         changed = {f: getattr(row, f) for f in HOUSEHOLD_FIELDS if getattr(old, f) != getattr(row, f)}
         if changed:
             household_updates.append({"_id": old.id, **{f: getattr(row, f) for f in HOUSEHOLD_FIELDS},
-                                      "updated_at": moment})
+                                      **vault.lookups(phone=row.phone), "updated_at": moment})
             before = {f: getattr(old, f) for f in changed}
             audit.record(session, actor, "household.imported_update", "household", entity_id=old.id,
                          before=_masked(before), after=_masked(changed))
@@ -294,7 +295,8 @@ def _write_chunk(session: Session, actor, season: Season, chunk: list[_Row], res
 
     if household_updates:
         session.execute(update(hh).where(hh.c.id == bindparam("_id")).values(
-            **{f: bindparam(f) for f in (*HOUSEHOLD_FIELDS, "updated_at")}), household_updates)
+            **{f: bindparam(f) for f in (*HOUSEHOLD_FIELDS, "phone_hmac", "phone_tail", "updated_at")}),
+            household_updates)
     if registration_updates:
         session.execute(update(rg).where(rg.c.id == bindparam("_id"), rg.c.status == RegistrationStatus.REGISTERED)
                         .values(coal_kg=bindparam("coal_kg"), stoves=bindparam("stoves")), registration_updates)

@@ -21,7 +21,7 @@ from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, vault
 from subsidy.supply import batches, contracts
 from subsidy.policy import seasons
 from subsidy.core.db import is_unique_violation, pg_branch
@@ -138,7 +138,7 @@ _NUMBERED = (update(_counter_t)
 _TAKE_ALL_PG = select(select(_TAKEN.c.sold_coal_kg).scalar_subquery().label("sold_coal_kg"),
                       select(_TOOK.c.id).scalar_subquery().label("batch_id"),
                       select(_NUMBERED.c.last_seq).scalar_subquery().label("seq")).add_cte(_TAKEN, _TOOK, _NUMBERED)
-_SLIP_COLUMNS = tuple(c.name for c in _slip_t.c if c.name != "id")
+_SLIP_COLUMNS = tuple(c.key for c in _slip_t.c if c.key != "id")  # keys: id_number is stored as id_number_sealed
 _LINE_COLUMNS = tuple(c.name for c in _line_t.c if c.name not in ("id", "slip_id"))
 _WRITE_PG: dict[int, object] = {}
 
@@ -253,7 +253,7 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
         select(Registration, Household, Village, Town)
         .join(Household, Household.id == Registration.household_id)
         .join(Village, Village.id == Household.village_id).join(Town, Town.id == Village.town_id)
-        .where(Household.id_number == id_number, Registration.season_id == season.id,
+        .where(Household.id_number_hmac == vault.blind("id_number", id_number), Registration.season_id == season.id,
                Registration.status == RegistrationStatus.APPROVED)
         .execution_options(unscoped=True, populate_existing=True)  # on purpose: the contract check below is the scope
     ).first()
@@ -538,6 +538,7 @@ def issue(session: Session, *, clerk: User, registration_id: int, lines: list[Li
         "household_id": b.household_id, "town_id": b.town_id, "village_id": b.village_id,
         "status": SlipStatus.ISSUED, "issued_on": clock.today(), "issued_at": clock.now(), "issued_by": clerk.id,
         "head_name": b.head_name, "id_number": b.id_number, "phone": b.phone, "address": b.address,
+        **vault.lookups(id_number=b.id_number, phone=b.phone),
         "category": b.category, "coal_kg": coal, "stoves": stoves, "amount_fen": p.amount_fen,
         "subsidy_fen": p.subsidy_fen, "void_reason": "", "voided_at": None, "voided_by": None, "summary_id": None,
         "set_aside_reason": "", "set_aside_at": None}
