@@ -10,7 +10,11 @@ holds households is upgraded (the upgrade says so and changes nothing otherwise)
 The new columns are added NOT NULL with a server default of '' so that SQLite can add them to a table with rows; on
 PostgreSQL the defaults are dropped again (the application always writes them). On SQLite the slip table keeps them
 (dropping one means rebuilding the table) and its plaintext columns go by a plain DROP COLUMN (SQLite 3.35+): they
-are in no index or constraint. household is rebuilt (batch mode) to drop the unique constraint with its column.
+are in no index or constraint. household is rebuilt (batch mode) to drop the unique constraint with its column; on
+SQLite that DROP TABLE would fail on the registrations and slips that refer to it, so this revision commits what the
+revisions before it wrote, turns the connection's foreign keys off (a no-op inside a transaction), runs in one
+transaction of its own and checks every foreign key before it ends (`PRAGMA foreign_key_check`). env.py disposes of
+the connection after the upgrade, so the application never sees it with foreign keys off.
 
 Revision ID: 0013_h_crypt
 Revises: 0012
@@ -64,7 +68,23 @@ def _drop_defaults(table: str) -> None:
                 op.alter_column(table, f"{field}_{suffix}", server_default=None)
 
 
+def _foreign_keys_off_on_sqlite() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        conn.commit()
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
+def _check_foreign_keys_on_sqlite() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"rebuilding household broke {len(broken)} foreign key(s), e.g. {broken[0]}")
+
+
 def upgrade() -> None:
+    _foreign_keys_off_on_sqlite()
     _add_columns("household")
     _add_columns("slip")
     _seal_rows("household")
@@ -82,6 +102,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_household_phone_tail"), ["phone_tail"], unique=False)
     op.drop_column("slip", "id_number")
     op.drop_column("slip", "phone")
+    _check_foreign_keys_on_sqlite()
 
 
 def _open_rows(table: str) -> None:
@@ -101,6 +122,7 @@ def _open_rows(table: str) -> None:
 
 
 def downgrade() -> None:
+    _foreign_keys_off_on_sqlite()
     for table in ("household", "slip"):
         op.add_column(table, sa.Column("id_number", sa.String(length=18), nullable=False, server_default=""))
         op.add_column(table, sa.Column("phone", sa.String(length=20), nullable=False, server_default=""))
@@ -118,3 +140,4 @@ def downgrade() -> None:
     for field in FIELDS:
         for suffix in ("sealed", "hmac", "tail"):
             op.drop_column("slip", f"{field}_{suffix}")
+    _check_foreign_keys_on_sqlite()
