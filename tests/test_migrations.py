@@ -129,7 +129,8 @@ def test_the_upgrade_seals_plaintext_id_numbers_in_batches_and_they_are_still_fo
         connection.execute(sa.text(
             "INSERT INTO household (village_id, head_name, id_number, phone, address, category, created_at, "
             "updated_at) VALUES (:v, '某', :n, :p, '某处', 'ordinary', :t, :t)"),
-            [{"v": village_id, "n": n, "p": f"1390000{i:04d}", "t": datetime(2026, 12, 1)} for i, n in enumerate(extra)])
+            [{"v": village_id, "n": n, "p": f"1390000{i:04d}", "t": datetime(2026, 12, 1)}
+             for i, n in enumerate(extra)])
     engine.dispose()
     assert clear_text_hits(engine, (extra[-1], sold[1])) == ["household.id_number", "slip.id_number"]
     command.upgrade(db.alembic_config(url), "head")

@@ -62,8 +62,9 @@ def sealed(field: str, *, default: str | None = None):
 
 
 def hmac_of(field: str, *, unique: bool = False, index: bool = False):
+    derive = _from_parameter(field, lambda value: vault.blind(field, value))
     return Field(default=None, sa_column=Column(f"{field}_hmac", String(HMAC_LENGTH), nullable=False, unique=unique,
-                                                index=index, default=_from_parameter(field, lambda v: vault.blind(field, v))))
+                                                index=index, default=derive))
 
 
 def tail_of(field: str, *, index: bool = False):
