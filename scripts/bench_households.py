@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("SUBSIDY_AUDIT_KEY", "bench:bench-audit-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_DATA_KEY", "bench:bench-data-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_LOOKUP_KEY", "bench-lookup-key-not-for-production-0123456789")
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
 os.environ.setdefault("SUBSIDY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")

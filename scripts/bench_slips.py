@@ -46,6 +46,8 @@ if "--tree" in sys.argv:  # before anything imports subsidy: the code measured i
 sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("SUBSIDY_AUDIT_KEY", "bench:bench-audit-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_DATA_KEY", "bench:bench-data-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_LOOKUP_KEY", "bench-lookup-key-not-for-production-0123456789")
 import httpx  # noqa: E402
 
 import subsidy  # noqa: E402  (from ROOT; scratch's own path insert then finds it already imported)

@@ -62,9 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     restore_cmd.add_argument("file")
     restore_cmd.add_argument("--force", action="store_true", help="overwrite a database that holds data")
 
+    keys_cmd = commands.add_parser("keys", help="the keys that encrypt ID numbers and phones at rest")
+    keys_cmd.add_argument("action", choices=["check", "rotate"],
+                          help="check: the configured keys open the stored rows; rotate: re-encrypt every row under "
+                               "SUBSIDY_DATA_KEY (the old key in SUBSIDY_DATA_OLD_KEYS), in batches, while the app "
+                               "serves")
+    keys_cmd.add_argument("--batch", type=int, default=1000, help="rows per transaction when rotating")
+
     args = parser.parse_args(argv)
     handler = {"db": _db, "demo": _demo, "serve": _serve, "user": _user, "households": _households,
-               "uploads": _uploads, "audit": _audit, "backup": _backup, "restore": _restore}[args.command]
+               "uploads": _uploads, "audit": _audit, "backup": _backup, "restore": _restore, "keys": _keys}[args.command]
     return handler(args)
 
 
@@ -88,12 +95,37 @@ def _db(args) -> int:
 
 
 def _require_current_schema() -> bool:
+    """The schema is current and the data keys open the stored rows (subsidy/core/datakeys.py)."""
+    from subsidy.core import datakeys
+    from subsidy.core.vault import VaultError
+
     try:
         db.ensure_schema_current(db.get_engine())
-    except db.SchemaOutdated as error:
+        datakeys.check_keys(db.get_engine())
+    except (db.SchemaOutdated, VaultError) as error:
         print(error, file=sys.stderr)
         return False
     return True
+
+
+def _keys(args) -> int:
+    from subsidy.core import datakeys
+    from subsidy.core.vault import VaultError
+
+    if not _require_current_schema():
+        return 1
+    try:
+        if args.action == "rotate":
+            done = datakeys.rotate(db.get_engine(), batch=max(1, args.batch))
+            print(f"re-encrypted under data key {done.key_id!r}: "
+                  + ", ".join(f"{table} {count} row(s)" for table, count in done.rewritten.items()))
+        left = datakeys.remaining(db.get_engine())
+    except VaultError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print("rows under an older data key: " + ", ".join(f"{table} {count}" for table, count in left.items())
+          + ("" if any(left.values()) else " (the old keys may be removed from SUBSIDY_DATA_OLD_KEYS)"))
+    return 0
 
 
 def _demo(args) -> int:

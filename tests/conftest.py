@@ -21,6 +21,8 @@ os.environ.setdefault("SUBSIDY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 os.environ.setdefault("SUBSIDY_AUDIT_KEY", "test:test-audit-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_DATA_KEY", "test:test-data-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_LOOKUP_KEY", "test-lookup-key-not-for-production-0123456789")
 
 import pytest
 import sqlalchemy as sa

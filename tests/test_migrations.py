@@ -117,3 +117,56 @@ def test_db_upgrade_says_whether_it_created_upgraded_or_found_the_schema_current
     assert capsys.readouterr().out.strip() == f"created the database schema (migration {head})"
     db.dispose_engines()
     get_settings.cache_clear()
+def test_the_upgrade_seals_plaintext_id_numbers_in_batches_and_they_are_still_found(db_url):
+    """0013_h_crypt on a database that holds plaintext households and slips (more than one batch of them): after
+    it, no ID number or phone is left in clear, and each is still found by its lookup hash and read back whole. The
+    downgrade (which opens them again) gives the plaintext database to start from."""
+    from datetime import date, datetime
+
+    import sqlalchemy as sa
+
+    from subsidy import demo
+    from subsidy.core import vault
+    from subsidy.models import Household, Slip
+    from subsidy.registry import households
+    from subsidy.rules.idnumbers import make_id_number
+    from tests.factories import sales as f
+    from tests.services.sales.test_slips import issue
+    from tests.web.test_sealed_at_rest import clear_text_hits
+
+    url = db_url
+    engine = db.make_engine(url)
+    with db.transaction(engine) as s:
+        demo.load(s, households_per_village=2)
+        h, r = f.household(s, "dongguan")
+        s.expunge(r)
+    with db.new_session(engine, write=True) as s:
+        slip = issue(s, "coal-a", r)
+        sold = (slip.id, slip.id_number, slip.phone)
+    engine.dispose()
+    command.downgrade(db.alembic_config(url), "0013_h_crypt-1")
+    extra = [make_id_number("370911", date(1940 + n % 50, n % 12 + 1, n % 28 + 1), f"{n % 1000:03d}")
+             for n in range(2100)]
+    with engine.begin() as connection:
+        assert connection.execute(sa.text("SELECT phone FROM slip WHERE id = :i"), {"i": sold[0]}).scalar() == sold[2]
+        village_id = connection.execute(sa.text("SELECT min(id) FROM village")).scalar()
+        connection.execute(sa.text(
+            "INSERT INTO household (village_id, head_name, id_number, phone, address, category, created_at, "
+            "updated_at) VALUES (:v, '某', :n, :p, '某处', 'ordinary', :t, :t)"),
+            [{"v": village_id, "n": n, "p": f"1390000{i:04d}", "t": datetime(2026, 12, 1)}
+             for i, n in enumerate(extra)])
+    engine.dispose()
+    assert clear_text_hits(engine, (extra[-1], sold[1])) == ["household.id_number", "slip.id_number"]
+    command.upgrade(db.alembic_config(url), "head")
+    engine.dispose()
+    engine = db.make_engine(url)
+    assert clear_text_hits(engine, (extra[0], extra[-1], sold[1], sold[2], "13900002099")) == []
+    with db.new_session(engine) as s:
+        for n in (extra[0], extra[1500], extra[-1], h.id_number):
+            found = households.holder_of(s, n)
+            assert found is not None and s.get(Household, found[0]).id_number == n
+        kept = s.get(Slip, sold[0])
+        assert (kept.id, kept.id_number, kept.phone) == sold
+        assert s.execute(sa.select(sa.func.count()).select_from(Household)
+                         .where(Household.phone_hmac == vault.blind("phone", "13900002099"))).scalar_one() == 1
+    engine.dispose()

@@ -16,8 +16,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.static_files import create_static_files_router
 
-from subsidy.core import audit, db, logs
+from subsidy.core import audit, datakeys, db, logs
 from subsidy.core.settings import PROJECT_ROOT, get_settings
+from subsidy.core.vault import VaultError
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
 from web.deps import RetryWrites, provide_reader, provide_session, provide_user
@@ -120,10 +121,16 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         raise SystemExit("SUBSIDY_AUDIT_KEY is not set. Set it (for example "
                          "`export SUBSIDY_AUDIT_KEY=2026a:$(openssl rand -hex 32)`, kept apart from the database and "
                          "from SECRET_KEY), or set SUBSIDY_DEMO=1 for the demo.")
+    if not settings.data_keys.configured or not settings.lookup_key:
+        raise SystemExit("SUBSIDY_DATA_KEY and SUBSIDY_LOOKUP_KEY must both be set: ID numbers and phones are stored "
+                         "encrypted (for example `export SUBSIDY_DATA_KEY=2026a:$(openssl rand -hex 32)` and "
+                         "`export SUBSIDY_LOOKUP_KEY=$(openssl rand -hex 32)`, kept apart from the database; see the "
+                         "README, production), or set SUBSIDY_DEMO=1 for the demo.")
     if check_schema:
         try:
             db.ensure_schema_current(db.get_engine())
-        except db.SchemaOutdated as error:
+            datakeys.check_keys(db.get_engine())
+        except (db.SchemaOutdated, VaultError) as error:
             raise SystemExit(str(error)) from None
     app = Litestar(
         route_handlers=[healthz, create_static_files_router(path="/static", directories=[PROJECT_ROOT / "static"]),

@@ -4,7 +4,7 @@
 read from this index rather than by scanning a supplier's or a town's slips.
 
 Revision ID: 0013_h_nav
-Revises: 0012
+Revises: 0013_h_print
 Create Date: 2026-12-02 06:40:00
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0013_h_nav'
-down_revision: Union[str, Sequence[str], None] = '0012'
+down_revision: Union[str, Sequence[str], None] = '0013_h_print'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -14,11 +14,17 @@ DEFAULT_DATABASE_URL = "sqlite:///data/subsidy.db"
 
 
 DEMO_AUDIT_KEY = "demo:demo-only-audit-key-not-for-production-000000"
+# The demo's keys for ID numbers and phones at rest (subsidy/core/vault.py): fixed, like its SECRET_KEY, so that a
+# restarted demo still reads its own database.
+DEMO_DATA_KEY = "demo:demo-only-data-key-not-for-production-0000000"
+DEMO_LOOKUP_KEY = "demo-only-lookup-key-not-for-production-000000"
 
 
 class AuditKeys:
     """The audit log's HMAC keys (subsidy/core/audit.py): the current one signs, the retired ones still verify.
     Each is `<id>:<secret>`; ids are short names chosen at rotation (`2026a`), secrets at least 32 characters."""
+
+    CURRENT, OLD, PURPOSE = "SUBSIDY_AUDIT_KEY", "SUBSIDY_AUDIT_OLD_KEYS", "the audit log cannot be written or sealed"
 
     def __init__(self, current: str = "", old: str = "", *, forbidden: str = "") -> None:
         self._current: tuple[str, bytes] | None = None
@@ -30,11 +36,11 @@ class AuditKeys:
             key_id, sep, secret = spec.partition(":")
             key_id = key_id.strip()
             if not sep or not key_id or len(key_id) > 32 or len(secret) < 32:
-                raise SystemExit("SUBSIDY_AUDIT_KEY and SUBSIDY_AUDIT_OLD_KEYS take `<id>:<secret>` with an id of at "
+                raise SystemExit(f"{self.CURRENT} and {self.OLD} take `<id>:<secret>` with an id of at "
                                  "most 32 characters and a secret of at least 32 (for example "
                                  "`2026a:$(openssl rand -hex 32)`).")
             if forbidden and secret == forbidden:
-                raise SystemExit("SUBSIDY_AUDIT_KEY must differ from SECRET_KEY: the audit key must not be the one the "
+                raise SystemExit(f"{self.CURRENT} must differ from SECRET_KEY: the key must not be the one the "
                                  "web server signs cookies with.")
             self._all.setdefault(key_id, secret.encode())
             if n == 0:
@@ -46,12 +52,22 @@ class AuditKeys:
 
     def current(self) -> tuple[str, bytes]:
         if self._current is None:
-            raise RuntimeError("SUBSIDY_AUDIT_KEY is not set: the audit log cannot be written or sealed without it "
-                               "(see the README, production).")
+            raise RuntimeError(f"{self.CURRENT} is not set: {self.PURPOSE} without it (see the README, production).")
         return self._current
 
     def get(self, key_id: str) -> bytes | None:
         return self._all.get(key_id)
+
+    def ids(self) -> list[str]:
+        return list(self._all)
+
+
+class DataKeys(AuditKeys):
+    """The keys that encrypt ID numbers and phones at rest (subsidy/core/vault.py), `<id>:<secret>` like the audit
+    keys: the current one encrypts, the old ones (SUBSIDY_DATA_OLD_KEYS) still decrypt until `subsidy keys rotate`
+    has re-encrypted every row under the current one."""
+
+    CURRENT, OLD, PURPOSE = "SUBSIDY_DATA_KEY", "SUBSIDY_DATA_OLD_KEYS", "ID numbers and phones cannot be stored or read"
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,10 @@ class Settings:
     audit_keys: AuditKeys = field(default_factory=AuditKeys)
     # How often the server seals the audit log (0: never; `subsidy audit seal` still does).
     audit_seal_seconds: float = 5.0
+    data_keys: DataKeys = field(default_factory=DataKeys)
+    # The HMAC key of the lookup columns (id_number_hmac, phone_hmac): fixed for the life of the database (see
+    # subsidy/core/vault.py for why it does not rotate).
+    lookup_key: str = ""
     # Largest request body (an upload); RetryWrites (web/deps.py) answers 413 past it, before anything holds it.
     upload_max_bytes: int = 20 * 1024 * 1024
     # An uploaded .xlsx is a zip archive: refused before parsing when its members would unpack to more than this in
@@ -113,7 +133,17 @@ def get_settings() -> Settings:
         # so derive a stable one for the demo database file instead.
         secret = "demo-only-" + "0" * 32
     audit_key = os.environ.get("SUBSIDY_AUDIT_KEY", "") or (DEMO_AUDIT_KEY if demo else "")
+    data_key = os.environ.get("SUBSIDY_DATA_KEY", "") or (DEMO_DATA_KEY if demo else "")
+    lookup_key = os.environ.get("SUBSIDY_LOOKUP_KEY", "") or (DEMO_LOOKUP_KEY if demo else "")
+    if lookup_key and len(lookup_key) < 32:
+        raise SystemExit("SUBSIDY_LOOKUP_KEY takes a secret of at least 32 characters (for example "
+                         "`$(openssl rand -hex 32)`).")
+    data_keys = DataKeys(data_key, os.environ.get("SUBSIDY_DATA_OLD_KEYS", ""), forbidden=secret)
+    if lookup_key and (lookup_key == secret or any(data_keys.get(k) == lookup_key.encode() for k in data_keys.ids())):
+        raise SystemExit("SUBSIDY_LOOKUP_KEY must differ from SECRET_KEY and from the data keys.")
     return Settings(
+        data_keys=data_keys,
+        lookup_key=lookup_key,
         audit_keys=AuditKeys(audit_key, os.environ.get("SUBSIDY_AUDIT_OLD_KEYS", ""), forbidden=secret),
         audit_seal_seconds=float(os.environ.get("SUBSIDY_AUDIT_SEAL_SECONDS", 5)),
         database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),

@@ -1,7 +1,8 @@
 """All tables, one module per area, so that every area and the migrations read one schema. Import from here:
 `from subsidy.models import Household, Slip`.
 
-May import `subsidy.core.clock` alone (creation timestamps); every area imports it.
+May import `subsidy.core.clock` (creation timestamps) and `subsidy.core.vault` (ID numbers and phones sealed at
+rest, subsidy/models/sealed.py) alone; every area imports it.
 """
 
 from subsidy.models.base import metadata

@@ -9,20 +9,32 @@ from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
 from subsidy.models.enums import Category, RegistrationStatus, check_in
+from subsidy.models.sealed import hmac_of, keep_lookups, sealed, tail_of
 
 
 class Household(SQLModel, table=True):
+    """A household of the registry. Its ID number and phone are sealed at rest (subsidy/models/sealed.py): the
+    attributes read and take the plaintext; lookups compare `id_number_hmac` / `phone_hmac` (the unique constraint
+    that registers an ID number once in the district is on `id_number_hmac`), tail searches `*_tail`."""
+
     __table_args__ = (CheckConstraint(check_in("category", Category), name="category"),)
 
     id: int | None = Field(default=None, primary_key=True)
     village_id: int = Field(foreign_key="village.id", index=True)
     head_name: str = Field(max_length=40, index=True)
-    id_number: str = Field(max_length=18, unique=True)  # registered once in the district
-    phone: str = Field(default="", max_length=20, index=True)
+    id_number: str = sealed("id_number")
+    id_number_hmac: str = hmac_of("id_number", unique=True)  # registered once in the district
+    id_number_tail: str = tail_of("id_number", index=True)
+    phone: str = sealed("phone", default="")
+    phone_hmac: str = hmac_of("phone", index=True)
+    phone_tail: str = tail_of("phone", index=True)
     address: str = Field(max_length=200)
     category: str = Field(default=Category.ORDINARY, max_length=24)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+
+
+keep_lookups(Household, "id_number", "phone")
 
 
 class Registration(SQLModel, table=True):

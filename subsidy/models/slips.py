@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
 from subsidy.models.enums import Category, Product, SlipStatus, check_in
+from subsidy.models.sealed import hmac_of, keep_lookups, sealed, tail_of
 
 
 class SlipCounter(SQLModel, table=True):
@@ -66,10 +67,16 @@ class Slip(SQLModel, table=True):
     issued_at: datetime = created_at_field()
     issued_on: date  # local (China) date of the sale: decides the summary month
     issued_by: int | None = Field(default=None, foreign_key="app_user.id")
-    # The household as it was when the slip was issued.
+    # The household as it was when the slip was issued; its ID number and phone sealed as the household's are
+    # (subsidy/models/sealed.py). Their hashes and tails are not indexed: a slip is found through household_id, and
+    # every index is one more write on the sale's hot path.
     head_name: str = Field(max_length=40)
-    id_number: str = Field(max_length=18)
-    phone: str = Field(default="", max_length=20)
+    id_number: str = sealed("id_number")
+    id_number_hmac: str = hmac_of("id_number")
+    id_number_tail: str = tail_of("id_number")
+    phone: str = sealed("phone", default="")
+    phone_hmac: str = hmac_of("phone")
+    phone_tail: str = tail_of("phone")
     address: str = Field(max_length=200)
     category: str = Field(max_length=24)
     coal_kg: int = 0
@@ -88,6 +95,9 @@ class Slip(SQLModel, table=True):
     @property
     def household_pays_fen(self) -> int:
         return self.amount_fen - self.subsidy_fen
+
+
+keep_lookups(Slip, "id_number", "phone")
 
 
 class SlipLine(SQLModel, table=True):

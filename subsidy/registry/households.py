@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, vault
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
@@ -126,7 +126,8 @@ def holder_of(session: Session, id_number: str) -> tuple[int, str | None] | None
     found unscoped on purpose (an ID number is registered once in the district), but its village is named only
     within the caller's scope, None beyond it: a refusal must not tell a clerk where in the district someone
     outside their care lives."""
-    row = session.execute(select(Household.id, Household.village_id).where(Household.id_number == id_number)
+    row = session.execute(select(Household.id, Household.village_id)
+                          .where(Household.id_number_hmac == vault.blind("id_number", id_number))
                           .execution_options(unscoped=True)).first()
     if row is None:
         return None
@@ -198,8 +199,9 @@ class Page:
 
 
 def _matching(q: str):
-    """Households whose name, ID number or phone matches `q` (ID number and phone: exact after normalising, or the
-    trailing digits; name: contains)."""
+    """Households whose name, ID number or phone matches `q` (ID number and phone: exact after normalising, by their
+    lookup hashes, or the last four characters, by their tails: they are sealed at rest, subsidy/core/vault.py, so
+    no other part of them can be searched; name: contains)."""
     # A search is not stored, so a stray control character is dropped rather than refused (PostgreSQL would refuse
     # a NUL in the parameter with an error).
     q = " ".join(unicodedata.normalize("NFKC", without_unwanted(q or "")).split())
@@ -209,10 +211,14 @@ def _matching(q: str):
     compact = q.replace(" ", "").replace("-", "").upper()
     if compact.isalnum() and compact.isascii():
         if len(compact) == 18:
-            conditions.append(Household.id_number == compact)
+            conditions.append(Household.id_number_hmac == vault.blind("id_number", compact))
         elif len(compact) >= 4:
-            conditions.append(Household.id_number.endswith(compact))
-            conditions.append(func.replace(Household.phone, "-", "").contains(compact))
+            conditions.append(Household.id_number_tail == compact[-4:])
+            conditions.append(Household.phone_tail == compact[-4:])
+        try:
+            conditions.append(Household.phone_hmac == vault.blind("phone", validate_phone(q)))
+        except InvalidPhone:
+            pass
     return or_(*conditions)
 
 

@@ -29,7 +29,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, sheets
+from subsidy.core import audit, clock, sheets, vault
 from subsidy.core.settings import get_settings
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
@@ -410,7 +410,8 @@ def _plan_chunk(session: Session, season: Season, chunk: list[_Row]) -> _Plan:
     # District-wide on purpose (unscoped): an ID number is registered once in the district.
     existing = {row.id_number: row for row in session.execute(
         select(hh.c.id, hh.c.id_number, hh.c.village_id, hh.c.head_name, hh.c.phone, hh.c.address, hh.c.category)
-        .where(hh.c.id_number.in_(ids)).execution_options(unscoped=True)).all()}
+        .where(hh.c.id_number_hmac.in_([vault.blind("id_number", i) for i in ids]))
+        .execution_options(unscoped=True)).all()}
     registrations = {}
     if existing:
         registrations = {row.household_id: row for row in session.execute(
@@ -494,8 +495,9 @@ def _apply(session: Session, actor, season: Season, plan: _Plan) -> None:
                      before=before, after={"coal_kg": row.coal_kg, "stoves": row.stoves})
     if plan.household_updates:
         session.execute(update(hh).where(hh.c.id == bindparam("_id")).values(
-            **{f: bindparam(f) for f in (*HOUSEHOLD_FIELDS, "updated_at")}),
-            [{"_id": household_id, **{f: getattr(row, f) for f in HOUSEHOLD_FIELDS}, "updated_at": moment}
+            **{f: bindparam(f) for f in (*HOUSEHOLD_FIELDS, "phone_hmac", "phone_tail", "updated_at")}),
+            [{"_id": household_id, **{f: getattr(row, f) for f in HOUSEHOLD_FIELDS}, **vault.lookups(phone=row.phone),
+              "updated_at": moment}
              for household_id, row, _, _ in plan.household_updates])
     if plan.registration_updates:
         session.execute(update(rg).where(rg.c.id == bindparam("_id"), rg.c.status == RegistrationStatus.REGISTERED)

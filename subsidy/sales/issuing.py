@@ -31,7 +31,7 @@ from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, settings
+from subsidy.core import audit, clock, settings, vault
 from subsidy.supply import batches, contracts
 from subsidy.policy import seasons
 from subsidy.core.db import is_unique_violation, pg_branch
@@ -148,7 +148,7 @@ _NUMBERED = (update(_counter_t)
 _TAKE_ALL_PG = select(select(_TAKEN.c.sold_coal_kg).scalar_subquery().label("sold_coal_kg"),
                       select(_TOOK.c.id).scalar_subquery().label("batch_id"),
                       select(_NUMBERED.c.last_seq).scalar_subquery().label("seq")).add_cte(_TAKEN, _TOOK, _NUMBERED)
-_SLIP_COLUMNS = tuple(c.name for c in _slip_t.c if c.name != "id")
+_SLIP_COLUMNS = tuple(c.key for c in _slip_t.c if c.key != "id")  # keys: id_number is stored as id_number_sealed
 _LINE_COLUMNS = tuple(c.name for c in _line_t.c if c.name not in ("id", "slip_id"))
 _WRITE_PG: dict[int, object] = {}
 
@@ -322,7 +322,7 @@ _HOLDER = (
     .outerjoin(Registration, (Registration.household_id == Household.id)
                & (Registration.season_id == bindparam("season_id")))
     .outerjoin(Notice, Notice.id == Registration.notice_id)
-    .where(Household.id_number == bindparam("id_number"))
+    .where(Household.id_number_hmac == bindparam("id_number_hmac"))
     .execution_options(unscoped=True, populate_existing=True)
 )
 
@@ -336,7 +336,7 @@ def lookup(session: Session, *, user: User, id_number: str) -> Found:
     supplier = _supplier_of(session, user)
     id_number = _card_id_number(id_number)
     season = seasons.active_season(session)
-    row = session.execute(_HOLDER, {"id_number": id_number, "season_id": season.id,
+    row = session.execute(_HOLDER, {"id_number_hmac": vault.blind("id_number", id_number), "season_id": season.id,
                                     "supplier_id": supplier.id}).first()
     if row is None or not row.served:
         raise CannotBuy(NOT_FOUND, "在本企业配送的街道/镇内没有找到该身份证号的住户，请核对号码")
@@ -694,6 +694,7 @@ def issue(session: Session, *, clerk: User, registration_id: int, id_number: str
         "household_id": b.household_id, "town_id": b.town_id, "village_id": b.village_id,
         "status": SlipStatus.ISSUED, "issued_on": clock.today(), "issued_at": clock.now(), "issued_by": clerk.id,
         "head_name": b.head_name, "id_number": b.id_number, "phone": b.phone, "address": b.address,
+        **vault.lookups(id_number=b.id_number, phone=b.phone),
         "category": b.category, "coal_kg": coal, "stoves": stoves, "amount_fen": p.amount_fen,
         "subsidy_fen": p.subsidy_fen, "void_reason": "", "voided_at": None, "voided_by": None, "summary_id": None,
         "set_aside_reason": "", "set_aside_at": None}

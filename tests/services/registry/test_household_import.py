@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from subsidy.core import db
+from subsidy.core import db, vault
 from subsidy.registry import spreadsheet
 from subsidy import cli
 from subsidy.registry.spreadsheet import HEADER, ImportRefused
@@ -139,10 +139,11 @@ def test_export_edit_import_round_trip_updates_what_was_edited(demo, engine):
     result = run(engine, xlsx(rows[1:]), actor_name="dongguan")
     assert (result.imported, result.updated, result.refused_count) == (1, 2, 0)
     with db.new_session(engine) as s:
-        assert s.execute(select(Household.address).where(Household.id_number == rows[1][2])).scalar_one() \
+        assert s.execute(select(Household.address)
+                         .where(Household.id_number_hmac == vault.blind("id_number", rows[1][2]))).scalar_one() \
             == "东关村8组8号"
         coal = s.execute(select(Registration.coal_kg).join(Household, Household.id == Registration.household_id)
-                         .where(Household.id_number == rows[registered][2])).scalar_one()
+                         .where(Household.id_number_hmac == vault.blind("id_number", rows[registered][2]))).scalar_one()
         assert coal == 500
 
 
