@@ -21,11 +21,11 @@ from tests.web.sales.test_slips import approved
 pytestmark = pytest.mark.browser
 
 def _issue_slip(engine) -> str:
-    registration_id, _ = approved(engine)
+    registration_id, id_number = approved(engine)
     with db.new_session(engine) as s:
         clerk = s.execute(select(User).where(User.username == "coal-a")).scalar_one()
     with db.transaction(engine, scope=Scope.of(clerk)) as s:
-        slip = issuing.issue_slip(s, clerk=clerk, registration_id=registration_id,
+        slip = issuing.issue_slip(s, clerk=clerk, registration_id=registration_id, id_number=id_number,
                                   lines=[issuing.LineIn("briquette", 1600)])
         return slip.number
 

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from subsidy.core import db
+from subsidy.core import db, vault
 from subsidy.models import Household, Village
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
 from tests.factories.settlement import allow_early
@@ -43,7 +43,7 @@ def sold(engine, api_as):
     allow_early(engine, summary["id"])
     assert coal_a.post(f"/api/v1/summaries/{summary['id']}/submit").status_code == 200
     with db.new_session(engine) as s:
-        h = s.execute(select(Household).where(Household.id_number == id_number)).scalar_one()
+        h = s.execute(select(Household).where(Household.id_number_hmac == vault.blind("id_number", id_number))).scalar_one()
         village = s.execute(select(Village.id).where(Village.code == "dongguan")).scalar_one()
         return h.id, village, number, summary["id"], id_number, h.phone
 

@@ -14,6 +14,7 @@ from subsidy.core import db
 from subsidy.models import Registration, Village
 from subsidy.policy import seasons
 from subsidy.rules.idnumbers import make_id_number
+from subsidy.rules.idnumbers import mask_id_number
 
 CANARY_ID = make_id_number("370902", date(1957, 3, 29), "618")
 CANARY_PHONE = "13962718453"
@@ -68,8 +69,10 @@ def test_an_id_number_and_phone_used_everywhere_are_stored_nowhere_in_clear(api_
                      headers={"Idempotency-Key": "sealed-1"})
     assert sold.status_code == 201, sold.text
     number = sold.json()["number"]
-    # Shown whole where WHOLE_FOR allows: the slip's print for the supplier, the village's registry export.
-    assert CANARY_ID in client_as("coal-a").get(f"/slips/{number}/print").text
+    # Opened again to be shown: whole where WHOLE_FOR allows (the town's slip page, the village's registry export),
+    # masked elsewhere (the supplier's print).
+    assert CANARY_ID in client_as("caiyuan").get(f"/slips/{number}").text
+    assert mask_id_number(CANARY_ID) in client_as("coal-a").get(f"/slips/{number}/print").text
     sheet = load_workbook(io.BytesIO(client_as("dongguan").get("/households/export.xlsx").content)).active
     assert CANARY_ID in [cell for row in sheet.iter_rows(values_only=True) for cell in row]
     assert clear_text_hits(engine) == []

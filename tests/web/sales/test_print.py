@@ -13,8 +13,8 @@ def _copies(html: str) -> list[str]:
 
 
 def test_each_printed_copy_states_the_total_in_capitals_the_rate_and_the_batchs_test_report(client_as, api_as, engine):
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid, 1000).json()["number"]
+    buyer = approved(engine)
+    number = issue(api_as("coal-a"), buyer, 1000).json()["number"]
     html = client_as("coal-a").get(f"/slips/{number}/print").text
     copies = _copies(html)
     assert len(copies) == 5
@@ -29,8 +29,8 @@ def test_each_printed_copy_states_the_total_in_capitals_the_rate_and_the_batchs_
 
 
 def test_the_continuous_layout_prints_the_slip_once_with_the_five_copy_barcodes(client_as, api_as, engine):
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    buyer = approved(engine)
+    number = issue(api_as("coal-a"), buyer).json()["number"]
     page = client_as("coal-a")
     html = page.get(f"/slips/{number}/print?layout=continuous").text
     assert len(_copies(html)) == 1 and 'data-layout="continuous"' in html
