@@ -34,6 +34,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("配送企业", "/suppliers", guards.SUPPLIER_READERS),
     ("配送合同", "/contracts", guards.CONTRACT_READERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
+    ("投诉举报", "/cases", guards.CASE_READERS),
     ("采暖季政策", "/seasons", guards.SEASON_READERS),
     ("用户管理", "/admin/users", guards.ADMINS),
     ("区划管理", "/admin/regions", guards.REGION_EDITORS),

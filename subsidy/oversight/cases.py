@@ -260,10 +260,7 @@ def allowed_actions(user: User, case: Case) -> list[str]:
 def view(session: Session, case_id: int) -> CaseView:
     """The case in the session's scope with its links and history (NotFound outside it)."""
     case = get_or_404(session, Case, case_id)
-    links = list(session.execute(select(CaseLink).where(CaseLink.case_id == case.id)
-                                 .order_by(CaseLink.kind, CaseLink.id)).scalars())
-    history = list(session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                   .order_by(CaseEvent.at, CaseEvent.id)).scalars())
+    links, history = links_of(session, [case.id])[case.id], histories(session, [case.id])[case.id]
     town = session.get(Town, case.town_id) if case.town_id else None
     return CaseView(case, links, history, town.name if town else "区发改局", is_overdue(case))
 
@@ -290,7 +287,7 @@ def list_cases(session: Session, *, status: str | None = None, category: str | N
     bureau's own cases. An unknown status or category is refused by its field."""
     where = _filters(status=status, category=category, town_id=town_id, overdue=overdue)
     total = session.execute(select(func.count()).select_from(Case).where(*where)).scalar_one()
-    page = max(1, page)
+    page = min(max(1, page), 10**9)  # a page past the end is empty, never an offset the database overflows on
     items = list(session.execute(select(Case).where(*where).order_by(Case.id.desc())
                                  .offset((page - 1) * per_page).limit(per_page)).scalars())
     return items, total
@@ -301,8 +298,23 @@ def overdue_count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Case).where(*_filters(overdue=True))).scalar_one()
 
 
-def history(session: Session, case_id: int) -> list[CaseEvent]:
-    return view(session, case_id).history
+def histories(session: Session, case_ids: list[int]) -> dict[int, list[CaseEvent]]:
+    """The events of several cases (a list page or the API's list), in one statement."""
+    found: dict[int, list[CaseEvent]] = {i: [] for i in case_ids}
+    if case_ids:
+        for event in session.execute(select(CaseEvent).where(CaseEvent.case_id.in_(case_ids))
+                                     .order_by(CaseEvent.at, CaseEvent.id)).scalars():
+            found[event.case_id].append(event)
+    return found
+
+
+def links_of(session: Session, case_ids: list[int]) -> dict[int, list[CaseLink]]:
+    found: dict[int, list[CaseLink]] = {i: [] for i in case_ids}
+    if case_ids:
+        for link in session.execute(select(CaseLink).where(CaseLink.case_id.in_(case_ids))
+                                    .order_by(CaseLink.kind, CaseLink.id)).scalars():
+            found[link.case_id].append(link)
+    return found
 
 
 def monthly_counts(session: Session, season_id: int) -> list[tuple[str, int, int]]:
