@@ -44,3 +44,18 @@ def test_a_town_opens_accepts_closes_and_reopens_a_case_on_the_pages(client_as, 
     assert client_as("daimiao").get(url).status_code == 404
     auditor = client_as("auditor").get(url).text
     assert "煤块冒黑烟" in auditor and "/close" not in auditor
+
+
+def test_a_case_opened_from_a_slip_links_it_and_the_slip_page_offers_it(client_as, api_as, engine):
+    from tests.web.sales.test_slips import approved, issue
+
+    rid, _ = approved(engine)
+    number = issue(api_as("coal-a"), rid).json()["number"]
+    town = client_as("caiyuan")
+    assert f'href="/cases/new?slip_number={number}"' in town.get(f"/slips/{number}").text
+    form = town.get(f"/cases/new?slip_number={number}").text
+    assert f'value="{number}"' in form
+    made = town.submit("/cases/", {"channel": "callback", "category": "short_weight", "description": "回访少煤",
+                                   "slip_number": number.lower()}, follow_redirects=False)
+    page = town.get(made.headers["location"].split("?")[0]).text
+    assert f'<a href="/slips/{number}">{number}</a>' in page
