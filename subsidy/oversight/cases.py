@@ -33,8 +33,8 @@ from subsidy.core.db import is_unique_violation
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.models import (
-    CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, Batch, Case, CaseCategory, CaseChannel,
-    CaseCounter, CaseEvent, CaseFinding, CaseLink, CaseLinkKind, CaseStatus, District, Household, Role, Season, Slip,
+    CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, Batch, Case, CaseCategory,
+    CaseCounter, CaseEvent, CaseLink, CaseLinkKind, CaseStatus, District, Household, Role, Season, Slip,
     Supplier, Town, User,
 )
 from subsidy.policy.seasons import active_season

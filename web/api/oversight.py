@@ -13,7 +13,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
-from subsidy.models import Case, Role
+from subsidy.models import Case
 from subsidy.oversight import cases
 from web.api import API, MAX_INT, RowId
 from web.deps import CurrentUser, DbSession
