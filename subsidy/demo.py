@@ -101,6 +101,7 @@ def load(session: Session, *, households_per_village: int = HOUSEHOLDS_PER_VILLA
         name=f"泰山区2021年散煤清洁化治理（{starts_on.year}—{ends_on.year}采暖季）", code="21",
         starts_on=starts_on, ends_on=ends_on, notice_days=0, cap_coal_kg=3000, cap_stoves=1,
         stove_once_ever=True, rates=seasons.flat_rates(300_00, 400_00), funds=[("city", 5000), ("district", 5000)],
+        hotline="0538-12345",
     )
     season = seasons.save_policy(session, None, policy)
     seasons.activate(session, None, season)

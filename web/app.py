@@ -27,9 +27,9 @@ from web.security import SecurityHeaders
 # Each area's module exposes `controllers`; adding an area is adding its name here.
 AREAS = [
     "web.pages.accounts", "web.pages.home", "web.pages.system", "web.pages.policy", "web.pages.registry",
-    "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports",
+    "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports", "web.pages.oversight",
     "web.api.accounts", "web.api.policy", "web.api.registry", "web.api.supply", "web.api.sales",
-    "web.api.settlement", "web.api.reports",
+    "web.api.settlement", "web.api.reports", "web.api.oversight",
 ]
 
 

@@ -27,6 +27,8 @@ SEASON_READERS = DISTRICT
 ADMINS = (Role.ADMIN,)
 REGION_EDITORS = (Role.ADMIN, Role.DRC)
 AUDIT_READERS = (Role.ADMIN, Role.AUDITOR)
+CASE_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # cases (投诉举报): the town its own town's
+CASE_WRITERS = (Role.TOWN, Role.DRC)
 
 
 def requires(*roles: Role):

@@ -36,6 +36,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("月度汇总", "/summaries", guards.SUMMARY_READERS),
     ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
+    ("投诉举报", "/cases", guards.CASE_READERS),
     ("采暖季政策", "/seasons", guards.SEASON_READERS),
     ("用户管理", "/admin/users", guards.ADMINS),
     ("区划管理", "/admin/regions", guards.REGION_EDITORS),

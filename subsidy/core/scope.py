@@ -25,7 +25,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from subsidy.core.errors import NotFound
 from subsidy.rules.idnumbers import mask_account, mask_id_number, mask_phone
 from subsidy.models import (
-    AuditEntry, Batch, Contract, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
+    AuditEntry, Batch, Case, Contract, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
     User, Village,
 )
 
@@ -68,6 +68,7 @@ class Scope:
                 (Settlement, false()),
                 (Contract, false()),
                 (Batch, false()),
+                (Case, false()),
             ]
         elif role == Role.TOWN:
             my_villages = select(Village.id).where(Village.town_id == self.town_id)
@@ -81,6 +82,8 @@ class Scope:
                 (Summary, Summary.town_id == self.town_id),
                 (Settlement, false()),
                 (Contract, Contract.town_id == self.town_id),
+                # A town handles its own town's cases; the bureau's (town_id NULL) and other towns' are not found.
+                (Case, Case.town_id == self.town_id),
             ]
         elif role == Role.SUPPLIER:
             my_towns = select(Contract.town_id).where(Contract.supplier_id == self.supplier_id)
@@ -97,6 +100,7 @@ class Scope:
                 (Slip, Slip.supplier_id == self.supplier_id),
                 (Summary, Summary.supplier_id == self.supplier_id),
                 (Settlement, Settlement.supplier_id == self.supplier_id),
+                (Case, false()),
             ]
         # Users see themselves; the audit log is for the auditor and the administrator.
         if role != Role.AUDITOR:

@@ -16,6 +16,7 @@ from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
+from subsidy.models.oversight import Case, CaseCounter, CaseEvent, CaseLink
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -23,4 +24,5 @@ __all__ = [
     "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
+    "Case", "CaseCounter", "CaseEvent", "CaseLink",
 ]

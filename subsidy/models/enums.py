@@ -149,3 +149,60 @@ COPY_OF_OFFICE = {Role.TOWN: 3, Role.DRC: 4, Role.FINANCE: 5}
 def check_in(column: str, enum: type[StrEnum]) -> str:
     """SQL text of a CHECK constraint limiting a column to an enum's values."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in enum)})"
+
+
+class CaseChannel(StrEnum):
+    HOTLINE = "hotline"
+    WALK_IN = "walk_in"
+    ONLINE = "online"
+    CALLBACK = "callback"
+    INSPECTION = "inspection"
+    SYSTEM = "system"
+
+
+CASE_CHANNEL_LABELS = {
+    CaseChannel.HOTLINE: "热线", CaseChannel.WALK_IN: "来访", CaseChannel.ONLINE: "网上",
+    CaseChannel.CALLBACK: "回访", CaseChannel.INSPECTION: "抽检", CaseChannel.SYSTEM: "系统预警",
+}
+
+
+class CaseCategory(StrEnum):
+    QUALITY = "quality"
+    SHORT_WEIGHT = "short_weight"
+    PRICE = "price"
+    IMPERSONATION = "impersonation"
+    BAN_ZONE = "ban_zone"
+    SERVICE = "service"
+    OTHER = "other"
+
+
+CASE_CATEGORY_LABELS = {
+    CaseCategory.QUALITY: "劣质煤", CaseCategory.SHORT_WEIGHT: "短斤少两", CaseCategory.PRICE: "价格违规",
+    CaseCategory.IMPERSONATION: "冒领补贴", CaseCategory.BAN_ZONE: "禁煤区售煤", CaseCategory.SERVICE: "服务态度",
+    CaseCategory.OTHER: "其他",
+}
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+CASE_STATUS_LABELS = {CaseStatus.OPEN: "待受理", CaseStatus.IN_PROGRESS: "办理中", CaseStatus.CLOSED: "已办结"}
+
+
+class CaseFinding(StrEnum):
+    TRUE = "true"
+    PARTLY = "partly"
+    FALSE = "false"
+
+
+CASE_FINDING_LABELS = {CaseFinding.TRUE: "属实", CaseFinding.PARTLY: "部分属实", CaseFinding.FALSE: "不属实"}
+
+
+class CaseLinkKind(StrEnum):
+    HOUSEHOLD = "household"
+    SLIP = "slip"
+    SUPPLIER = "supplier"
+    BATCH = "batch"

@@ -32,6 +32,8 @@ class Season(SQLModel, table=True):
     cap_stoves: int = 1  # per household per season
     # One subsidised stove per household across all seasons unless the policy says otherwise.
     stove_once_ever: bool = True
+    # The season's complaint hotline (举报电话), printed on the household's copy of a slip and on the public notice.
+    hotline: str = Field(default="", max_length=32)
     created_at: datetime = created_at_field()
 
 

@@ -15,6 +15,7 @@ from subsidy.models import COAL_PRODUCTS, Category, FundShare, Product, Season, 
 from subsidy.rules.measures import parse_percent_bp, parse_tons_to_kg, parse_yuan
 from subsidy.rules.text import clean_text_into
 
+HOTLINE = re.compile(r"[0-9][0-9 ()（）,，-]*")
 FUND_NAMES = {"province": "省级资金", "city": "市级资金", "district": "区级资金", "town": "街道/镇资金"}
 
 
@@ -104,6 +105,7 @@ class PolicyInput:
     stove_once_ever: bool
     rates: dict[tuple[str, str], list[Tier]]  # (product, category) → tiers
     funds: list[tuple[str, int]]  # (fund, share in basis points)
+    hotline: str = ""  # the complaint hotline (举报电话): digits, with spaces, hyphens, brackets or a comma
 
 
 def validate_policy(policy: PolicyInput) -> dict[str, str]:
@@ -113,6 +115,9 @@ def validate_policy(policy: PolicyInput) -> dict[str, str]:
         errors["code"] = "采暖季代码为1至8位字母或数字，用于销售单号"
     if policy.ends_on < policy.starts_on:
         errors["ends_on"] = "结束日期不能早于开始日期"
+    hotline = clean_text_into(errors, policy.hotline, "hotline", 32, label="举报电话")
+    if hotline and not HOTLINE.fullmatch(hotline):
+        errors["hotline"] = "举报电话只能包含数字、空格、连字符、括号和逗号，如 0538-12345"
     if policy.notice_days < 0 or policy.notice_days > 60:
         errors["notice_days"] = "公示天数应在0至60天之间"
     if policy.cap_coal_kg < 0:
@@ -152,6 +157,7 @@ def save_policy(session: Session, actor, policy: PolicyInput, season: Season | N
     season.starts_on, season.ends_on, season.notice_days = policy.starts_on, policy.ends_on, policy.notice_days
     season.cap_coal_kg, season.cap_stoves, season.stove_once_ever = (
         policy.cap_coal_kg, policy.cap_stoves, policy.stove_once_ever)
+    season.hotline = policy.hotline.strip()
     session.flush()
     session.execute(delete(SubsidyRate).where(SubsidyRate.season_id == season.id))
     session.execute(delete(FundShare).where(FundShare.season_id == season.id))
@@ -222,7 +228,7 @@ def policy_form(session: Session, season: Season | None) -> dict[str, str]:
     form = {"name": season.name, "code": season.code, "starts_on": season.starts_on.isoformat(),
             "ends_on": season.ends_on.isoformat(), "notice_days": str(season.notice_days),
             "cap_coal": _tons_text(season.cap_coal_kg), "cap_stoves": str(season.cap_stoves),
-            "stove_once_ever": "1" if season.stove_once_ever else ""}
+            "stove_once_ever": "1" if season.stove_once_ever else "", "hotline": season.hotline}
     for (product, category), tiers in rate_table(session, season.id).items():
         form[f"rate_{product}_{category}"] = format_rate(tiers)
     for share in funds_of(session, season.id):
@@ -285,7 +291,7 @@ def policy_from_form(form: dict) -> PolicyInput:
     policy = PolicyInput(name=str(form.get("name") or ""), code=str(form.get("code") or "").strip(),
                          starts_on=starts_on, ends_on=ends_on, notice_days=notice_days, cap_coal_kg=cap_coal_kg,
                          cap_stoves=cap_stoves, stove_once_ever=bool(form.get("stove_once_ever")), rates=rates,
-                         funds=funds)
+                         funds=funds, hotline=str(form.get("hotline") or ""))
     for key, reason in validate_policy(policy).items():
         key = "cap_coal" if key == "cap_coal_kg" else key
         errors.setdefault(key, reason)

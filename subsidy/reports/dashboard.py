@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from subsidy.accounts import throttle
 from subsidy.core import clock
 from subsidy.models import (
-    Batch, Household, Notice, Registration, RegistrationStatus, Role, Settlement, SettlementStatus, Slip, SlipScan,
+    Batch, Case, CaseStatus, Household, Notice, Registration, RegistrationStatus, Role, Settlement, SettlementStatus, Slip, SlipScan,
     SlipStatus, Summary, SummaryStatus, User,
 )
 from subsidy.models.enums import COPY_OF_OFFICE
+from subsidy.oversight import cases
 from subsidy.policy.seasons import active_season_or_none
 
 
@@ -61,6 +62,10 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
         unscanned = select(Slip.id).where(Slip.status == SlipStatus.ISSUED, ~select(SlipScan.id).where(
             SlipScan.slip_id == Slip.id, SlipScan.copy_no == copy).exists())
         items.append(Waiting("本单位尚未扫码登记的销售单联", _count(session, unscanned), "/scans/missing"))
+    if role in (Role.TOWN, Role.DRC):
+        items.append(Waiting("逾期未办结的投诉举报案件", cases.overdue_count(session), "/cases?overdue=1", urgent=True))
+        items.append(Waiting("待受理的投诉举报案件", _count(session, select(Case.id).where(
+            Case.status == CaseStatus.OPEN)), "/cases?status=open"))
     if role == Role.FINANCE:
         items.append(Waiting("待结算的月度汇总", _count(session, select(Summary.id).where(
             Summary.status == SummaryStatus.FINANCE_APPROVED, Summary.settlement_id.is_(None))), "/settlements",

@@ -28,8 +28,9 @@ ALLOWED = {
     "sales": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.registry", "subsidy.supply",
               "subsidy.settlement.summaries", "subsidy.models"},
     "settlement": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.models"},
+    "oversight": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.models"},
     "reports": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.registry",
-                "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.models"},
+                "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.models"},
     "cli": {"subsidy"},
     "demo": {"subsidy"},
 }

@@ -17,7 +17,7 @@ from subsidy.rules.text import clean_text
 from subsidy.policy import regions
 from subsidy.supply import batches
 from subsidy.core.errors import NotFound, Refused, SubsidyError
-from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role
+from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role, Season
 from subsidy.rules.measures import parse_tons_to_kg
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, discard, is_number, page_number, refused
@@ -249,7 +249,8 @@ def print_template(session, user, number: str, paper: str | None, layout: str | 
     svgs = {c: barcodes.barcode_svg(numbers.copy_code(v.slip.number, c)) for c in COPIES}
     return Template("print/slip.html", context={
         "v": v, "copies": COPIES, "svgs": svgs, "paper": "a4" if paper == "a4" else "form",
-        "layout": "continuous" if layout == "continuous" else "copies"})
+        "layout": "continuous" if layout == "continuous" else "copies",
+        "hotline": session.get(Season, v.slip.season_id).hotline})
 
 
 controllers = [SlipPages]

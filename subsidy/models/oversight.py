@@ -1,0 +1,85 @@
+"""Cases (投诉举报与问题线索): the case, what it concerns, every step of its life, and the counter of its numbers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from subsidy.models.base import created_at_field
+from subsidy.models.enums import CaseCategory, CaseChannel, CaseFinding, CaseLinkKind, CaseStatus, check_in
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last sequence number of a season's cases, taken by a conditional update in the opening transaction (the
+    row stays locked until commit on PostgreSQL), so numbers are unique and gapless per season."""
+
+    __tablename__ = "case_counter"
+
+    season_id: int = Field(foreign_key="season.id", primary_key=True)
+    last_seq: int = 0
+
+
+class Case(SQLModel, table=True):
+    """A complaint, tip or finding. Never deleted: a closed case is reopened, its history kept in `case_event`.
+    `town_id` None: assigned to the bureau. `finding`/`outcome` hold the last closing's result."""
+
+    __tablename__ = "oversight_case"
+    __table_args__ = (
+        UniqueConstraint("season_id", "seq"),
+        CheckConstraint(check_in("status", CaseStatus), name="status"),
+        CheckConstraint(check_in("channel", CaseChannel), name="channel"),
+        CheckConstraint(check_in("category", CaseCategory), name="category"),
+        CheckConstraint(f"finding = '' OR {check_in('finding', CaseFinding)}", name="finding"),
+        CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_has_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)  # TS-21A-0001: district, season, sequence
+    season_id: int = Field(foreign_key="season.id", index=True)
+    seq: int
+    channel: str = Field(max_length=16)
+    category: str = Field(max_length=16, index=True)
+    description: str = Field(sa_type=Text)
+    town_id: int | None = Field(default=None, foreign_key="town.id", index=True)
+    status: str = Field(default=CaseStatus.OPEN, max_length=16, index=True)
+    deadline: date
+    finding: str = Field(default="", max_length=8)
+    outcome: str = Field(default="", sa_type=Text)
+    opened_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+    closed_at: datetime | None = None
+
+
+class CaseLink(SQLModel, table=True):
+    """What a case concerns: a household, a slip, a supplier or a batch (any, several or none)."""
+
+    __tablename__ = "case_link"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "target_id"),
+        CheckConstraint(check_in("kind", CaseLinkKind), name="kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="oversight_case.id", index=True)
+    kind: str = Field(max_length=16)
+    target_id: int
+    label: str = Field(default="", max_length=64)  # as shown: the slip's number, the supplier's name, ...
+
+
+class CaseEvent(SQLModel, table=True):
+    """One step of a case: who, when, from which state to which, and the comment."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="oversight_case.id", index=True)
+    at: datetime = created_at_field()
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    username: str = Field(default="system", max_length=64)
+    role: str = Field(default="", max_length=16)
+    action: str = Field(max_length=16)  # open, accept, close, reopen, comment
+    from_status: str = Field(default="", max_length=16)
+    to_status: str = Field(max_length=16)
+    comment: str = Field(default="", sa_type=Text)

@@ -1,0 +1,148 @@
+"""Cases in the JSON API (CONTRACT.md, "Oversight"): open, list, read, close; accept and reopen besides.
+
+Scope is the session's (a town's API sees its own town's cases; another's is 404); the guards keep finance and the
+auditor to reading.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel, Field
+
+from subsidy.models import Case
+from subsidy.oversight import cases
+from web.api import API, MAX_INT, RowId
+from web.deps import CurrentUser, DbSession
+from web.guards import CASE_READERS, CASE_WRITERS, requires
+
+
+class CaseIn(BaseModel):
+    channel: str
+    category: str
+    description: str
+    household_id: RowId | None = None
+    slip_number: str | None = Field(default=None, max_length=64)
+    supplier_id: RowId | None = None
+    batch_id: RowId | None = None
+    town_id: RowId | None = None
+    comment: str = ""
+
+
+class CloseIn(BaseModel):
+    outcome: str
+    finding: str
+    comment: str = ""
+
+
+class CommentIn(BaseModel):
+    comment: str = ""
+
+
+class EventOut(BaseModel):
+    at: datetime
+    username: str
+    role: str
+    action: str
+    from_status: str
+    to_status: str
+    comment: str
+
+
+class LinkOut(BaseModel):
+    kind: str
+    target_id: int
+    label: str
+
+
+class CaseOut(BaseModel):
+    id: int
+    number: str
+    status: str
+    channel: str
+    category: str
+    description: str
+    town_id: int | None
+    deadline: date
+    overdue: bool
+    finding: str
+    outcome: str
+    created_at: datetime
+    closed_at: datetime | None
+    links: list[LinkOut] = []
+    history: list[EventOut] = []
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    total: int
+    page: int
+    per_page: int
+
+
+def case_out(case: Case, links=(), history=()) -> CaseOut:
+    return CaseOut(**{k: getattr(case, k) for k in CaseOut.model_fields if k not in ("overdue", "links", "history")},
+                   overdue=cases.is_overdue(case),
+                   links=[LinkOut(kind=x.kind, target_id=x.target_id, label=x.label) for x in links],
+                   history=[EventOut(**{k: getattr(e, k) for k in EventOut.model_fields}) for e in history])
+
+
+def _full(session, case: Case) -> CaseOut:
+    v = cases.view(session, case.id)
+    return case_out(v.case, v.links, v.history)
+
+
+PER_PAGE = 50
+
+
+class CasesApi(Controller):
+    path = API + "/cases"
+    tags = ["oversight"]
+
+    @post("/", sync_to_thread=True, guards=[requires(*CASE_WRITERS)], status_code=201)
+    def open(self, session: DbSession, user: CurrentUser, data: JSONBody[CaseIn]) -> CaseOut:
+        """201 with the new case, `status: "open"`; a town's case is its own town's, the bureau's without
+        `town_id` stays with the bureau. A link outside the caller's scope is 422 naming its field."""
+        case = cases.open_case(session, user, **data.model_dump())
+        return _full(session, case)
+
+    @get("/", sync_to_thread=True, guards=[requires(*CASE_READERS)])
+    def index(self, session: DbSession, status: FromQuery[str | None] = None,
+              category: FromQuery[str | None] = None,
+              town_id: Annotated[int | None, Field(ge=0, le=MAX_INT)] = None,
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1) -> CasePage:
+        """Cases in the caller's scope, newest first, 50 a page, each with its links and history; `town_id=0`:
+        the bureau's own."""
+        items, total = cases.list_cases(session, status=status, category=category, town_id=town_id, page=page,
+                                        per_page=PER_PAGE)
+        ids = [c.id for c in items]
+        links, history = cases.links_of(session, ids), cases.histories(session, ids)
+        return CasePage(items=[case_out(c, links[c.id], history[c.id]) for c in items], total=total, page=page,
+                        per_page=PER_PAGE)
+
+    @get("/{case_id:int}", sync_to_thread=True, guards=[requires(*CASE_READERS)])
+    def show(self, session: DbSession, case_id: FromPath[int]) -> CaseOut:
+        v = cases.view(session, case_id)
+        return case_out(v.case, v.links, v.history)
+
+    @post("/{case_id:int}/accept", sync_to_thread=True, guards=[requires(*CASE_WRITERS)], status_code=200)
+    def accept(self, session: DbSession, user: CurrentUser, case_id: FromPath[int],
+               data: JSONBody[CommentIn | None] = None) -> CaseOut:
+        return _full(session, cases.accept(session, user, case_id, comment=data.comment if data else ""))
+
+    @post("/{case_id:int}/close", sync_to_thread=True, guards=[requires(*CASE_WRITERS)], status_code=200)
+    def close(self, session: DbSession, user: CurrentUser, case_id: FromPath[int], data: JSONBody[CloseIn]) -> CaseOut:
+        """200 `status: "closed"`; 409 when it is closed already."""
+        return _full(session, cases.close(session, user, case_id, finding=data.finding, outcome=data.outcome,
+                                          comment=data.comment))
+
+    @post("/{case_id:int}/reopen", sync_to_thread=True, guards=[requires(*CASE_WRITERS)], status_code=200)
+    def reopen(self, session: DbSession, user: CurrentUser, case_id: FromPath[int],
+               data: JSONBody[CommentIn]) -> CaseOut:
+        return _full(session, cases.reopen(session, user, case_id, comment=data.comment))
+
+
+controllers = [CasesApi]

@@ -1,0 +1,135 @@
+"""Pages of cases (投诉举报与问题线索): the list (filters, overdue marked), the new-case form, a case with its history
+and the actions the viewer may take (accept, close with the finding, reopen)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from subsidy.core.errors import Refused
+from subsidy.models import (
+    CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, CASE_STATUS_LABELS, Role, Supplier, Town, User,
+)
+from subsidy.oversight import cases
+from web.deps import CurrentUser, DbSession
+from web.forms import FORM, discard, is_number
+from web.guards import CASE_READERS, CASE_WRITERS, requires
+
+PER_PAGE = 50
+LABELS = {"CHANNELS": CASE_CHANNEL_LABELS, "CATEGORIES": CASE_CATEGORY_LABELS, "STATUSES": CASE_STATUS_LABELS,
+          "FINDINGS": CASE_FINDING_LABELS, "ACTIONS": cases.ACTION_LABELS}
+
+
+def _go(url: str) -> Redirect:
+    return Redirect(quote(url, safe="/?=&-"), status_code=303)
+
+
+def _towns(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Town.id, Town.name).order_by(Town.id)).all())
+
+
+def _id(form: dict, key: str) -> int | None:
+    """An optional id typed or chosen in a form; not a number is refused by its field."""
+    raw = str(form.get(key) or "").strip()
+    if not raw:
+        return None
+    if not is_number(raw):
+        raise Refused("请填写正确的编号", field=key)
+    return int(raw)
+
+
+def _form_context(session: Session, user: User, form: dict) -> dict[str, Any]:
+    suppliers = session.execute(select(Supplier.id, Supplier.name).order_by(Supplier.name)).all()
+    return {"form": form, "towns": _towns(session), "suppliers": suppliers, **LABELS}
+
+
+class CasePages(Controller):
+    path = "/cases"
+    include_in_schema = False
+    guards = [requires(*CASE_READERS)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str | None] = None,
+              category: FromQuery[str | None] = None, town_id: FromQuery[str | None] = None,
+              overdue: FromQuery[str | None] = None, page: FromQuery[int | None] = None) -> Template:
+        page = min(max(1, page or 1), 10**9)
+        town = int(town_id) if town_id and is_number(town_id) else None
+        status = status if status in CASE_STATUS_LABELS else None
+        category = category if category in CASE_CATEGORY_LABELS else None
+        items, total = cases.list_cases(session, status=status, category=category, town_id=town,
+                                        overdue=bool(overdue), page=page, per_page=PER_PAGE)
+        query = f"?status={status or ''}&category={category or ''}&town_id={town_id or ''}&overdue={overdue or ''}&"
+        return Template("cases/index.html", context={
+            "cases": items, "total": total, "page": page, "per_page": PER_PAGE, "query": query,
+            "status": status or "", "category": category or "", "town_id": town, "overdue": bool(overdue),
+            "towns": _towns(session), "is_overdue": cases.is_overdue,
+            "can_open": user.role in CASE_WRITERS, **LABELS})
+
+    @get("/new", sync_to_thread=True, guards=[requires(*CASE_WRITERS)])
+    def new(self, session: DbSession, user: CurrentUser, household_id: FromQuery[str | None] = None,
+            slip_number: FromQuery[str | None] = None) -> Template:
+        form = {"household_id": household_id or "", "slip_number": slip_number or ""}
+        return Template("cases/new.html", context=_form_context(session, user, form))
+
+    @post("/", sync_to_thread=True, guards=[requires(*CASE_WRITERS)])
+    def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
+        try:
+            case = cases.open_case(
+                session, user, channel=form.get("channel", ""), category=form.get("category", ""),
+                description=form.get("description", ""), household_id=_id(form, "household_id"),
+                slip_number=form.get("slip_number") or None, supplier_id=_id(form, "supplier_id"),
+                batch_id=_id(form, "batch_id"),
+                town_id=_id(form, "town_id") if user.role != Role.TOWN else None)
+        except Refused as error:
+            discard(session)
+            return Template("cases/new.html", status_code=422, context=_form_context(session, user, form) | {
+                "error": error, "errors": error.errors})
+        return _go(f"/cases/{case.id}?notice=已登记案件 {case.number}")
+
+    @get("/{case_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, case_id: FromPath[int],
+             notice: FromQuery[str | None] = None) -> Template:
+        return Template("cases/show.html", context=self._show(session, user, case_id) | {"notice": notice})
+
+    def _show(self, session: Session, user: User, case_id: int) -> dict[str, Any]:
+        v = cases.view(session, case_id)
+        return {"v": v, "case": v.case, "actions": cases.allowed_actions(user, v.case), "form": {}, "errors": {},
+                **LABELS}
+
+    def _act(self, session: Session, user: User, case_id: int, work, notice: str) -> Template | Redirect:
+        try:
+            work()
+        except Refused as error:
+            discard(session)
+            return Template("cases/show.html", status_code=422, context=self._show(session, user, case_id) | {
+                "error": error, "errors": error.errors})
+        return _go(f"/cases/{case_id}?notice={notice}")
+
+    @post("/{case_id:int}/accept", sync_to_thread=True, guards=[requires(*CASE_WRITERS)])
+    def accept(self, session: DbSession, user: CurrentUser, case_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Template | Redirect:
+        return self._act(session, user, case_id, lambda: cases.accept(
+            session, user, case_id, comment=str(data.get("comment", ""))), "已受理")
+
+    @post("/{case_id:int}/close", sync_to_thread=True, guards=[requires(*CASE_WRITERS)])
+    def close(self, session: DbSession, user: CurrentUser, case_id: FromPath[int],
+              data: Annotated[dict, FORM]) -> Template | Redirect:
+        return self._act(session, user, case_id, lambda: cases.close(
+            session, user, case_id, finding=str(data.get("finding", "")), outcome=str(data.get("outcome", ""))),
+            "已办结")
+
+    @post("/{case_id:int}/reopen", sync_to_thread=True, guards=[requires(*CASE_WRITERS)])
+    def reopen(self, session: DbSession, user: CurrentUser, case_id: FromPath[int],
+               data: Annotated[dict, FORM]) -> Template | Redirect:
+        return self._act(session, user, case_id, lambda: cases.reopen(
+            session, user, case_id, comment=str(data.get("comment", ""))), "已重新办理")
+
+
+controllers = [CasePages]
