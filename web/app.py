@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from litestar import Litestar, get
+from litestar.datastructures import State
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -20,14 +21,15 @@ from subsidy.core.settings import PROJECT_ROOT, get_settings
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
 from web.deps import RetryWrites, provide_reader, provide_session, provide_user
+from web.pages.public import PublicCache
 from web.security import SecurityHeaders
 
 # Each area's module exposes `controllers`; adding an area is adding its name here.
 AREAS = [
     "web.pages.accounts", "web.pages.home", "web.pages.system", "web.pages.policy", "web.pages.registry",
-    "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports",
+    "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports", "web.pages.public",
     "web.api.accounts", "web.api.policy", "web.api.registry", "web.api.supply", "web.api.sales",
-    "web.api.settlement", "web.api.reports",
+    "web.api.settlement", "web.api.reports", "web.api.public",
 ]
 
 
@@ -130,7 +132,8 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         dependencies={"session": Provide(provide_session), "reader": Provide(provide_reader), "user": Provide(provide_user, sync_to_thread=False)},
         middleware=[AuthenticationMiddleware(), RetryWrites()],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_samesite="lax",
-                               exclude=["^/api/"]),  # a pattern: anchored, or "/x/api/" would pass unchecked
+                               exclude=["^/api/", "^/public$"]),  # patterns: anchored, or "/x/api/" would pass unchecked;
+        # /public sets no CSRF cookie: a cookie on an answer that proxies may keep would be shared
         template_config=templating.template_config(),
         exception_handlers=errors.HANDLERS,
         openapi_config=OpenAPIConfig(
@@ -142,6 +145,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         lifespan=[_audit_sealer, _upload_purger],
         request_max_body_size=settings.upload_max_bytes,
         debug=False,
+        state=State({"public_cache": PublicCache()}),  # web/pages/public.py: the public page's cache
     )
     app.asgi_handler = SecurityHeaders(app.asgi_handler)
     return app
