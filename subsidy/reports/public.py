@@ -8,7 +8,7 @@ that failed), and the villages in a ban zone or a clean-only zone. No household,
 supplier contact is ever read here: nothing personal can reach the page, masked or not. Seasons other than the
 chosen one are not read beyond their names (for the season chooser).
 
-Six statements whatever the size of the district (no query per supplier or per batch), on the read-only session
+Five statements whatever the size of the district (no query per supplier or per batch), on the read-only session
 the caller gives. The web layer caches the rendered answer per season (web/pages/public.py).
 """
 
