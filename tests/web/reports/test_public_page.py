@@ -164,3 +164,13 @@ def test_the_public_read_takes_a_fixed_number_of_statements(engine, demo):
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(d.batches) >= 7 and len(d.suppliers) == 3
     assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 5
+
+
+def test_without_an_active_season_the_page_is_not_found_and_a_crowd_still_reads_once(engine, app, anonymous):
+    with db.transaction(engine) as s:
+        s.execute(sa.update(Season).values(is_active=False))
+    loads = app.state.public_cache.loads
+    for _ in range(3):
+        answer = anonymous.get("/public")
+        assert answer.status_code == 404 and answer.headers["cache-control"] == "no-store"
+    assert app.state.public_cache.loads == loads + 1
