@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from litestar import Litestar, get
+from litestar.datastructures import State
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -22,14 +23,16 @@ from subsidy.core.vault import VaultError
 from web import errors, templating
 from web.auth import AuthenticationMiddleware
 from web.deps import RetryWrites, provide_reader, provide_session, provide_user
+from web.pages.public import PublicCache
 from web.security import SecurityHeaders
 
 # Each area's module exposes `controllers`; adding an area is adding its name here.
 AREAS = [
     "web.pages.accounts", "web.pages.home", "web.pages.system", "web.pages.policy", "web.pages.registry",
     "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports", "web.pages.oversight",
+    "web.pages.public",
     "web.api.accounts", "web.api.policy", "web.api.registry", "web.api.supply", "web.api.sales",
-    "web.api.settlement", "web.api.reports", "web.api.oversight",
+    "web.api.settlement", "web.api.reports", "web.api.oversight", "web.api.public",
 ]
 
 
@@ -138,7 +141,8 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         dependencies={"session": Provide(provide_session), "reader": Provide(provide_reader), "user": Provide(provide_user, sync_to_thread=False)},
         middleware=[AuthenticationMiddleware(), RetryWrites()],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_samesite="lax",
-                               exclude=["^/api/"]),  # a pattern: anchored, or "/x/api/" would pass unchecked
+                               exclude=["^/api/", "^/public$"]),  # patterns: anchored, or "/x/api/" would pass unchecked;
+        # /public sets no CSRF cookie: a cookie on an answer that proxies may keep would be shared
         template_config=templating.template_config(),
         exception_handlers=errors.HANDLERS,
         # Strict JSON types in every API body, once for all routes (web/api/__init__.py).
@@ -152,6 +156,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
         lifespan=[_audit_sealer, _upload_purger],
         request_max_body_size=settings.upload_max_bytes,
         debug=False,
+        state=State({"public_cache": PublicCache()}),  # web/pages/public.py: the public page's cache
     )
     app.asgi_handler = SecurityHeaders(app.asgi_handler)
     return app

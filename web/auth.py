@@ -27,6 +27,9 @@ from subsidy.models import User
 
 SESSION_COOKIE = "subsidy_session"
 PUBLIC_PREFIXES = ("/login", "/static/", "/schema", "/api/v1/auth/token", "/healthz", "/favicon.ico")
+# The public page and its JSON (web/pages/public.py): anyone, and the caller is not even looked up, because the
+# answer is the same for everyone and served from a cache (exact paths: nothing under them is public).
+PUBLIC_PATHS = ("/public", "/api/v1/public")
 PASSWORD_CHANGE_ALLOWED = ("/password", "/logout", "/static/")
 
 
@@ -59,6 +62,11 @@ class AuthenticationMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         path = scope["path"]
+        if path in PUBLIC_PATHS:
+            scope["user"] = None
+            scope["auth"] = None
+            await next_app(scope, receive, send)
+            return
         headers = dict(scope.get("headers") or [])
         bearer = None
         if is_api(path):

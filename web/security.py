@@ -1,8 +1,11 @@
 """Headers every answer carries, so that a browser does not keep, frame, sniff or script what the server did not mean.
 
-- `Cache-Control: no-store` on everything but `/static/`: pages and API answers carry whole ID numbers and phones
-  for the roles that see them, and spreadsheets carry them too; none of it may stay in a browser's or a proxy's cache
-  on a shared office computer.
+- `Cache-Control: no-store` on everything but `/static/` and the public page: pages and API answers carry whole ID
+  numbers and phones for the roles that see them, and spreadsheets carry them too; none of it may stay in a browser's
+  or a proxy's cache on a shared office computer. The one exception: a successful answer of `/public` or
+  `/api/v1/public` (exactly those paths) carries `Cache-Control: public, max-age=60`, so that browsers and proxies
+  share the load of a crowd. They hold no personal data (subsidy/reports/public.py reads none) and are the same for
+  every caller (web/pages/public.py); their errors stay no-store.
 - `Content-Security-Policy`: scripts only from this server's `/static/` (no inline script, no `on…=` attribute:
   `tests/web/test_security_headers.py` holds the templates to that), no plugins, no framing, forms post only here.
   Inline `style` stays allowed: the print layouts size the five copies with it, and a style cannot run code.
@@ -29,6 +32,8 @@ _ALWAYS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 _NO_STORE = (b"cache-control", b"no-store")
+PUBLIC_PATHS = frozenset({"/public", "/api/v1/public"})
+_PUBLIC = (b"cache-control", b"public, max-age=60")  # web/pages/public.py: TTL_SECONDS
 
 
 _NOT_FOUND = json.dumps({"detail": "页面或记录不存在", "status_code": 404}, ensure_ascii=False).encode()
@@ -52,6 +57,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         cacheable = scope["path"].startswith("/static/")
+        public = scope["path"] in PUBLIC_PATHS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -59,9 +65,9 @@ class SecurityHeaders:
                 given = {name.lower() for name, _ in headers}
                 added = [h for h in _ALWAYS if h[0] not in given]
                 if not cacheable:
-                    # Replaces whatever a handler said: nothing but static files may be kept.
+                    # Replaces whatever a handler said: nothing but static files and the public page may be kept.
                     headers = [h for h in headers if h[0].lower() != b"cache-control"]
-                    added.append(_NO_STORE)
+                    added.append(_PUBLIC if public and message["status"] == 200 else _NO_STORE)
                 message["headers"] = [*headers, *added]
             await send(message)
 
