@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import clock
 from subsidy.core.errors import NotFound
 from subsidy.models import Batch, Contract, Season, SubsidyRate, Supplier, Town, Village, Zone
+from subsidy.oversight import cases
 from subsidy.supply import batches as batch_rules
 
 
@@ -81,6 +82,13 @@ class ZoneVillage:
     zone: str
 
 
+@dataclass(frozen=True)
+class MonthCases:
+    month: str  # "YYYY-MM", China time
+    received: int
+    closed: int
+
+
 @dataclass
 class Disclosure:
     season: SeasonRef
@@ -92,6 +100,8 @@ class Disclosure:
     batches: list[PublicBatch]
     ban: list[ZoneVillage]
     clean_only: list[ZoneVillage]
+    hotline: str              # the season's complaint line (举报电话), as printed on the household's copy
+    cases: list[MonthCases]   # cases received and closed per month: counts only
     generated_at: object  # an aware datetime: when this was read (the cache serves it up to its TTL afterwards)
 
 
@@ -146,4 +156,5 @@ def disclosure(session: Session, season_id: int | None = None) -> Disclosure:
         season=_ref(season), seasons=[_ref(s) for s in all_seasons], cap_coal_kg=season.cap_coal_kg,
         cap_stoves=season.cap_stoves, rates=rates, suppliers=list(suppliers.values()), batches=found,
         ban=[z for z in zones if z.zone == Zone.BAN], clean_only=[z for z in zones if z.zone == Zone.CLEAN_ONLY],
+        hotline=season.hotline or "", cases=[MonthCases(*row) for row in cases.monthly_counts(session, season.id)],
         generated_at=clock.now())

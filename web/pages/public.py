@@ -103,7 +103,8 @@ async def cached_body(request: Request, kind: str, season_id: str | None,
 
 
 def as_json(d: public.Disclosure) -> dict:
-    """The JSON of CONTRACT.md, "Oversight": `rates`, `caps`, `suppliers`, `batches`, `zones`."""
+    """The JSON of CONTRACT.md, "Oversight": `rates`, `caps`, `suppliers`, `batches`, `zones`, `hotline`, and the
+    case counts per month (`cases`: month, received, closed)."""
     def season(s: public.SeasonRef) -> dict:
         return {"id": s.id, "code": s.code, "name": s.name, "starts_on": s.starts_on.isoformat(),
                 "ends_on": s.ends_on.isoformat(), "active": s.is_active}
@@ -122,6 +123,8 @@ def as_json(d: public.Disclosure) -> dict:
                      "passed": b.passed, "failed_reasons": list(b.failed_reasons)} for b in d.batches],
         "zones": {"ban": [{"town": z.town, "village": z.village} for z in d.ban],
                   "clean_only": [{"town": z.town, "village": z.village} for z in d.clean_only]},
+        "hotline": d.hotline,
+        "cases": [asdict(c) for c in d.cases],
         "generated_at": d.generated_at.isoformat(),
     }
 

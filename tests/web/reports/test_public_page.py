@@ -85,6 +85,21 @@ def test_the_json_has_the_contracts_shape(anonymous):
     assert set(body["zones"]["ban"][0]) == {"town", "village"}
 
 
+def test_the_hotline_and_the_cases_received_and_closed_each_month_are_published_as_counts_only(engine, anonymous):
+    from subsidy.core import clock
+    from subsidy.oversight import cases
+
+    with db.transaction(engine) as s:
+        for description in ("煤块发热量不足，烧不旺", "送货少了一百斤"):
+            cases.open_case(s, None, channel="system", category="quality", description=description)
+    month = clock.local(clock.now()).strftime("%Y-%m")
+    body = anonymous.get("/api/v1/public").json()
+    assert body["hotline"] == "0538-12345"
+    assert body["cases"] == [{"month": month, "received": 2, "closed": 0}]
+    page = anonymous.get("/public").text
+    assert "0538-12345" in page and "烧不旺" not in page and "一百斤" not in page
+
+
 def test_only_the_active_season_is_shown_unless_a_past_one_is_chosen(engine, anonymous):
     with db.transaction(engine) as s:
         past = make_season(s, name="2020—2021采暖季", code="20", starts_on="2020-11-01", ends_on="2021-03-31",
@@ -163,7 +178,7 @@ def test_the_public_read_takes_a_fixed_number_of_statements(engine, demo):
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(d.batches) >= 7 and len(d.suppliers) == 3
-    assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 5
+    assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 6  # the case counts too
 
 
 def test_without_an_active_season_the_page_is_not_found_and_a_crowd_still_reads_once(engine, app, anonymous):
