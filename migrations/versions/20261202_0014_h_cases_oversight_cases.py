@@ -99,8 +99,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('season', schema=None) as batch_op:
-        batch_op.drop_column('hotline')
+    # A plain DROP COLUMN, on SQLite (3.35+) too: batch mode would rebuild season, and its DROP TABLE is refused by
+    # the foreign keys of everything that refers to a season. The column is in no index or constraint.
+    op.execute("ALTER TABLE season DROP COLUMN hotline")
 
     with op.batch_alter_table('case_link', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_link_case_id'))

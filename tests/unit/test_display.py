@@ -97,7 +97,8 @@ def test_the_ledger_filters_group_kilograms_and_give_whole_days(render):
 # Decided once per role (DESIGN.md invariant 5): the registry's keepers see the numbers whole on every kind of record
 # they can open, everybody else nowhere; the public notice is masked for all.
 KEEPERS = {Role.VILLAGE, Role.TOWN}
-SEES_WHOLE = {Record.HOUSEHOLD: KEEPERS, Record.SLIP: KEEPERS, Record.LISTING: KEEPERS, Record.NOTICE: set()}
+SEES_WHOLE = {Record.HOUSEHOLD: KEEPERS, Record.SLIP: KEEPERS, Record.LISTING: KEEPERS, Record.NOTICE: set(),
+              Record.LOG: set()}
 
 
 @pytest.mark.parametrize("record", list(Record))

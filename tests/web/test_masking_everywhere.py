@@ -36,7 +36,7 @@ def sold(engine, api_as):
     ID number, phone)."""
     rid, id_number = approved(engine)
     coal_a = api_as("coal-a")
-    number = issue(coal_a, rid).json()["number"]
+    number = issue(coal_a, (rid, id_number)).json()["number"]
     from subsidy.core import clock
     from subsidy.rules.months import month_of
     (summary,) = coal_a.post("/api/v1/summaries", json={"month": month_of(clock.today())}).json()

@@ -67,29 +67,33 @@ def test_nothing_ticked_is_refused(client_as, noticed):
 
 def test_a_stale_summary_in_a_chosen_set_refuses_the_set(client_as, engine):
     from subsidy.models import Summary
+    from tests.factories.settlement import allow_early
     from tests.web.settlement.test_settlement_pages import month, seen, seen_in_queue, sell, summary_ids
 
     sell(engine, villages=("dongguan", "yingxi"))
     coal_a = client_as("coal-a")
     built = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
     assert len(built) == 2
+    allow_early(engine, *built)
     for summary_id in built:
         coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
     for town_name in ("caiyuan", "daimiao"):
         town = client_as(town_name)
         for summary_id in summary_ids(town.get("/summaries").text):
-            town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": seen(town, summary_id)})
+            town.submit(f"/summaries/{summary_id}/approve", {"comment": "同意", "seen": seen(town, summary_id),
+                                                                  "confirmed": "1"})
     drc = client_as("drc")
     first, second = built
     shown = {i: seen_in_queue(drc, i) for i in built}
     count, _, rest = shown[second].partition(":")
     stale = {**shown, second: f"{int(count) + 1}:{rest}"}  # the list showed other figures for one (a slip since)
     response = drc.submit("/summaries/approve-many", {"ids": [str(first), str(second)],
-                                                      **{f"seen-{i}": v for i, v in stale.items()}})
+                                                      **{f"seen-{i}": v for i, v in stale.items()}, "confirmed": "1"})
     assert response.status_code == 409
     with db.transaction(engine) as s:
         assert {s.get(Summary, i).status for i in built} == {"town_approved"}  # neither moved on
-    response = drc.submit("/summaries/approve-many", {"ids": [str(first)], f"seen-{first}": shown[first]})
+    response = drc.submit("/summaries/approve-many", {"ids": [str(first)], f"seen-{first}": shown[first],
+                                                      "confirmed": "1"})
     assert "已审核通过1张" in response.text
     with db.transaction(engine) as s:
         assert [s.get(Summary, i).status for i in built] == ["drc_approved", "town_approved"]

@@ -49,8 +49,7 @@ def test_a_town_opens_accepts_closes_and_reopens_a_case_on_the_pages(client_as, 
 def test_a_case_opened_from_a_slip_links_it_and_the_slip_page_offers_it(client_as, api_as, engine):
     from tests.web.sales.test_slips import approved, issue
 
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    number = issue(api_as("coal-a"), approved(engine)).json()["number"]
     town = client_as("caiyuan")
     assert f'href="/cases/new?slip_number={number}"' in town.get(f"/slips/{number}").text
     form = town.get(f"/cases/new?slip_number={number}").text

@@ -21,8 +21,7 @@ def _set_hotline(engine, hotline):
 
 def test_the_hotline_is_on_the_households_copy_only_and_on_the_notice(engine, client_as, api_as):
     _set_hotline(engine, "0538-96677")
-    rid, _ = approved(engine)
-    number = issue(api_as("coal-a"), rid).json()["number"]
+    number = issue(api_as("coal-a"), approved(engine)).json()["number"]
     printed = client_as("coal-a").get(f"/slips/{number}/print").text
     assert printed.count("0538-96677") == 1
     copy2 = printed.split('data-copy="2"')[1].split('data-copy="3"')[0]
