@@ -121,7 +121,10 @@ def add_suppliers(c: sa.Connection, codes: tuple[str, ...]) -> None:
             "credit_code": make_credit_code(f"91370902MA3D{n:04d}X"[:17])}
         new_id = c.execute(sa.insert(supplier_t).values(row).returning(supplier_t.c.id)).scalar_one()
         for table in (contract_t, batch_t, user_t):
-            rows = c.execute(sa.select(table).where(table.c.supplier_id == model["id"])).mappings().all()
+            query = sa.select(table).where(table.c.supplier_id == model["id"])
+            if table is user_t:  # the account coal-a itself: the demo has a second clerk there (coal-a2)
+                query = query.where(user_t.c.username == "coal-a")
+            rows = c.execute(query).mappings().all()
             for old in rows:
                 copy = {k: v for k, v in old.items() if k != "id"} | {"supplier_id": new_id}
                 if table is user_t:
