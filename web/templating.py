@@ -49,6 +49,7 @@ MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("销售", ("/slips/new", "/slips", "/scans", "/batches", "/ledger", "/suppliers", "/contracts")),
     ("结算", ("/summaries", "/settlements")),
     ("报表", ("/reports/progress",)),
+    ("监督", ("/cases",)),
     ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
 ]
 

@@ -205,7 +205,10 @@ def open_case(session: Session, user: User | None, *, channel: str, category: st
 
 # --- handling --------------------------------------------------------------------------------------------------------
 
-def _move(session: Session, user: User | None, case_id: int, action: str, comment: str, **values) -> Case:
+def _move(session: Session, user: User | None, case_id: int, action: str, comment: str,
+          **values) -> tuple[Case, dict]:
+    """The step `action` with its event row; the case and its snapshot before, for the caller's audit entry (each
+    caller names its action as a literal: tests/unit/test_audit_census.py reads them)."""
     _require_writer(user)
     case = get_or_404(session, Case, case_id)
     before = audit.snapshot(case)
@@ -221,14 +224,15 @@ def _move(session: Session, user: User | None, case_id: int, action: str, commen
     from_status = case.status
     session.refresh(case)
     _event(session, case, user, action, from_status, to, comment)
-    audit.record(session, user, f"case.{action}", case, before=before)
-    return case
+    return case, before
 
 
 def accept(session: Session, user: User | None, case_id: int, *, comment: str = "") -> Case:
     """open → in_progress: the town or the bureau takes the case up."""
     comment = clean_text(comment, "comment", COMMENT_MAX, label="办理意见")
-    return _move(session, user, case_id, "accept", comment)
+    case, before = _move(session, user, case_id, "accept", comment)
+    audit.record(session, user, "case.accepted", case, before=before)
+    return case
 
 
 def close(session: Session, user: User | None, case_id: int, *, finding: str, outcome: str,
@@ -238,14 +242,18 @@ def close(session: Session, user: User | None, case_id: int, *, finding: str, ou
     finding = _choice(finding, CASE_FINDING_LABELS, "finding", "核查结论")
     outcome = clean_text(outcome, "outcome", COMMENT_MAX, label="处理结果", required=True)
     comment = clean_text(comment, "comment", COMMENT_MAX, label="办理意见")
-    return _move(session, user, case_id, "close", comment or outcome, finding=finding, outcome=outcome,
-                 closed_at=clock.now())
+    case, before = _move(session, user, case_id, "close", comment or outcome, finding=finding, outcome=outcome,
+                         closed_at=clock.now())
+    audit.record(session, user, "case.closed", case, before=before)
+    return case
 
 
 def reopen(session: Session, user: User | None, case_id: int, *, comment: str) -> Case:
     """closed → in_progress again, with the reason; the finding of the earlier closing stays in the history."""
     comment = clean_text(comment, "comment", COMMENT_MAX, label="重新办理的原因", required=True)
-    return _move(session, user, case_id, "reopen", comment, finding="", outcome="", closed_at=None)
+    case, before = _move(session, user, case_id, "reopen", comment, finding="", outcome="", closed_at=None)
+    audit.record(session, user, "case.reopened", case, before=before)
+    return case
 
 
 def allowed_actions(user: User, case: Case) -> list[str]:

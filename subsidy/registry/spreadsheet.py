@@ -368,14 +368,7 @@ def _chunks(rows: list[_Row], start: int = 0) -> Iterator[tuple[int, list[_Row]]
 
 def import_rows(session: Session, actor, rows: Iterable[tuple], *, season: Season | None = None) -> ImportResult:
     """Import an iterable of row tuples, the header first, in the caller's transaction. Does not commit."""
-    parsed = parse(session, actor, rows, season=season)
-    result = parsed.result
-    for _, chunk in _chunks(parsed.rows):
-        plan = _plan_chunk(session, parsed.season, chunk)
-        _apply(session, actor, parsed.season, plan)
-        _tally(result, plan)
-    result.refused.sort(key=lambda e: e.row)
-    return result
+    return write_parsed(session, actor, parse(session, actor, rows, season=season))
 
 
 @dataclass

@@ -71,7 +71,7 @@ def test_a_case_walks_open_in_progress_closed_and_reopened_keeping_every_step(as
     actions = s.execute(select(AuditEntry.action).where(AuditEntry.entity == "oversight_case",
                                                          AuditEntry.entity_id == str(case.id))
                         .order_by(AuditEntry.id).execution_options(unscoped=True)).scalars().all()
-    assert actions == ["case.opened", "case.accept", "case.close", "case.reopen"]
+    assert actions == ["case.opened", "case.accepted", "case.closed", "case.reopened"]
 
 
 def test_closing_a_closed_case_is_a_conflict_and_changes_nothing(as_user):
