@@ -39,33 +39,40 @@ AREAS = [
 log = logging.getLogger("subsidy.web")
 
 
-@asynccontextmanager
-async def _audit_sealer(_app):
-    """Seal the audit log every few seconds while the server runs (subsidy/core/audit.py). Every process runs the
-    loop; on PostgreSQL an advisory lock lets one of them seal at a time, on SQLite the write lock does."""
-    seconds = get_settings().audit_seal_seconds
-    stop = anyio.Event()
-
-    async def loop() -> None:
-        while not stop.is_set():
-            with anyio.move_on_after(seconds):
-                await stop.wait()
-            if stop.is_set():
-                return
-            try:
-                await anyio.to_thread.run_sync(audit.seal_pending)
-            except Exception as error:  # noqa: BLE001 - the next round tries again; nothing is lost meanwhile
-                log.warning("audit seal failed (%s); the next round picks the entries up", type(error).__name__)
-
-    if seconds <= 0:
-        yield
-        return
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(loop)
-        try:
+def _every(setting: str, work, failure: str, *, at_start: bool):
+    """A lifespan that runs `work` in a worker thread every `Settings.<setting>` seconds while the server runs (0:
+    never), first at start when `at_start`; a failed round is logged by its error's class alone (never a bound
+    parameter) and the next round tries again."""
+    @asynccontextmanager
+    async def lifespan(_app):
+        seconds = getattr(get_settings(), setting)
+        if seconds <= 0:
             yield
-        finally:
-            stop.set()
+            return
+        stop = anyio.Event()
+
+        async def loop() -> None:
+            wait = not at_start
+            while not stop.is_set():
+                if wait:
+                    with anyio.move_on_after(seconds):
+                        await stop.wait()
+                    if stop.is_set():
+                        return
+                wait = True
+                try:
+                    await anyio.to_thread.run_sync(work)
+                except Exception as error:  # noqa: BLE001 - the next round tries again
+                    log.warning(failure, type(error).__name__)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(loop)
+            try:
+                yield
+            finally:
+                stop.set()
+
+    return lifespan
 
 
 def purge_uploads_once() -> int:
@@ -76,30 +83,13 @@ def purge_uploads_once() -> int:
         return spreadsheet.purge_uploads(session)
 
 
-@asynccontextmanager
-async def _upload_purger(_app):
-    """Purge stored uploads older than a day every `upload_purge_seconds` while the server runs (0: never)."""
-    seconds = get_settings().upload_purge_seconds
-    if seconds <= 0:
-        yield
-        return
-    stop = anyio.Event()
-
-    async def loop() -> None:
-        while not stop.is_set():
-            try:
-                await anyio.to_thread.run_sync(purge_uploads_once)
-            except Exception as error:  # noqa: BLE001 - the next round tries again
-                log.warning("upload purge failed (%s); the next round tries again", type(error).__name__)
-            with anyio.move_on_after(seconds):
-                await stop.wait()
-
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(loop)
-        try:
-            yield
-        finally:
-            stop.set()
+# Seal the audit log every few seconds (subsidy/core/audit.py). Every process runs the loop; on PostgreSQL an advisory
+# lock lets one of them seal at a time, on SQLite the write lock does. Nothing is lost by a failed round.
+_audit_sealer = _every("audit_seal_seconds", lambda: audit.seal_pending(),
+                       "audit seal failed (%s); the next round picks the entries up", at_start=False)
+# Purge stored uploads older than a day, at start and then every `upload_purge_seconds`.
+_upload_purger = _every("upload_purge_seconds", lambda: purge_uploads_once(),
+                        "upload purge failed (%s); the next round tries again", at_start=True)
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
