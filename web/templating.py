@@ -191,7 +191,7 @@ def configure(engine: Engine) -> None:
     })
     env.globals.update({
         "menu_for": menu_for,
-        "PAGE_SIZES": paging.PAGE_SIZES,
+        "PAGE_SIZES": paging.PAGE_SIZES, "MAX_PAGE": paging.MAX_PAGE,
         "ROLE_LABELS": ROLE_LABELS, "ZONE_LABELS": ZONE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS,
         "PRODUCT_LABELS": PRODUCT_LABELS,
     })

@@ -1,17 +1,47 @@
-"""Lists a page at a time: the page sizes a user may choose and the sort orders a list allows.
+"""Lists a page at a time, at a cost that does not grow with the table: the page sizes a user may choose, the sort
+orders a list allows, keyset pages (cursors) and capped counts. Every list page and API list reads through `fetch`.
 
 A sort key comes from the URL (`?sort=number`, `?sort=-issued_on` for descending). Each list names the keys it
-allows and the column each sorts by (indexed columns only: a sorted page must not sort the whole table); any other
-key is ignored and the list keeps its default order, so a hand-edited URL cannot make the page fail or sort on an
-unindexed column. The row id breaks ties in the same direction, so a page boundary is stable.
+allows and the column each sorts by (indexed columns only, each with an index ending in the row id: a sorted page
+must not sort the whole table); any other key is ignored and the list keeps its default order, so a hand-edited URL
+cannot make the page fail or sort on an unindexed column. The row id breaks ties in the same direction, so a page
+boundary is stable. Sort columns are NOT NULL (a row value comparison with a NULL matches nothing).
+
+A page is reached either by a cursor, the sort key values of the row it follows (`after`) or precedes (`before`),
+which the database finds by the index whatever the page's depth (rows inserted meanwhile neither repeat nor vanish
+from the pages still to come); or by a page number (OFFSET), bounded by MAX_PAGE, kept for the pager's jump and for
+the API's `page=`. The cursor is opaque to users (base64 of JSON) and only validated, not signed: it carries no
+right, the scope's criteria still apply to every row it can reach, and a value of the wrong type is refused.
+
+Counting all matching rows is the expensive part of a list at a million rows (a parallel sequential scan), so a list
+counts at most COUNT_CAP + 1 of them (`SELECT 1 ... LIMIT 10001`) and says "10,000+" beyond; an exact count is
+computed on request, under a statement timeout on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal, select, text, tuple_
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from subsidy.core.errors import Refused
 
 PAGE_SIZES = (20, 50, 100)
 DEFAULT_PAGE_SIZE = 50
+# Page numbers are OFFSETs: page 1,000 of 100 rows reads 100,000 rows first. Deeper is by cursor only.
+MAX_PAGE = 1000
+# Lists count this many rows at most, and show "10,000+" beyond.
+COUNT_CAP = 10_000
+# How long an exact count on request may take on PostgreSQL before the list says it could not count.
+EXACT_COUNT_TIMEOUT_MS = 3000
 
 
 def page_size(value: int | str | None) -> int:
@@ -32,7 +62,179 @@ def sort_key(value: str | None, allowed: Mapping[str, object], default: str) -> 
 
 def order_by(key: str, allowed: Mapping[str, object], tiebreak) -> list:
     """ORDER BY clauses for an already checked `key` (see sort_key), the `tiebreak` column in the same direction."""
-    column = allowed[key.lstrip("-")]
-    if key.startswith("-"):
-        return [column.desc(), tiebreak.desc()]
-    return [column.asc(), tiebreak.asc()]
+    return Order.of(key, allowed, key, tiebreak).clauses()
+
+
+def page_number(value: int | str | None) -> int:
+    """A page number from a URL or a form: 1 for anything missing or unreadable; above MAX_PAGE refused, pointing to
+    the cursor (a deep OFFSET reads every row before it)."""
+    try:
+        number = int(value) if value not in (None, "") else 1
+    except (TypeError, ValueError):
+        return 1
+    if number > MAX_PAGE:
+        raise Refused(f"页码不能超过 {MAX_PAGE}：更靠后的记录请用“下一页”（接口用 next 游标 after=），或缩小筛选范围",
+                      field="page")
+    return max(1, number)
+
+
+@dataclass(frozen=True)
+class Order:
+    """A list's order: its sort column, the row id that breaks ties, one direction for both."""
+    key: str  # as in the URL: "number", "-issued_on"
+    column: Any
+    tiebreak: Any
+    descending: bool
+
+    @classmethod
+    def of(cls, value: str | None, allowed: Mapping[str, object], default: str, tiebreak) -> "Order":
+        key = sort_key(value, allowed, default)
+        return cls(key, allowed[key.lstrip("-")], tiebreak, key.startswith("-"))
+
+    @property
+    def columns(self) -> list:
+        return [self.column] if self.column is self.tiebreak else [self.column, self.tiebreak]
+
+    def clauses(self, *, reverse: bool = False) -> list:
+        down = self.descending != reverse
+        return [c.desc() if down else c.asc() for c in self.columns]
+
+    def beyond(self, values: list, *, reverse: bool = False):
+        """The rows after the row whose sort key is `values` in this order (before it when `reverse`)."""
+        key = tuple_(*self.columns)
+        bound = tuple_(*[bindparam(None, v, type_=c.type) for c, v in zip(self.columns, values)])
+        return key < bound if self.descending != reverse else key > bound
+
+
+@dataclass
+class Page:
+    """One page of a list. `total` counts the matching rows up to COUNT_CAP; `total_capped` says there are more
+    (the page then shows "10,000+"); `exact_failed` says an exact count was asked for and ran out of time. `page` is
+    the page's number (known by number or carried in the cursor); `next`/`prev` are cursors, None at either end."""
+    items: list
+    per_page: int
+    page: int = 1
+    total: int | None = None
+    total_capped: bool = False
+    exact_failed: bool = False
+    next: str | None = None
+    prev: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are, when the total is known."""
+        if self.total is None or self.total_capped:
+            return None
+        return max(1, (self.total + self.per_page - 1) // self.per_page)
+
+
+def encode_cursor(page: int, values: list) -> str:
+    raw = json.dumps([page, *[v.isoformat() if isinstance(v, (date, datetime)) else v for v in values]],
+                     separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: Order, name: str = "after") -> tuple[int, list]:
+    """The page number and sort key values in `cursor`, each checked against its column's type; anything else is
+    refused by the field `name`."""
+    bad = Refused("翻页位置无效，请回到第一页重新翻页", field=name)
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(raw, list) or len(raw) != len(order.columns) + 1:
+        raise bad
+    page, *values = raw
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise bad
+    try:
+        return page, [_typed(v, c) for v, c in zip(values, order.columns)]
+    except (TypeError, ValueError):
+        raise bad from None
+
+
+def _typed(value, column):
+    kind = column.type.python_type
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(value)
+    if kind is str and not isinstance(value, str):
+        raise TypeError(value)
+    if not isinstance(value, (int, str)) or isinstance(value, bool):
+        raise TypeError(value)
+    return value
+
+
+def _counted(stmt):
+    """`stmt` reduced to SELECT 1 with its FROM and WHERE (and the scope's criteria, added at execution)."""
+    return stmt.with_only_columns(literal(1), maintain_column_froms=True).order_by(None)
+
+
+def capped_count(session: Session, stmt, cap: int = COUNT_CAP) -> int:
+    """How many rows `stmt` matches, counting at most cap + 1 of them (an index range read, not the table)."""
+    return session.execute(select(func.count()).select_from(_counted(stmt).limit(cap + 1).subquery())).scalar_one()
+
+
+def exact_count(session: Session, stmt, *, timeout_ms: int = EXACT_COUNT_TIMEOUT_MS) -> int | None:
+    """How many rows `stmt` matches, or None if PostgreSQL could not count them within `timeout_ms`. The timeout is
+    set in a savepoint, which is always rolled back: SET LOCAL ends with it, and the count wrote nothing."""
+    query = select(func.count()).select_from(_counted(stmt).subquery())
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(query).scalar_one()
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
+        return session.execute(query).scalar_one()
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != "57014":  # query_canceled: the timeout
+            raise
+        return None
+    finally:
+        savepoint.rollback()
+
+
+def fetch(session: Session, stmt, order: Order, *, per_page: int = DEFAULT_PAGE_SIZE, page: int = 1,
+          after: str | None = None, before: str | None = None, count: bool | str = True) -> Page:
+    """A page of `stmt`'s rows in `order`: the page after the cursor `after`, before the cursor `before`, or else
+    page number `page` (bounded by MAX_PAGE). Items are the statement's entities (one per row, or a tuple per row when
+    it selects several). `count`: True a count capped at COUNT_CAP, "exact" an exact one with a time limit, False
+    none (the pager then says only whether there is a next page)."""
+    per_page = page_size(per_page)
+    width = len(stmt.column_descriptions)  # entities and columns as selected (an entity is one)
+    keyed = stmt.add_columns(*[c.label(f"_k{i}") for i, c in enumerate(order.columns)])
+    backwards = False
+    if after or before:
+        number, values = decode_cursor(after or before, order, "after" if after else "before")
+        backwards = not after
+        number = number + 1 if after else max(1, number - 1)
+        query = keyed.where(order.beyond(values, reverse=backwards)).order_by(*order.clauses(reverse=backwards))
+        rows = list(session.execute(query.limit(per_page + 1)))
+    else:
+        number = page_number(page)
+        query = keyed.order_by(*order.clauses()).offset((number - 1) * per_page)
+        rows = list(session.execute(query.limit(per_page + 1)))
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+        if not more:  # back at the start (rows inserted before it since included)
+            number = 1
+    items = [row[0] if width == 1 else tuple(row[:width]) for row in rows]
+    result = Page(items, per_page, number)
+    if rows:
+        first, last = list(rows[0][width:]), list(rows[-1][width:])
+        has_next = more if not backwards else True
+        has_prev = more if backwards else number > 1
+        result.next = encode_cursor(number, last) if has_next else None
+        result.prev = encode_cursor(max(number, 2), first) if has_prev else None
+    if count == "exact":
+        result.total = exact_count(session, stmt)
+        result.exact_failed = result.total is None
+    if count and result.total is None:
+        counted = capped_count(session, stmt)
+        result.total, result.total_capped = min(counted, COUNT_CAP), counted > COUNT_CAP
+    return result

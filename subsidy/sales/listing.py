@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import paging
@@ -72,17 +72,11 @@ def number_prefix(typed: str) -> list:
     return [Slip.number >= typed, Slip.number < typed[:-1] + chr(ord(typed[-1]) + 1)]
 
 
-def list_slips(session: Session, flt: SlipFilter, page: int = 1, *, per_page: int = PER_PAGE,
-               sort: str | None = None) -> tuple[list[Slip], int]:
-    """A page of the slips in scope that pass `flt`, and how many pass. `sort`: a key of SORTS ("-key" descending);
-    any other is ignored (newest first)."""
-    cond = flt.conditions()
-    per_page = paging.page_size(per_page)
-    order = paging.order_by(paging.sort_key(sort, SORTS, DEFAULT_SORT), SORTS, Slip.id)
-    total = session.execute(select(func.count()).select_from(Slip).where(*cond)).scalar_one()
-    rows = list(session.execute(select(Slip).where(*cond).order_by(*order)
-                                .offset((page - 1) * per_page).limit(per_page)).scalars())
-    return rows, total
+def list_slips(session: Session, flt: SlipFilter, *, sort: str | None = None, **page) -> paging.Page:
+    """A page of the slips in scope that pass `flt` (paging.fetch's `page`, `after`, `before`, `per_page`,
+    `count`). `sort`: a key of SORTS ("-key" descending); any other is ignored (newest first)."""
+    order = paging.Order.of(sort, SORTS, DEFAULT_SORT, Slip.id)
+    return paging.fetch(session, select(Slip).where(*flt.conditions()), order, **page)
 
 
 def iter_slips(session: Session, flt: SlipFilter) -> Iterator[Slip]:

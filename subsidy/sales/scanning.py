@@ -10,17 +10,16 @@ lacks.
 from __future__ import annotations
 
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.core.db import is_unique_violation
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.models import (
     COPIES, COPY_OF_OFFICE, Role, Slip, SlipScan, SlipStatus, User,
 )
-from subsidy.sales.listing import PER_PAGE
 from subsidy.rules.numbers import InvalidSlipNumber, parse_copy_code
 
 
@@ -76,14 +75,16 @@ def record_scan(session: Session, *, user: User, code: str) -> tuple[Slip, SlipS
     return slip, scan
 
 
-def missing_copies(session: Session, *, user: User, page: int = 1) -> tuple[list[Slip], int]:
-    """Issued slips in the caller's scope whose copy this office has not recorded yet, oldest first."""
+MISSING_SORTS = {"issued_on": Slip.issued_on, "number": Slip.number}
+
+
+def missing_copies(session: Session, *, user: User, sort: str | None = None, **page) -> paging.Page:
+    """Issued slips in the caller's scope whose copy this office has not recorded yet, oldest first (paging.fetch's
+    keyword arguments)."""
     copy = office_copy(user)
     cond = and_(Slip.status == SlipStatus.ISSUED,
                 ~exists().where(SlipScan.slip_id == Slip.id, SlipScan.copy_no == copy))
-    total = session.execute(select(func.count()).select_from(Slip).where(cond)).scalar_one()
-    rows = list(session.execute(select(Slip).where(cond).order_by(Slip.issued_on, Slip.id)
-                                .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars())
-    return rows, total
+    order = paging.Order.of(sort, MISSING_SORTS, "issued_on", Slip.id)
+    return paging.fetch(session, select(Slip).where(cond), order, **page)
 
 

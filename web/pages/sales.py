@@ -19,8 +19,10 @@ from subsidy.supply import batches
 from subsidy.core.errors import NotFound, Refused, SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role, Season
 from subsidy.rules.measures import parse_tons_to_kg
+from web import lists
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, discard, is_number, page_number, refused
+from web.lists import ListArgs
+from web.forms import FORM, discard, is_number, refused
 from web.guards import SCANNING_OFFICES, SELLERS, SLIP_READERS, requires
 from subsidy.sales import issuing, listing, scanning, slips, voiding
 
@@ -139,21 +141,21 @@ class SlipPages(Controller):
 
     # --- lists ------------------------------------------------------------------------------------------------
     @get("/slips", sync_to_thread=True, guards=[requires(*READERS)])
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
               day: FromQuery[str | None] = None, month: FromQuery[str | None] = None,
               town_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
               household_id: FromQuery[int | None] = None, buyer: FromQuery[str | None] = None,
               number: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
-              per_page: FromQuery[str | None] = None) -> Template:
+              per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
         flt = _filter(day, month, town_id, status, household_id, buyer, number)
-        size = paging.page_size(per_page)
-        sort = paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT)
-        rows, total = listing.list_slips(session, flt, page_number(page), per_page=size, sort=sort)
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        pg = listing.list_slips(session, flt, sort=sort, **args.fetch)
         filters = {"day": day, "month": month, "town_id": town_id, "status": status, "household_id": household_id,
                    "buyer": flt.buyer, "number": flt.number}
-        params = {**filters, "sort": sort, "per_page": size}
         return Template("slips/index.html", context={
-            "rows": rows, "total": total, "page": page_number(page), "per_page": size, "params": params,
+            "pg": pg, "params": lists.params(filters, paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT),
+                                             args),
             "form": {k: (v or "") for k, v in filters.items()},
             "household_id": household_id, "towns": regions.towns(session), "export_query": urlencode(
                 [(k, v) for k, v in filters.items() if v]),
@@ -235,11 +237,15 @@ class SlipPages(Controller):
                         status_code=200)
 
     @get("/scans/missing", sync_to_thread=True, guards=[requires(*OFFICES)])
-    def missing(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None) -> Template:
-        rows, total = scanning.missing_copies(session, user=user, page=page_number(page))
-        return Template("slips/missing.html", context={"rows": rows, "total": total, "page": page_number(page),
-                                                       "per_page": listing.PER_PAGE,
-                                                       "copy": scanning.office_copy(user), "copies": COPIES})
+    def missing(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+                per_page: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
+                after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+                count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        pg = scanning.missing_copies(session, user=user, sort=sort, **args.fetch)
+        return Template("slips/missing.html", context={
+            "pg": pg, "params": lists.params({}, paging.sort_key(sort, scanning.MISSING_SORTS, "issued_on"), args),
+            "copy": scanning.office_copy(user), "copies": COPIES})
 
 
 def print_template(session, user, number: str, paper: str | None, layout: str | None = None) -> Template:
