@@ -203,7 +203,7 @@ def fetch(session: Session, stmt, order: Order, *, per_page: int = DEFAULT_PAGE_
     page number `page` (bounded by MAX_PAGE). Items are the statement's entities (one per row, or a tuple per row when
     it selects several). `count`: True a count capped at COUNT_CAP, "exact" an exact one with a time limit, False
     none (the pager then says only whether there is a next page)."""
-    per_page = page_size(per_page)
+    per_page = min(max(1, int(per_page)), 1000)  # a user's choice is one of PAGE_SIZES (web/lists.py); exports read more
     width = len(stmt.column_descriptions)  # entities and columns as selected (an entity is one)
     keyed = stmt.add_columns(*[c.label(f"_k{i}") for i, c in enumerate(order.columns)])
     backwards = False

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, vault
+from subsidy.core import audit, clock, paging, vault
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused, SubsidyError
 from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_number, validate_phone
@@ -186,15 +186,7 @@ def household(session: Session, household_id: int) -> Household:
     return get_or_404(session, Household, household_id)
 
 
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
+def pages(self) -> int:
         return max(1, (self.total + self.per_page - 1) // self.per_page)
 
 
@@ -222,17 +214,23 @@ def _matching(q: str):
     return or_(*conditions)
 
 
-def list_households(session: Session, *, village_id: int | None = None, q: str = "", page: int = 1) -> Page:
+# The orders the lists of households and registrations may be read in (indexes (village_id, id), (head_name, id);
+# registrations (season_id, village_id, id)).
+HOUSEHOLD_SORTS = {"id": Household.id, "name": Household.head_name}
+REGISTRATION_SORTS = {"village": Registration.village_id, "id": Registration.id}
+
+
+def list_households(session: Session, *, village_id: int | None = None, q: str = "", sort: str | None = None,
+                    **page) -> paging.Page:
+    """A page of the households in scope, of one village or matching `q` (see _matching), by id or by name
+    (paging.fetch's keyword arguments)."""
     stmt = select(Household)
     if village_id:
         stmt = stmt.where(Household.village_id == village_id)
     condition = _matching(q)
     if condition is not None:
         stmt = stmt.where(condition)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    page = max(1, page)
-    items = list(session.execute(stmt.order_by(Household.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars())
-    return Page(items, total, page)
+    return paging.fetch(session, stmt, paging.Order.of(sort, HOUSEHOLD_SORTS, "id", Household.id), **page)
 
 
 def villages_by_id(session: Session, ids) -> dict[int, Village]:
@@ -469,12 +467,13 @@ class RegistrationRow:
 
 
 def list_registrations(session: Session, *, status: str = "", village_id: int | None = None, q: str = "",
-                       page: int = 1, season_id: int | None = None, per_page: int = PER_PAGE) -> Page:
-    """Registrations of the active season in scope, with their households and villages, filtered and paginated."""
+                       season_id: int | None = None, sort: str | None = None, **page) -> paging.Page:
+    """Registrations of the active season in scope, with their households and villages, filtered, a page at a time
+    (paging.fetch's keyword arguments), by village by default."""
     if season_id is None:
         season = seasons.active_season_or_none(session)
         if season is None:
-            return Page([], 0, 1, per_page)
+            return paging.Page([], page.get("per_page", PER_PAGE), total=0)
         season_id = season.id
     stmt = (select(Registration, Household, Village).join(Household, Household.id == Registration.household_id)
             .join(Village, Village.id == Registration.village_id).where(Registration.season_id == season_id))
@@ -487,23 +486,22 @@ def list_registrations(session: Session, *, status: str = "", village_id: int | 
     condition = _matching(q)
     if condition is not None:
         stmt = stmt.where(condition)
-    total = session.execute(select(func.count()).select_from(stmt.with_only_columns(Registration.id).subquery())
-                            ).scalar_one()
-    page = max(1, page)
-    rows = session.execute(stmt.order_by(Registration.village_id, Registration.id).limit(per_page)
-                           .offset((page - 1) * per_page)).all()
-    return Page([RegistrationRow(*row) for row in rows], total, page, per_page)
+    result = paging.fetch(session, stmt, paging.Order.of(sort, REGISTRATION_SORTS, "village", Registration.id),
+                          **page)
+    result.items = [RegistrationRow(*row) for row in result.items]
+    return result
 
 
 def iter_registrations(session: Session, *, status: str = "", village_id: int | None = None, chunk: int = 1000):
-    """Every registration row of the active season in scope (for exports), a chunk at a time."""
-    page = 1
+    """Every registration row of the active season in scope (for exports), a chunk at a time, by cursor."""
+    after = None
     while True:
-        result = list_registrations(session, status=status, village_id=village_id, page=page, per_page=chunk)
+        result = list_registrations(session, status=status, village_id=village_id, per_page=chunk, after=after,
+                                    count=False)
         yield from result.items
-        if page >= result.pages:
+        if result.next is None:
             return
-        page += 1
+        after = result.next
         session.expunge_all()
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.models import (
@@ -162,15 +162,21 @@ def pay(session: Session, *, officer: User, settlement_id: int, reference: str, 
     return statement
 
 
-def list_settlements(session: Session, *, month: str | None = None, status: str | None = None, page: int = 1,
-                     per_page: int = 50) -> list[Settlement]:
+SORTS = {"month": Settlement.month, "id": Settlement.id}  # indexes (month, id) and (supplier_id, month, id)
+DEFAULT_SORT = "-month"
+
+
+def list_settlements(session: Session, *, month: str | None = None, status: str | None = None,
+                     sort: str | None = None, **page) -> paging.Page:
+    """A page of the statements in scope (paging.fetch's keyword arguments), newest month first by default."""
     query = select(Settlement)
     if status:
+        if status not in set(SettlementStatus):
+            raise Refused("状态无效", field="status")
         query = query.where(Settlement.status == status)
     if month:
         query = query.where(Settlement.month == parse_month(month))
-    return list(session.execute(query.order_by(Settlement.month.desc(), Settlement.id.desc())
-                                .offset((max(page, 1) - 1) * per_page).limit(per_page)).scalars())
+    return paging.fetch(session, query, paging.Order.of(sort, SORTS, DEFAULT_SORT, Settlement.id), **page)
 
 
 def statement_lines(session: Session, settlement_id: int) -> tuple[list[SettlementTown], list[SettlementFund]]:

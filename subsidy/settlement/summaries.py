@@ -30,17 +30,17 @@ from datetime import timedelta
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, people
+from subsidy.core import audit, clock, paging, people
 from subsidy.core.db import pg_branch
 from subsidy.accounts import auth
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.models import (
     COPY_OF_OFFICE, Contract, Role, Slip, SlipLine,
-    SlipScan, SlipStatus, Summary, SummaryEvent, SummaryStatus, Supplier, Town, User,
+    SlipScan, SlipStatus, SUMMARY_STATUS_LABELS, Summary, SummaryEvent, SummaryStatus, Supplier, Town, User,
 )
 from subsidy.core.scope import get_or_404
-from subsidy.rules.money import yuan
+from subsidy.rules.money import column_totals, yuan
 from subsidy.rules.months import month_bounds, month_ended, parse_month
 from subsidy.rules.text import clean_text
 
@@ -56,7 +56,8 @@ NEXT = {
 TURN = {status: role for (status, role) in NEXT}
 REVIEWERS = frozenset(TURN.values())
 EDITABLE = (S.DRAFT, S.RETURNED)  # the supplier may rebuild and submit these
-BULK_ROLES = frozenset({Role.DRC, Role.FINANCE})
+# Every reviewer may approve a chosen set of its queue at once (each through `approve`).
+BULK_ROLES = REVIEWERS
 # Who may let a supplier submit a month before it has ended: the summary's first reviewer and the bureau.
 EARLY_ALLOWERS = frozenset({Role.TOWN, Role.DRC})
 
@@ -404,17 +405,60 @@ def approve(session: Session, *, reviewer: User, summary_id: int, comment: str =
     return summary
 
 
-def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], comment: str = "",
-                 seen: dict[int, Figures] | None = None) -> list[Summary]:
-    """Bulk approval for the bureau and finance: all of them, or none (one transaction), each for the figures the
-    list showed (`seen`, by summary id)."""
+@dataclass
+class Chosen:
+    """A chosen set of summaries sorted out for one reviewer: those it is their turn to approve (with the totals of
+    those alone, what the confirmation shows), and the others, each with the reason it will not be approved."""
+    approvable: list[Summary]
+    refused: list[tuple[int, Summary | None, str]]  # (summary id, the summary if in scope, why)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return column_totals(self.approvable, "slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen")
+
+
+@dataclass
+class BatchResult:
+    approved: list[Summary]
+    refused: list[tuple[int, Summary | None, str]]
+
+
+def choose(session: Session, *, reviewer: User, summary_ids: list[int]) -> Chosen:
+    """Sort a chosen set (in the order chosen, each once) into those the reviewer may approve now and the others:
+    out of scope or missing, or not at the reviewer's step of the chain."""
     if Role(reviewer.role) not in BULK_ROLES:
-        raise NotAllowed("只有区发改局和区财政局可以批量审核")
-    if not summary_ids:
-        raise Refused("请选择要审核的汇总表", field="ids")
+        raise NotAllowed("您的角色不参与汇总表审核")
+    ids = list(dict.fromkeys(summary_ids))
+    if not ids:
+        raise Refused("请勾选要审核的汇总表", field="ids")
+    found = {s.id: s for s in session.execute(select(Summary).where(Summary.id.in_(ids))).scalars()}
+    chosen = Chosen([], [])
+    for summary_id in ids:
+        summary = found.get(summary_id)
+        if summary is None:
+            chosen.refused.append((summary_id, None, "不存在或不在您的管辖范围内"))
+        elif TURN.get(summary.status) != reviewer.role:
+            chosen.refused.append((summary_id, summary, f"状态为“{SUMMARY_STATUS_LABELS.get(summary.status, summary.status)}”，"
+                                                        "现在不是您审核的环节"))
+        else:
+            chosen.approvable.append(summary)
+    return chosen
+
+
+def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], comment: str = "",
+                 seen: dict[int, Figures] | None = None) -> BatchResult:
+    """Approve the chosen summaries that are at the reviewer's step, each through `approve` for the figures the list
+    showed (`seen`, by summary id), in the caller's one transaction: one that changed since refuses them all. The
+    others are left as they are and returned with their reasons (see `choose`); none at the reviewer's step is
+    refused."""
+    chosen = choose(session, reviewer=reviewer, summary_ids=summary_ids)
+    if not chosen.approvable:
+        raise Refused("所选汇总表都不在您的审核环节：" + "；".join(f"HZ-{i:06d} {why}" for i, _, why in chosen.refused),
+                      field="ids")
     seen = seen or {}
-    return [approve(session, reviewer=reviewer, summary_id=i, comment=comment, seen=seen.get(i))
-            for i in dict.fromkeys(summary_ids)]
+    approved = [approve(session, reviewer=reviewer, summary_id=s.id, comment=comment, seen=seen.get(s.id))
+                for s in chosen.approvable]
+    return BatchResult(approved, chosen.refused)
 
 
 def return_summary(session: Session, *, reviewer: User, summary_id: int, reason: str) -> Summary:
@@ -485,16 +529,22 @@ def set_aside_slips(session: Session) -> list[Slip]:
 # ----------------------------------------------------------------------------------------------- reading
 
 
+# The orders the list of summaries may be read in (indexes (month, id), (town_id, month, id), (supplier_id, month, id)).
+SORTS = {"month": Summary.month, "id": Summary.id}
+DEFAULT_SORT = "-month"
+
+
 def list_summaries(session: Session, *, month: str | None = None, status: str | None = None,
-                   page: int = 1, per_page: int = 50) -> list[Summary]:
+                   sort: str | None = None, **page) -> paging.Page:
+    """A page of the summaries in scope (paging.fetch's keyword arguments), newest month first by default."""
     query = select(Summary)
     if month:
         query = query.where(Summary.month == parse_month(month))
     if status:
+        if status not in set(SummaryStatus):
+            raise Refused("状态无效", field="status")
         query = query.where(Summary.status == status)
-    query = query.order_by(Summary.month.desc(), Summary.id.desc()).offset((max(page, 1) - 1) * per_page) \
-        .limit(per_page)
-    return list(session.execute(query).scalars())
+    return paging.fetch(session, query, paging.Order.of(sort, SORTS, DEFAULT_SORT, Summary.id), **page)
 
 
 def queue(session: Session, user: User) -> list[Summary]:

@@ -74,3 +74,20 @@ def api_names(model: type | None, errors: dict[str, str]) -> dict[str, str]:
         head, sep, rest = key.partition(".") if "[" not in key.split(".", 1)[0] else key.partition("[")
         renamed[names.get(head, head) + sep + rest] = reason
     return renamed
+
+
+class PageFields(BaseModel):
+    """The paging fields of every list answer beside its `items` (CONTRACT.md: `items`, `total`, `page`): `total`
+    counts up to paging.COUNT_CAP and `total_capped` says there are more; `next`/`prev` are cursors to pass back as
+    `after=`/`before=` (any depth at the same cost); `page=` stays for compatibility, up to paging.MAX_PAGE."""
+    total: int
+    total_capped: bool = False
+    page: int
+    per_page: int
+    next: str | None = None
+    prev: str | None = None
+
+    @classmethod
+    def of(cls, pg) -> dict:
+        return {"total": pg.total or 0, "total_capped": pg.total_capped, "page": pg.page, "per_page": pg.per_page,
+                "next": pg.next, "prev": pg.prev}

@@ -22,6 +22,7 @@ from subsidy.core.errors import NotFound
 from subsidy.models import Role, Settlement, Summary
 from subsidy.core.scope import get_or_404
 from web.api import API, IsoDate, RowId
+from web.lists import ListArgs
 from web.deps import CurrentUser, DbSession
 from web.forms import is_number
 from web.guards import requires
@@ -169,8 +170,14 @@ class SummariesApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*READERS)])
     def index(self, session: DbSession, month: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-              page: FromQuery[int] = 1) -> list[SummaryOut]:
-        return [summary_out(s) for s in summaries.list_summaries(session, month=month, status=status, page=page)]
+              page: FromQuery[int] = 1, after: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None) -> Response:
+        """A page of the summaries in scope (a list, as CONTRACT.md has it); the next page's cursor, if any, is the
+        `X-Next-Cursor` header, to pass back as `after=`. `page=` beyond 1,000 is 422 (use the cursor)."""
+        pg = summaries.list_summaries(session, month=month, status=status, sort=sort,
+                                      **ListArgs.read(page=page, after=after).fetch | {"count": False})
+        return Response([summary_out(s).model_dump(mode="json") for s in pg.items],
+                        headers={"X-Next-Cursor": pg.next} if pg.next else {})
 
     @get("/{key:str}", sync_to_thread=True, guards=[requires(*READERS)])
     def show(self, session: DbSession, user: CurrentUser, key: FromPath[str]) -> Response:

@@ -13,13 +13,15 @@ from litestar.response import Redirect, Template
 
 from subsidy.registry import spreadsheet, households
 from subsidy.policy import seasons
-from subsidy.core import audit_text, people
+from subsidy.core import audit_text, paging, people
 from subsidy.core.errors import Conflict, Refused
 from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
 from subsidy.rules.money import column_totals
 from sqlalchemy import select
+from web import lists
 from web.deps import CurrentUser, DbSession, ReadSession
-from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, as_int, discard, is_number, page_number, refused
+from web.lists import ListArgs
+from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, as_int, discard, is_number, refused
 from web.guards import REGISTRY_READERS, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -57,23 +59,31 @@ class HouseholdPages(Controller):
     path = "/households"
     include_in_schema = False
 
-    def _list(self, session, user, *, village_id=None, q="", page=1, status_code=200, **extra) -> Template:
-        result = households.list_households(session, village_id=village_id, q=q, page=page)
+    def _list(self, session, user, *, village_id=None, q="", args: ListArgs | None = None, sort=None,
+              status_code=200, **extra) -> Template:
+        args = args or ListArgs.read()
+        result = households.list_households(session, village_id=village_id, q=q, sort=sort, **args.fetch)
         return Template("households/list.html", status_code=status_code, context={
             "me": user, "result": result, "villages": _villages(session), "village_id": village_id, "q": q,
+            "params": lists.params({"village_id": village_id, "q": q},
+                                   paging.sort_key(sort, households.HOUSEHOLD_SORTS, "id"), args),
             "village_of": households.villages_by_id(session, {h.village_id for h in result.items}),
             **extra})
 
     @get("/", sync_to_thread=True, guards=[READERS])
     def index(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None,
-              page: FromQuery[int | None] = None) -> Template:
-        return self._list(session, user, village_id=village_id, page=page_number(page))
+              page: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
+              per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        return self._list(session, user, village_id=village_id, args=args, sort=sort)
 
     @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
+        """The search by name, ID number or phone, POSTed (never an ID number in a URL); its pager posts too."""
         village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
-        page = int(data["page"]) if is_number(str(data.get("page", ""))) else 1
-        return self._list(session, user, village_id=village_id, q=str(data.get("q", "")), page=page)
+        return self._list(session, user, village_id=village_id, q=str(data.get("q", "")),
+                          args=ListArgs.of_form(data), sort=data.get("sort"))
 
     @get("/new", sync_to_thread=True, guards=[VILLAGE])
     def new(self, session: DbSession, user: CurrentUser) -> Template:
@@ -216,12 +226,17 @@ class RegistrationPages(Controller):
     path = "/registrations"
     include_in_schema = False
 
-    def _list(self, session, user, *, status="", village_id=None, q="", page=1, status_code=200, **extra) -> Template:
-        result = households.list_registrations(session, status=status, village_id=village_id, q=q, page=page)
+    def _list(self, session, user, *, status="", village_id=None, q="", args: ListArgs | None = None, sort=None,
+              status_code=200, **extra) -> Template:
+        args = args or ListArgs.read()
+        result = households.list_registrations(session, status=status, village_id=village_id, q=q, sort=sort,
+                                               **args.fetch)
         by_village, by_town = households.counts(session)
         villages = _villages(session)
         return Template("households/registrations.html", status_code=status_code, context={
             "me": user, "result": result, "status": status, "village_id": village_id, "q": q,
+            "params": lists.params({"status": status, "village_id": village_id, "q": q},
+                                   paging.sort_key(sort, households.REGISTRATION_SORTS, "village"), args),
             "villages": villages, "village_names": {v.id: v.name for v in villages},
             "deciders": people.people(session, [row.registration.decided_by for row in result.items]),
             "statuses": REGISTRATION_STATUS_LABELS,
@@ -231,20 +246,22 @@ class RegistrationPages(Controller):
 
     @get("/", sync_to_thread=True, guards=[READERS])
     def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
-              village_id: FromQuery[int | None] = None, page: FromQuery[int | None] = None,
-              done: FromQuery[str] = "") -> Template:
+              village_id: FromQuery[int | None] = None, page: FromQuery[str | None] = None,
+              done: FromQuery[str] = "", sort: FromQuery[str | None] = None,
+              per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
         message = DONE.get(done, "")
         if done.startswith("all-") and is_number(done[4:]):
             message = f"已审核通过{int(done[4:])}户。"
-        return self._list(session, user, status=status, village_id=village_id, page=page_number(page),
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        return self._list(session, user, status=status, village_id=village_id, args=args, sort=sort,
                           notice=message)
 
     @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
         village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
-        page = int(data["page"]) if is_number(str(data.get("page", ""))) else 1
         return self._list(session, user, status=str(data.get("status", "")), village_id=village_id,
-                          q=str(data.get("q", "")), page=page)
+                          q=str(data.get("q", "")), args=ListArgs.of_form(data), sort=data.get("sort"))
 
     @get("/counts", sync_to_thread=True, guards=[READERS])
     def counts(self, session: DbSession, user: CurrentUser) -> Template:
@@ -280,7 +297,7 @@ class RegistrationPages(Controller):
             done = households.approve_chosen(session, user, ids)
         except (Conflict, Refused) as error:
             discard(session)
-            return self._list(session, user, status="noticed", page=1, error=error,
+            return self._list(session, user, status="noticed", error=error,
                               status_code=409 if isinstance(error, Conflict) else 422)
         return Redirect(f"/registrations?status=approved&done=all-{len(done)}", status_code=303)
 

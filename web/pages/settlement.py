@@ -12,13 +12,15 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from subsidy.core import clock
+from subsidy.core import clock, paging
 from subsidy.settlement import sheets
 from subsidy.core.errors import Refused
 from subsidy.models import COPIES, COPY_OF_OFFICE, Role, Settlement, SettlementStatus, Summary, User
 from subsidy.core.scope import get_or_404
 from web.api.settlement import xlsx
+from web import lists
 from web.deps import CurrentUser, DbSession
+from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
 from web.guards import SETTLEMENT_READERS, SUMMARY_READERS, requires
 from subsidy.settlement import statements, summaries
@@ -26,7 +28,6 @@ from subsidy.rules import months
 from subsidy.rules.money import column_totals
 
 READERS = SUMMARY_READERS
-PER_PAGE = 50  # summaries and statements per page
 
 
 def _go(url: str) -> Redirect:
@@ -40,14 +41,18 @@ def _ids(data: dict) -> list[int]:
     return [int(x) for x in raw if is_number(str(x))]
 
 
-def _index_context(session: Session, user: User, month: str | None, status: str | None, page: int) -> dict[str, Any]:
+def _index_context(session: Session, user: User, month: str | None, status: str | None,
+                   args: ListArgs, sort: str | None = None) -> dict[str, Any]:
     towns, suppliers = summaries.names(session)
     waiting = summaries.queue(session, user)
+    filters = {"month": month or "", "status": status or ""}
     return {"waiting": waiting, "waiting_total": column_totals(
-        waiting, "slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen"), "summaries": summaries.list_summaries(
-        session, month=month or None, status=status or None, page=page, per_page=PER_PAGE), "per_page": PER_PAGE,
+        waiting, "slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen"),
+        "pg": summaries.list_summaries(session, month=month or None, status=status or None, sort=sort,
+                                       **args.fetch),
+        "params": lists.params(filters, paging.sort_key(sort, summaries.SORTS, summaries.DEFAULT_SORT), args),
         "towns": towns, "suppliers": suppliers,
-        "month": month or "", "status": status or "", "page": page, "this_month": months.month_of(clock.today()),
+        "month": month or "", "status": status or "", "this_month": months.month_of(clock.today()),
         "set_aside": summaries.set_aside_slips(session) if user.role == Role.SUPPLIER else [],
         "can_bulk": user.role in summaries.BULK_ROLES}
 
@@ -81,12 +86,15 @@ class SummaryPages(Controller):
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, month: FromQuery[str | None] = None,
-              status: FromQuery[str | None] = None, page: FromQuery[int] = 1, notice: FromQuery[str | None] = None
-              ) -> Template:
+              status: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
+              notice: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
+              per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         try:
-            context = _index_context(session, user, month, status, max(page, 1))
+            context = _index_context(session, user, month, status, args, sort)
         except Refused as error:
-            context = _index_context(session, user, None, status, 1) | {"error": error}
+            context = _index_context(session, user, None, None, ListArgs.read()) | {"error": error}
         return Template("summaries/index.html", context=context | {"notice": notice})
 
     @post("/build", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
@@ -97,21 +105,32 @@ class SummaryPages(Controller):
         except Refused as error:
             discard(session)
             return Template("summaries/index.html", status_code=422, context=_index_context(
-                session, user, None, None, 1) | {"error": error, "errors": error.errors, "form": data})
+                session, user, None, None, ListArgs.read()) | {"error": error, "errors": error.errors, "form": data})
         if not drafts:
             return _go("/summaries?notice=该月没有尚未汇总的销售单")
         return _go(f"/summaries?month={months.parse_month(month)}&notice=已生成{len(drafts)}张汇总表草稿")
 
-    @post("/approve-many", sync_to_thread=True, guards=[requires(Role.DRC, Role.FINANCE)])
+    @post("/approve-many", sync_to_thread=True, guards=[requires(*summaries.BULK_ROLES)])
     def approve_many(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
+        """A chosen set from the queue: first a confirmation naming the chosen ones that will be approved, their
+        count and totals, their unscanned copies, and the others with the reason each is left; then, confirmed,
+        those approved in one transaction."""
         ids = _ids(data)
         if not data.get("confirmed"):
-            unscanned = _unscanned_of(session, user, ids)
-            if unscanned:
-                return _confirm_approval(session, user, data, ids, unscanned, "/summaries/approve-many")
+            try:
+                chosen = summaries.choose(session, reviewer=user, summary_ids=ids)
+            except Refused as error:
+                return Template("summaries/index.html", status_code=422, context=_index_context(
+                    session, user, None, None, ListArgs.read()) | {"error": error, "errors": error.errors})
+            unscanned = _unscanned_of(session, user, [s.id for s in chosen.approvable])
+            return _confirm_approval(session, user, data, [s.id for s in chosen.approvable], unscanned,
+                                     "/summaries/approve-many", chosen=chosen)
         done = summaries.approve_many(session, reviewer=user, summary_ids=ids, comment=str(data.get("comment", "")),
                                       seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids})
-        return _go(f"/summaries?notice=已审核通过{len(done)}张汇总表")
+        notice = f"已审核通过{len(done.approved)}张汇总表"
+        if done.refused:
+            notice += "；未审核：" + "；".join(f"HZ-{i:06d} {why}" for i, _, why in done.refused)
+        return _go(f"/summaries?notice={notice}")
 
     @get("/{summary_id:int}", sync_to_thread=True)
     def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
@@ -231,11 +250,11 @@ def _unscanned_of(session: Session, user: User, ids: list[int]) -> dict[int, lis
 
 
 def _confirm_approval(session: Session, user: User, data: dict, ids: list[int], unscanned: dict[int, list],
-                      action: str) -> Template:
+                      action: str, chosen: summaries.Chosen | None = None) -> Template:
     towns, suppliers = summaries.names(session)
-    chosen = [session.get(Summary, i) for i in ids]
+    listed = chosen.approvable if chosen else [s for s in (session.get(Summary, i) for i in ids) if s is not None]
     return Template("summaries/confirm_approve.html", context={
-        "action": action, "summaries": [s for s in chosen if s is not None], "unscanned": unscanned,
+        "action": action, "summaries": listed, "unscanned": unscanned, "chosen": chosen,
         "towns": towns, "suppliers": suppliers, "comment": str(data.get("comment", "")),
         "seen": {i: str(data.get("seen" if action.endswith(f"/{i}/approve") else f"seen-{i}", "")) for i in ids},
         "bulk": action.endswith("approve-many"), "copy": COPIES[COPY_OF_OFFICE[Role(user.role)]][0],
@@ -254,19 +273,30 @@ class SettlementPages(Controller):
     include_in_schema = False
     guards = [requires(*SETTLEMENT_READERS)]
 
-    def _index(self, session, user, status: str | None = None, page: int = 1, **extra) -> dict:
+    def _index(self, session, user, status: str | None = None, args: ListArgs | None = None, month: str | None = None,
+               sort: str | None = None, **extra) -> dict:
         towns, suppliers = summaries.names(session)
-        return {"settlements": statements.list_settlements(session, status=status, page=page, per_page=PER_PAGE),
-                "per_page": PER_PAGE,
-                "suppliers": suppliers, "status": status or "", "page": page,
+        args = args or ListArgs.read()
+        return {"pg": statements.list_settlements(session, status=status or None, month=month or None, sort=sort,
+                                                  **args.fetch),
+                "params": lists.params({"status": status or "", "month": month or ""},
+                                       paging.sort_key(sort, statements.SORTS, statements.DEFAULT_SORT), args),
+                "suppliers": suppliers, "status": status or "", "month": month or "",
                 "ready": statements.ready_to_settle(session) if user.role == Role.FINANCE else [],
                 "is_finance": user.role == Role.FINANCE, **extra}
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, notice: FromQuery[str | None] = None,
-              status: FromQuery[str | None] = None, page: FromQuery[int] = 1) -> Template:
-        return Template("settlements/index.html", context=self._index(session, user, status, max(page, 1),
-                                                                      notice=notice))
+              status: FromQuery[str | None] = None, month: FromQuery[str | None] = None,
+              page: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
+              per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        try:
+            context = self._index(session, user, status, args, month, sort, notice=notice)
+        except Refused as error:
+            context = self._index(session, user, notice=notice, error=error)
+        return Template("settlements/index.html", context=context)
 
     @post("/", sync_to_thread=True, guards=[requires(Role.FINANCE)])
     def settle(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template | Redirect:
