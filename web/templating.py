@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.template.config import TemplateConfig
@@ -151,11 +151,6 @@ def _qs(params: dict, **changes) -> str:
     return urlencode([(k, v) for k, v in merged.items() if v not in (None, "")])
 
 
-def _query_pairs(url: str) -> list[tuple[str, str]]:
-    """`{{ url|query_pairs }}`: the parameters of a URL's query string but `page`, for the pager's jump form."""
-    return [(k, v) for k, v in parse_qsl(url.partition("?")[2], keep_blank_values=False) if k != "page"]
-
-
 def configure(engine: Engine) -> None:
     env = engine.engine
     env.filters.update({
@@ -187,7 +182,6 @@ def configure(engine: Engine) -> None:
         "capitals": lambda fen: yuan_in_capitals(int(fen or 0)),
         "whoami": _whoami,
         "qs": _qs,
-        "query_pairs": _query_pairs,
     })
     env.globals.update({
         "menu_for": menu_for,

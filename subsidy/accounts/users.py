@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.accounts import auth, throttle
 from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.models import Role, Supplier, Town, User, Village
@@ -128,11 +128,21 @@ def unlock(session: Session, actor, user_id: int) -> User:
     return user
 
 
-def users_page(session: Session, page: int = 1, per_page: int = 50) -> tuple[list[User], int]:
-    total = session.execute(select(func.count()).select_from(User)).scalar_one()
-    rows = session.execute(select(User).order_by(User.role, User.username, User.id)
-                           .offset((max(page, 1) - 1) * per_page).limit(per_page)).scalars().all()
-    return list(rows), total
+# The orders the list of users may be read in (username: its unique index; id).
+SORTS = {"username": User.username, "id": User.id}
+
+
+def users_page(session: Session, *, role: str | None = None, active: str | None = None, sort: str | None = None,
+               **page) -> paging.Page:
+    """A page of the accounts (paging.fetch's keyword arguments), of one role, active ("1") or disabled ("0")."""
+    query = select(User)
+    if role:
+        if role not in set(Role):
+            raise Refused("角色无效", field="role")
+        query = query.where(User.role == role)
+    if active in ("0", "1"):
+        query = query.where(User.is_active.is_(active == "1"))
+    return paging.fetch(session, query, paging.Order.of(sort, SORTS, "username", User.id), **page)
 
 
 def scope_labels(session: Session) -> dict[tuple[str, int], str]:

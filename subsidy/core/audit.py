@@ -49,7 +49,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Text, bindparam, cast, event, func, insert, inspect, literal_column, select
 from sqlalchemy.orm import Session
 
-from subsidy.core import clock
+from subsidy.core import clock, paging
 from subsidy.core.settings import AuditKeys, get_settings
 from subsidy.models import AuditEntry, AuditLink, AuditSeal
 from subsidy.rules.idnumbers import mask_id_number, mask_phone
@@ -453,14 +453,12 @@ def _day_start(day: date) -> datetime:
 
 
 def entries_page(session: Session, flt: LogFilter | None = None, *, action: str | None = None,
-                 username: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], int]:
-    """The log newest first (by id), narrowed by `flt` (or by one action or one user's entries)."""
+                 username: str | None = None, **page) -> paging.Page:
+    """A page of the log newest first (by id: the order it was written in), narrowed by `flt` (or by one action or
+    one user's entries); paging.fetch's keyword arguments."""
     flt = flt or LogFilter(action=action or "", who=username or "")
-    conditions = flt.conditions(session)
-    total = session.execute(select(func.count()).select_from(AuditEntry).where(*conditions)).scalar_one()
-    rows = session.execute(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
-                           .offset((max(page, 1) - 1) * per_page).limit(per_page)).scalars().all()
-    return list(rows), total
+    query = select(AuditEntry).where(*flt.conditions(session))
+    return paging.fetch(session, query, paging.Order.of(None, {"id": AuditEntry.id}, "-id", AuditEntry.id), **page)
 
 
 def iter_entries(session: Session, flt: LogFilter, *, limit: int, batch_size: int = 1000):

@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.core.db import is_unique_violation
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
@@ -288,17 +288,18 @@ def _filters(*, status=None, category=None, town_id=None, overdue: bool = False)
     return where
 
 
+# The orders the list of cases may be read in (the primary key; (deadline, id)).
+SORTS = {"id": Case.id, "deadline": Case.deadline}
+DEFAULT_SORT = "-id"
+
+
 def list_cases(session: Session, *, status: str | None = None, category: str | None = None,
-               town_id: int | None = None, overdue: bool = False, page: int = 1,
-               per_page: int = 50) -> tuple[list[Case], int]:
-    """Cases in the session's scope, newest first, one page of them and the count of all; `town_id` 0 is the
-    bureau's own cases. An unknown status or category is refused by its field."""
+               town_id: int | None = None, overdue: bool = False, sort: str | None = None, **page) -> paging.Page:
+    """A page of the cases in the session's scope, newest first by default (paging.fetch's keyword arguments);
+    `town_id` 0 is the bureau's own cases. An unknown status or category is refused by its field."""
     where = _filters(status=status, category=category, town_id=town_id, overdue=overdue)
-    total = session.execute(select(func.count()).select_from(Case).where(*where)).scalar_one()
-    page = min(max(1, page), 10**9)  # a page past the end is empty, never an offset the database overflows on
-    items = list(session.execute(select(Case).where(*where).order_by(Case.id.desc())
-                                 .offset((page - 1) * per_page).limit(per_page)).scalars())
-    return items, total
+    return paging.fetch(session, select(Case).where(*where), paging.Order.of(sort, SORTS, DEFAULT_SORT, Case.id),
+                        **page)
 
 
 def overdue_count(session: Session) -> int:

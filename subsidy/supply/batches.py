@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from subsidy.supply import attachments
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.policy import quality, seasons
 from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Supplier
@@ -114,12 +114,15 @@ class BatchRow:
     supplier_name: str
 
 
+SORTS = {"id": Batch.id}
+
+
 def listing(session: Session, *, supplier_id: int | None = None, product: str | None = None,
-            passed: bool | None = None, season_id: int | None = None, page: int = 1,
-            per_page: int = PER_PAGE) -> tuple[list[BatchRow], int]:
-    """Batches in scope (a supplier sees its own), newest first."""
+            passed: bool | None = None, season_id: int | None = None, sort: str | None = None,
+            **page) -> paging.Page:
+    """A page of the batches in scope (a supplier sees its own), newest first (paging.fetch's keyword arguments);
+    items are BatchRows."""
     q = select(Batch, Supplier.name).join(Supplier, Supplier.id == Batch.supplier_id)
-    count = select(func.count()).select_from(Batch)
     conditions = []
     if supplier_id:
         conditions.append(Batch.supplier_id == supplier_id)
@@ -129,10 +132,9 @@ def listing(session: Session, *, supplier_id: int | None = None, product: str | 
         conditions.append(Batch.passed.is_(passed))
     if season_id:
         conditions.append(Batch.season_id == season_id)
-    q, count = q.where(*conditions), count.where(*conditions)
-    total = session.execute(count).scalar_one()
-    rows = session.execute(q.order_by(Batch.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return [BatchRow(*r) for r in rows], total
+    result = paging.fetch(session, q.where(*conditions), paging.Order.of(sort, SORTS, "-id", Batch.id), **page)
+    result.items = [BatchRow(*r) for r in result.items]
+    return result
 
 
 # --- Stock ---------------------------------------------------------------------------------------------------------

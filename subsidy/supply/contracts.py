@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from subsidy.supply import attachments
-from subsidy.core import audit
+from subsidy.core import audit, paging
 from subsidy.core.errors import Conflict, Refused
 from subsidy.models import PRODUCT_LABELS, Attachment, Contract, Product, Season, Supplier, Town
 from subsidy.rules.measures import parse_yuan
@@ -128,22 +128,25 @@ class ContractRow:
     season_name: str
 
 
+# The orders the list of contracts may be read in: newest first, or by supplier or town (the unique index on
+# (supplier_id, town_id, season_id, product); (town_id, id)).
+SORTS = {"id": Contract.id, "supplier": Contract.supplier_id, "town": Contract.town_id}
+
+
 def listing(session: Session, *, season_id: int | None = None, supplier_id: int | None = None,
-            town_id: int | None = None, page: int = 1, per_page: int = PER_PAGE) -> tuple[list[ContractRow], int]:
-    """Contracts in scope (a supplier its own, a town those in the town)."""
+            town_id: int | None = None, sort: str | None = None, **page) -> paging.Page:
+    """A page of the contracts in scope (a supplier its own, a town those in the town); paging.fetch's keyword
+    arguments; items are ContractRows."""
     q = select(Contract, Supplier.name, Supplier.code, Town.name, Season.name) \
         .join(Supplier, Supplier.id == Contract.supplier_id).join(Town, Town.id == Contract.town_id) \
         .join(Season, Season.id == Contract.season_id)
-    count = select(func.count()).select_from(Contract)
     for column, value in ((Contract.season_id, season_id), (Contract.supplier_id, supplier_id),
                           (Contract.town_id, town_id)):
         if value:
             q = q.where(column == value)
-            count = count.where(column == value)
-    total = session.execute(count).scalar_one()
-    rows = session.execute(q.order_by(Season.starts_on.desc(), Supplier.code, Town.code, Contract.product)
-                           .offset((page - 1) * per_page).limit(per_page)).all()
-    return [ContractRow(*r) for r in rows], total
+    result = paging.fetch(session, q, paging.Order.of(sort, SORTS, "-id", Contract.id), **page)
+    result.items = [ContractRow(*r) for r in result.items]
+    return result
 
 
 @dataclass(frozen=True)

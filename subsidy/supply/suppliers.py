@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit
+from subsidy.core import audit, paging
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.rules.text import clean_text, clean_text_into
 from subsidy.rules.idnumbers import InvalidCreditCode, validate_credit_code, validate_phone
@@ -201,12 +201,15 @@ def get(session: Session, supplier_id: int) -> Supplier:
     return get_or_404(session, Supplier, supplier_id)
 
 
-def listing(session: Session, page: int = 1, per_page: int = PER_PAGE) -> tuple[list[Supplier], int]:
-    """Suppliers in scope (a supplier sees itself), by code."""
-    total = session.execute(select(func.count()).select_from(Supplier)).scalar_one()
-    rows = session.execute(select(Supplier).order_by(Supplier.code).offset((page - 1) * per_page).limit(per_page)
-                           ).scalars().all()
-    return list(rows), total
+SORTS = {"code": Supplier.code, "name": Supplier.name}
+
+
+def listing(session: Session, *, status: str | None = None, sort: str | None = None, **page) -> paging.Page:
+    """A page of the suppliers in scope (a supplier sees itself), by code (paging.fetch's keyword arguments)."""
+    query = select(Supplier)
+    if status:
+        query = query.where(Supplier.status == status)
+    return paging.fetch(session, query, paging.Order.of(sort, SORTS, "code", Supplier.id), **page)
 
 
 def all_in_scope(session: Session) -> list[Supplier]:

@@ -133,6 +133,6 @@ def test_a_search_with_a_control_character_finds_as_without_it(session, demo):
 def test_an_audit_filter_with_a_control_character_finds_as_without_it(session, demo):
     from subsidy.core import audit
 
-    _, total = audit.entries_page(session, username="system")
-    assert audit.entries_page(session, username="system\x00")[1] == total
-    assert audit.entries_page(session, action="\x00")[1] == audit.entries_page(session)[1]
+    total = audit.entries_page(session, username="system").total
+    assert audit.entries_page(session, username="system\x00").total == total
+    assert audit.entries_page(session, action="\x00").total == audit.entries_page(session).total

@@ -15,8 +15,9 @@ from pydantic import BaseModel, Field
 
 from subsidy.models import Case
 from subsidy.oversight import cases
-from web.api import API, MAX_INT, RowId
+from web.api import API, MAX_INT, PageFields, RowId
 from web.deps import CurrentUser, DbSession
+from web.lists import ListArgs
 from web.guards import CASE_READERS, CASE_WRITERS, requires
 
 
@@ -76,11 +77,8 @@ class CaseOut(BaseModel):
     history: list[EventOut] = []
 
 
-class CasePage(BaseModel):
+class CasePage(PageFields):
     items: list[CaseOut]
-    total: int
-    page: int
-    per_page: int
 
 
 def case_out(case: Case, links=(), history=()) -> CaseOut:
@@ -95,7 +93,6 @@ def _full(session, case: Case) -> CaseOut:
     return case_out(v.case, v.links, v.history)
 
 
-PER_PAGE = 50
 
 
 class CasesApi(Controller):
@@ -113,15 +110,16 @@ class CasesApi(Controller):
     def index(self, session: DbSession, status: FromQuery[str | None] = None,
               category: FromQuery[str | None] = None,
               town_id: Annotated[int | None, Field(ge=0, le=MAX_INT)] = None,
-              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1) -> CasePage:
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None) -> CasePage:
         """Cases in the caller's scope, newest first, 50 a page, each with its links and history; `town_id=0`:
         the bureau's own."""
-        items, total = cases.list_cases(session, status=status, category=category, town_id=town_id, page=page,
-                                        per_page=PER_PAGE)
+        pg = cases.list_cases(session, status=status, category=category, town_id=town_id,
+                              **ListArgs.read(page=page, after=after, before=before).fetch)
+        items = pg.items
         ids = [c.id for c in items]
         links, history = cases.links_of(session, ids), cases.histories(session, ids)
-        return CasePage(items=[case_out(c, links[c.id], history[c.id]) for c in items], total=total, page=page,
-                        per_page=PER_PAGE)
+        return CasePage(items=[case_out(c, links[c.id], history[c.id]) for c in items], **PageFields.of(pg))
 
     @get("/{case_id:int}", sync_to_thread=True, guards=[requires(*CASE_READERS)])
     def show(self, session: DbSession, case_id: FromPath[int]) -> CaseOut:

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 from subsidy.registry import spreadsheet, households
 from subsidy.models import Household, Registration, Role
 from subsidy.core.scope import Record, show_id, show_phone
-from web.api import API, MAX_INT, RowId
+from web.api import API, MAX_INT, PageFields, RowId
 from web.deps import CurrentUser, DbSession
+from web.lists import ListArgs
 from web.guards import REGISTRY_READERS, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,17 +60,16 @@ class HouseholdDetail(HouseholdOut):
     registrations: list[RegistrationOut]
 
 
-class HouseholdPage(BaseModel):
+class HouseholdPage(PageFields):
     items: list[HouseholdOut]
-    total: int
-    page: int
-    per_page: int
 
 
 class SearchIn(BaseModel):
     q: str
     village_id: RowId | None = None
     page: int = Field(default=1, ge=1, le=MAX_INT)
+    after: str | None = Field(default=None, max_length=400)  # the `next` cursor of the page before
+    before: str | None = Field(default=None, max_length=400)
 
 
 class RegistrationIn(BaseModel):
@@ -110,8 +110,7 @@ def registration_out(r: Registration) -> RegistrationOut:
 
 
 def _page(user, result) -> HouseholdPage:
-    return HouseholdPage(items=[household_out(user, h) for h in result.items], total=result.total, page=result.page,
-                         per_page=result.per_page)
+    return HouseholdPage(items=[household_out(user, h) for h in result.items], **PageFields.of(result))
 
 
 class HouseholdsApi(Controller):
@@ -127,15 +126,17 @@ class HouseholdsApi(Controller):
 
     @get("/households", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
     def index(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None,
-             page: FromQuery[int] = 1) -> HouseholdPage:
-        """Households in the caller's scope, 50 a page."""
-        return _page(user, households.list_households(session, village_id=village_id, page=page))
+             page: FromQuery[int] = 1, after: FromQuery[str | None] = None,
+             before: FromQuery[str | None] = None) -> HouseholdPage:
+        """Households in the caller's scope, 50 a page; `next`/`prev` cursors as `after=`/`before=`."""
+        return _page(user, households.list_households(session, village_id=village_id,
+                                                      **ListArgs.read(page=page, after=after, before=before).fetch))
 
     @post("/households/search", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: JSONBody[SearchIn]) -> HouseholdPage:
         """Households in scope whose name, ID number or phone matches `q` (POST: never an ID number in a URL)."""
-        return _page(user, households.list_households(session, village_id=data.village_id, q=data.q,
-                                                      page=data.page))
+        return _page(user, households.list_households(session, village_id=data.village_id, q=data.q, **ListArgs.read(
+            page=data.page, after=data.after, before=data.before).fetch))
 
     @get("/households/{household_id:int}", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
     def detail(self, session: DbSession, user: CurrentUser, household_id: FromPath[int]) -> HouseholdDetail:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
@@ -12,7 +12,7 @@ from subsidy.supply import batches, suppliers
 from subsidy.models import Batch, Role
 from web.api import API, Body, IsoDate, Measured
 from web.deps import CurrentUser, DbSession
-from web.forms import page_number
+from web.lists import ListArgs
 from web.guards import requires
 
 
@@ -93,10 +93,14 @@ class SuppliersApi(Controller):
 
     @get("/batches", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
     def list_batches(self, session: DbSession, product: FromQuery[str | None] = None,
-                     passed: FromQuery[bool | None] = None, page: FromQuery[int | None] = None) -> list[BatchOut]:
-        """Batches in scope (a supplier its own), newest first, 50 a page."""
-        rows, _ = batches.listing(session, product=product or None, passed=passed, page=page_number(page))
-        return [batch_out(r.batch) for r in rows]
+                     passed: FromQuery[bool | None] = None, page: FromQuery[int | None] = None,
+                     after: FromQuery[str | None] = None) -> Response:
+        """Batches in scope (a supplier its own), newest first, 50 a page (a list, as before); the next page's cursor,
+        if any, is the `X-Next-Cursor` header, to pass back as `after=`. `page=` beyond 1,000 is 422."""
+        pg = batches.listing(session, product=product or None, passed=passed,
+                             **ListArgs.read(page=page, after=after).fetch | {"count": False})
+        return Response([batch_out(r.batch).model_dump(mode="json") for r in pg.items],
+                        headers={"X-Next-Cursor": pg.next} if pg.next else {})
 
     @get("/batches/{batch_id:int}", sync_to_thread=True,
          guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])

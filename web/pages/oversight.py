@@ -12,16 +12,18 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from subsidy.core import paging
 from subsidy.core.errors import Refused
 from subsidy.models import (
     CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, CASE_STATUS_LABELS, Role, Supplier, Town, User,
 )
 from subsidy.oversight import cases
+from web import lists
 from web.deps import CurrentUser, DbSession
+from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
 from web.guards import CASE_READERS, CASE_WRITERS, requires
 
-PER_PAGE = 50
 LABELS = {"CHANNELS": CASE_CHANNEL_LABELS, "CATEGORIES": CASE_CATEGORY_LABELS, "STATUSES": CASE_STATUS_LABELS,
           "FINDINGS": CASE_FINDING_LABELS, "ACTIONS": cases.ACTION_LABELS}
 
@@ -57,16 +59,19 @@ class CasePages(Controller):
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str | None] = None,
               category: FromQuery[str | None] = None, town_id: FromQuery[str | None] = None,
-              overdue: FromQuery[str | None] = None, page: FromQuery[int | None] = None) -> Template:
-        page = min(max(1, page or 1), 10**9)
+              overdue: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         town = int(town_id) if town_id and is_number(town_id) else None
         status = status if status in CASE_STATUS_LABELS else None
         category = category if category in CASE_CATEGORY_LABELS else None
-        items, total = cases.list_cases(session, status=status, category=category, town_id=town,
-                                        overdue=bool(overdue), page=page, per_page=PER_PAGE)
-        query = f"?status={status or ''}&category={category or ''}&town_id={town_id or ''}&overdue={overdue or ''}&"
+        pg = cases.list_cases(session, status=status, category=category, town_id=town, overdue=bool(overdue),
+                              sort=sort, **args.fetch)
+        filters = {"status": status, "category": category, "town_id": town, "overdue": "1" if overdue else None}
         return Template("cases/index.html", context={
-            "cases": items, "total": total, "page": page, "per_page": PER_PAGE, "query": query,
+            "pg": pg, "params": lists.params(filters, paging.sort_key(sort, cases.SORTS, cases.DEFAULT_SORT), args),
             "status": status or "", "category": category or "", "town_id": town, "overdue": bool(overdue),
             "towns": _towns(session), "is_overdue": cases.is_overdue,
             "can_open": user.role in CASE_WRITERS, **LABELS})

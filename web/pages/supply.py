@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
@@ -16,13 +16,14 @@ from subsidy.supply import attachments, batches, contracts, ledger, suppliers
 from subsidy.policy import quality, regions, seasons
 from subsidy.core import paging
 from subsidy.core.errors import NotFound, Refused
-from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Product, Role, Season, Supplier, Town
+from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, SUPPLIER_STATUS_LABELS, Product, Role, Season, Supplier, Town
 from subsidy.core.settings import get_settings
+from web import lists
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, discard, page_number, refused
+from web.lists import ListArgs
+from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, discard, refused
 from web.guards import CONTRACT_READERS, STOCK_READERS, SUPPLIER_READERS, requires
 
-PER_PAGE = 50
 UPLOAD_LIMIT = get_settings().attachment_max_bytes + 256 * 1024  # the form fields around the file
 
 
@@ -77,12 +78,17 @@ class SuppliersPages(Controller):
     guards = [requires(*SUPPLIER_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
-              saved: FromQuery[int | None] = None) -> Template:
-        page = page_number(page)
-        rows, total = suppliers.listing(session, page)
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+              saved: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        status = status if status in SUPPLIER_STATUS_LABELS else None
+        pg = suppliers.listing(session, status=status, sort=sort, **args.fetch)
         return Template("suppliers/list.html", context={
-            "rows": rows, "total": total, "page": page, "per_page": PER_PAGE, "me": user,
+            "pg": pg, "params": lists.params({"status": status}, paging.sort_key(sort, suppliers.SORTS, "code"), args),
+            "statuses": SUPPLIER_STATUS_LABELS, "me": user,
             "products_label": suppliers.products_label, "notice": "已保存" if saved else None})
 
     @get("/new", sync_to_thread=False, guards=[requires(Role.DRC)])
@@ -105,8 +111,8 @@ class SuppliersPages(Controller):
              saved: FromQuery[int | None] = None) -> Template:
         supplier = suppliers.get(session, supplier_id)
         season = seasons.active_season_or_none(session)
-        rows, _ = contracts.listing(session, supplier_id=supplier.id, season_id=season.id if season else None,
-                                    per_page=200)
+        rows = contracts.listing(session, supplier_id=supplier.id, season_id=season.id if season else None,
+                                 per_page=200, count=False).items
         return Template("suppliers/show.html", context={
             "s": supplier, "me": user, "contracts": rows, "products_label": suppliers.products_label(supplier),
             "notice": "已保存" if saved else None})
@@ -210,17 +216,19 @@ class ContractsPages(Controller):
     guards = [requires(*CONTRACT_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
               season_id: FromQuery[int | None] = None, supplier_id: FromQuery[int | None] = None,
-              town_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None) -> Template:
-        page, size = page_number(page), paging.page_size(per_page)
-        rows, total = contracts.listing(session, season_id=season_id, supplier_id=supplier_id, town_id=town_id,
-                                        page=page, per_page=size)
-        params = {"season_id": season_id, "supplier_id": supplier_id, "town_id": town_id, "per_page": size}
+              town_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        pg = contracts.listing(session, season_id=season_id, supplier_id=supplier_id, town_id=town_id, sort=sort,
+                               **args.fetch)
+        filters = {"season_id": season_id, "supplier_id": supplier_id, "town_id": town_id}
         return Template("suppliers/contracts.html", context={
-            "rows": rows, "total": total, "page": page, "per_page": size, "me": user, "params": params,
-            "filters": {"season_id": season_id or "", "supplier_id": supplier_id or "", "town_id": town_id or ""},
-            "pager_url": f"/contracts?{urlencode([(k, v) for k, v in params.items() if v])}&", **_choices(session)})
+            "pg": pg, "rows": pg.items, "me": user,
+            "params": lists.params(filters, paging.sort_key(sort, contracts.SORTS, "-id"), args),
+            "filters": {k: v or "" for k, v in filters.items()}, **_choices(session)})
 
     @get("/coverage", sync_to_thread=True)
     def coverage(self, session: DbSession, season_id: FromQuery[int | None] = None) -> Template:
@@ -316,21 +324,22 @@ class BatchesPages(Controller):
     guards = [requires(*STOCK_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[int | None] = None,
+    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
               product: FromQuery[str | None] = None, passed: FromQuery[str | None] = None,
-              supplier_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None) -> Template:
-        page, size = page_number(page), paging.page_size(per_page)
+              supplier_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         passed_value = {"1": True, "0": False}.get(passed or "")
-        rows, total = batches.listing(session, product=product or None, passed=passed_value, supplier_id=supplier_id,
-                                      page=page, per_page=size)
-        params = {"product": product, "passed": passed, "supplier_id": supplier_id, "per_page": size}
-        query = urlencode([(k, v) for k, v in params.items() if v])
+        pg = batches.listing(session, product=product or None, passed=passed_value, supplier_id=supplier_id,
+                             sort=sort, **args.fetch)
+        filters = {"product": product, "passed": passed, "supplier_id": supplier_id}
         return Template("suppliers/batches.html", context={
-            "rows": rows, "total": total, "page": page, "per_page": size, "me": user, "params": params,
-            "filters": {"product": product or "", "passed": passed or "", "supplier_id": supplier_id or ""},
+            "pg": pg, "rows": pg.items, "me": user,
+            "params": lists.params(filters, paging.sort_key(sort, batches.SORTS, "-id"), args),
+            "filters": {k: v or "" for k, v in filters.items()},
             "product_options": _coal_options(), "reasons": batches.reasons,
-            "supplier_options": [(s.id, s.name) for s in suppliers.all_in_scope(session)],
-            "pager_url": f"/batches?{query}&" if query else "/batches?"})
+            "supplier_options": [(s.id, s.name) for s in suppliers.all_in_scope(session)]})
 
     @get("/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def new(self, session: DbSession) -> Template:
@@ -378,11 +387,13 @@ class LedgerPages(Controller):
 
     @get("/{supplier_id:int}/{product:str}", sync_to_thread=True)
     def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int], product: FromPath[str],
-             page: FromQuery[int | None] = None) -> Template:
-        book = ledger.build(session, supplier_id, product, page=page_number(page))
+             page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page)
+        book = ledger.build(session, supplier_id, product, page=args.page, per_page=args.per_page)
         return Template("suppliers/ledger.html", context={
-            "book": book, "rows": book.rows, "total": book.row_count, "page": book.page, "per_page": book.per_page,
-            "me": user, "warn_days": ledger.WARN_DAYS})
+            "book": book, "rows": book.rows, "me": user, "warn_days": ledger.WARN_DAYS,
+            "pg": paging.Page(book.rows, book.per_page, book.page, total=book.row_count),
+            "params": lists.params({}, None, args)})
 
     @get("/{supplier_id:int}/{product:str}/xlsx", sync_to_thread=True)
     def xlsx(self, session: DbSession, supplier_id: FromPath[int], product: FromPath[str]) -> Response:

@@ -10,15 +10,16 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from subsidy.core import audit, audit_text, clock
+from subsidy.core import audit, audit_text, clock, paging
 from subsidy.policy import regions
 from subsidy.accounts import users
 from subsidy.models import ROLE_LABELS, ZONE_LABELS, Role
+from web import lists
+from web.lists import ListArgs
 from web.deps import CurrentUser, DbSession
-from web.forms import FORM, REFUSED_OR_DUPLICATE, discard, is_number, page_number, refused
+from web.forms import FORM, REFUSED_OR_DUPLICATE, discard, is_number, refused
 from web.guards import ADMINS, AUDIT_READERS, REGION_EDITORS, requires
 
-PER_PAGE = 50
 NOTICES = {
     "disabled": "已停用该用户，其登录和接口令牌已全部失效。",
     "enabled": "已启用该用户。",
@@ -41,16 +42,24 @@ class UsersController(Controller):
     include_in_schema = False
     guards = [requires(*ADMINS)]
 
-    def _list(self, session, page: int, **context) -> dict:
-        rows, total = users.users_page(session, page, PER_PAGE)
+    def _list(self, session, args: ListArgs | None = None, role: str | None = None, active: str | None = None,
+              sort: str | None = None, **context) -> dict:
+        args = args or ListArgs.read()
+        pg = users.users_page(session, role=role or None, active=active or None, sort=sort, **args.fetch)
         labels = users.scope_labels(session)
-        return {"rows": [(u, users.label_of(labels, u)) for u in rows], "total": total, "page": page,
-                "per_page": PER_PAGE, "locked": users.locks(session, rows), **context}
+        return {"rows": [(u, users.label_of(labels, u)) for u in pg.items], "pg": pg,
+                "params": lists.params({"role": role or "", "active": active or ""},
+                                       paging.sort_key(sort, users.SORTS, "username"), args),
+                "locked": users.locks(session, pg.items), **context}
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, page: FromQuery[int | None] = None,
-              done: FromQuery[str | None] = None) -> Template:
-        return Template("admin/users.html", context=self._list(session, page_number(page),
+    def index(self, session: DbSession, page: FromQuery[str | None] = None, done: FromQuery[str | None] = None,
+              role: FromQuery[str | None] = None, active: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        return Template("admin/users.html", context=self._list(session, args, role, active, sort,
                                                               notice=NOTICES.get(done or "")))
 
     def _new_context(self, session) -> dict:
@@ -95,7 +104,7 @@ class UsersController(Controller):
             work()
         except REFUSED_OR_DUPLICATE as error:
             discard(session)
-            return Template("admin/users.html", context={**self._list(session, 1), "error": error},
+            return Template("admin/users.html", context={**self._list(session), "error": error},
                             status_code=422)
         return Redirect(f"/admin/users?done={done}", status_code=303)
 
@@ -107,7 +116,7 @@ class UsersController(Controller):
             target = users.reset_password(session, user, user_id, password)
         except REFUSED_OR_DUPLICATE as error:
             discard(session)
-            return Template("admin/users.html", context={**self._list(session, 1), "error": error},
+            return Template("admin/users.html", context={**self._list(session), "error": error},
                             status_code=422)
         return Template("admin/password_issued.html", context={
             "subject": target.username, "password": password, "created": False})
@@ -189,24 +198,28 @@ class AuditController(Controller):
                               entity_id=form["entity_id"], since=start, until=end)
         return flt, form, problem
 
-    def _context(self, session, flt: audit.LogFilter, form: dict, page: int, **extra) -> dict:
-        rows, total = audit.entries_page(session, flt, page=page, per_page=PER_PAGE)
+    def _context(self, session, flt: audit.LogFilter, form: dict, args: ListArgs | None = None, **extra) -> dict:
+        args = args or ListArgs.read()
+        pg = audit.entries_page(session, flt, **args.fetch)
+        rows = pg.items
         query = {k: v for k, v in form.items() if v}
-        return {"rows": audit_text.describe(session, rows), "total": total, "page": page, "per_page": PER_PAGE,
+        return {"rows": audit_text.describe(session, rows), "pg": pg, "params": lists.params(form, None, args),
                 "actions": audit_text.action_choices(audit.actions(session)),
                 "entities": audit_text.entity_choices(), "form": form,
                 "sealed": audit.sealed_ids(session, [e.id for e in rows]), "head": audit.head_of(session),
-                "pager_url": "/audit?" + (urlencode(query) + "&" if query else ""),
                 "export_url": "/audit/export.xlsx" + ("?" + urlencode(query) if query else ""), **extra}
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, action: FromQuery[str | None] = None, who: FromQuery[str | None] = None,
               entity: FromQuery[str | None] = None, entity_id: FromQuery[str | None] = None,
               since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
-              page: FromQuery[int | None] = None) -> Template:
+              page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None) -> Template:
         flt, form, problem = self._filter(action, who, entity, entity_id, since, until)
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         return Template("audit/index.html", status_code=422 if problem else 200,
-                        context=self._context(session, flt, form, page_number(page), error=problem or None))
+                        context=self._context(session, flt, form, args, error=problem or None))
 
     @get("/export.xlsx", sync_to_thread=True)
     def export(self, session: DbSession, action: FromQuery[str | None] = None, who: FromQuery[str | None] = None,
@@ -215,7 +228,7 @@ class AuditController(Controller):
         flt, form, problem = self._filter(action, who, entity, entity_id, since, until)
         if problem:
             return Template("audit/index.html", status_code=422,
-                            context=self._context(session, flt, form, 1, error=problem))
+                            context=self._context(session, flt, form, error=problem))
         name = f"审计日志-{clock.today():%Y%m%d}.xlsx"
         return Response(audit_text.export_xlsx(session, flt), media_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -230,10 +243,10 @@ class AuditController(Controller):
         if (seq or "").strip() or (head or "").strip():
             if not (seq or "").strip().isdigit() or len((head or "").strip()) != 64:
                 return Template("audit/index.html", status_code=422, context=self._context(
-                    session, flt, form, 1, head_error="请填写打印凭证上的封存序号和 64 位链头哈希"))
+                    session, flt, form, head_error="请填写打印凭证上的封存序号和 64 位链头哈希"))
             expected = (int(seq.strip()), head.strip().lower())
         report = audit.verify(session, expected=expected)
-        return Template("audit/index.html", context=self._context(session, flt, form, 1, report=report,
+        return Template("audit/index.html", context=self._context(session, flt, form, report=report,
                                                                   expected=expected))
 
 

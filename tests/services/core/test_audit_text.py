@@ -96,7 +96,7 @@ def test_a_rejection_says_why_and_amounts_read_in_yuan(walked, engine):
                             "payment_reference": "ZF-1", "paid_on": "2026-12-05"})
         audit.record(s, None, "made.up", "town", entity_id=3)
     with db.transaction(engine) as s:
-        rows, _ = audit.entries_page(s, page=1, per_page=2)
+        rows = audit.entries_page(s, page=1, per_page=2).items
         made_up, paid = audit_text.describe(s, rows)
     assert "钱丽华（区财政局）支付了结算单JS-A-202612，支付凭证号ZF-1，支付日期2026年12月05日" in paid.sentence
     assert "状态由“已结算待支付”改为“已支付”" in paid.sentence
@@ -111,7 +111,8 @@ def test_the_log_is_narrowed_by_date_person_action_and_object(walked, engine, fr
 
     def actions(**flt):
         with db.transaction(engine) as s:
-            rows, total = audit.entries_page(s, audit.LogFilter(**flt), per_page=100)
+            found = audit.entries_page(s, audit.LogFilter(**flt), per_page=100)
+            rows, total = found.items, found.total
             assert total == len(rows)
             return [e.action for e in rows]
 

@@ -102,10 +102,10 @@ def test_a_town_cannot_see_or_touch_another_towns_case_nor_the_bureaus(as_user):
             cases.view(t, case_id)
         with pytest.raises(NotFound):
             cases.close(t, caiyuan, case_id, finding="true", outcome="x")
-    assert cases.list_cases(t) == ([], 0)
+    assert (cases.list_cases(t).items, cases.list_cases(t).total) == ([], 0)
     t.rollback()  # SQLite: one writer at a time
     d, daimiao_user = as_user("daimiao")
-    assert [c.id for c in cases.list_cases(d)[0]] == [theirs.id]
+    assert [c.id for c in cases.list_cases(d).items] == [theirs.id]
     cases.accept(d, daimiao_user, theirs.id, comment="已受理")
 
 
@@ -169,7 +169,7 @@ def test_the_system_opens_cases_and_overdue_ones_are_counted(engine, session, de
     cases.close(session, None, second.id, finding="true", outcome="批次停售")
     session.commit()
     assert cases.overdue_count(session) == 1 and cases.is_overdue(first)
-    assert cases.list_cases(session, overdue=True)[0] == [first]
+    assert cases.list_cases(session, overdue=True).items == [first]
     assert cases.monthly_counts(session, first.season_id) == [("2026-12", 2, 1)]
 
 

@@ -195,7 +195,11 @@ def test_the_audit_log_lists_newest_first_filters_and_pages(client_as, engine):
     assert re.findall(r'<tr data-action="([a-z_.]+)"', only.text) == ["season.target_set"] * 3
     by_admin = auditor.get("/audit?who=admin&action=test.filler")
     assert len(re.findall(r'<tr data-action="test.filler"', by_admin.text)) == 50 and "共 60 条" in by_admin.text
-    assert "action=test.filler&amp;who=admin&amp;page=2" in by_admin.text
+    following = re.search(r'href="(/audit\?action=test.filler&amp;who=admin&amp;[^"]*after=[^"]+)" rel="next"',
+                          by_admin.text)
+    assert following, "the next page keeps the filters"
+    rest = auditor.get(following.group(1).replace("&amp;", "&")).text
+    assert len(re.findall(r'<tr data-action="test.filler"', rest)) == 10 and "第 2/2 页" in rest
     assert "没有符合条件的记录" in auditor.get("/audit?who=nobody-like-this").text
 
 
