@@ -42,7 +42,8 @@ def test_the_ledger_shows_fifty_rows_a_page_and_carries_the_balance_to_the_next(
     assert carried and numbers_in([carried.group(1)]) == [balances[-1]]
     assert f"{500_000 - sum(1_000 + n for n in range(60)):,}" in second.text
     assert "暂无记录" in page.get(f"/ledger/{coal_a}/briquette?page=3").text
-    assert "暂无记录" in page.get(f"/ledger/{coal_a}/briquette?page=999999999999999999").text
+    too_deep = page.get(f"/ledger/{coal_a}/briquette?page=999999999999999999")  # beyond paging.MAX_PAGE
+    assert too_deep.status_code == 422 and "页码不能超过 1000" in too_deep.text
 
 
 def test_the_export_holds_every_row_of_the_season(client_as, engine):
