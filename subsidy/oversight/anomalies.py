@@ -69,7 +69,8 @@ class Context:
     today: object
     burst_slips: int
     night_burst_slips: int
-    pg: bool
+    pg: bool                # the dialect fork's PostgreSQL branch (db.pg_branch)
+    postgres: bool = False  # the database is PostgreSQL (its functions, whichever branch)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _text(*parts):
 
 def _seconds(column, ctx: Context):
     """A timestamp as seconds since 1970 (UTC), a number both databases compare and subtract."""
-    if ctx.pg:
+    if ctx.postgres:
         return extract("epoch", column)
     return (func.julianday(column) - 2440587.5) * 86400.0
 
@@ -159,7 +160,7 @@ def _bursts(ctx: Context, limit: int, *, night: bool) -> Select:
     at = _seconds(_s.c.issued_at, ctx)
     where = [_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)]
     if night:
-        hour = func.floor(((at + CHINA_OFFSET_SECONDS) % 86400) / 3600) if ctx.pg else cast(
+        hour = func.floor(((at + CHINA_OFFSET_SECONDS) % 86400) / 3600) if ctx.postgres else cast(
             ((at + CHINA_OFFSET_SECONDS) % 86400) / 3600, Integer)
         where.append(or_(hour >= NIGHT[0], hour < NIGHT[1]))
     timed = select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t")).where(*where).subquery()
@@ -275,7 +276,7 @@ _COLUMNS = ("season_id", "rule", "subject_key", "subject", "member_kind", "membe
 def _upsert(session: Session, ctx: Context, name: str, rule: Rule, now: datetime) -> None:
     """Insert the rule's flags; one whose fingerprint is there already is only marked seen (a cleared one opens
     again; dismissed and confirmed ones keep their review)."""
-    if ctx.pg:
+    if ctx.postgres:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -284,7 +285,7 @@ def _upsert(session: Session, ctx: Context, name: str, rule: Rule, now: datetime
                     literal(now, _flag_t.c.first_seen_at.type).label("first_seen_at"),
                     literal(now, _flag_t.c.last_seen_at.type).label("last_seen_at"),
                     literal("").label("reason"))
-    if not ctx.pg:
+    if not ctx.postgres:
         source = source.where(literal(True))  # SQLite's parser: INSERT ... SELECT ... ON CONFLICT needs a WHERE
     statement = insert(_flag_t).from_select([*_COLUMNS, "status", "first_seen_at", "last_seen_at", "reason"], source)
     statement = statement.on_conflict_do_update(
@@ -321,7 +322,8 @@ def run(session: Session, actor: User | None = None, *, rules: list[str] | None 
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window functions sort a season's slips
     settings = get_settings()
     ctx = Context(season_id=season.id, today=clock.today(), burst_slips=max(1, settings.anomaly_burst_slips),
-                  night_burst_slips=max(1, settings.anomaly_night_burst_slips), pg=pg)
+                  night_burst_slips=max(1, settings.anomaly_night_burst_slips), pg=pg,
+                  postgres=conn.dialect.name == "postgresql")
     now = clock.now()
     names = [n for n in RULES if rules is None or n in rules]
     for name in names:
