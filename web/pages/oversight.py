@@ -181,27 +181,31 @@ class AnomalyPages(Controller):
              notice: FromQuery[str | None] = None) -> Template:
         return Template("anomalies/show.html", context=self._show(session, user, flag_id) | {"notice": notice})
 
-    @post("/{flag_id:int}/dismiss", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
-    def dismiss(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
-                data: Annotated[dict, FORM]) -> Template | Redirect:
+    def _act(self, session: Session, user: User, flag_id: int, work) -> Template | Redirect:
+        """Run the review `work()`, which answers where to go next; a refusal re-renders the flag with its reason."""
         try:
-            anomalies.dismiss(session, user, flag_id, reason=str(data.get("reason", "")))
+            url = work()
         except Refused as error:
             discard(session)
             return Template("anomalies/show.html", status_code=422, context=self._show(session, user, flag_id) | {
                 "error": error, "errors": error.errors})
-        return _go(f"/anomalies/{flag_id}?notice=已排除该预警")
+        return _go(url)
+
+    @post("/{flag_id:int}/dismiss", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
+    def dismiss(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
+                data: Annotated[dict, FORM]) -> Template | Redirect:
+        def work() -> str:
+            anomalies.dismiss(session, user, flag_id, reason=str(data.get("reason", "")))
+            return f"/anomalies/{flag_id}?notice=已排除该预警"
+        return self._act(session, user, flag_id, work)
 
     @post("/{flag_id:int}/confirm", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
     def confirm(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
                 data: Annotated[dict, FORM]) -> Template | Redirect:
-        try:
+        def work() -> str:
             flag = anomalies.confirm(session, user, flag_id, comment=str(data.get("comment", "")))
-        except Refused as error:
-            discard(session)
-            return Template("anomalies/show.html", status_code=422, context=self._show(session, user, flag_id) | {
-                "error": error, "errors": error.errors})
-        return _go(f"/cases/{flag.case_id}?notice=已确认异常预警，已登记为案件")
+            return f"/cases/{flag.case_id}?notice=已确认异常预警，已登记为案件"
+        return self._act(session, user, flag_id, work)
 
 
 controllers = [CasePages, AnomalyPages]

@@ -38,6 +38,14 @@ def _run(session, **kw):
     return result
 
 
+def _on_one_phone(session, phone):
+    """Three new households on `phone`, the rules run: (the households, their shared_phone flag)."""
+    three = o.households(session, 3, phone=phone)
+    _run(session)
+    [flag] = _with(session, "shared_phone", [h.id for h in three])
+    return three, flag
+
+
 def test_three_households_on_one_phone_are_flagged_with_the_phone_masked_and_two_are_not(session, demo):
     three = o.households(session, 3, phone="13912345678")
     two = o.households(session, 2, phone="13912340000", village_code="yingxi")
@@ -148,9 +156,7 @@ def test_an_office_copy_unscanned_thirty_days_after_the_slip_is_flagged_and_youn
 
 def test_a_dismissed_flag_stays_dismissed_and_a_fourth_household_raises_a_new_one(session, demo):
     drc = f.user(session, "drc")
-    three = o.households(session, 3, phone="13811112222")
-    _run(session)
-    [flag] = _with(session, "shared_phone", [h.id for h in three])
+    three, flag = _on_one_phone(session, "13811112222")
     anomalies.dismiss(session, drc, flag.id, reason="  一家三代，同一联系人  ")
     session.commit()
     assert (flag.status, flag.reason, flag.reviewed_by) == ("dismissed", "一家三代，同一联系人", drc.id)
@@ -169,9 +175,7 @@ def test_a_dismissed_flag_stays_dismissed_and_a_fourth_household_raises_a_new_on
 
 
 def test_an_open_flag_whose_evidence_went_away_is_cleared_and_opens_again_when_it_comes_back(session, demo):
-    three = o.households(session, 3, phone="13822223333")
-    _run(session)
-    [flag] = _with(session, "shared_phone", [h.id for h in three])
+    three, flag = _on_one_phone(session, "13822223333")
     three[0].phone = "13800000001"
     session.commit()
     _run(session)
@@ -186,9 +190,7 @@ def test_an_open_flag_whose_evidence_went_away_is_cleared_and_opens_again_when_i
 
 def test_confirming_opens_a_system_case_linked_to_the_first_household_and_a_second_review_is_refused(session, demo):
     drc = f.user(session, "drc")
-    three = o.households(session, 3, phone="13833334444")
-    _run(session)
-    [flag] = _with(session, "shared_phone", [h.id for h in three])
+    three, flag = _on_one_phone(session, "13833334444")
     anomalies.confirm(session, drc, flag.id, comment="电话核实为代办人")
     session.commit()
     case = session.get(Case, flag.case_id)
@@ -205,9 +207,7 @@ def test_confirming_opens_a_system_case_linked_to_the_first_household_and_a_seco
 
 
 def test_only_the_bureau_reviews_and_a_dismissal_needs_its_reason(session, demo):
-    three = o.households(session, 3, phone="13844445555")
-    _run(session)
-    [flag] = _with(session, "shared_phone", [h.id for h in three])
+    three, flag = _on_one_phone(session, "13844445555")
     with pytest.raises(NotAllowed):
         anomalies.dismiss(session, f.user(session, "finance"), flag.id, reason="x")
     with pytest.raises(NotAllowed):
