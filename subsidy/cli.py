@@ -69,9 +69,16 @@ def main(argv: list[str] | None = None) -> int:
                                "serves")
     keys_cmd.add_argument("--batch", type=int, default=1000, help="rows per transaction when rotating")
 
+    anomalies_cmd = commands.add_parser("anomalies", help="the anomaly rules (异常预警)")
+    anomalies_cmd.add_argument("action", choices=["run"],
+                               help="run: run every rule over the active season and raise flags (the server also "
+                                    "does it every night; run it from cron where the server's loop is turned off)")
+    anomalies_cmd.add_argument("--rule", action="append", default=None, help="run only this rule (repeatable)")
+
     args = parser.parse_args(argv)
     handler = {"db": _db, "demo": _demo, "serve": _serve, "user": _user, "households": _households,
-               "uploads": _uploads, "audit": _audit, "backup": _backup, "restore": _restore, "keys": _keys}[args.command]
+               "uploads": _uploads, "audit": _audit, "backup": _backup, "restore": _restore, "keys": _keys,
+               "anomalies": _anomalies}[args.command]
     return handler(args)
 
 
@@ -125,6 +132,28 @@ def _keys(args) -> int:
         return 1
     print("rows under an older data key: " + ", ".join(f"{table} {count}" for table, count in left.items())
           + ("" if any(left.values()) else " (the old keys may be removed from SUBSIDY_DATA_OLD_KEYS)"))
+    return 0
+
+
+def _anomalies(args) -> int:
+    from subsidy.oversight import anomalies
+
+    if not _require_current_schema():
+        return 1
+    unknown = [r for r in args.rule or [] if r not in anomalies.RULES]
+    if unknown:
+        print(f"unknown rule(s): {', '.join(unknown)}; the rules: {', '.join(anomalies.RULES)}", file=sys.stderr)
+        return 2
+    with db.transaction() as session:
+        result = anomalies.run(session, rules=args.rule)
+    if result is None:
+        print("no active season: nothing to check", file=sys.stderr)
+        return 1
+    if not result.ran:
+        print("another process is running the rules right now; nothing done")
+        return 0
+    for name, raised in result.raised.items():
+        print(f"{name}: {raised} new flag(s), {result.open[name]} open")
     return 0
 
 

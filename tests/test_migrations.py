@@ -170,3 +170,33 @@ def test_the_upgrade_seals_plaintext_id_numbers_in_batches_and_they_are_still_fo
         assert s.execute(sa.select(sa.func.count()).select_from(Household)
                          .where(Household.phone_hmac == vault.blind("phone", "13900002099"))).scalar_one() == 1
     engine.dispose()
+
+
+def test_the_upgrade_writes_the_address_key_of_every_existing_household_in_batches(db_url):
+    """0015_h_anomalies on a database whose households (more than one batch of them) have no address key yet:
+    each gets its address's normal form, so the shared_address rule finds households registered before it."""
+    import sqlalchemy as sa
+
+    from subsidy import demo
+    from subsidy.rules.addresses import address_key
+
+    engine = db.make_engine(db_url)
+    with db.transaction(engine) as s:
+        demo.load(s, households_per_village=2)
+    engine.dispose()
+    command.downgrade(db.alembic_config(db_url), "0015_h_anomalies-1")
+    spellings = ["东关村 三组 ５号", "东关村3組5號", "东关村第三队5#"]
+    with engine.begin() as connection:
+        [first] = connection.execute(sa.text("SELECT min(id) FROM household")).one()
+        ids = connection.execute(sa.text("SELECT id FROM household ORDER BY id")).scalars().all()
+        for n, household_id in enumerate(ids):
+            connection.execute(sa.text("UPDATE household SET address = :a WHERE id = :i"),
+                               {"a": spellings[n % 3], "i": household_id})
+    engine.dispose()
+    command.upgrade(db.alembic_config(db_url), "head")
+    engine.dispose()
+    with engine.connect() as connection:
+        keys = connection.execute(sa.text("SELECT DISTINCT address_key FROM household")).scalars().all()
+        assert keys == [address_key(spellings[0])] == ["东关村3组5号"]
+        assert first == ids[0] and len(ids) > 3
+    engine.dispose()

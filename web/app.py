@@ -83,6 +83,14 @@ def purge_uploads_once() -> int:
         return spreadsheet.purge_uploads(session)
 
 
+def run_anomalies_once() -> None:
+    """One round of the anomaly loop: `subsidy anomalies run` (one process at a time: subsidy/oversight/anomalies.py)."""
+    from subsidy.oversight import anomalies
+
+    with db.transaction() as session:
+        anomalies.run(session)
+
+
 # Seal the audit log every few seconds (subsidy/core/audit.py). Every process runs the loop; on PostgreSQL an advisory
 # lock lets one of them seal at a time, on SQLite the write lock does. Nothing is lost by a failed round.
 _audit_sealer = _every("audit_seal_seconds", lambda: audit.seal_pending(),
@@ -90,6 +98,10 @@ _audit_sealer = _every("audit_seal_seconds", lambda: audit.seal_pending(),
 # Purge stored uploads older than a day, at start and then every `upload_purge_seconds`.
 _upload_purger = _every("upload_purge_seconds", lambda: purge_uploads_once(),
                         "upload purge failed (%s); the next round tries again", at_start=True)
+# Run the anomaly rules every `anomaly_run_seconds` (a day by default), the first round a period after start: a
+# restart does not run them again. Each process runs the loop; the run's lock lets one of them work at a time.
+_anomaly_runner = _every("anomaly_run_seconds", lambda: run_anomalies_once(),
+                         "anomaly run failed (%s); the next round tries again", at_start=False)
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -143,7 +155,7 @@ def create_app(*, check_schema: bool = True) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         logging_config=None,
-        lifespan=[_audit_sealer, _upload_purger],
+        lifespan=[_audit_sealer, _upload_purger, _anomaly_runner],
         request_max_body_size=settings.upload_max_bytes,
         debug=False,
         state=State({"public_cache": PublicCache()}),  # web/pages/public.py: the public page's cache

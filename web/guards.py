@@ -29,6 +29,8 @@ REGION_EDITORS = (Role.ADMIN, Role.DRC)
 AUDIT_READERS = (Role.ADMIN, Role.AUDITOR)
 CASE_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # cases (投诉举报): the town its own town's
 CASE_WRITERS = (Role.TOWN, Role.DRC)
+ANOMALY_READERS = (Role.DRC, Role.FINANCE, Role.AUDITOR)  # anomaly flags (异常预警): district-wide
+ANOMALY_REVIEWERS = (Role.DRC,)
 
 
 def requires(*roles: Role):

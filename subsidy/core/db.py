@@ -12,6 +12,7 @@ and a unique violation (23505) becomes a `Conflict`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from collections.abc import Callable, Iterator
@@ -112,6 +113,10 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError(str(error)) from error
 
 
+def _md5(text: str | None) -> str | None:
+    return None if text is None else hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -123,6 +128,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # PostgreSQL's md5(text), which SQLite lacks: the anomaly flags' evidence fingerprint (oversight/anomalies.py).
+        dbapi_connection.create_function("md5", 1, _md5, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):

@@ -114,6 +114,12 @@ class Settings:
     upload_keep_hours: float = 24.0
     upload_purge_seconds: float = 3600.0
     attachment_max_bytes: int = 5 * 1024 * 1024
+    # The anomaly rules (subsidy/oversight/anomalies.py): a clerk issuing more than `anomaly_burst_slips` slips
+    # within ten minutes is a burst, more than `anomaly_night_burst_slips` at night (22:00-06:00 China time). The
+    # server runs the rules every `anomaly_run_seconds` (0: never; `subsidy anomalies run` still does).
+    anomaly_burst_slips: int = 20
+    anomaly_night_burst_slips: int = 3
+    anomaly_run_seconds: float = 24 * 3600.0
     extra: dict = field(default_factory=dict)
 
 
@@ -158,4 +164,7 @@ def get_settings() -> Settings:
         import_parse_seconds=float(os.environ.get("SUBSIDY_IMPORT_PARSE_SECONDS", 120)),
         upload_keep_hours=float(os.environ.get("SUBSIDY_UPLOAD_KEEP_HOURS", 24)),
         upload_purge_seconds=float(os.environ.get("SUBSIDY_UPLOAD_PURGE_SECONDS", 3600)),
+        anomaly_burst_slips=int(os.environ.get("SUBSIDY_ANOMALY_BURST_SLIPS", 20)),
+        anomaly_night_burst_slips=int(os.environ.get("SUBSIDY_ANOMALY_NIGHT_BURST_SLIPS", 3)),
+        anomaly_run_seconds=float(os.environ.get("SUBSIDY_ANOMALY_RUN_SECONDS", 24 * 3600)),
     )

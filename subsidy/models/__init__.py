@@ -1,8 +1,9 @@
 """All tables, one module per area, so that every area and the migrations read one schema. Import from here:
 `from subsidy.models import Household, Slip`.
 
-May import `subsidy.core.clock` (creation timestamps) and `subsidy.core.vault` (ID numbers and phones sealed at
-rest, subsidy/models/sealed.py) alone; every area imports it.
+May import `subsidy.core.clock` (creation timestamps), `subsidy.core.vault` (ID numbers and phones sealed at
+rest, subsidy/models/sealed.py) and `subsidy.rules.addresses` (the address's normal form kept beside it) alone;
+every area imports it.
 """
 
 from subsidy.models.base import metadata
@@ -16,7 +17,7 @@ from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
-from subsidy.models.oversight import Case, CaseCounter, CaseEvent, CaseLink
+from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseEvent, CaseLink
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -24,5 +25,5 @@ __all__ = [
     "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
-    "Case", "CaseCounter", "CaseEvent", "CaseLink",
+    "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink",
 ]

@@ -206,3 +206,19 @@ class CaseLinkKind(StrEnum):
     SLIP = "slip"
     SUPPLIER = "supplier"
     BATCH = "batch"
+
+
+class AnomalyStatus(StrEnum):
+    OPEN = "open"            # raised, waiting for review
+    DISMISSED = "dismissed"  # reviewed: not a problem (with the reason); the same evidence never raises it again
+    CONFIRMED = "confirmed"  # reviewed: a problem; a case was opened
+    CLEARED = "cleared"      # not reviewed, and the last run no longer found it (a later run may raise it again)
+
+
+ANOMALY_STATUS_LABELS = {AnomalyStatus.OPEN: "待核查", AnomalyStatus.DISMISSED: "已排除",
+                         AnomalyStatus.CONFIRMED: "已确认", AnomalyStatus.CLEARED: "已消除"}
+
+
+class AnomalyMemberKind(StrEnum):
+    HOUSEHOLD = "household"
+    SLIP = "slip"

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
 from subsidy.models.enums import Category, RegistrationStatus, check_in
-from subsidy.models.sealed import hmac_of, keep_lookups, sealed, tail_of
+from subsidy.models.sealed import from_parameter, hmac_of, keep_lookups, sealed, tail_of
+from subsidy.rules.addresses import KEY_LENGTH, address_key
 
 
 class Household(SQLModel, table=True):
     """A household of the registry. Its ID number and phone are sealed at rest (subsidy/models/sealed.py): the
     attributes read and take the plaintext; lookups compare `id_number_hmac` / `phone_hmac` (the unique constraint
-    that registers an ID number once in the district is on `id_number_hmac`), tail searches `*_tail`."""
+    that registers an ID number once in the district is on `id_number_hmac`), tail searches `*_tail`.
+    `address_key` is the address's normal form (subsidy/rules/addresses.py), kept like the lookups: an attribute event
+    for objects, a column default for Core INSERTs; a Core UPDATE of the address sets it too (the import does)."""
 
-    __table_args__ = (CheckConstraint(check_in("category", Category), name="category"),)
+    __table_args__ = (
+        CheckConstraint(check_in("category", Category), name="category"),
+        # One address on several households of a village (the shared_address anomaly rule) by this index alone.
+        Index("ix_household_village_address", "village_id", "address_key", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     village_id: int = Field(foreign_key="village.id", index=True)
@@ -29,12 +36,19 @@ class Household(SQLModel, table=True):
     phone_hmac: str = hmac_of("phone", index=True)
     phone_tail: str = tail_of("phone", index=True)
     address: str = Field(max_length=200)
+    address_key: str = Field(default=None, sa_column=Column(
+        String(KEY_LENGTH), nullable=False, default=from_parameter("address", address_key)))
     category: str = Field(default=Category.ORDINARY, max_length=24)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
 
 keep_lookups(Household, "id_number", "phone")
+
+
+@event.listens_for(Household.address, "set")
+def _keep_address_key(target, value, _old, _initiator):
+    target.address_key = address_key(value)
 
 
 class Registration(SQLModel, table=True):

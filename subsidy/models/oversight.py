@@ -1,14 +1,17 @@
-"""Cases (投诉举报与问题线索): the case, what it concerns, every step of its life, and the counter of its numbers."""
+"""Cases (投诉举报与问题线索): the case, what it concerns, every step of its life, and the counter of its numbers; the
+anomaly rules' flags (异常预警)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
-from subsidy.models.enums import CaseCategory, CaseChannel, CaseFinding, CaseLinkKind, CaseStatus, check_in
+from subsidy.models.enums import (
+    AnomalyMemberKind, AnomalyStatus, CaseCategory, CaseChannel, CaseFinding, CaseLinkKind, CaseStatus, check_in,
+)
 
 
 class CaseCounter(SQLModel, table=True):
@@ -83,3 +86,45 @@ class CaseEvent(SQLModel, table=True):
     from_status: str = Field(default="", max_length=16)
     to_status: str = Field(max_length=16)
     comment: str = Field(default="", sa_type=Text)
+
+
+class AnomalyFlag(SQLModel, table=True):
+    """One finding of a named anomaly rule (subsidy/oversight/anomalies.py): what it is about (`subject`, masked as
+    any list shows it; `subject_key` the grouping key, a phone's keyed hash for instance) and its evidence, the
+    sorted ids of the households or slips it found (`members`, `size` of them) with the rule's figures (`figure`,
+    `base`: 7 voids of 100 slips, 25 slips within ten minutes against a limit of 20).
+
+    `fingerprint` is a hash of the rule, the subject and the members: unique per rule, so that a run finding the same
+    evidence again touches the flag it raised before (a dismissed flag stays dismissed) and new evidence (a fourth
+    household on a phone) is a new flag."""
+
+    __tablename__ = "anomaly_flag"
+    __table_args__ = (
+        UniqueConstraint("rule", "fingerprint"),
+        CheckConstraint(check_in("status", AnomalyStatus), name="status"),
+        CheckConstraint(check_in("member_kind", AnomalyMemberKind), name="member_kind"),
+        CheckConstraint("(status IN ('dismissed', 'confirmed')) = (reviewed_at IS NOT NULL)", name="reviewed"),
+        CheckConstraint("status != 'confirmed' OR case_id IS NOT NULL", name="confirmed_has_case"),
+        # The list, newest first, by status and by rule and status (the filters of 异常预警).
+        Index("ix_anomaly_flag_status_id", "status", "id"),
+        Index("ix_anomaly_flag_rule_status_id", "rule", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    season_id: int = Field(foreign_key="season.id", index=True)  # the season of the run that first raised it
+    rule: str = Field(max_length=32)
+    subject_key: str = Field(max_length=300)
+    subject: str = Field(max_length=300)
+    member_kind: str = Field(max_length=16)
+    members: str = Field(sa_type=Text)  # sorted ids, comma-separated
+    size: int
+    figure: int = 0
+    base: int = 0
+    fingerprint: str = Field(max_length=32)
+    status: str = Field(default=AnomalyStatus.OPEN, max_length=16)
+    first_seen_at: datetime = created_at_field()
+    last_seen_at: datetime = created_at_field()
+    reviewed_by: int | None = Field(default=None, foreign_key="app_user.id")
+    reviewed_at: datetime | None = None
+    reason: str = Field(default="", sa_type=Text)
+    case_id: int | None = Field(default=None, foreign_key="oversight_case.id")

@@ -49,7 +49,8 @@ class Sealed(TypeDecorator):
             return self.operate(op, other)
 
 
-def _from_parameter(field: str, derive):
+def from_parameter(field: str, derive):
+    """A column default computed from the row's own `field` parameter (a Core INSERT that leaves the column out)."""
     def default(context):
         return derive(context.get_current_parameters().get(field))
     return default
@@ -62,14 +63,14 @@ def sealed(field: str, *, default: str | None = None):
 
 
 def hmac_of(field: str, *, unique: bool = False, index: bool = False):
-    derive = _from_parameter(field, lambda value: vault.blind(field, value))
+    derive = from_parameter(field, lambda value: vault.blind(field, value))
     return Field(default=None, sa_column=Column(f"{field}_hmac", String(HMAC_LENGTH), nullable=False, unique=unique,
                                                 index=index, default=derive))
 
 
 def tail_of(field: str, *, index: bool = False):
     return Field(default=None, sa_column=Column(f"{field}_tail", String(vault.TAIL), nullable=False, index=index,
-                                                default=_from_parameter(field, vault.tail)))
+                                                default=from_parameter(field, vault.tail)))
 
 
 def keep_lookups(cls, *fields: str) -> None:

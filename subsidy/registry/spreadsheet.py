@@ -37,6 +37,7 @@ from subsidy.registry.households import (check_quantities, clean_address, clean_
                                         visible_village_name)
 from subsidy.rules.idnumbers import (InvalidIdNumber, InvalidPhone, mask_id_number, mask_phone, validate_id_number,
                                      validate_phone)
+from subsidy.rules.addresses import address_key
 from subsidy.rules.text import without_unwanted
 from subsidy.models import (
     CATEGORY_LABELS, Household, ImportUpload, Registration, RegistrationStatus, Role, Season, Village,
@@ -488,9 +489,9 @@ def _apply(session: Session, actor, season: Season, plan: _Plan) -> None:
                      before=before, after={"coal_kg": row.coal_kg, "stoves": row.stoves})
     if plan.household_updates:
         session.execute(update(hh).where(hh.c.id == bindparam("_id")).values(
-            **{f: bindparam(f) for f in (*HOUSEHOLD_FIELDS, "phone_hmac", "phone_tail", "updated_at")}),
+            **{f: bindparam(f) for f in (*HOUSEHOLD_FIELDS, "phone_hmac", "phone_tail", "address_key", "updated_at")}),
             [{"_id": household_id, **{f: getattr(row, f) for f in HOUSEHOLD_FIELDS}, **vault.lookups(phone=row.phone),
-              "updated_at": moment}
+              "address_key": address_key(row.address), "updated_at": moment}
              for household_id, row, _, _ in plan.household_updates])
     if plan.registration_updates:
         session.execute(update(rg).where(rg.c.id == bindparam("_id"), rg.c.status == RegistrationStatus.REGISTERED)

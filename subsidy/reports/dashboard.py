@@ -14,7 +14,7 @@ from subsidy.models import (
     SlipStatus, Summary, SummaryStatus, User,
 )
 from subsidy.models.enums import COPY_OF_OFFICE
-from subsidy.oversight import cases
+from subsidy.oversight import anomalies, cases
 from subsidy.policy.seasons import active_season_or_none
 
 
@@ -66,6 +66,8 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
         items.append(Waiting("逾期未办结的投诉举报案件", cases.overdue_count(session), "/cases?overdue=1", urgent=True))
         items.append(Waiting("待受理的投诉举报案件", _count(session, select(Case.id).where(
             Case.status == CaseStatus.OPEN)), "/cases?status=open"))
+    if role == Role.DRC:
+        items.append(Waiting("待核查的异常预警", anomalies.open_count(session), "/anomalies?status=open", urgent=True))
     if role == Role.FINANCE:
         items.append(Waiting("待结算的月度汇总", _count(session, select(Summary.id).where(
             Summary.status == SummaryStatus.FINANCE_APPROVED, Summary.settlement_id.is_(None))), "/settlements",

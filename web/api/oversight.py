@@ -1,4 +1,5 @@
-"""Cases in the JSON API (CONTRACT.md, "Oversight"): open, list, read, close; accept and reopen besides.
+"""Cases in the JSON API (CONTRACT.md, "Oversight"): open, list, read, close; accept and reopen besides. The anomaly
+flags: listed under /reports/anomalies, dismissed or confirmed (a case) under /anomalies, and run now.
 
 Scope is the session's (a town's API sees its own town's cases; another's is 404); the guards keep finance and the
 auditor to reading.
@@ -13,12 +14,15 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
-from subsidy.models import Case
-from subsidy.oversight import cases
+from subsidy.models import AnomalyFlag, Case
+from subsidy.oversight import anomalies, cases
 from web.api import API, MAX_INT, PageFields, RowId
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
-from web.guards import CASE_READERS, CASE_WRITERS, requires
+from web.guards import ANOMALY_READERS, ANOMALY_REVIEWERS, CASE_READERS, CASE_WRITERS, requires
+
+
+PER_PAGE = 50  # the anomaly flags list
 
 
 class CaseIn(BaseModel):
@@ -143,4 +147,100 @@ class CasesApi(Controller):
         return _full(session, cases.reopen(session, user, case_id, comment=data.comment))
 
 
-controllers = [CasesApi]
+# --- anomaly flags ---------------------------------------------------------------------------------------------------
+
+class EvidenceOut(BaseModel):
+    kind: str          # household or slip: what `ids` are
+    ids: list[int]     # sorted; the households' or slips' ids (their pages: /households/{id}, slips by number)
+    count: int
+    figure: int
+    base: int
+    summary: str       # the rule's figures in words: 共3户, 作废7张（开单100张）
+    explanation: str   # the rule in words
+
+
+class FlagOut(BaseModel):
+    id: int
+    rule: str
+    title: str
+    subject: str       # masked: a phone by its last four digits
+    evidence: EvidenceOut
+    status: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    reviewed_at: datetime | None
+    reason: str
+    case_id: int | None
+
+
+class FlagPage(BaseModel):
+    items: list[FlagOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class DismissIn(BaseModel):
+    reason: str
+
+
+class ConfirmIn(BaseModel):
+    comment: str = ""
+
+
+class RunOut(BaseModel):
+    season_id: int | None
+    ran: bool
+    raised: dict[str, int]
+    open: dict[str, int]
+
+
+def flag_out(flag: AnomalyFlag) -> FlagOut:
+    rule = anomalies.RULES.get(flag.rule)
+    return FlagOut(id=flag.id, rule=flag.rule, title=anomalies.title_of(flag.rule), subject=flag.subject,
+                   evidence=EvidenceOut(kind=flag.member_kind, ids=anomalies.member_ids(flag), count=flag.size,
+                                        figure=flag.figure, base=flag.base, summary=anomalies.figures_of(flag),
+                                        explanation=rule.explanation if rule else ""),
+                   status=flag.status, first_seen_at=flag.first_seen_at, last_seen_at=flag.last_seen_at,
+                   reviewed_at=flag.reviewed_at, reason=flag.reason, case_id=flag.case_id)
+
+
+class AnomalyReportApi(Controller):
+    path = API + "/reports/anomalies"
+    tags = ["oversight"]
+
+    @get("/", sync_to_thread=True, guards=[requires(*ANOMALY_READERS)])
+    def index(self, session: DbSession, rule: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1) -> FlagPage:
+        """The flags, newest first, 50 a page, each with its evidence (`ids` of the households or slips)."""
+        items, total = anomalies.list_flags(session, rule=rule, status=status, page=page, per_page=PER_PAGE)
+        return FlagPage(items=[flag_out(f) for f in items], total=total, page=page, per_page=PER_PAGE)
+
+
+class AnomaliesApi(Controller):
+    path = API + "/anomalies"
+    tags = ["oversight"]
+    guards = [requires(*ANOMALY_REVIEWERS)]
+
+    @post("/{flag_id:int}/dismiss", sync_to_thread=True, status_code=200)
+    def dismiss(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
+                data: JSONBody[DismissIn]) -> FlagOut:
+        """200 `status: "dismissed"`; the same evidence is never flagged again. 409 when reviewed already."""
+        return flag_out(anomalies.dismiss(session, user, flag_id, reason=data.reason))
+
+    @post("/{flag_id:int}/confirm", sync_to_thread=True, status_code=200)
+    def confirm(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
+                data: JSONBody[ConfirmIn | None] = None) -> FlagOut:
+        """200 `status: "confirmed"` with the `case_id` of the case it opened. 409 when reviewed already."""
+        return flag_out(anomalies.confirm(session, user, flag_id, comment=data.comment if data else ""))
+
+    @post("/run", sync_to_thread=True, status_code=200)
+    def run(self, session: DbSession, user: CurrentUser) -> RunOut:
+        """Run the rules now over the active season (`ran` false: another process is running them)."""
+        result = anomalies.run(session, user)
+        if result is None:
+            return RunOut(season_id=None, ran=False, raised={}, open={})
+        return RunOut(season_id=result.season_id, ran=result.ran, raised=result.raised, open=result.open)
+
+
+controllers = [CasesApi, AnomalyReportApi, AnomaliesApi]

@@ -1,5 +1,6 @@
 """Pages of cases (投诉举报与问题线索): the list (filters, overdue marked), the new-case form, a case with its history
-and the actions the viewer may take (accept, close with the finding, reopen)."""
+and the actions the viewer may take (accept, close with the finding, reopen); and of the anomaly flags (异常预警):
+the list, a flag with its evidence, dismissing and confirming it, running the rules now."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ from sqlalchemy.orm import Session
 from subsidy.core import paging
 from subsidy.core.errors import Refused
 from subsidy.models import (
-    CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, CASE_STATUS_LABELS, Role, Supplier, Town, User,
+    ANOMALY_STATUS_LABELS, CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, CASE_STATUS_LABELS, Role, Supplier, Town, User,
 )
-from subsidy.oversight import cases
+from subsidy.oversight import anomalies, cases
 from web import lists
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
-from web.guards import CASE_READERS, CASE_WRITERS, requires
+from web.guards import ANOMALY_READERS, ANOMALY_REVIEWERS, CASE_READERS, CASE_WRITERS, requires
 
+PER_PAGE = 50  # the anomaly flags list (cases page through web.lists)
 LABELS = {"CHANNELS": CASE_CHANNEL_LABELS, "CATEGORIES": CASE_CATEGORY_LABELS, "STATUSES": CASE_STATUS_LABELS,
           "FINDINGS": CASE_FINDING_LABELS, "ACTIONS": cases.ACTION_LABELS}
 
@@ -137,4 +139,79 @@ class CasePages(Controller):
             session, user, case_id, comment=str(data.get("comment", ""))), "已重新办理")
 
 
-controllers = [CasePages]
+# --- anomaly flags (异常预警) -------------------------------------------------------------------------------------------
+
+ANOMALY_LABELS = {"RULES": {name: rule.title for name, rule in anomalies.RULES.items()},
+                  "FLAG_STATUSES": ANOMALY_STATUS_LABELS}
+
+
+class AnomalyPages(Controller):
+    """The flags, newest first (filters by rule and status), a flag with its evidence and its review forms, and the
+    bureau's button that runs the rules now."""
+
+    path = "/anomalies"
+    include_in_schema = False
+    guards = [requires(*ANOMALY_READERS)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, rule: FromQuery[str | None] = None,
+              status: FromQuery[str | None] = None, page: FromQuery[int | None] = None,
+              notice: FromQuery[str | None] = None) -> Template:
+        page = min(max(1, page or 1), 10**9)
+        rule = rule if rule in anomalies.RULES else None
+        status = status if status in ANOMALY_STATUS_LABELS else None
+        items, total = anomalies.list_flags(session, rule=rule, status=status, page=page, per_page=PER_PAGE)
+        return Template("anomalies/index.html", context={
+            "flags": items, "total": total, "page": page, "per_page": PER_PAGE, "rule": rule or "",
+            "status": status or "", "query": f"?rule={rule or ''}&status={status or ''}&", "notice": notice,
+            "figures_of": anomalies.figures_of, "can_review": user.role in ANOMALY_REVIEWERS, **ANOMALY_LABELS})
+
+    @post("/run", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
+    def run(self, session: DbSession, user: CurrentUser) -> Redirect:
+        result = anomalies.run(session, user)
+        if result is None:
+            return _go("/anomalies?notice=没有进行中的采暖季，未运行")
+        if not result.ran:
+            return _go("/anomalies?notice=其他进程正在运行异常预警，请稍后刷新")
+        return _go(f"/anomalies?notice=已运行异常预警：新增{sum(result.raised.values())}条，"
+                   f"待核查{sum(result.open.values())}条")
+
+    def _show(self, session: Session, user: User, flag_id: int) -> dict[str, Any]:
+        v = anomalies.view(session, user, flag_id)
+        return {"v": v, "flag": v.flag, "rule": anomalies.RULES.get(v.flag.rule), "shown": anomalies.MEMBERS_SHOWN,
+                "can_review": user.role in ANOMALY_REVIEWERS and v.flag.status in ("open", "cleared"),
+                "errors": {}, **ANOMALY_LABELS}
+
+    @get("/{flag_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
+             notice: FromQuery[str | None] = None) -> Template:
+        return Template("anomalies/show.html", context=self._show(session, user, flag_id) | {"notice": notice})
+
+    def _act(self, session: Session, user: User, flag_id: int, work) -> Template | Redirect:
+        """Run the review `work()`, which answers where to go next; a refusal re-renders the flag with its reason."""
+        try:
+            url = work()
+        except Refused as error:
+            discard(session)
+            return Template("anomalies/show.html", status_code=422, context=self._show(session, user, flag_id) | {
+                "error": error, "errors": error.errors})
+        return _go(url)
+
+    @post("/{flag_id:int}/dismiss", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
+    def dismiss(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
+                data: Annotated[dict, FORM]) -> Template | Redirect:
+        def work() -> str:
+            anomalies.dismiss(session, user, flag_id, reason=str(data.get("reason", "")))
+            return f"/anomalies/{flag_id}?notice=已排除该预警"
+        return self._act(session, user, flag_id, work)
+
+    @post("/{flag_id:int}/confirm", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
+    def confirm(self, session: DbSession, user: CurrentUser, flag_id: FromPath[int],
+                data: Annotated[dict, FORM]) -> Template | Redirect:
+        def work() -> str:
+            flag = anomalies.confirm(session, user, flag_id, comment=str(data.get("comment", "")))
+            return f"/cases/{flag.case_id}?notice=已确认异常预警，已登记为案件"
+        return self._act(session, user, flag_id, work)
+
+
+controllers = [CasePages, AnomalyPages]

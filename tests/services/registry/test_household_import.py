@@ -176,3 +176,20 @@ def test_the_command_line_exits_2_on_a_wrong_header_or_a_missing_file(demo, engi
     assert cli.import_households(str(path)) == 2
     assert cli.import_households(str(tmp_path / "missing.xlsx")) == 2
     assert "表头与模板不符" in capsys.readouterr().err
+
+
+def test_an_import_writes_the_address_key_of_new_households_and_of_changed_addresses(demo, engine):
+    """The key the shared_address anomaly rule groups by (subsidy/rules/addresses.py) follows the address through
+    the import's Core INSERT and its Core UPDATE alike."""
+    number = new_id_number()
+    run(engine, xlsx([row(id_number=number, address="东关村 三组 ５号")]))
+    with db.new_session(engine) as s:
+        key = s.execute(select(Household.address_key).where(
+            Household.id_number_hmac == vault.blind("id_number", number))).scalar_one()
+    assert key == "东关村3组5号"
+    result = run(engine, xlsx([row(id_number=number, address="东关村第四组8號")]))
+    assert result.updated == 1
+    with db.new_session(engine) as s:
+        key = s.execute(select(Household.address_key).where(
+            Household.id_number_hmac == vault.blind("id_number", number))).scalar_one()
+    assert key == "东关村4组8号"
