@@ -29,6 +29,7 @@ REGION_EDITORS = (Role.ADMIN, Role.DRC)
 AUDIT_READERS = (Role.ADMIN, Role.AUDITOR)
 CASE_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # cases (投诉举报): the town its own town's
 CASE_WRITERS = (Role.TOWN, Role.DRC)
+DELIVERY_READERS = (Role.SUPPLIER, Role.TOWN)  # the delivery list: the supplier its contracts', the town its own
 
 
 def requires(*roles: Role):
