@@ -50,7 +50,7 @@ class DeliveriesApi(Controller):
               pending: Annotated[int, Field(ge=0, le=1)] = 0, page: Annotated[int, Field(ge=1, le=10**6)] = 1
               ) -> dict:
         """The delivery list, 50 a page by village; `pending=1`: not yet delivered. `total` is counted up to
-        10,000 (`total_capped` says there are more)."""
+        1,000 (`total_capped`: there are more)."""
         found = deliveries.delivery_list(session, user, town_id=town_id, village_id=village_id, pending=bool(pending),
                                          page=page)
         return {"items": [_row_json(r) for r in found.rows], "total": found.total, "total_capped": found.capped,
