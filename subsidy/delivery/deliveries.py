@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import and_, exists, false, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,8 +47,8 @@ from subsidy.core.db import is_unique_violation
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.core.scope import Record, show_id, show_phone
 from subsidy.models import (
-    COAL_PRODUCTS, Attachment, Contract, Delivery, Household, Product, Registration, RegistrationStatus, Role, Slip,
-    SlipStatus, Supplier, Town, User, Village,
+    COAL_PRODUCTS, Attachment, Contract, Delivery, Household, Product, Registration, RegistrationStatus, Role, Season,
+    Slip, SlipStatus, Supplier, Town, User, Village,
 )
 from subsidy.policy.seasons import active_season
 from subsidy.rules.months import month_bounds, parse_month
@@ -175,31 +175,34 @@ class Reach:
 
 def reach(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None) -> Reach:
     """The viewer's reach, narrowed to a town or a village; NotFound for one outside it, NotAllowed for a role
-    without a delivery list."""
+    without a delivery list. One statement (the active season, the contracts, their towns' villages): the list runs
+    it on every page."""
     if viewer.role not in READERS:
         raise NotAllowed("只有配送企业和街道/镇可以查看配送清单")
-    season = active_season(session)
     if viewer.role == Role.SUPPLIER:
-        products = defaultdict(set)
-        for t, product in session.execute(select(Contract.town_id, Contract.product).where(
-                Contract.supplier_id == viewer.supplier_id, Contract.season_id == season.id)
-                .execution_options(unscoped=True)):
-            products[t].add(product)
+        statement = (select(Season.id, Village.id, Village.town_id, Village.name, Town.name, Contract.product)
+                     .select_from(Season).join(Contract, Contract.season_id == Season.id).join(Town, Town.id == Contract.town_id)
+                     .join(Village, Village.town_id == Town.id).where(Contract.supplier_id == viewer.supplier_id))
     else:
-        products = {viewer.town_id: {p.value for p in Product}}
-    if town_id is not None and town_id not in products:
-        raise NotFound()
-    wanted = [town_id] if town_id is not None else list(products)
-    rows = session.execute(select(Village.id, Village.town_id, Village.name).where(Village.town_id.in_(wanted))
-                           .order_by(Village.id).execution_options(unscoped=True)).all()
-    villages = {v: (t, name) for v, t, name in rows if village_id is None or v == village_id}
-    if village_id is not None and not villages:
+        statement = (select(Season.id, Village.id, Village.town_id, Village.name, Town.name, literal(None))
+                     .select_from(Season).join(Town, Town.id == viewer.town_id).join(Village, Village.town_id == Town.id))
+    rows = session.execute(statement.where(Season.is_active.is_(True)).order_by(Village.id)
+                           .execution_options(unscoped=True)).all()
+    season_id = rows[0][0] if rows else active_season(session).id
+    products: dict[int, set[str]] = defaultdict(set)
+    villages, towns = {}, {}
+    for _, v, t, name, town_name, product in rows:
+        products[t].update([product] if product else [p.value for p in Product])
+        towns[t] = town_name
+        if (town_id is None or t == town_id) and (village_id is None or v == village_id):
+            villages[v] = (t, name)
+    if (town_id is not None and town_id not in towns) or (village_id is not None and not villages):
         raise NotFound()
     coal = frozenset(v for v, (t, _) in villages.items() if products[t] & set(COAL_PRODUCTS))
     stove = frozenset(v for v, (t, _) in villages.items() if Product.STOVE in products[t])
-    towns = dict(session.execute(select(Town.id, Town.name).where(Town.id.in_(wanted))
-                                 .execution_options(unscoped=True)).all())
-    return Reach(season.id, viewer.supplier_id if viewer.role == Role.SUPPLIER else None, villages, coal, stove,
+    if town_id is not None:
+        towns = {town_id: towns[town_id]}
+    return Reach(season_id, viewer.supplier_id if viewer.role == Role.SUPPLIER else None, villages, coal, stove,
                  towns)
 
 

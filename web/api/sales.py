@@ -88,7 +88,8 @@ def view_json(v: slips.SlipView, viewer) -> dict:
 
 def issued_json(issued: issuing.Issued, viewer) -> dict:
     """The answer to a sale, from what it wrote (no read back on the hot path); equal to GET /slips/{number}."""
-    return slip_json(issued.slip, issued.slip_lines, issued.supplier, {}, viewer)
+    # A slip just issued has no delivery yet (one issued at the door gets it in its own step).
+    return {**slip_json(issued.slip, issued.slip_lines, issued.supplier, {}, viewer), "delivery": None}
 
 
 def found_json(found: issuing.Found, viewer) -> dict:
