@@ -31,6 +31,7 @@ CASE_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # cases (投�
 CASE_WRITERS = (Role.TOWN, Role.DRC)
 ANOMALY_READERS = (Role.DRC, Role.FINANCE, Role.AUDITOR)  # anomaly flags (异常预警): district-wide
 ANOMALY_REVIEWERS = (Role.DRC,)
+DELIVERY_READERS = (Role.SUPPLIER, Role.TOWN)  # the delivery list: the supplier its contracts', the town its own
 
 
 def requires(*roles: Role):

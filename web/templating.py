@@ -29,6 +29,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("开具销售单", "/slips/new", guards.SELLERS),
     ("销售单", "/slips", guards.SLIP_READERS),
     ("扫码登记", "/scans", guards.SCANNING_OFFICES),
+    ("配送清单", "/deliveries", guards.DELIVERY_READERS),
     ("进货批次", "/batches", guards.STOCK_READERS),
     ("进销台账", "/ledger", guards.STOCK_READERS),
     ("配送企业", "/suppliers", guards.SUPPLIER_READERS),
@@ -47,7 +48,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
 # (group label, the paths of its items). Every NAV item but 首页 is in exactly one group.
 MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("登记", ("/households", "/registrations")),
-    ("销售", ("/slips/new", "/slips", "/scans", "/batches", "/ledger", "/suppliers", "/contracts")),
+    ("销售", ("/slips/new", "/slips", "/scans", "/deliveries", "/batches", "/ledger", "/suppliers", "/contracts")),
     ("结算", ("/summaries", "/settlements")),
     ("报表", ("/reports/progress",)),
     ("监督", ("/cases", "/anomalies")),

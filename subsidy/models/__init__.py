@@ -18,6 +18,7 @@ from subsidy.models.households import Household, ImportUpload, Notice, Registrat
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
 from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseEvent, CaseLink
+from subsidy.models.delivery import Delivery
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -25,5 +26,5 @@ __all__ = [
     "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
-    "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink",
+    "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink", "Delivery",
 ]

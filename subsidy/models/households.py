@@ -62,6 +62,9 @@ class Registration(SQLModel, table=True):
         CheckConstraint("coal_kg >= 0 AND stoves >= 0", name="non_negative"),
         CheckConstraint("sold_coal_kg >= 0 AND sold_coal_kg <= coal_kg", name="coal_within"),
         CheckConstraint("sold_stoves >= 0 AND sold_stoves <= stoves", name="stoves_within"),
+        # The delivery list (subsidy/delivery/deliveries.py): a village's approved registrations of a season in id
+        # order, read a page at a time without sorting (scripts/bench_deliveries.py).
+        Index("ix_registration_delivery", "village_id", "season_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

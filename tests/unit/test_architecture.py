@@ -29,6 +29,8 @@ ALLOWED = {
               "subsidy.settlement.summaries", "subsidy.models"},
     "settlement": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.models"},
     "oversight": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.models"},
+    "delivery": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.supply", "subsidy.sales",
+                 "subsidy.models"},
     "reports": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.registry",
                 "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.models"},
     "cli": {"subsidy"},

@@ -16,6 +16,7 @@ from web.api.idempotency import idempotent
 from web.deps import CurrentUser, DbSession
 from web.guards import requires
 from subsidy.sales import issuing, scanning, slips, voiding
+from subsidy.delivery import deliveries
 
 READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
 
@@ -71,13 +72,24 @@ def slip_json(slip: Slip, lines: list[SlipLine], supplier, scans: dict[int, Slip
     }
 
 
+def delivery_json(shown: deliveries.SlipDelivery) -> dict | None:
+    """A slip's `delivery` (CONTRACT.md, "Delivery and verification"), or None before it is delivered."""
+    d = shown.delivery
+    if d is None:
+        return None
+    return {"delivered_on": d.delivered_on.isoformat(), "receiver": d.receiver, "receiver_is_head": d.receiver_is_head,
+            "recorded_by": shown.recorded_by, "recorded_at": d.recorded_at.isoformat(),
+            "days_since_issue": shown.days_since_issue, "photo": d.photo_attachment_id is not None}
+
+
 def view_json(v: slips.SlipView, viewer) -> dict:
     return slip_json(v.slip, v.lines, v.supplier, v.scans, viewer)
 
 
 def issued_json(issued: issuing.Issued, viewer) -> dict:
     """The answer to a sale, from what it wrote (no read back on the hot path); equal to GET /slips/{number}."""
-    return slip_json(issued.slip, issued.slip_lines, issued.supplier, {}, viewer)
+    # A slip just issued has no delivery yet (one issued at the door gets it in its own step).
+    return {**slip_json(issued.slip, issued.slip_lines, issued.supplier, {}, viewer), "delivery": None}
 
 
 def found_json(found: issuing.Found, viewer) -> dict:
@@ -123,7 +135,8 @@ class SlipsApi(Controller):
     def read(self, session: DbSession, user: CurrentUser, number: FromPath[str]) -> dict:
         if number.endswith((".png", ".svg")) or "/" in number:
             raise NotFound()
-        return view_json(slips.view(session, slips.get_by_number(session, number)), user)
+        slip = slips.get_by_number(session, number)
+        return {**view_json(slips.view(session, slip), user), "delivery": delivery_json(deliveries.of_slip(session, slip))}
 
     @get("/slips/{number:str}/barcode.png", sync_to_thread=True, guards=[requires(*READERS)])
     def barcode_png(self, session: DbSession, number: FromPath[str], copy: FromQuery[int | None] = None) -> Response:

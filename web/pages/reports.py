@@ -7,6 +7,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from subsidy.core import clock
+from subsidy.delivery import deliveries
 from subsidy.reports import progress
 from subsidy.reports import sheets
 from subsidy.core.errors import Refused
@@ -39,7 +40,9 @@ class ReportPages(Controller):
         return Template("reports/progress.html", context={
             "rows": rows, "total": progress.totals(rows), "month": month or "", "error": error,
             "this_month": months.month_of(clock.today()), "area_label": progress.area_label(session),
-            "town_target": progress.town_target_of_village(session)})
+            "town_target": progress.town_target_of_village(session),
+            # How soon slips were delivered, per supplier and town (issue #16 item 5; subsidy/delivery/).
+            "timeliness": deliveries.timeliness(session, month=month)})
 
     @get("/suppliers", sync_to_thread=True)
     def suppliers(self, session: DbSession) -> Template:

@@ -24,7 +24,9 @@ from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
 from web.forms import FORM, discard, is_number, refused
 from web.guards import SCANNING_OFFICES, SELLERS, SLIP_READERS, requires
+from web.pages.delivery import slip_delivery_context
 from subsidy.sales import issuing, listing, scanning, slips, voiding
+from subsidy.delivery import deliveries
 
 READERS = SLIP_READERS
 OFFICES = SCANNING_OFFICES
@@ -173,12 +175,13 @@ class SlipPages(Controller):
 
     # --- one slip ---------------------------------------------------------------------------------------------
     @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
-    def detail(self, session: DbSession, user: CurrentUser, number: FromPath[str], issued: FromQuery[int | None] = None
-               ) -> Template:
+    def detail(self, session: DbSession, user: CurrentUser, number: FromPath[str], issued: FromQuery[int | None] = None,
+               delivered: FromQuery[int | None] = None) -> Template:
         v = slips.view(session, slips.get_by_number(session, number))
-        return Template("slips/detail.html", context={"v": v, "copies": COPIES,
-                                                      "notice": "销售单已开具，请打印五联交付" if issued else None,
-                                                      "can_void": user.role == Role.SUPPLIER and v.voidable})
+        notice = "销售单已开具，请打印五联交付" if issued else ("已登记送达" if delivered else None)
+        return Template("slips/detail.html", context={"v": v, "copies": COPIES, "notice": notice,
+                                                      "can_void": user.role == Role.SUPPLIER and v.voidable,
+                                                      **slip_delivery_context(session, user, v.slip)})
 
     @get("/slips/{number:str}/print", sync_to_thread=True, guards=[requires(*READERS)])
     def print_page(self, session: DbSession, user: CurrentUser, number: FromPath[str], paper: FromQuery[str | None] = None,
@@ -256,7 +259,8 @@ def print_template(session, user, number: str, paper: str | None, layout: str | 
     return Template("print/slip.html", context={
         "v": v, "copies": COPIES, "svgs": svgs, "paper": "a4" if paper == "a4" else "form",
         "layout": "continuous" if layout == "continuous" else "copies",
-        "hotline": session.get(Season, v.slip.season_id).hotline})
+        "hotline": session.get(Season, v.slip.season_id).hotline,
+        "delivery": deliveries.of_slip(session, v.slip).delivery})
 
 
 controllers = [SlipPages]

@@ -1,0 +1,140 @@
+"""The delivery API and pages as CONTRACT.md ("Delivery and verification") writes them: the supplier's list (masked,
+paged, filtered, its own towns only), the spreadsheet, recording a delivery (200, 409, 422, 404), the slip's page,
+print and API showing it, the route sheet, the photo's download and who may open what."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from subsidy.core import clock, db
+from subsidy.models import Town, Village
+from tests.factories import sales as f
+from tests.factories.settlement import make_slip
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def _slip(engine, supplier="coal-a", village="dongguan", days_ago=1) -> str:
+    with db.transaction(engine) as s:
+        _, r = f.household(s, village, coal_kg=3000)
+        return make_slip(s, supplier=f.supplier(s, supplier), registration=r,
+                         issued_on=clock.today() - timedelta(days=days_ago), coal_kg=500).number
+
+
+def _id(engine, model, code) -> int:
+    with db.new_session(engine) as s:
+        return s.execute(select(model.id).where(model.code == code)).scalar_one()
+
+
+def test_the_supplier_lists_its_towns_registrations_masked_paged_and_filtered(api_as, engine):
+    api = api_as("coal-a")
+    answer = api.get("/api/v1/deliveries?pending=1")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["page"] == 1 and body["total"] >= len(body["items"]) > 0
+    item = body["items"][0]
+    assert set(item) >= {"registration_id", "household", "village", "town", "coal_left_kg", "stoves_left"}
+    assert "*" in item["household"]["id_number"] and "*" in item["household"]["phone"]
+    assert {i["town"]["name"] for i in body["items"]} <= {"财源街道", "岱庙街道", "泰前街道"}
+    dongguan = _id(engine, Village, "dongguan")
+    only = api.get(f"/api/v1/deliveries?village_id={dongguan}").json()
+    assert only["items"] and {i["village"]["id"] for i in only["items"]} == {dongguan}
+    assert api.get(f"/api/v1/deliveries?town_id={_id(engine, Town, 'shanggao')}").status_code == 404
+    assert api.get(f"/api/v1/deliveries?village_id={_id(engine, Village, 'shanggao-cun')}").status_code == 404
+    assert api.get("/api/v1/deliveries?page=0").json()["page"] == 1
+    assert api.get("/api/v1/deliveries?page=99999").json()["items"] == []
+    sheet = api.get(f"/api/v1/deliveries.xlsx?village_id={dongguan}")
+    assert sheet.status_code == 200
+    rows = list(load_workbook(io.BytesIO(sheet.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("街道/镇", "村(社区)", "户主姓名", "身份证号码") and len(rows) == len(only["items"]) + 1
+    assert all("*" in r[3] for r in rows[1:])
+
+
+def test_the_list_is_the_suppliers_and_the_towns_only(api_as):
+    for who in ("drc", "dongguan", "finance"):
+        assert api_as(who).get("/api/v1/deliveries").status_code == 403
+    town = api_as("caiyuan").get("/api/v1/deliveries").json()
+    assert town["items"] and "*" not in town["items"][0]["household"]["id_number"]
+
+
+def test_recording_a_delivery_answers_the_slip_with_it_and_refuses_what_the_contract_refuses(api_as, engine):
+    number = _slip(engine, days_ago=2)
+    api = api_as("coal-a")
+    today = clock.today()
+    early = api.post(f"/api/v1/slips/{number}/delivery",
+                     json={"delivered_on": (today - timedelta(days=3)).isoformat(), "receiver": "王小红"})
+    assert early.status_code == 422 and "delivered_on" in early.json()["errors"]
+    future = api.post(f"/api/v1/slips/{number}/delivery",
+                      json={"delivered_on": (today + timedelta(days=1)).isoformat(), "receiver": "王小红"})
+    assert future.status_code == 422 and "delivered_on" in future.json()["errors"]
+    nobody = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": today.isoformat(), "receiver": ""})
+    assert nobody.status_code == 422 and "receiver" in nobody.json()["errors"]
+    assert api_as("coal-b").post(f"/api/v1/slips/{number}/delivery",
+                                 json={"delivered_on": today.isoformat(), "receiver": "王小红"}).status_code == 404
+    assert api_as("caiyuan").post(f"/api/v1/slips/{number}/delivery",
+                                  json={"delivered_on": today.isoformat(), "receiver": "王小红"}).status_code == 403
+    done = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": today.isoformat(), "receiver": "王小红"})
+    assert done.status_code == 200, done.text
+    delivery = done.json()["delivery"]
+    assert (delivery["delivered_on"], delivery["receiver"], delivery["days_since_issue"]) == (today.isoformat(),
+                                                                                              "王小红", 2)
+    assert delivery["recorded_by"] and delivery["recorded_at"]
+    again = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": today.isoformat(), "receiver": "李四"})
+    assert again.status_code == 409
+    assert api.get(f"/api/v1/slips/{number}").json()["delivery"]["receiver"] == "王小红"
+    assert api_as("caiyuan").get(f"/api/v1/slips/{number}").json()["delivery"]["receiver"] == "王小红"
+
+
+def test_a_voided_slip_is_409(api_as, engine):
+    number = _slip(engine)
+    api = api_as("coal-a")
+    assert api.post(f"/api/v1/slips/{number}/void", json={"reason": "开错"}).status_code == 200
+    answer = api.post(f"/api/v1/slips/{number}/delivery",
+                      json={"delivered_on": clock.today().isoformat(), "receiver": "王小红"})
+    assert answer.status_code == 409
+
+
+def test_the_supplier_records_a_delivery_with_a_photo_on_the_slips_page(client_as, engine):
+    number = _slip(engine)
+    page = client_as("coal-a")
+    shown = page.get(f"/slips/{number}")
+    assert shown.status_code == 200 and "登记送达" in shown.text and "未送达" in shown.text
+    refused = page.submit(f"/slips/{number}/delivery", {"delivered_on": clock.today().isoformat(),
+                                                        "receiver": "王小红"},
+                          files={"photo": ("x.png", b"not an image", "image/png")})
+    assert refused.status_code == 422 and "PDF、PNG 或 JPEG" in refused.text
+    done = page.submit(f"/slips/{number}/delivery", {"delivered_on": clock.today().isoformat(), "receiver": "王小红"},
+                       files={"photo": ("签收联.png", PNG, "image/png")}, follow_redirects=False)
+    assert done.status_code == 303, done.text[:500]
+    after = page.get(f"/slips/{number}")
+    assert "已送达" in after.text and "王小红" in after.text and "登记送达</button>" not in after.text
+    photo = page.get(f"/slips/{number}/delivery/photo")
+    assert photo.status_code == 200 and photo.content == PNG and photo.headers["content-type"] == "image/png"
+    assert "王小红签收" in page.get(f"/slips/{number}/print").text
+    twice = page.submit(f"/slips/{number}/delivery", {"delivered_on": clock.today().isoformat(), "receiver": "李四"})
+    assert twice.status_code == 409 and "已登记过" in twice.text
+    # The town sees it on its slip page and opens the photo; another supplier does not find either.
+    town = client_as("caiyuan")
+    assert "王小红" in town.get(f"/slips/{number}").text
+    assert town.get(f"/slips/{number}/delivery/photo").status_code == 200
+    assert client_as("coal-b").get(f"/slips/{number}/delivery/photo").status_code == 404
+
+
+def test_the_list_page_and_a_villages_route_sheet(client_as, engine):
+    number = _slip(engine)
+    dongguan = _id(engine, Village, "dongguan")
+    page = client_as("coal-a")
+    listed = page.get(f"/deliveries?village_id={dongguan}")
+    assert listed.status_code == 200 and number in listed.text and "未送达，已开单 1 天" in listed.text
+    assert "打印本村配送路单" in listed.text
+    sheet = page.get(f"/deliveries/route?village_id={dongguan}")
+    assert sheet.status_code == 200 and "东关村" in sheet.text and "户主（家庭成员）签字" in sheet.text
+    assert number in sheet.text
+    assert page.get(f"/deliveries/route?village_id={_id(engine, Village, 'shanggao-cun')}").status_code == 404
+    assert page.get("/deliveries.xlsx").status_code == 200
+    assert client_as("caiyuan").get("/deliveries").status_code == 200
+    assert client_as("drc").get("/deliveries").status_code == 403

@@ -1,0 +1,119 @@
+"""Delivery pages: the delivery list (配送清单) with its filters and export, a village's printable route sheet, and
+recording a slip's delivery (配送到户) with the scan of its signed copy on the slip's page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from subsidy.core import clock
+from subsidy.core.errors import Refused
+from subsidy.delivery import deliveries
+from subsidy.models import COPIES, Role, SlipStatus
+from subsidy.sales import slips
+from web.deps import CurrentUser, DbSession
+from web.forms import MULTIPART, REFUSED_OR_DUPLICATE, discard, is_number, page_number
+from web.guards import DELIVERY_READERS, SLIP_READERS, requires
+from web.pages.supply import UPLOAD_LIMIT, _file
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _id(value: str | None) -> int | None:
+    return int(value) if value and is_number(value) else None
+
+
+def _pending(value: str | None) -> bool:
+    """The list opens on what is not yet delivered; `pending=0` shows everything."""
+    return value != "0"
+
+
+def slip_delivery_context(session, user, slip) -> dict:
+    """What the slip's page shows of its delivery, and whether the viewer may record it now."""
+    shown = deliveries.of_slip(session, slip)
+    return {"delivery": shown, "today": clock.today().isoformat(),
+            "can_deliver": user.role == Role.SUPPLIER and slip.status == SlipStatus.ISSUED and shown.delivery is None}
+
+
+def _delivered_on(form: dict) -> date | None:
+    raw = str(form.get("delivered_on") or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise Refused("送达日期格式应为 年-月-日，例如 2021-11-05", field="delivered_on") from None
+
+
+class DeliveryPages(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/deliveries", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
+    def index(self, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
+              village_id: FromQuery[str | None] = None, pending: FromQuery[str | None] = None,
+              page: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None) -> Template:
+        town, village, only_pending = _id(town_id), _id(village_id), _pending(pending)
+        found = deliveries.delivery_list(session, user, town_id=town, village_id=village, pending=only_pending,
+                                         page=page_number(page), per_page=per_page)
+        options = deliveries.reach(session, user)
+        params = {"town_id": town or "", "village_id": village or "", "pending": "1" if only_pending else "0",
+                  "per_page": found.per_page}
+        return Template("delivery/index.html", context={
+            "found": found, "rows": found.rows, "params": params, "options": options,
+            "export_query": urlencode([(k, v) for k, v in params.items() if v and k != "per_page"]),
+            "query": "?" + urlencode([(k, v) for k, v in params.items() if v]) + "&"})
+
+    @get("/deliveries.xlsx", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
+    def export(self, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
+               village_id: FromQuery[str | None] = None, pending: FromQuery[str | None] = None) -> Response:
+        body = deliveries.export_xlsx(session, user, town_id=_id(town_id), village_id=_id(village_id),
+                                      pending=_pending(pending))
+        return Response(body, media_type=XLSX, headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote('配送清单.xlsx')}"})
+
+    @get("/deliveries/route", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
+    def route(self, session: DbSession, user: CurrentUser, village_id: FromQuery[str | None] = None,
+              pending: FromQuery[str | None] = None) -> Template:
+        """A village's route sheet (配送路单), A4: each household with what is left, and empty columns for the
+        quantity delivered, the date and the household's signature."""
+        village = _id(village_id)
+        if village is None:
+            raise Refused("请选择要打印路单的村（社区）", field="village_id")
+        rows = list(deliveries.iter_rows(session, user, village_id=village, pending=_pending(pending)))
+        r = deliveries.reach(session, user, village_id=village)
+        town_id, village_name = r.villages[village]
+        return Template("delivery/route.html", context={
+            "rows": rows, "village": village_name, "town": r.towns.get(town_id, ""),
+            "unit": deliveries.supplier_name(session, user), "today": clock.today(), "pending": _pending(pending)})
+
+    @post("/slips/{number:str}/delivery", sync_to_thread=True, guards=[requires(Role.SUPPLIER)],
+          request_max_body_size=UPLOAD_LIMIT)
+    def record(self, session: DbSession, user: CurrentUser, number: FromPath[str],
+               data: Annotated[dict, MULTIPART]) -> Template | Redirect:
+        form = {k: v for k, v in data.items() if isinstance(v, str)}
+        try:
+            deliveries.record_delivery(session, user=user, number=number, delivered_on=_delivered_on(form),
+                                       receiver=form.get("receiver", ""), photo=_file(data, "photo"))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
+            v = slips.view(session, slips.get_by_number(session, number))
+            return Template("slips/detail.html", status_code=422 if isinstance(error, Refused) else 409, context={
+                "v": v, "copies": COPIES, "can_void": v.voidable, "form": form, "error": error,
+                "errors": error.errors, **slip_delivery_context(session, user, v.slip)})
+        return Redirect(f"/slips/{number}?delivered=1", status_code=303)
+
+    @get("/slips/{number:str}/delivery/photo", sync_to_thread=True, guards=[requires(*SLIP_READERS)])
+    def photo(self, session: DbSession, number: FromPath[str]) -> Response:
+        a = deliveries.photo_of(session, number)
+        return Response(a.data, media_type=a.content_type, headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(a.filename)}", "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store"})
+
+
+controllers = [DeliveryPages]
