@@ -74,6 +74,9 @@ ACTIONS: dict[str, Action] = {
     "case.accepted": Action("受理投诉举报", "受理了投诉举报案件{number}，开始办理"),
     "case.closed": Action("办结投诉举报", "办结了投诉举报案件{number}：{outcome}"),
     "case.reopened": Action("重新办理投诉举报", "重新打开了投诉举报案件{number}"),
+    # verification (回访抽查)
+    "callback.sample_drawn": Action("抽取回访样本", "从汇总表抽取了{size}张销售单回访（共{population}张，随机种子{seed}）"),
+    "callback.recorded": Action("记录回访", "记录了第{attempts}次回访拨打的结果"),
     "summary.early_allowed": Action("同意提前提交汇总表", "同意{supplier_id}在{month}结束前提交{town_id}的销售汇总表"),
     "summary.approved": Action("审核通过汇总表", "审核通过了{supplier_id}{month}在{town_id}的销售汇总表"),
     "summary.returned": Action("退回汇总表", "退回了{supplier_id}{month}在{town_id}的销售汇总表，原因：{reason}"),

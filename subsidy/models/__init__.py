@@ -17,6 +17,7 @@ from subsidy.models.households import Household, ImportUpload, Notice, Registrat
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
 from subsidy.models.oversight import Case, CaseCounter, CaseEvent, CaseLink
+from subsidy.models.verification import UNREACHED_AFTER_TRIES, Callback, CallbackSample, CallbackSampleSlip
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -25,4 +26,5 @@ __all__ = [
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
     "Case", "CaseCounter", "CaseEvent", "CaseLink",
+    "UNREACHED_AFTER_TRIES", "Callback", "CallbackSample", "CallbackSampleSlip",
 ]
