@@ -307,3 +307,25 @@ def month_figures(session: Session, month: str) -> Progress:
         .join(CallbackSample, CallbackSample.id == Callback.sample_id)
         .where(Callback.done, CallbackSample.summary_id.in_(summary_ids))).one()
     return Progress(0, int(row[1]), int(done[0]), int(done[1]), int(done[2]))
+
+
+@dataclass(frozen=True)
+class SamplePage:
+    """What the sample's page shows: the summary, its sample (None before the draw) with its progress, one page
+    of the drawn slips, and whether the sample may still be drawn or called."""
+
+    summary: Summary
+    sample: CallbackSample | None
+    progress: Progress | None
+    rows: list[SampledRow]
+    drawable: bool
+    recordable: bool
+
+
+def sample_page(session: Session, summary_id: int, page: int = 1) -> SamplePage:
+    summary = get_or_404(session, Summary, summary_id)
+    sample = sample_of(session, summary.id)
+    if sample is None:
+        return SamplePage(summary, None, None, [], summary.status in DRAWABLE, False)
+    return SamplePage(summary, sample, progress(session, [summary.id]).get(summary.id),
+                      sampled_rows(session, sample, page), False, summary.status in RECORDABLE)
