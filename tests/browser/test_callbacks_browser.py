@@ -44,7 +44,8 @@ def _notice(page) -> str:
     return page.locator(".alert-ok").inner_text().strip()
 
 
-def _record(page, row, *, received_kg: int, paid: str) -> None:
+def _record(page, number: str, *, received_kg: int, paid: str) -> None:
+    row = page.locator(f"form[data-for='{number}']")
     row.locator("select[name=reached]").select_option("1")
     row.locator("input[name=attempts]").fill("1")
     row.locator("input[name=received_kg]").fill(str(received_kg))
@@ -104,9 +105,9 @@ def test_the_bureau_calls_a_sample_back_and_finance_settles_without_the_set_asid
         before = s.get(Summary, summary_id)
         expected_fen, expected_slips = before.subsidy_fen - short.subsidy_fen, before.slip_count - 1
         short_pays, fine_pays, fine_kg = yuan(short.household_pays_fen), yuan(fine.household_pays_fen), fine.coal_kg
-    _record(drc, drc.locator(f"tr[data-slip='{short_number}']"), received_kg=300, paid=short_pays)
+    _record(drc, short_number, received_kg=300, paid=short_pays)
     assert _notice(drc) == f"销售单{short_number}回访发现问题，已剔除并登记案件"
-    _record(drc, drc.locator(f"tr[data-slip='{fine_number}']"), received_kg=fine_kg, paid=fine_pays)
+    _record(drc, fine_number, received_kg=fine_kg, paid=fine_pays)
     assert _notice(drc) == f"已记录销售单{fine_number}的回访"
     assert drc.locator("[data-done]").inner_text() == "2" and drc.locator("[data-discrepancies]").inner_text() == "1"
     assert drc.locator(f"tr[data-slip='{short_number}'] a", has_text="查看案件").count() == 1
