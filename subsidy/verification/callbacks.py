@@ -250,10 +250,13 @@ def record_callback(session: Session, *, user: User, slip_number, reached, attem
     return Recorded(callback, reasons)
 
 
-def _last(session: Session, sample_id: int, slip_id: int) -> Callback | None:
-    return session.execute(select(Callback).where(Callback.sample_id == sample_id, Callback.slip_id == slip_id)
+def _last(session: Session, sample_id: int, slip_id: int):
+    """The latest recording's id, tries and whether it was the last (not its note: a row read here is never
+    logged with what the household said, whatever SQLAlchemy's log level)."""
+    return session.execute(select(Callback.id, Callback.attempts, Callback.done)
+                           .where(Callback.sample_id == sample_id, Callback.slip_id == slip_id)
                            .order_by(Callback.attempts.desc()).limit(1)
-                           .execution_options(unscoped=True)).scalar_one_or_none()
+                           .execution_options(unscoped=True)).first()
 
 
 # --- reading ---------------------------------------------------------------------------------------------------------

@@ -282,3 +282,24 @@ def test_the_database_keeps_one_done_callback_per_sampled_slip(engine, session, 
         with pytest.raises(Exception) as error:
             s.commit()
         assert "unique" in str(error.value).lower()
+
+
+def test_two_parallel_callbacks_of_one_sampled_slip_record_one(engine, session, submitted):
+    (number,) = draw(engine, submitted.id, size=1).numbers
+    results, errors = _race(4, lambda: as_sold(engine, number, received_kg=100))
+    assert len(results) == 1 and len(errors) == 3, errors
+    assert all(isinstance(e, Conflict) for e in errors), errors
+    fresh(session)
+    assert session.execute(select(func.count()).select_from(Callback)).scalar_one() == 1
+    assert session.execute(select(func.count()).select_from(Case)).scalar_one() == 1  # one case, not four
+
+
+def test_the_note_never_reaches_the_log(engine, session, submitted, caplog):
+    import logging
+    for name in ("", "sqlalchemy.engine", "subsidy", "subsidy.web"):
+        caplog.set_level(logging.DEBUG, logger=name or None)
+    (number,) = draw(engine, submitted.id, size=1).numbers
+    as_sold(engine, number, received_kg=100, note="住户称邻居李四代收")
+    with pytest.raises(Conflict):
+        as_sold(engine, number, attempts=2, note="住户称邻居李四代收")
+    assert "李四" not in caplog.text + "".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
