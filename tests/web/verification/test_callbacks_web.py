@@ -113,5 +113,7 @@ def test_the_pages_draw_calculate_and_record(engine, client_as, submitted):
     assert unreached.status_code == 200 and "第1次拨打，未联系到" in unreached.text
     summary_page = drc.get(f"/summaries/{submitted}")
     assert "已回访 1 户" in summary_page.text and "尚有 1 户待回访" in summary_page.text
+    report = drc.get(f"/reports/monthly?month={month()}")
+    assert "本月回访抽查 2 户，已回访 1 户，其中联系到 1 户，发现问题 0 户" in report.text
     assert client_as("finance").get(f"/summaries/{submitted}/sample").status_code == 200
     assert client_as("finance").submit(f"/summaries/{submitted}/sample", data={"size": "1"}).status_code == 403
