@@ -162,12 +162,6 @@ def sample_of(session: Session, summary_id: int) -> CallbackSample | None:
                            .execution_options(unscoped=True)).scalar_one_or_none()
 
 
-def suggested_size(session: Session, summary_id: int, *, confidence: int, margin: int) -> int:
-    """The sample size calculator of the draw page, for the summary's slip count (subsidy/rules/sampling.py)."""
-    summary = get_or_404(session, Summary, summary_id)
-    return sampling.sample_size(summary.slip_count, confidence, margin)
-
-
 # --- callbacks -------------------------------------------------------------------------------------------------------
 
 def _sampled(session: Session, slip_number) -> tuple[Slip, CallbackSampleSlip]:

@@ -101,7 +101,8 @@ def test_the_bureau_calls_a_sample_back_and_finance_settles_without_the_set_asid
     rows = drc.locator("tr[data-slip]")
     short_number, fine_number = (rows.nth(i).get_attribute("data-slip") for i in range(2))
     with db.new_session(engine) as s:
-        short, fine = (s.execute(select(Slip).where(Slip.number == n)).scalar_one() for n in (short_number, fine_number))
+        short, fine = (s.execute(select(Slip).where(Slip.number == n)).scalar_one()
+                       for n in (short_number, fine_number))
         before = s.get(Summary, summary_id)
         expected_fen, expected_slips = before.subsidy_fen - short.subsidy_fen, before.slip_count - 1
         short_pays, fine_pays, fine_kg = yuan(short.household_pays_fen), yuan(fine.household_pays_fen), fine.coal_kg

@@ -89,8 +89,8 @@ class CallbacksApi(Controller):
         recorded = callbacks.record_callback(session, user=user, **data.model_dump())
         c = recorded.callback
         number = session.get(Slip, c.slip_id).number
-        return CallbackOut(**{k: getattr(c, k) for k in CallbackOut.model_fields if k not in ("slip_number", "reasons")},
-                           slip_number=number, reasons=recorded.reasons)
+        fields = {k: getattr(c, k) for k in CallbackOut.model_fields if k not in ("slip_number", "reasons")}
+        return CallbackOut(**fields, slip_number=number, reasons=recorded.reasons)
 
 
 controllers = [SamplesApi, CallbacksApi]

@@ -31,7 +31,8 @@ def _context(session: Session, user: User, summary_id: int, page: int = 1, *, co
     towns, suppliers = summaries.names(session)
     context = {"view": view, "summary": view.summary, "town": towns.get(view.summary.town_id, ""),
                "supplier": suppliers[view.summary.supplier_id], "page": page, "per_page": callbacks.PAGE,
-               "can_call": user.role in CALLERS, "confidences": sorted(sampling.Z_MILLI), "tries": UNREACHED_AFTER_TRIES,
+               "can_call": user.role in CALLERS, "confidences": sorted(sampling.Z_MILLI),
+               "tries": UNREACHED_AFTER_TRIES,
                "calc": {"confidence": confidence or "95", "margin": margin or "5"}, "form": {}}
     if confidence and margin:
         try:
