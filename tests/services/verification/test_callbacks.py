@@ -303,3 +303,16 @@ def test_the_note_never_reaches_the_log(engine, session, submitted, caplog):
     with pytest.raises(Conflict):
         as_sold(engine, number, attempts=2, note="住户称邻居李四代收")
     assert "李四" not in caplog.text + "".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+
+
+def test_a_draw_racing_the_bureaus_approval_never_leaves_an_approved_summary_with_open_callbacks(
+        engine, session, submitted):
+    approve(engine, town_code(session, submitted), submitted.id)
+    turn = iter(range(2))
+    work = [lambda: draw(engine, submitted.id, size=1), lambda: approve(engine, "drc", submitted.id)]
+    results, errors = _race(2, lambda: work[next(turn)]())
+    assert len(results) == 1 and len(errors) == 1 and isinstance(errors[0], Conflict), errors
+    fresh(session)
+    status = session.get(Summary, submitted.id).status
+    sample = callbacks.progress(session, [submitted.id]).get(submitted.id)
+    assert (status, sample is None) in {("drc_approved", True), ("town_approved", False)}
