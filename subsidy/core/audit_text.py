@@ -77,6 +77,9 @@ ACTIONS: dict[str, Action] = {
     "anomaly.run": Action("运行异常预警", "运行了异常预警规则，新增预警{raised}条，待核查{open}条"),
     "anomaly.dismissed": Action("排除异常预警", "排除了异常预警#{entity_id}（{subject}）：{reason}"),
     "anomaly.confirmed": Action("确认异常预警", "确认了异常预警#{entity_id}（{subject}），转为案件办理"),
+    # verification (回访抽查)
+    "callback.sample_drawn": Action("抽取回访样本", "从汇总表抽取了{size}张销售单回访（共{population}张，随机种子{seed}）"),
+    "callback.recorded": Action("记录回访", "记录了第{attempts}次回访拨打的结果"),
     "summary.early_allowed": Action("同意提前提交汇总表", "同意{supplier_id}在{month}结束前提交{town_id}的销售汇总表"),
     "summary.approved": Action("审核通过汇总表", "审核通过了{supplier_id}{month}在{town_id}的销售汇总表"),
     "summary.returned": Action("退回汇总表", "退回了{supplier_id}{month}在{town_id}的销售汇总表，原因：{reason}"),

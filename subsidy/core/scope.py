@@ -144,6 +144,7 @@ class Record(StrEnum):
     LISTING = "listing"      # many slips at once: the slip list and its export, a summary's slips, the counter
     NOTICE = "notice"        # the village's public notice (公示), posted in public
     LOG = "log"              # the audit log and the histories built from it: it stores them masked (core/audit.py)
+    CALLBACK = "callback"    # a callback sample's households (回访抽查): the office that calls needs the phone to dial
 
 
 # The roles that keep the registry see the numbers whole, wherever they meet them: the village registers and corrects
@@ -161,6 +162,8 @@ WHOLE_FOR: dict[Record, frozenset[Role | None]] = {
     Record.NOTICE: frozenset(),
     # The log never held them whole, so nobody reads them whole there.
     Record.LOG: frozenset(),
+    # The town and the bureau call sampled households back (subsidy/verification/): whoever dials needs the number.
+    Record.CALLBACK: frozenset({Role.TOWN, Role.DRC, None}),
 }
 
 # A supplier's bank account: whole for those who pay it (finance) or own it (the supplier, which sees only itself),

@@ -19,6 +19,7 @@ from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, Sl
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
 from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseEvent, CaseLink
 from subsidy.models.delivery import Delivery
+from subsidy.models.verification import UNREACHED_AFTER_TRIES, Callback, CallbackSample, CallbackSampleSlip
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -27,4 +28,5 @@ __all__ = [
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
     "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink", "Delivery",
+    "UNREACHED_AFTER_TRIES", "Callback", "CallbackSample", "CallbackSampleSlip",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core.scope import scope_of
 from subsidy.policy import seasons
+from subsidy.verification import callbacks as verification
 from subsidy.models import (
     Registration, RegistrationStatus, Role, Settlement, SettlementFund, SettlementStatus, Slip, SlipStatus,
     Summary, Supplier, Town, TownTarget, Village,
@@ -218,6 +219,7 @@ class MonthlyReport:
     settled_fen: int
     paid_fen: int
     area_label: str = "街道/镇"
+    callbacks: verification.Progress | None = None  # the month's callback samples (回访抽查): drawn, done, reached, found
 
 
 def monthly_report(session: Session, month: str) -> MonthlyReport:
@@ -234,4 +236,5 @@ def monthly_report(session: Session, month: str) -> MonthlyReport:
         if status == SettlementStatus.PAID:
             paid += int(subsidy or 0)
     return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
-                         totals(season_rows), int(settled or 0), int(paid or 0), area_label(session))
+                         totals(season_rows), int(settled or 0), int(paid or 0), area_label(session),
+                         verification.month_figures(session, month))

@@ -29,5 +29,8 @@ def monthly_report_xlsx(session: Session, month: str) -> tuple[str, bytes]:
     sheet.blank()
     sheet.table_row(["本月结算补贴(元)", sheets.money(report.settled_fen), "其中已支付(元)",
                      sheets.money(report.paid_fen)])
+    c = report.callbacks
+    sheet.table_row(["本月回访抽查(户)", sheets.count(c.size), "已回访(户)", sheets.count(c.done), "联系到(户)",
+                     sheets.count(c.reached), "发现问题(户)", sheets.count(c.discrepancies)])
     sheet.signatures(["填报单位", "审核人"])
     return f"月报-{report.month}.xlsx", sheet.save()

@@ -36,7 +36,7 @@ from subsidy.accounts import auth
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.models import (
-    COPY_OF_OFFICE, Contract, Role, Slip, SlipLine,
+    COPY_OF_OFFICE, Callback, CallbackSample, Contract, Role, Slip, SlipLine,
     SlipScan, SlipStatus, SUMMARY_STATUS_LABELS, Summary, SummaryEvent, SummaryStatus, Supplier, Town, User,
 )
 from subsidy.core.scope import get_or_404
@@ -119,6 +119,15 @@ def _in_summaries(supplier_id: int, month: str, summary_ids: list[int], town_id:
     if town_id is not None:
         in_month.insert(1, Slip.town_id == town_id)
     return or_(and_(*in_month), and_(Slip.supplier_id == supplier_id, Slip.set_aside_at.is_not(None), ids))
+
+
+def standing_slip_ids(session: Session, summary: Summary) -> list[int]:
+    """The ids of the summary's issued slips (what its totals count), ascending: the population a callback sample
+    is drawn from (subsidy/verification/)."""
+    return list(session.execute(
+        select(Slip.id).where(_in_summaries(summary.supplier_id, summary.month, [summary.id], summary.town_id),
+                              Slip.status == SlipStatus.ISSUED).order_by(Slip.id)
+        .execution_options(unscoped=True)).scalars())
 
 
 def recompute_totals(session: Session, summary: Summary) -> Summary:
@@ -400,9 +409,30 @@ def approve(session: Session, *, reviewer: User, summary_id: int, comment: str =
     from_status = summary.status
     to = NEXT[(from_status, Role(reviewer.role))]
     _move(session, summary, from_status, to, seen or Figures.of(summary))
+    if to == S.DRC_APPROVED:
+        # After the move, which holds the summary's row: a sample drawn meanwhile locked the same row first, and
+        # this statement sees it (a rollback undoes the move).
+        _refuse_open_callbacks(session, summary)
     _event(session, summary, reviewer, "approve", from_status, to, comment)
     audit.record(session, reviewer, "summary.approved", summary, before=before)
     return summary
+
+
+def _refuse_open_callbacks(session: Session, summary: Summary) -> None:
+    """The bureau approves a summary only once every slip its callback sample drew has a finished callback
+    (subsidy/verification/: reached, or unreached after three tries; `callback.done`). Read through the tables:
+    verification imports this module, not the other way round."""
+    sample = session.execute(select(CallbackSample.id, CallbackSample.size)
+                             .where(CallbackSample.summary_id == summary.id).execution_options(unscoped=True)).first()
+    if sample is None:
+        return
+    done = session.execute(select(func.count()).select_from(Callback)
+                           .where(Callback.sample_id == sample.id, Callback.done)
+                           .execution_options(unscoped=True)).scalar_one()
+    if done < sample.size:
+        raise Conflict(f"该汇总表的回访抽查尚未完成（抽取 {sample.size} 户，已回访 {done} 户），"
+                       "全部回访记录后方可审核通过", field="sample")
+
 
 
 @dataclass
@@ -484,11 +514,24 @@ def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int
         raise Refused("剔除销售单时请填写原因", field="reason")
     summary = get_or_404(session, Summary, summary_id)
     _reviewer_turn(reviewer, summary)
-    # Lock the summary row against a concurrent approval while its slips change.
-    moved = session.execute(update(Summary).where(Summary.id == summary.id, Summary.status == summary.status)
-                            .values(status=summary.status)).rowcount
+    return take_out(session, actor=reviewer, summary=summary, slip_id=slip_id, reason=reason)
+
+
+def lock_in_status(session: Session, summary: Summary, statuses=None) -> None:
+    """Lock the summary row against a concurrent approval (or a concurrent writer of the same kind) while the caller
+    changes what hangs on it; Conflict when its status moved meanwhile, or is not one of `statuses`."""
+    allowed = [summary.status] if statuses is None else list(statuses)
+    moved = session.execute(update(Summary).where(Summary.id == summary.id, Summary.status.in_(allowed))
+                            .values(status=Summary.status).execution_options(synchronize_session=False)).rowcount
     if moved != 1:
-        raise Conflict("该汇总表的状态已被他人改变，请刷新后再试")
+        raise Conflict("该汇总表的状态已被他人改变，请刷新后再试", field="status")
+    session.refresh(summary)
+
+
+def take_out(session: Session, *, actor: User, summary: Summary, slip_id: int, reason: str) -> Summary:
+    """The set-aside itself, for a caller that has decided it may (a reviewer in turn, or a callback's
+    discrepancy, subsidy/verification/): the slip leaves the summary with `reason`, the totals follow."""
+    lock_in_status(session, summary)
     before = audit.snapshot(summary)
     taken = session.execute(
         update(Slip).where(Slip.id == slip_id, Slip.supplier_id == summary.supplier_id, Slip.summary_id == summary.id)
@@ -498,8 +541,8 @@ def set_aside(session: Session, *, reviewer: User, summary_id: int, slip_id: int
         raise NotFound("该销售单不在此汇总表中")
     recompute_totals(session, summary)
     number = session.execute(select(Slip.number).where(Slip.id == slip_id).execution_options(unscoped=True)).scalar()
-    _event(session, summary, reviewer, "set_aside", summary.status, summary.status, f"剔除销售单{number}：{reason}")
-    audit.record(session, reviewer, "summary.slip_set_aside", summary, before=before,
+    _event(session, summary, actor, "set_aside", summary.status, summary.status, f"剔除销售单{number}：{reason}")
+    audit.record(session, actor, "summary.slip_set_aside", summary, before=before,
                  after={**audit.snapshot(summary), "slip": number, "reason": reason})
     return summary
 

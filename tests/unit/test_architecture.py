@@ -31,8 +31,11 @@ ALLOWED = {
     "oversight": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.models"},
     "delivery": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.supply", "subsidy.sales",
                  "subsidy.models"},
+    "verification": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.settlement", "subsidy.oversight",
+                     "subsidy.models"},
     "reports": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.registry",
-                "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.models"},
+                "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.verification",
+                "subsidy.models"},
     "cli": {"subsidy"},
     "demo": {"subsidy"},
 }

@@ -98,7 +98,7 @@ def test_the_ledger_filters_group_kilograms_and_give_whole_days(render):
 # they can open, everybody else nowhere; the public notice is masked for all.
 KEEPERS = {Role.VILLAGE, Role.TOWN}
 SEES_WHOLE = {Record.HOUSEHOLD: KEEPERS, Record.SLIP: KEEPERS, Record.LISTING: KEEPERS, Record.NOTICE: set(),
-              Record.LOG: set()}
+              Record.LOG: set(), Record.CALLBACK: {Role.TOWN, Role.DRC, None}}
 
 
 @pytest.mark.parametrize("record", list(Record))

@@ -27,6 +27,7 @@ from web.deps import CurrentUser, DbSession
 from web.forms import is_number
 from web.guards import requires
 from subsidy.settlement import statements, summaries
+from subsidy.verification import callbacks
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = (Role.SUPPLIER, Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
@@ -67,6 +68,12 @@ class EventOut(BaseModel):
     unit: str = ""    # and their unit: the supplier, the town, 区发改局, 区财政局
 
 
+class SampleProgressOut(BaseModel):
+    size: int
+    done: int  # callbacks recorded: reached, or not reached after three tries
+    discrepancies: int
+
+
 class SummaryOut(BaseModel):
     id: int
     supplier_id: int
@@ -80,6 +87,7 @@ class SummaryOut(BaseModel):
     subsidy_fen: int
     settlement_id: int | None
     history: list[EventOut] | None = None
+    sample: SampleProgressOut | None = None  # its callback sample (回访抽查), on the single summary's answer
 
 
 class SettleIn(BaseModel):
@@ -127,11 +135,13 @@ class SettlementOut(BaseModel):
 
 
 def summary_out(summary: Summary, session: Session | None = None) -> SummaryOut:
-    out = SummaryOut(**{k: getattr(summary, k) for k in SummaryOut.model_fields if k != "history"})
+    out = SummaryOut(**{k: getattr(summary, k) for k in SummaryOut.model_fields if k not in ("history", "sample")})
     if session is not None:
         out.history = [EventOut(**{k: getattr(e, k) for k in EventOut.model_fields if k not in ("person", "unit")},
                                 person=who.name, unit=who.unit)
                        for e, who in summaries.history_with_names(session, summary.id)]
+        sample = callbacks.progress(session, [summary.id]).get(summary.id)
+        out.sample = SampleProgressOut(**sample.as_dict()) if sample else None
     return out
 
 

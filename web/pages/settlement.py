@@ -24,6 +24,7 @@ from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
 from web.guards import SETTLEMENT_READERS, SUMMARY_READERS, requires
 from subsidy.settlement import statements, summaries
+from subsidy.verification import callbacks
 from subsidy.rules import months
 from subsidy.rules.money import column_totals
 
@@ -54,7 +55,8 @@ def _index_context(session: Session, user: User, month: str | None, status: str 
         "towns": towns, "suppliers": suppliers,
         "month": month or "", "status": status or "", "this_month": months.month_of(clock.today()),
         "set_aside": summaries.set_aside_slips(session) if user.role == Role.SUPPLIER else [],
-        "can_bulk": user.role in summaries.BULK_ROLES}
+        "can_bulk": user.role in summaries.BULK_ROLES,
+        "samples": callbacks.progress(session, [s.id for s in waiting])}
 
 
 def _show_context(session: Session, user: User, summary_id: int) -> dict[str, Any]:
@@ -76,7 +78,9 @@ def _show_context(session: Session, user: User, summary_id: int) -> dict[str, An
             "events": summaries.history_with_names(session, summary.id), "my_turn": my_turn,
             "editable": user.role == Role.SUPPLIER and editable,
             "statement": statement, "earlier_statements": earlier,
-            "sees_statements": user.role in SETTLEMENT_READERS}
+            "sees_statements": user.role in SETTLEMENT_READERS,
+            "sample": callbacks.progress(session, [summary.id]).get(summary.id),
+            "can_sample": user.role in (Role.TOWN, Role.DRC) and summary.status in callbacks.DRAWABLE}
 
 
 class SummaryPages(Controller):
