@@ -17,6 +17,7 @@ from subsidy.models.households import Household, ImportUpload, Notice, Registrat
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
 from subsidy.models.oversight import Case, CaseCounter, CaseEvent, CaseLink
+from subsidy.models.quality import SpotCheck
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -24,5 +25,5 @@ __all__ = [
     "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
-    "Case", "CaseCounter", "CaseEvent", "CaseLink",
+    "Case", "CaseCounter", "CaseEvent", "CaseLink", "SpotCheck",
 ]

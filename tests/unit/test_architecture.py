@@ -29,8 +29,11 @@ ALLOWED = {
               "subsidy.settlement.summaries", "subsidy.models"},
     "settlement": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.models"},
     "oversight": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.models"},
+    "quality": {"subsidy.rules", "subsidy.core", "subsidy.policy", "subsidy.supply", "subsidy.oversight",
+                "subsidy.models"},
     "reports": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.registry",
-                "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.models"},
+                "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.quality",
+                "subsidy.models"},
     "cli": {"subsidy"},
     "demo": {"subsidy"},
 }
