@@ -29,6 +29,8 @@ REGION_EDITORS = (Role.ADMIN, Role.DRC)
 AUDIT_READERS = (Role.ADMIN, Role.AUDITOR)
 CASE_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # cases (投诉举报): the town its own town's
 CASE_WRITERS = (Role.TOWN, Role.DRC)
+# Spot checks (抽检): the bureau records them; towns read them (they arrange the exchanges of their slips).
+SPOT_CHECK_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)
 
 
 def requires(*roles: Role):

@@ -37,6 +37,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
     ("投诉举报", "/cases", guards.CASE_READERS),
+    ("抽检", "/quality", guards.SPOT_CHECK_READERS),
     ("采暖季政策", "/seasons", guards.SEASON_READERS),
     ("用户管理", "/admin/users", guards.ADMINS),
     ("区划管理", "/admin/regions", guards.REGION_EDITORS),
@@ -49,7 +50,7 @@ MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("销售", ("/slips/new", "/slips", "/scans", "/batches", "/ledger", "/suppliers", "/contracts")),
     ("结算", ("/summaries", "/settlements")),
     ("报表", ("/reports/progress",)),
-    ("监督", ("/cases",)),
+    ("监督", ("/cases", "/quality")),
     ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
 ]
 

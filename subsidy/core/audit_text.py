@@ -104,6 +104,7 @@ ACTIONS: dict[str, Action] = {
     "batches.recorded": Action("登记进货批次",
                                "登记了进货批次：{product}{quantity_kg}，检验报告{report_no}，{passed}"),
     "batches.frozen": Action("冻结进货批次", "因抽检不合格冻结了进货批次（检验报告{report_no}），停止销售"),
+    "quality.retest_days_saved": Action("设置复检期限", "将复检期限设为{retest_days}天"),
     "quality.spot_check_recorded": Action("登记抽检结果", "登记了抽检结果：{lab}检测报告{report_no}，{passed}"),
     # accounts
     "user.created": Action("新增用户", "新增了用户{username}（{display_name}，{role}）"),
@@ -305,6 +306,7 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
     "min_strength_n": ("冷压强度下限", lambda v: _int(v, str, "N/个")),
     "min_drop_cpct": ("跌落强度下限", lambda v: _int(v, hundredths, "%")),
     "preset": ("标准模板", _text),
+    "retest_days": ("复检期限（天）", _text),
     "frozen_at": ("冻结时间", _moment),
     "sampled_on": ("抽样日期", _text),
     "place": ("抽样地点", _text),

@@ -299,3 +299,18 @@ def _as_text(indicator: Indicator, value: int) -> str:
 def limit_text(indicator: Indicator, value: int | None) -> str:
     """A limit as the standards form shows it in its input ("" for not applicable)."""
     return "" if value is None else _as_text(indicator, value)
+
+
+def save_retest_days(session: Session, actor, season_id: int, days) -> Season:
+    """The days a supplier has after a failed spot check for a passed re-test (1 to 365)."""
+    season = session.get(Season, season_id)
+    if season is None:
+        raise Refused("采暖季不存在", field="season_id")
+    value = parse_decimal(days, places=0, label="复检期限（天）", field="retest_days", max_value=365)
+    if value < 1:
+        raise Refused("复检期限至少为1天", field="retest_days")
+    before = audit.snapshot(season)
+    season.retest_days = value
+    session.flush()
+    audit.record(session, actor, "quality.retest_days_saved", season, before=before)
+    return season
