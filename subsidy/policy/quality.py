@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit
 from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, Product, QualityStandard, Season
-from subsidy.rules.measures import parse_decimal
+from subsidy.rules.measures import InvalidMeasure, parse_decimal
 from subsidy.rules.text import clean_text
 
 
@@ -64,9 +64,15 @@ class Indicator:
         top = self.show(self.bound)
         too_large = (f"{label}不能超过100%" if self.bound == 10000 and self.unit == "%"
                      else f"{label}不应超过 {top}，请核对数值和单位（{self.unit}）")
-        return parse_decimal(value, places=self.places, label=label, field=self.key, max_value=self.bound,
-                             too_large=too_large, percent_sign=self.unit == "%",
-                             hint=f"单位为 {self.unit}，最多{self.places}位小数" if self.places else f"单位为 {self.unit}，整数")
+        try:
+            return parse_decimal(value, places=self.places, label=label, field=self.key, max_value=self.bound,
+                                 too_large=too_large, percent_sign=self.unit == "%",
+                                 hint=f"单位为 {self.unit}" + (f"，最多{self.places}位小数" if self.places else "，整数"))
+        except InvalidMeasure as error:
+            if self.places == 0 and "最多保留0位小数" in error.message:  # a whole number, as the lab gives it
+                raise InvalidMeasure(f"{label}应为整数（检测报告给到 1 {self.unit}）：“{str(value).strip()}”",
+                                     field=self.key) from None
+            raise
 
 
 INDICATORS: tuple[Indicator, ...] = (
