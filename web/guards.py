@@ -32,6 +32,8 @@ CASE_WRITERS = (Role.TOWN, Role.DRC)
 ANOMALY_READERS = (Role.DRC, Role.FINANCE, Role.AUDITOR)  # anomaly flags (异常预警): district-wide
 ANOMALY_REVIEWERS = (Role.DRC,)
 DELIVERY_READERS = (Role.SUPPLIER, Role.TOWN)  # the delivery list: the supplier its contracts', the town its own
+# Spot checks (抽检): the bureau records them; towns read them (they arrange the exchanges of their slips).
+SPOT_CHECK_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)
 
 
 def requires(*roles: Role):

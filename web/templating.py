@@ -39,6 +39,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
     ("投诉举报", "/cases", guards.CASE_READERS),
     ("异常预警", "/anomalies", guards.ANOMALY_READERS),
+    ("抽检", "/quality", guards.SPOT_CHECK_READERS),
     ("采暖季政策", "/seasons", guards.SEASON_READERS),
     ("用户管理", "/admin/users", guards.ADMINS),
     ("区划管理", "/admin/regions", guards.REGION_EDITORS),
@@ -51,7 +52,7 @@ MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("销售", ("/slips/new", "/slips", "/scans", "/deliveries", "/batches", "/ledger", "/suppliers", "/contracts")),
     ("结算", ("/summaries", "/settlements")),
     ("报表", ("/reports/progress",)),
-    ("监督", ("/cases", "/anomalies")),
+    ("监督", ("/cases", "/anomalies", "/quality")),
     ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
 ]
 

@@ -111,6 +111,9 @@ ACTIONS: dict[str, Action] = {
     "delivery.recorded": Action("登记配送到户", "登记了销售单的配送到户：{delivered_on}送达，签收人{receiver}"),
     "batches.recorded": Action("登记进货批次",
                                "登记了进货批次：{product}{quantity_kg}，检验报告{report_no}，{passed}"),
+    "batches.frozen": Action("冻结进货批次", "因抽检不合格冻结了进货批次（检验报告{report_no}），停止销售"),
+    "quality.retest_days_saved": Action("设置复检期限", "将复检期限设为{retest_days}天"),
+    "quality.spot_check_recorded": Action("登记抽检结果", "登记了抽检结果：{lab}检测报告{report_no}，{passed}"),
     # accounts
     "user.created": Action("新增用户", "新增了用户{username}（{display_name}，{role}）"),
     "user.enabled": Action("启用用户", "启用了用户{target}"),
@@ -156,6 +159,10 @@ def _int(value, formatter: Callable[[int], str], unit: str) -> str:
         return f"{formatter(int(value))}{unit}"
     except (TypeError, ValueError):
         return str(value)
+
+
+def _thousandths(value: int) -> str:
+    return f"{value / 1000:.3f}"
 
 
 def _moment(value) -> str:
@@ -290,6 +297,29 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
     "max_sulfur_cpct": ("全硫上限", lambda v: _int(v, hundredths, "%")),
     "max_ash_cpct": ("灰分上限", lambda v: _int(v, hundredths, "%")),
     "min_calorific_kj_kg": ("发热量下限", lambda v: _int(v, mj_per_kg, "MJ/kg")),
+    "moisture_cpct": ("全水分", lambda v: _int(v, hundredths, "%")),
+    "mercury_ng_g": ("汞", lambda v: _int(v, _thousandths, "μg/g")),
+    "arsenic_ug_g": ("砷", lambda v: _int(v, str, "μg/g")),
+    "phosphorus_mpct": ("磷", lambda v: _int(v, _thousandths, "%")),
+    "chlorine_mpct": ("氯", lambda v: _int(v, _thousandths, "%")),
+    "fluorine_ug_g": ("氟", lambda v: _int(v, str, "μg/g")),
+    "strength_n": ("冷压强度", lambda v: _int(v, str, "N/个")),
+    "drop_cpct": ("跌落强度", lambda v: _int(v, hundredths, "%")),
+    "max_moisture_cpct": ("全水分上限", lambda v: _int(v, hundredths, "%")),
+    "max_mercury_ng_g": ("汞上限", lambda v: _int(v, _thousandths, "μg/g")),
+    "max_arsenic_ug_g": ("砷上限", lambda v: _int(v, str, "μg/g")),
+    "max_phosphorus_mpct": ("磷上限", lambda v: _int(v, _thousandths, "%")),
+    "max_chlorine_mpct": ("氯上限", lambda v: _int(v, _thousandths, "%")),
+    "max_fluorine_ug_g": ("氟上限", lambda v: _int(v, str, "μg/g")),
+    "min_strength_n": ("冷压强度下限", lambda v: _int(v, str, "N/个")),
+    "min_drop_cpct": ("跌落强度下限", lambda v: _int(v, hundredths, "%")),
+    "preset": ("标准模板", _text),
+    "retest_days": ("复检期限（天）", _text),
+    "frozen_at": ("冻结时间", _moment),
+    "sampled_on": ("抽样日期", _text),
+    "place": ("抽样地点", _text),
+    "sampler": ("抽样人", _text),
+    "standard_source": ("判定依据", _text),
     "source": ("依据", _text),
     "bulk": ("批量审核", _yes_no("是", "否")),
 }

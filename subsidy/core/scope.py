@@ -26,7 +26,7 @@ from subsidy.core.errors import NotFound
 from subsidy.rules.idnumbers import mask_account, mask_id_number, mask_phone
 from subsidy.models import (
     AuditEntry, Batch, Case, Contract, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
-    User, Village,
+    SpotCheck, User, Village,
 )
 
 T = TypeVar("T")
@@ -69,6 +69,7 @@ class Scope:
                 (Contract, false()),
                 (Batch, false()),
                 (Case, false()),
+                (SpotCheck, false()),
             ]
         elif role == Role.TOWN:
             my_villages = select(Village.id).where(Village.town_id == self.town_id)
@@ -97,6 +98,7 @@ class Scope:
                 (Supplier, Supplier.id == self.supplier_id),
                 (Contract, Contract.supplier_id == self.supplier_id),
                 (Batch, Batch.supplier_id == self.supplier_id),
+                (SpotCheck, SpotCheck.supplier_id == self.supplier_id),
                 (Slip, Slip.supplier_id == self.supplier_id),
                 (Summary, Summary.supplier_id == self.supplier_id),
                 (Settlement, Settlement.supplier_id == self.supplier_id),

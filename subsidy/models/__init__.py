@@ -20,6 +20,7 @@ from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown
 from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseEvent, CaseLink
 from subsidy.models.delivery import Delivery
 from subsidy.models.verification import UNREACHED_AFTER_TRIES, Callback, CallbackSample, CallbackSampleSlip
+from subsidy.models.quality import SpotCheck
 
 __all__ = [
     "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
@@ -29,4 +30,5 @@ __all__ = [
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
     "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink", "Delivery",
     "UNREACHED_AFTER_TRIES", "Callback", "CallbackSample", "CallbackSampleSlip",
+    "SpotCheck",
 ]

@@ -34,6 +34,8 @@ class Season(SQLModel, table=True):
     stove_once_ever: bool = True
     # The season's complaint hotline (举报电话), printed on the household's copy of a slip and on the public notice.
     hotline: str = Field(default="", max_length=32)
+    # Days a supplier has, after a failed spot check, for a passed re-test (复检) before the bureau's home page flags it.
+    retest_days: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     created_at: datetime = created_at_field()
 
 
@@ -89,8 +91,9 @@ class TownTarget(SQLModel, table=True):
 
 
 class QualityStandard(SQLModel, table=True):
-    """Limits for one coal product in one season. Percentages in hundredths of a percent (1200 = 12.00%),
-    calorific value in kJ/kg (25000 = 25.00 MJ/kg): integers, so comparisons are exact."""
+    """Limits for one coal product in one season, one per indicator of subsidy/policy/quality.py (INDICATORS), in its
+    stored unit (1200 = 12.00 %, 25000 = 25.00 MJ/kg, 600 = 0.600 μg/g): integers, so comparisons are exact. None:
+    the limit does not apply."""
 
     __tablename__ = "quality_standard"
     __table_args__ = (UniqueConstraint("season_id", "product"),)
@@ -98,8 +101,18 @@ class QualityStandard(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     season_id: int = Field(foreign_key="season.id", index=True)
     product: str = Field(max_length=16)
-    max_volatile_cpct: int
-    max_sulfur_cpct: int
-    max_ash_cpct: int
-    min_calorific_kj_kg: int
+    max_volatile_cpct: int | None = None
+    max_sulfur_cpct: int | None = None
+    max_ash_cpct: int | None = None
+    min_calorific_kj_kg: int | None = None
+    max_moisture_cpct: int | None = None
+    max_mercury_ng_g: int | None = None
+    max_arsenic_ug_g: int | None = None
+    max_phosphorus_mpct: int | None = None
+    max_chlorine_mpct: int | None = None
+    max_fluorine_ug_g: int | None = None
+    min_strength_n: int | None = None
+    min_drop_cpct: int | None = None
+    # The preset it started from (subsidy/policy/quality.py PRESETS), "" for none.
+    preset: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     source: str = Field(default="", max_length=200)  # which standard the numbers come from

@@ -95,8 +95,20 @@ class Batch(SQLModel, table=True):
     sulfur_cpct: int
     ash_cpct: int
     calorific_kj_kg: int
+    # The rest of the report (subsidy/policy/quality.py INDICATORS): None when the report does not give the value.
+    moisture_cpct: int | None = None
+    mercury_ng_g: int | None = None
+    arsenic_ug_g: int | None = None
+    phosphorus_mpct: int | None = None
+    chlorine_mpct: int | None = None
+    fluorine_ug_g: int | None = None
+    strength_n: int | None = None
+    drop_cpct: int | None = None
     passed: bool
     failed_reasons: str = Field(default="", max_length=400)
+    # Set once, by a failed spot check (subsidy/quality/inspections.py): nothing more is sold from the batch; the
+    # stock left stays in the ledger as frozen. Every statement that takes stock requires it NULL.
+    frozen_at: datetime | None = None
     report_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()

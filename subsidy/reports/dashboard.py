@@ -16,6 +16,7 @@ from subsidy.models import (
 from subsidy.models.enums import COPY_OF_OFFICE
 from subsidy.oversight import anomalies, cases
 from subsidy.policy.seasons import active_season_or_none
+from subsidy.quality import inspections
 
 
 @dataclass
@@ -49,7 +50,7 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
         items.append(Waiting("待提交或被退回的月度汇总", _count(session, select(Summary.id).where(
             Summary.status.in_([SummaryStatus.DRAFT, SummaryStatus.RETURNED]))), "/summaries", urgent=True))
         items.append(Waiting("可销售的合格批次", _count(session, select(Batch.id).where(
-            Batch.passed.is_(True), Batch.sold_kg < Batch.quantity_kg)), "/batches"))
+            Batch.passed.is_(True), Batch.frozen_at.is_(None), Batch.sold_kg < Batch.quantity_kg)), "/batches"))
         if season is not None:
             items.append(Waiting("本季已开销售单", _count(session, select(Slip.id).where(
                 Slip.season_id == season.id, Slip.status == SlipStatus.ISSUED)), "/slips"))
@@ -68,6 +69,12 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
             Case.status == CaseStatus.OPEN)), "/cases?status=open"))
     if role == Role.DRC:
         items.append(Waiting("待核查的异常预警", anomalies.open_count(session), "/anomalies?status=open", urgent=True))
+    if role == Role.DRC and season is not None:
+        # Seed 002: every failed seller re-tested; one without a passed re-test in time may be suspended.
+        overdue = {r.supplier.id for r in inspections.overdue(session, season.id)}
+        items.append(Waiting("抽检不合格、逾期未复检合格的配送企业", len(overdue), "/quality#retests", urgent=True))
+        items.append(Waiting("待复检的进货批次", len(inspections.awaiting_retest(session, season.id)),
+                             "/quality#awaiting"))
     if role == Role.FINANCE:
         items.append(Waiting("待结算的月度汇总", _count(session, select(Summary.id).where(
             Summary.status == SummaryStatus.FINANCE_APPROVED, Summary.settlement_id.is_(None))), "/settlements",

@@ -4,11 +4,12 @@
 What is in it, and only that: the season's subsidy rates per product and household category and its caps per
 household, the suppliers that hold contracts in the season (name, unified social credit code, products, contract
 price per town), every coal batch of the season with its test report (failed batches stay listed, with the values
-that failed), and the villages in a ban zone or a clean-only zone. No household, registration, slip, user or
+that failed; a batch a spot check froze says so), the government spot checks (抽检, seed 002: failures are published)
+with their values, and the villages in a ban zone or a clean-only zone. No household, registration, slip, user or
 supplier contact is ever read here: nothing personal can reach the page, masked or not. Seasons other than the
 chosen one are not read beyond their names (for the season chooser).
 
-Five statements whatever the size of the district (no query per supplier or per batch), on the read-only session
+Six statements whatever the size of the district (no query per supplier or per batch), on the read-only session
 the caller gives. The web layer caches the rendered answer per season (web/pages/public.py).
 """
 
@@ -22,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import clock
 from subsidy.core.errors import NotFound
-from subsidy.models import Batch, Contract, Season, SubsidyRate, Supplier, Town, Village, Zone
+from subsidy.models import Batch, Contract, Season, SpotCheck, SubsidyRate, Supplier, Town, Village, Zone
 from subsidy.oversight import cases
+from subsidy.policy import quality
 from subsidy.supply import batches as batch_rules
 
 
@@ -73,6 +75,27 @@ class PublicBatch:
     calorific_kj_kg: int
     passed: bool
     failed_reasons: list[str]
+    frozen: bool = False  # a failed spot check stopped its sales
+    report: dict = field(default_factory=dict)  # every reported value by API key (quality.INDICATORS), API units
+
+
+@dataclass(frozen=True)
+class PublicSpotCheck:
+    supplier: str
+    product: str
+    batch_report_no: str  # the supplier's own report of the batch, to read them side by side
+    sampled_on: date
+    lab: str
+    report_no: str
+    passed: bool
+    failed_reasons: list[str]
+    report: dict  # every reported value by API key, API units
+
+
+def reported(row) -> dict:
+    """A report's given values by API key in the API's units (a value not reported is left out)."""
+    return {i.key: (value / 10**i.places if i.places else value) for i in quality.INDICATORS
+            if (value := getattr(row, i.column)) is not None}
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,7 @@ class Disclosure:
     rates: list[Rate]
     suppliers: list[PublicSupplier]
     batches: list[PublicBatch]
+    spot_checks: list[PublicSpotCheck]
     ban: list[ZoneVillage]
     clean_only: list[ZoneVillage]
     hotline: str              # the season's complaint line (举报电话), as printed on the household's copy
@@ -143,10 +167,18 @@ def disclosure(session: Session, season_id: int | None = None) -> Disclosure:
     found = [PublicBatch(name, b.product, b.report_no, b.lab,
                          b.arrival_date or clock.local(b.created_at).date(),
                          b.volatile_cpct, b.sulfur_cpct, b.ash_cpct, b.calorific_kj_kg, bool(b.passed),
-                         batch_rules.reasons(b))
+                         batch_rules.reasons(b), b.frozen_at is not None, reported(b))
              for b, name in session.execute(
                  select(Batch, Supplier.name).join(Supplier, Supplier.id == Batch.supplier_id)
                  .where(Batch.season_id == season.id).order_by(Batch.arrival_date.desc(), Batch.id.desc()))]
+
+    checks = [PublicSpotCheck(name, product, batch_report_no, c.sampled_on, c.lab, c.report_no, bool(c.passed),
+                              [r for r in c.failed_reasons.split("；") if r], reported(c))
+              for c, name, product, batch_report_no in session.execute(
+                  select(SpotCheck, Supplier.name, Batch.product, Batch.report_no)
+                  .join(Supplier, Supplier.id == SpotCheck.supplier_id).join(Batch, Batch.id == SpotCheck.batch_id)
+                  .where(SpotCheck.season_id == season.id)
+                  .order_by(SpotCheck.sampled_on.desc(), SpotCheck.id.desc()))]
 
     zones = [ZoneVillage(town, village, zone) for town, village, zone in session.execute(
         select(Town.name, Village.name, Village.zone).join(Town, Town.id == Village.town_id)
@@ -155,6 +187,7 @@ def disclosure(session: Session, season_id: int | None = None) -> Disclosure:
     return Disclosure(
         season=_ref(season), seasons=[_ref(s) for s in all_seasons], cap_coal_kg=season.cap_coal_kg,
         cap_stoves=season.cap_stoves, rates=rates, suppliers=list(suppliers.values()), batches=found,
+        spot_checks=checks,
         ban=[z for z in zones if z.zone == Zone.BAN], clean_only=[z for z in zones if z.zone == Zone.CLEAN_ONLY],
         hotline=season.hotline or "", cases=[MonthCases(*row) for row in cases.monthly_counts(session, season.id)],
         generated_at=clock.now())

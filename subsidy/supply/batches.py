@@ -1,5 +1,6 @@
 """Coal batches (进货批次): each delivery a supplier takes in, with its third-party test report, decided passed or
-failed against the quality standard of the season in force (subsidy/policy/quality.py). A failed batch can never be sold.
+failed against the quality standard of the season in force (subsidy/policy/quality.py). A failed batch can never be
+sold; nor can a frozen one (`frozen_at`, set by `freeze` when a government spot check fails it).
 
 Stock moves only by conditional UPDATEs: a sale takes it with `take_stock_id` (the batch the clerk chose, or the
 oldest passed one with enough left: `TAKE_OLDEST`, which the sale on PostgreSQL runs inside its own combined
@@ -21,7 +22,6 @@ from subsidy.policy import quality, seasons
 from subsidy.core.errors import Refused, SubsidyError
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, Batch, Product, Supplier
 from subsidy.core.scope import get_or_404
-from subsidy.rules.measures import parse_mj, parse_percent
 from subsidy.rules.money import tons
 from subsidy.rules.text import clean_text_into
 
@@ -38,10 +38,20 @@ class BatchInput:
     vehicle: str = ""
     report_no: str = ""
     lab: str = ""
+    # The report's values, named as subsidy/policy/quality.py INDICATORS names them, as typed or sent: the four of
+    # the standards are required, the rest None (or empty) when the report does not give them.
     volatile_pct: object = None
     sulfur_pct: object = None
     ash_pct: object = None
     calorific_mj_kg: object = None
+    moisture_pct: object = None
+    mercury_ug_g: object = None
+    arsenic_ug_g: object = None
+    phosphorus_pct: object = None
+    chlorine_pct: object = None
+    fluorine_ug_g: object = None
+    strength_n: object = None
+    drop_pct: object = None
 
 
 def record(session: Session, actor, supplier_id: int, data: BatchInput, *, report: tuple[str, bytes] | None = None,
@@ -66,17 +76,7 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     producer = clean_text_into(errors, data.producer, "producer", 100, label="生产企业")
     origin = clean_text_into(errors, data.origin, "origin", 100, label="产地/来源")
     vehicle = clean_text_into(errors, data.vehicle, "vehicle", 20, label="运输车辆")
-    measured = {}
-    for key, column, label in (("volatile_pct", "volatile_cpct", "挥发分"), ("sulfur_pct", "sulfur_cpct", "全硫"),
-                               ("ash_pct", "ash_cpct", "灰分")):
-        try:
-            measured[column] = parse_percent(getattr(data, key), label, key)
-        except SubsidyError as error:
-            errors[key] = error.message
-    try:
-        measured["calorific_kj_kg"] = parse_mj(data.calorific_mj_kg)
-    except SubsidyError as error:
-        errors["calorific_mj_kg"] = error.message
+    measured = quality.read_report(vars(data), errors)
     if data.arrival_date is not None and data.arrival_date > clock.today():
         errors["arrival_date"] = "到货日期不能晚于今天"
     if errors:
@@ -84,7 +84,7 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     standard = quality.standard_for(session, season.id, product)
     if standard is None:
         raise Refused(f"本采暖季尚未设置{PRODUCT_LABELS[product]}的质量标准，请联系区发改局", field="product")
-    failed = quality.failures(quality.Measured(**measured), standard)
+    failed = quality.failures(measured, standard)
     attachment_id = None
     if report is not None:
         attachment_id = attachments.store(session, actor, filename=report[0], data=report[1],
@@ -143,7 +143,7 @@ def _take(session: Session, batch_id: int, supplier_id: int, product: str, kg: i
     """One conditional UPDATE: takes `kg` only if the batch is this supplier's, passed, and still holds them."""
     result = session.execute(
         update(Batch).where(Batch.id == batch_id, Batch.supplier_id == supplier_id, Batch.product == product,
-                            Batch.passed.is_(True), Batch.sold_kg + kg <= Batch.quantity_kg)
+                            Batch.passed.is_(True), Batch.frozen_at.is_(None), Batch.sold_kg + kg <= Batch.quantity_kg)
         .values(sold_kg=Batch.sold_kg + kg).execution_options(synchronize_session=False))
     return result.rowcount == 1
 
@@ -157,12 +157,12 @@ _batch_t = Batch.__table__
 
 
 def with_stock(*columns, any_product: bool = False):
-    """The supplier's passed batches of a product and season that hold `want_kg`, oldest first (arrival date, then
+    """The supplier's passed, unfrozen batches of a product and season that hold `want_kg`, oldest first (arrival date, then
     id): the order stock is sold in. Bound parameters want_supplier_id, want_product (unless `any_product`),
     want_season_id, want_kg."""
     conditions = [_batch_t.c.supplier_id == bindparam("want_supplier_id"),
                   _batch_t.c.season_id == bindparam("want_season_id"), _batch_t.c.passed.is_(True),
-                  _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg")]
+                  _batch_t.c.frozen_at.is_(None), _batch_t.c.quantity_kg - _batch_t.c.sold_kg >= bindparam("want_kg")]
     if not any_product:
         conditions.append(_batch_t.c.product == bindparam("want_product"))
     return select(*columns).where(*conditions).order_by(_batch_t.c.arrival_date, _batch_t.c.id)
@@ -188,6 +188,8 @@ def refusal(batch, *, supplier_id: int, product: str, season_id: int, kg: int) -
         return f"该进货批次不是本采暖季的{PRODUCT_LABELS.get(product, product)}"
     if not batch.passed:
         return f"进货批次（检测报告 {batch.report_no}）检验不合格，不能销售"
+    if batch.frozen_at is not None:
+        return f"进货批次（检测报告 {batch.report_no}）政府抽检不合格，已停止销售，剩余库存已冻结"
     left = batch.quantity_kg - batch.sold_kg
     if left < kg:
         return f"进货批次（检测报告 {batch.report_no}）库存不足，剩余 {tons(left)} 吨"
@@ -195,12 +197,13 @@ def refusal(batch, *, supplier_id: int, product: str, season_id: int, kg: int) -
 
 
 _CANDIDATES = with_stock(_batch_t.c.id)
-# The oldest of them, decremented in the same statement: one round trip for the common sale. The condition on sold_kg
-# is checked again on the locked row (PostgreSQL re-evaluates it after waiting; SQLite runs writers one at a time), so
-# it never takes more than a batch holds.
+# The oldest of them, decremented in the same statement: one round trip for the common sale. The conditions on sold_kg
+# and frozen_at are checked again on the locked row (PostgreSQL re-evaluates the outer WHERE after waiting, not the
+# subquery; SQLite runs writers one at a time), so it never takes more than a batch holds, nor from a batch a spot
+# check froze while the sale waited.
 TAKE_OLDEST = (
     update(_batch_t)
-    .where(_batch_t.c.id == _CANDIDATES.limit(1).scalar_subquery(),
+    .where(_batch_t.c.id == _CANDIDATES.limit(1).scalar_subquery(), _batch_t.c.frozen_at.is_(None),
            _batch_t.c.sold_kg + bindparam("want_kg") <= _batch_t.c.quantity_kg)
     .values(sold_kg=_batch_t.c.sold_kg + bindparam("want_kg"))
     .returning(_batch_t.c.id))
@@ -258,4 +261,14 @@ def return_stock(session: Session, batch_id: int, kg: int) -> Batch:
                              .values(sold_kg=Batch.sold_kg - kg).execution_options(synchronize_session=False))
     if result.rowcount != 1:
         raise Refused(f"批次{batch_id}的已售数量少于退回数量 {kg} 千克，无法退回")
+    return _fresh(session, batch_id)
+
+
+def freeze(session: Session, batch_id: int) -> Batch:
+    """Stop all further sales from a batch (a failed spot check): one UPDATE of the batch row, which waits for a sale
+    holding the row (its stock decrement) to commit, and makes every later sale's decrement find nothing (their
+    conditions require frozen_at NULL). So a concurrent sale either completed before the freeze or is refused; the
+    stock left at that moment is what stays frozen. Freezing a frozen batch changes nothing."""
+    session.execute(update(Batch).where(Batch.id == batch_id, Batch.frozen_at.is_(None))
+                    .values(frozen_at=clock.now()).execution_options(synchronize_session=False))
     return _fresh(session, batch_id)

@@ -14,6 +14,9 @@ Choices, documented:
   row on the day of the void.
 - Failed batches are LISTED (the delivery happened and its report is evidence) but marked and NOT counted in the
   balance: they can never be sold from.
+- Frozen batches (a failed government spot check) stay in the balance (the coal is in the yard, and a void gives
+  stock back to them), and what is left of them is `frozen_kg`, shown beside the balance: the stock that may be
+  sold is `sellable_kg`, and the days of stock left are counted on it. Their delivery row says they are frozen.
 - Days of stock left = balance / (kg sold in the last 14 days, today included, / 14), in whole days rounded down; a
   warning under 5 days (seed 001 asks for five days of reserve stock). No sales in 14 days: no estimate.
 
@@ -82,6 +85,7 @@ class Row:
     balance_kg: int
     counted: bool = True  # False for a failed batch (listed, not in stock)
     slips: int = 0  # out: the number of issued slips in the row
+    frozen: bool = False  # in: a failed spot check froze what is left of the batch
 
 
 class _Stock:
@@ -91,10 +95,16 @@ class _Stock:
     in_kg: int
     out_kg: int
     recent_out_kg: int
+    frozen_kg: int
 
     @property
     def balance_kg(self) -> int:
         return self.in_kg - self.out_kg
+
+    @property
+    def sellable_kg(self) -> int:
+        """The balance less the stock a failed spot check froze."""
+        return self.balance_kg - self.frozen_kg
 
     @property
     def daily_kg(self) -> int:
@@ -106,7 +116,7 @@ class _Stock:
         """Whole days of stock left at the recent pace, rounded down (stock for 4.9 days does not last 5; and the
         warning under WARN_DAYS is the same whether the fraction is kept or not); None: nothing sold lately, so no
         pace to go by."""
-        return None if not self.recent_out_kg else self.balance_kg * WINDOW_DAYS // self.recent_out_kg
+        return None if not self.recent_out_kg else self.sellable_kg * WINDOW_DAYS // self.recent_out_kg
 
     @property
     def low_stock(self) -> bool:
@@ -129,6 +139,7 @@ class Ledger(_Stock):
     out_kg: int = 0
     failed_in_kg: int = 0
     recent_out_kg: int = 0
+    frozen_kg: int = 0
 
     @property
     def pages(self) -> int:
@@ -237,18 +248,26 @@ def _rows_query(book: Ledger, first_day: date | None = None, last_day: date | No
     # Batch itself, not an alias: the scope's criteria (subsidy/core/scope.py) then land on the right table.
     return (select(rows.c.day, rows.c.kind, rows.c.batch_key, rows.c.in_kg, rows.c.out_kg, rows.c.slips,
                    (balance_before + func.sum(rows.c.net).over(order_by=order, rows=(None, 0))).label("balance"),
-                   Batch.report_no, Batch.producer, Batch.origin, Batch.passed)
+                   Batch.report_no, Batch.producer, Batch.origin, Batch.passed, Batch.frozen_at)
             .select_from(rows).outerjoin(Batch, Batch.id == rows.c.batch_key).order_by(*order))
 
 
 def _row(r) -> Row:
     if r.kind == 0:
         detail = " ".join(x for x in (r.producer, r.origin) if x) + ("" if r.passed else "（检测不合格，不计入库存）")
+        if r.passed and r.frozen_at is not None:
+            detail += "（政府抽检不合格，剩余库存已冻结）"
         return Row(r.day, "in", r.batch_key, r.report_no or "", detail.strip(), int(r.in_kg), 0, int(r.balance),
-                   bool(r.passed))
+                   bool(r.passed), frozen=r.frozen_at is not None)
     slips = int(r.slips)
     return Row(r.day, "out", r.batch_key or None, r.report_no or "", f"销售单 {slips} 张", 0, int(r.out_kg),
                int(r.balance), True, slips)
+
+
+def _frozen_kg(session: Session, where: list) -> int:
+    """What is left of the passed batches a spot check froze (few rows: the batch table, not the lines)."""
+    return int(session.execute(select(func.coalesce(func.sum(Batch.quantity_kg - Batch.sold_kg), 0)).where(
+        *where, Batch.passed.is_(True), Batch.frozen_at.is_not(None))).scalar_one())
 
 
 # --- the use cases -----------------------------------------------------------------------------------------------
@@ -268,6 +287,7 @@ def build(session: Session, supplier_id: int, product: str, season_id: int | Non
     per_page = book.per_page
     first = (book.page - 1) * per_page
     end = first + per_page if page is not None else first
+    book.frozen_kg = _frozen_kg(session, _batches_where(book))
     days = _day_book(session, book, first, end, clock.today())
     if not days:
         return book
@@ -325,6 +345,9 @@ def to_xlsx(session: Session, book: Ledger) -> bytes:
     sheets.append(sheet, ["近14天日均销售(千克)", sheets.kg(book.daily_kg), "", "可销售天数(天)",
                           "近14天无销售" if days is None else sheets.count(days)])
     sheets.append(sheet, ["结存(吨)", sheets.tons(book.balance_kg)])
+    if book.frozen_kg:
+        sheets.append(sheet, ["其中抽检不合格冻结(吨)", sheets.tons(book.frozen_kg), "", "可销售(吨)",
+                              sheets.tons(book.sellable_kg)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -337,6 +360,7 @@ class Overview(_Stock):
     in_kg: int
     out_kg: int
     recent_out_kg: int
+    frozen_kg: int = 0
 
 
 def overview(session: Session, season_id: int | None = None) -> list[Overview]:
@@ -346,8 +370,9 @@ def overview(session: Session, season_id: int | None = None) -> list[Overview]:
     season_id = season_id or seasons.active_season(session).id
     today = clock.today()
     since = today - timedelta(days=WINDOW_DAYS - 1)
+    frozen_left = case((Batch.frozen_at.is_not(None), Batch.quantity_kg - Batch.sold_kg), else_=0)
     stock = session.execute(
-        select(Batch.supplier_id, Batch.product, func.sum(Batch.quantity_kg))
+        select(Batch.supplier_id, Batch.product, func.sum(Batch.quantity_kg), func.sum(frozen_left))
         .where(Batch.season_id == season_id, Batch.passed.is_(True))
         .group_by(Batch.supplier_id, Batch.product)).all()
     out, recent = {}, {}
@@ -360,7 +385,7 @@ def overview(session: Session, season_id: int | None = None) -> list[Overview]:
             .group_by(Slip.supplier_id, SlipLine.product)):
         out[(s, p)], recent[(s, p)] = int(kg), int(recent_kg)
     suppliers = {s.id: s for s in session.execute(select(Supplier)).scalars()}
-    result = [Overview(suppliers[s], p, int(kg), out.get((s, p), 0), recent.get((s, p), 0))
-              for s, p, kg in stock if s in suppliers]
+    result = [Overview(suppliers[s], p, int(kg), out.get((s, p), 0), recent.get((s, p), 0), int(frozen or 0))
+              for s, p, kg, frozen in stock if s in suppliers]
     result.sort(key=lambda o: (o.supplier.code, COAL_PRODUCTS.index(o.product)))
     return result

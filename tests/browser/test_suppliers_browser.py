@@ -34,7 +34,7 @@ def test_a_supplier_records_a_passing_and_a_failing_batch(page):
     _record(page, "0.80", "JC-BROWSER-2")
     assert page.locator("[data-result=failed]").is_visible()
     alert = page.locator(".alert-error").inner_text()
-    assert "不能销售" in alert and "全硫 0.80% 超过上限 0.50%" in alert
+    assert "不能销售" in alert and "全硫 St,d 0.80% 超过上限 0.50%" in alert
 
     page.goto("/batches")
     rows = page.locator("table.list tbody tr")

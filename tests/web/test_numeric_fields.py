@@ -103,6 +103,8 @@ def test_a_bad_number_in_any_json_field_is_refused_by_name(api_as, endpoint, val
 WRONG_TYPES = {
     "integer": [True, False, "5", "0", 1.5, 2.0, [1], {"n": 1}],
     "measured": [True, False, None, [1], {"n": 1}],
+    # An optional measured value (a test report's value the report may not give): null is "not reported".
+    "measured_or_null": [True, False, [1], {"n": 1}],
     "string": [5, 0, 1.5, True, False, [], {"s": "x"}],
     "date": [20240101, 1.5, True, "2024/01/01", "2024-01-01T00:00:00"],
 }
@@ -112,13 +114,14 @@ CALLERS = ["coal-a", "dongguan", "caiyuan", "drc", "finance"]
 
 def _kind(schema: dict) -> str | None:
     options = schema.get("oneOf") or schema.get("anyOf") or [schema]
+    nullable = any(option.get("type") == "null" for option in options)
     types = {option.get("type") for option in options} - {"null"}
     if types == {"integer"}:
         return "integer"
     if types == {"string"}:
         return "date" if any(option.get("format") == "date" for option in options) else "string"
     if "string" in types and types & {"number", "integer"}:
-        return "measured"
+        return "measured_or_null" if nullable else "measured"
     return None
 
 

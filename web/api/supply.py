@@ -1,4 +1,5 @@
-"""Suppliers and batches in the JSON API (CONTRACT.md): GET /suppliers, POST /batches, GET /batches."""
+"""Suppliers and batches in the JSON API (CONTRACT.md): GET /suppliers, POST /batches (the whole test report,
+CONTRACT.md "Quality"), GET /batches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
+from subsidy.policy import quality
 from subsidy.supply import batches, suppliers
 from subsidy.models import Batch, Role
 from web.api import API, Body, IsoDate, Measured
@@ -24,7 +26,33 @@ class SupplierOut(BaseModel):
     status: str
 
 
-class BatchIn(Body):
+class ReportIn(Body):
+    """A test report's values, each named by its basis (Vdaf, St,d, Ad, Qnet,ar, ...): the four of the standards
+    required, the rest optional (absent or null: the report does not give it). Read exactly by
+    subsidy/policy/quality.py INDICATORS: no sign, at most the lab's decimals, within the physical range; 422 naming
+    the field otherwise."""
+
+    volatile_pct: Measured = Field(description="volatile matter Vdaf (dry ash-free), %, at most 2 decimals")
+    sulfur_pct: Measured = Field(description="total sulfur St,d (dry), %, at most 2 decimals")
+    ash_pct: Measured = Field(description="ash Ad (dry), %, at most 2 decimals")
+    calorific_mj_kg: Measured = Field(description="net calorific value Qnet,ar (as received), MJ/kg, at most 3 "
+                                                  "decimals, at most 40")
+    moisture_pct: Measured | None = Field(default=None, description="total moisture Mt, %, at most 2 decimals")
+    mercury_ug_g: Measured | None = Field(default=None, description="mercury Hg,d (dry), μg/g, at most 3 decimals, "
+                                                                    "at most 50")
+    arsenic_ug_g: Measured | None = Field(default=None, description="arsenic As,d (dry), μg/g, whole, at most 2000")
+    phosphorus_pct: Measured | None = Field(default=None, description="phosphorus P,d (dry), %, at most 3 decimals")
+    chlorine_pct: Measured | None = Field(default=None, description="chlorine Cl,d (dry), %, at most 3 decimals")
+    fluorine_ug_g: Measured | None = Field(default=None, description="fluorine F,d (dry), μg/g, whole, at most 5000")
+    strength_n: Measured | None = Field(default=None, description="briquettes: cold compressive strength, N per "
+                                                                  "briquette, whole")
+    drop_pct: Measured | None = Field(default=None, description="briquettes: drop strength, %, at most 2 decimals")
+
+    def report_values(self) -> dict:
+        return {i.key: getattr(self, i.key) for i in quality.INDICATORS}
+
+
+class BatchIn(ReportIn):
     service_names = {"origin": "source"}  # subsidy/supply/batches.py's name of the coal's origin
 
     product: str = Field(max_length=16)
@@ -35,13 +63,36 @@ class BatchIn(Body):
     vehicle: str = Field(default="", max_length=20)
     report_no: str = Field(max_length=64)
     lab: str = Field(max_length=100)
-    volatile_pct: Measured = Field(description="volatile matter, %, at most 2 decimals")
-    sulfur_pct: Measured = Field(description="total sulfur, %, at most 2 decimals")
-    ash_pct: Measured = Field(description="ash, %, at most 2 decimals")
-    calorific_mj_kg: Measured = Field(description="net calorific value, MJ/kg, at most 3 decimals")
 
 
-class BatchOut(BaseModel):
+class ReportOut(BaseModel):
+    volatile_pct: float
+    sulfur_pct: float
+    ash_pct: float
+    calorific_mj_kg: float
+    moisture_pct: float | None = None
+    mercury_ug_g: float | None = None
+    arsenic_ug_g: float | None = None
+    phosphorus_pct: float | None = None
+    chlorine_pct: float | None = None
+    fluorine_ug_g: float | None = None
+    strength_n: float | None = None
+    drop_pct: float | None = None
+    passed: bool
+    failed_reasons: list[str]
+
+
+def report_out(row) -> dict:
+    """A batch's or a spot check's values in the API's units (None: not reported), its verdict and reasons."""
+    values = {}
+    for i in quality.INDICATORS:
+        value = getattr(row, i.column)
+        values[i.key] = None if value is None else (value / 10**i.places if i.places else value)
+    reasons = [r for r in (row.failed_reasons or "").split("；") if r]
+    return {**values, "passed": bool(row.passed), "failed_reasons": reasons}
+
+
+class BatchOut(ReportOut):
     id: int
     supplier_id: int
     season_id: int
@@ -54,20 +105,14 @@ class BatchOut(BaseModel):
     vehicle: str
     report_no: str
     lab: str
-    volatile_pct: float
-    sulfur_pct: float
-    ash_pct: float
-    calorific_mj_kg: float
-    passed: bool
-    failed_reasons: list[str]
+    frozen: bool = Field(description="a failed spot check stopped its sales; the stock left is frozen")
 
 
 def batch_out(b: Batch) -> BatchOut:
     return BatchOut(id=b.id, supplier_id=b.supplier_id, season_id=b.season_id, product=b.product,
                     quantity_kg=b.quantity_kg, sold_kg=b.sold_kg, source=b.origin, producer=b.producer,
                     arrival_date=b.arrival_date, vehicle=b.vehicle, report_no=b.report_no, lab=b.lab,
-                    volatile_pct=b.volatile_cpct / 100, sulfur_pct=b.sulfur_cpct / 100, ash_pct=b.ash_cpct / 100,
-                    calorific_mj_kg=b.calorific_kj_kg / 1000, passed=b.passed, failed_reasons=batches.reasons(b))
+                    frozen=b.frozen_at is not None, **report_out(b))
 
 
 class SuppliersApi(Controller):
@@ -86,9 +131,7 @@ class SuppliersApi(Controller):
         (`passed`, and `failed_reasons` naming each failing value). 422 when the input is invalid."""
         form = batches.BatchInput(product=data.product, quantity_kg=data.quantity_kg, producer=data.producer,
                                   origin=data.source, arrival_date=data.arrival_date, vehicle=data.vehicle,
-                                  report_no=data.report_no, lab=data.lab, volatile_pct=data.volatile_pct,
-                                  sulfur_pct=data.sulfur_pct, ash_pct=data.ash_pct,
-                                  calorific_mj_kg=data.calorific_mj_kg)
+                                  report_no=data.report_no, lab=data.lab, **data.report_values())
         return batch_out(batches.record(session, user, user.supplier_id, form))
 
     @get("/batches", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])

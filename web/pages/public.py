@@ -104,7 +104,8 @@ async def cached_body(request: Request, kind: str, season_id: str | None,
 
 def as_json(d: public.Disclosure) -> dict:
     """The JSON of CONTRACT.md, "Oversight": `rates`, `caps`, `suppliers`, `batches`, `zones`, `hotline`, and the
-    case counts per month (`cases`: month, received, closed)."""
+    case counts per month (`cases`: month, received, closed); `spot_checks` besides. `values` holds the values a
+    report gives, by the API's keys (a value not reported is absent)."""
     def season(s: public.SeasonRef) -> dict:
         return {"id": s.id, "code": s.code, "name": s.name, "starts_on": s.starts_on.isoformat(),
                 "ends_on": s.ends_on.isoformat(), "active": s.is_active}
@@ -118,9 +119,12 @@ def as_json(d: public.Disclosure) -> dict:
                        "prices": [asdict(p) for p in s.prices]} for s in d.suppliers],
         "batches": [{"supplier": b.supplier, "product": b.product, "report_no": b.report_no, "lab": b.lab,
                      "tested_on": b.tested_on.isoformat(),
-                     "values": {"volatile_pct": b.volatile_cpct / 100, "sulfur_pct": b.sulfur_cpct / 100,
-                                "ash_pct": b.ash_cpct / 100, "calorific_mj_kg": b.calorific_kj_kg / 1000},
-                     "passed": b.passed, "failed_reasons": list(b.failed_reasons)} for b in d.batches],
+                     "values": dict(b.report), "passed": b.passed, "failed_reasons": list(b.failed_reasons),
+                     "frozen": b.frozen} for b in d.batches],
+        "spot_checks": [{"supplier": c.supplier, "product": c.product, "batch_report_no": c.batch_report_no,
+                         "sampled_on": c.sampled_on.isoformat(), "lab": c.lab, "report_no": c.report_no,
+                         "values": dict(c.report), "passed": c.passed, "failed_reasons": list(c.failed_reasons)}
+                        for c in d.spot_checks],
         "zones": {"ban": [{"town": z.town, "village": z.village} for z in d.ban],
                   "clean_only": [{"town": z.town, "village": z.village} for z in d.clean_only]},
         "hotline": d.hotline,

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from subsidy.supply import attachments, batches, contracts, ledger, suppliers
 from subsidy.policy import quality, regions, seasons
 from subsidy.core import paging
+from subsidy.quality import inspections
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, SUPPLIER_STATUS_LABELS, Product, Role, Season, Supplier, Town
 from subsidy.core.settings import get_settings
@@ -179,14 +180,30 @@ class SuppliersPages(Controller):
         except ValueError:
             raise NotFound() from None
         try:
-            quality.save_standard(
-                session, user, season_id, data.get("product", ""), volatile_pct=data.get("volatile_pct", ""),
-                sulfur_pct=data.get("sulfur_pct", ""), ash_pct=data.get("ash_pct", ""),
-                calorific_mj_kg=data.get("calorific_mj_kg", ""), source=data.get("source", ""))
+            if data.get("apply_preset"):
+                quality.apply_preset(session, user, season_id, data.get("product", ""), data.get("preset", ""))
+            else:
+                quality.save_standard(session, user, season_id, data.get("product", ""), source=data.get("source", ""),
+                                      preset=data.get("preset", ""),
+                                      **{i.key: data.get(i.key, "") for i in quality.INDICATORS})
         except Refused as error:
             discard(session)
             return refused("suppliers/standards.html", error, data,
                            **_standards_context(session, user, season_id, None))  # no "form" key in the context
+        return Redirect(f"/suppliers/standards?season_id={season_id}&saved=1", status_code=303)
+
+    @post("/standards/retest", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def save_retest_days(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]
+                         ) -> Template | Redirect:
+        try:
+            season_id = int(data.get("season_id") or 0)
+        except ValueError:
+            raise NotFound() from None
+        try:
+            quality.save_retest_days(session, user, season_id, data.get("retest_days", ""))
+        except Refused as error:
+            discard(session)
+            return refused("suppliers/standards.html", error, data, **_standards_context(session, user, season_id, None))
         return Redirect(f"/suppliers/standards?season_id={season_id}&saved=1", status_code=303)
 
 
@@ -195,9 +212,10 @@ def _standards_context(session, user, season_id: int | None, saved) -> dict[str,
     season = next((s for s in all_seasons if s.id == season_id), None) or seasons.active_season_or_none(session) \
         or (all_seasons[0] if all_seasons else None)
     standards = quality.standards_of(session, season.id) if season else []
+    have = {s.product: s for s in standards}
     return {"seasons": all_seasons, "season": season, "standards": standards, "me": user,
-            "defaults": quality.DEFAULT_STANDARDS, "linxia": quality.LINXIA_EXAMPLE,
-            "missing": [p for p in COAL_PRODUCTS if p not in {s.product for s in standards}],
+            "by_product": [(p, have.get(p)) for p in COAL_PRODUCTS], "indicators": quality.INDICATORS,
+            "presets": quality.PRESETS, "status_labels": quality.STATUS_LABELS, "limit_text": quality.limit_text,
             "notice": "质量标准已保存" if saved else None}
 
 
@@ -310,8 +328,7 @@ def _batch_form(data: dict) -> batches.BatchInput:
         product=data.get("product", ""), quantity_kg=kg, producer=data.get("producer", ""),
         origin=data.get("origin", ""), arrival_date=_date(data, "arrival_date", "到货日期"),
         vehicle=data.get("vehicle", ""), report_no=data.get("report_no", ""), lab=data.get("lab", ""),
-        volatile_pct=data.get("volatile_pct", ""), sulfur_pct=data.get("sulfur_pct", ""),
-        ash_pct=data.get("ash_pct", ""), calorific_mj_kg=data.get("calorific_mj_kg", ""))
+        **{i.key: data.get(i.key, "") for i in quality.INDICATORS})
 
 
 def _coal_options():
@@ -366,12 +383,15 @@ class BatchesPages(Controller):
         standard = quality.standard_for(session, batch.season_id, batch.product)
         return Template("suppliers/batch.html", context={
             "b": batch, "supplier": supplier, "standard": standard, "reasons": batches.reasons(batch), "me": user,
-            "left_kg": batch.quantity_kg - batch.sold_kg, "new": bool(new)})
+            "left_kg": batch.quantity_kg - batch.sold_kg, "new": bool(new),
+            "judged": quality.judged(batch, standard), "unreported": quality.unreported(batch, standard)
+            if standard else [], "checks": inspections.of_batch(session, batch.id)})
 
 
 def _batch_form_context(session, season, form) -> dict[str, Any]:
     standards = quality.standards_of(session, season.id) if season else []
-    return {"form": form, "season": season, "standards": standards, "product_options": _coal_options()}
+    return {"form": form, "season": season, "standards": standards, "product_options": _coal_options(),
+            "indicators": quality.INDICATORS}
 
 
 class LedgerPages(Controller):

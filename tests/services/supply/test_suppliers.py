@@ -204,13 +204,13 @@ def test_a_batch_within_the_limits_passes(demo, session):
 def test_a_batch_that_fails_on_sulfur_alone_says_so(demo, session):
     batch = add_batch(session, sulfur_pct="0.51")
     assert not batch.passed
-    assert batches.reasons(batch) == ["全硫 0.51% 超过上限 0.50%"]
+    assert batches.reasons(batch) == ["全硫 St,d 0.51% 超过上限 0.50%"]
 
 
 def test_every_failing_value_is_named(demo, session):
     batch = add_batch(session, volatile_pct="12.01", ash_pct="25.5", calorific_mj_kg="20.999")
     assert not batch.passed
-    assert [r.split(" ")[0] for r in batches.reasons(batch)] == ["挥发分", "灰分", "发热量"]
+    assert [r.split(" ")[0] for r in batches.reasons(batch)] == ["挥发分", "灰分", "低位发热量"]
 
 
 def test_measured_values_with_more_than_two_decimals_are_refused(demo, session):
@@ -241,7 +241,9 @@ def test_the_default_standards_and_the_linxia_example(demo, session):
     by_product = {s.product: s for s in quality.standards_of(session, season.id)}
     assert by_product["briquette"].max_sulfur_cpct == 50
     assert by_product["anthracite"].min_calorific_kj_kg == 25000
-    assert quality.LINXIA_EXAMPLE["max_sulfur_cpct"] == 100 and quality.LINXIA_EXAMPLE["max_ash_cpct"] == 3000
+    linxia = quality.PRESETS["linxia_wy2"]
+    assert (linxia.limit("max_volatile_cpct"), linxia.limit("max_sulfur_cpct"), linxia.limit("max_ash_cpct")) == (
+        1200, 100, 3000)
 
 
 # --- Stock ------------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_the_drc_edits_a_standard_for_the_season_and_the_api_uses_it(client_as, 
                           follow_redirects=False)
     assert response.status_code == 303
     body = api_as("coal-a").post("/api/v1/batches", json=GOOD).json()
-    assert body["passed"] is False and body["failed_reasons"] == ["全硫 0.35% 超过上限 0.30%"]
+    assert body["passed"] is False and body["failed_reasons"] == ["全硫 St,d 0.35% 超过上限 0.30%"]
 
 
 def test_a_supplier_sees_only_itself_in_the_api(api_as):
@@ -73,7 +73,7 @@ def test_a_batch_failing_on_sulfur_is_recorded_as_failed_and_says_why(api_as):
     response = api_as("coal-a").post("/api/v1/batches", json={**GOOD, "sulfur_pct": 0.62})
     assert response.status_code == 201
     assert response.json()["passed"] is False
-    assert response.json()["failed_reasons"] == ["全硫 0.62% 超过上限 0.50%"]
+    assert response.json()["failed_reasons"] == ["全硫 St,d 0.62% 超过上限 0.50%"]
 
 
 def test_invalid_batch_input_is_a_422_naming_the_fields(api_as):

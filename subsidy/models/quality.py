@@ -1,0 +1,49 @@
+"""Government spot checks (抽检) of suppliers' batches."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from subsidy.models.base import created_at_field
+
+
+class SpotCheck(SQLModel, table=True):
+    """The authorities' own test of a sample taken from a supplier's batch: where, when, by whom, the lab's report
+    and its values (the columns of subsidy/policy/quality.py INDICATORS, None when the report does not give one),
+    judged by the season's standard. A failed one freezes its batch (Batch.frozen_at) and opens a case."""
+
+    __tablename__ = "spot_check"
+    # One lab report is recorded once per batch (a second POST of the same report is a conflict, not a second test).
+    __table_args__ = (UniqueConstraint("batch_id", "lab", "report_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    season_id: int = Field(foreign_key="season.id", index=True)
+    sampled_on: date
+    place: str = Field(default="", max_length=100)  # the depot or yard the sample was taken at
+    sampler: str = Field(default="", max_length=64)  # who took it (an official, not a household)
+    lab: str = Field(max_length=100)
+    report_no: str = Field(max_length=64)
+    volatile_cpct: int
+    sulfur_cpct: int
+    ash_cpct: int
+    calorific_kj_kg: int
+    moisture_cpct: int | None = None
+    mercury_ng_g: int | None = None
+    arsenic_ug_g: int | None = None
+    phosphorus_mpct: int | None = None
+    chlorine_mpct: int | None = None
+    fluorine_ug_g: int | None = None
+    strength_n: int | None = None
+    drop_cpct: int | None = None
+    passed: bool
+    failed_reasons: str = Field(default="", max_length=1000)
+    standard_source: str = Field(default="", max_length=200)  # the standard it was judged by, as it read then
+    report_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
+    case_id: int | None = Field(default=None, foreign_key="oversight_case.id")
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()

@@ -1,0 +1,154 @@
+"""Quality over HTTP (CONTRACT.md, "Quality"): the whole report on POST /batches, POST /batches/{id}/inspections,
+the counter's refusal of a frozen batch, the pages per role, and the forms' reasons."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from subsidy.core import clock, db
+from subsidy.models import Batch, Case, SpotCheck, Supplier
+from tests.factories import sales as f
+
+REPORT = dict(product="briquette", quantity_kg=20000, source="山西晋城", report_no="JC-Q-1",
+              lab="泰安市产品质量检验所", volatile_pct=9.8, sulfur_pct="0.35", ash_pct=18, calorific_mj_kg=24.5)
+CHECK = dict(sampled_on=clock.today().isoformat(), lab="山东省煤炭质量检测中心", report_no="CJ-Q-1",
+             volatile_pct="9.9", sulfur_pct="0.81", ash_pct="18.2", calorific_mj_kg="24.1", place="东关配送点")
+
+
+def _new_batch(api_as, **over) -> dict:
+    answer = api_as("coal-a").post("/api/v1/batches", json={**REPORT, **over})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_a_batch_takes_the_whole_report_and_answers_a_value_not_reported_as_null(api_as):
+    body = _new_batch(api_as, moisture_pct="8.5", mercury_ug_g=0.123, arsenic_ug_g=12, phosphorus_pct="0.015",
+                      chlorine_pct=0.05, fluorine_ug_g=90, strength_n=650)
+    assert body["passed"] is True and body["frozen"] is False
+    assert (body["moisture_pct"], body["mercury_ug_g"], body["arsenic_ug_g"], body["phosphorus_pct"],
+            body["chlorine_pct"], body["fluorine_ug_g"], body["strength_n"]) == (8.5, 0.123, 12, 0.015, 0.05, 90, 650)
+    assert body["drop_pct"] is None
+    bare = _new_batch(api_as, report_no="JC-Q-2")
+    assert bare["mercury_ug_g"] is None and bare["moisture_pct"] is None  # absent: not reported, never 0
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("moisture_pct", -1), ("mercury_ug_g", 1200), ("calorific_mj_kg", 41), ("ash_pct", "100.5"),
+    ("phosphorus_pct", "0.0155"), ("arsenic_ug_g", 2.5), ("chlorine_pct", True),
+])
+def test_a_value_out_of_range_or_too_precise_is_422_naming_the_field(api_as, field, value):
+    answer = api_as("coal-a").post("/api/v1/batches", json={**REPORT, field: value})
+    assert answer.status_code == 422 and field in answer.json()["errors"], answer.text
+
+
+def test_a_failed_spot_check_is_201_opens_a_case_and_the_next_sale_from_the_batch_is_refused(api_as, engine):
+    batch = _new_batch(api_as)
+    with db.transaction(engine) as s:
+        h, r = f.household(s, "dongguan", coal_kg=3000)
+        buyer = {"registration_id": r.id, "id_number": h.id_number}
+    sale = {**buyer, "lines": [{"product": "briquette", "quantity": 100, "batch_id": batch["id"]}]}
+    coal_a = api_as("coal-a")
+    assert coal_a.post("/api/v1/slips", json=sale).status_code == 201
+    answer = api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json=CHECK)
+    assert answer.status_code == 201, answer.text
+    check = answer.json()
+    assert check["passed"] is False and check["failed_reasons"] == ["全硫 St,d 0.81% 超过上限 0.50%"]
+    assert check["sulfur_pct"] == 0.81 and check["mercury_ug_g"] is None and check["case_id"]
+    refused = coal_a.post("/api/v1/slips", json=sale)
+    assert refused.status_code == 422 and "政府抽检不合格" in str(refused.json()["errors"]), refused.text
+    assert api_as("coal-a").get(f"/api/v1/batches/{batch['id']}").json()["frozen"] is True
+    listed = api_as("drc").get(f"/api/v1/batches/{batch['id']}/inspections").json()
+    assert [c["report_no"] for c in listed] == ["CJ-Q-1"]
+    with db.new_session(engine) as s:
+        assert s.get(Case, check["case_id"]).channel == "inspection"
+    again = api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json=CHECK)
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"sampled_on": (clock.today() + timedelta(days=1)).isoformat()}, "sampled_on"),
+    ({"sampled_on": (clock.today() - timedelta(days=400)).isoformat()}, "sampled_on"),
+    ({"mercury_ug_g": "1000"}, "mercury_ug_g"),
+    ({"volatile_pct": "-3"}, "volatile_pct"),
+    ({"calorific_mj_kg": "24.1234"}, "calorific_mj_kg"),
+])
+def test_a_wrong_spot_check_is_422_with_the_fields_reason_and_records_nothing(api_as, engine, change, field):
+    batch = _new_batch(api_as, arrival_date=(clock.today() - timedelta(days=5)).isoformat())
+    answer = api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json={**CHECK, **change})
+    assert answer.status_code == 422 and field in answer.json()["errors"], answer.text
+    with db.new_session(engine) as s:
+        assert s.execute(select(SpotCheck).where(SpotCheck.batch_id == batch["id"])).first() is None
+        assert s.get(Batch, batch["id"]).frozen_at is None
+
+
+def test_only_the_bureau_records_a_spot_check_and_an_unknown_batch_is_404(api_as):
+    batch = _new_batch(api_as)
+    for who in ("coal-a", "caiyuan", "finance"):
+        assert api_as(who).post(f"/api/v1/batches/{batch['id']}/inspections", json=CHECK).status_code == 403
+    assert api_as("drc").post("/api/v1/batches/999999/inspections", json=CHECK).status_code == 404
+
+
+@pytest.mark.parametrize("user", ["drc", "auditor", "finance", "caiyuan"])
+def test_the_spot_checks_page_opens_for_its_roles(client_as, user):
+    page = client_as(user).get("/quality")
+    assert page.status_code == 200 and "抽检覆盖率" in page.text
+
+
+def test_a_supplier_and_a_village_may_not_open_the_spot_checks_page(client_as):
+    assert client_as("coal-a").get("/quality").status_code == 403
+    assert client_as("dongguan").get("/quality").status_code == 403
+
+
+def test_the_form_refuses_a_future_date_with_the_reason_beside_it_and_a_failure_shows_the_sold_slips(
+        client_as, api_as, engine):
+    batch = _new_batch(api_as)
+    drc = client_as("drc")
+    form = drc.get(f"/quality/new?batch_id={batch['id']}")
+    assert form.status_code == 200 and "Hg,d" in form.text and "Qnet,ar" in form.text
+    bad = drc.submit(f"/quality/new?batch_id={batch['id']}",
+                     {**CHECK, "sampled_on": (clock.today() + timedelta(days=2)).isoformat()})
+    assert bad.status_code == 422 and "抽样日期不能晚于今天" in bad.text
+    done = drc.submit(f"/quality/new?batch_id={batch['id']}", CHECK, follow_redirects=False)
+    assert done.status_code == 303, done.text[:500]
+    shown = drc.get(done.headers["location"]).text
+    assert "抽检不合格" in shown and "全硫 St,d 0.81% 超过上限 0.50%" in shown and "供方报告 JC-Q-1" in shown
+    assert "结论相反" in shown  # the supplier's own report passed it
+    batch_page = client_as("coal-a").get(f"/batches/{batch['id']}").text
+    assert "data-frozen" in batch_page and "停止销售" in batch_page
+
+
+def test_the_standards_page_offers_the_presets_and_the_bureau_applies_one(client_as, engine):
+    drc = client_as("drc")
+    page = drc.get("/suppliers/standards").text
+    assert "GB 34169-2017 无烟2号" in page and "待区发改局对照标准原文核实" in page and "临夏市" in page
+    season_id = page.split('name="season_id" value="')[1].split('"')[0]
+    answer = drc.submit("/suppliers/standards", {"season_id": season_id, "product": "anthracite",
+                                                 "preset": "linxia_wy2", "apply_preset": "1"},
+                        follow_redirects=False)
+    assert answer.status_code == 303
+    page = drc.get("/suppliers/standards").text
+    assert "已核实（种子文件 001 原文）" in page
+    refused = drc.submit("/suppliers/standards", {"season_id": season_id, "product": "anthracite",
+                                                  "mercury_ug_g": "abc"})
+    assert refused.status_code == 422 and "汞 Hg,d" in refused.text
+
+
+def _overdue_tile(client) -> str:
+    home = client.get("/").text
+    label = home.index("抽检不合格、逾期未复检合格的配送企业")
+    tile = home[home.rindex("<a ", 0, label):label]
+    return tile.split('<span class="count">')[1].split("<")[0]
+
+
+def test_the_bureaus_home_page_flags_a_supplier_without_a_passed_retest_in_time(client_as, api_as, engine):
+    drc = client_as("drc")
+    assert _overdue_tile(drc) == "0"
+    batch = _new_batch(api_as, arrival_date=(clock.today() - timedelta(days=90)).isoformat())
+    old = {**CHECK, "sampled_on": (clock.today() - timedelta(days=60)).isoformat()}
+    assert api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json=old).status_code == 201
+    assert _overdue_tile(drc) == "1"
+    with db.new_session(engine) as s:
+        assert s.execute(select(Supplier).where(Supplier.code == "coal-a")).scalar_one().status == "active"

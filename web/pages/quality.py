@@ -1,0 +1,93 @@
+"""Pages of government spot checks (抽检): the season's list with the re-tests due and the coverage, the form that
+records one against a batch, and a spot check beside the supplier's own report with the slips sold from the batch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from subsidy.core import clock
+from subsidy.core.errors import Refused
+from subsidy.models import Role, Supplier
+from subsidy.policy import quality, seasons
+from subsidy.quality import coverage, inspections
+from subsidy.supply import batches
+from web.deps import CurrentUser, DbSession
+from web.forms import MULTIPART, discard, page_number, refused
+from web.guards import SPOT_CHECK_READERS, requires
+from web.pages.supply import UPLOAD_LIMIT, _date, _file, _text
+
+
+def _season(session, season_id: int | None):
+    return next((s for s in seasons.list_seasons(session) if s.id == season_id), None) if season_id \
+        else seasons.active_season_or_none(session)
+
+
+def _form_context(session, batch_id: int | None, form: dict) -> dict[str, Any]:
+    batch = batches.get(session, batch_id) if batch_id else None
+    standard = quality.standard_for(session, batch.season_id, batch.product) if batch else None
+    return {"form": form, "batch": batch, "standard": standard, "indicators": quality.INDICATORS,
+            "supplier": session.get(Supplier, batch.supplier_id) if batch else None, "today": clock.today()}
+
+
+class SpotCheckPages(Controller):
+    path = "/quality"
+    include_in_schema = False
+    guards = [requires(*SPOT_CHECK_READERS)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
+              passed: FromQuery[str | None] = None, page: FromQuery[int | None] = None) -> Template:
+        season = _season(session, season_id)
+        page = page_number(page)
+        passed_value = {"1": True, "0": False}.get(passed or "")
+        rows, total = inspections.listing(session, season_id=season.id, passed=passed_value, page=page) \
+            if season else ([], 0)
+        return Template("quality/index.html", context={
+            "me": user, "season": season, "seasons": seasons.list_seasons(session), "rows": rows, "total": total,
+            "page": page, "per_page": inspections.PER_PAGE, "passed": passed or "",
+            "pager_url": f"/quality?season_id={season.id if season else ''}&passed={passed or ''}&",
+            "awaiting": inspections.awaiting_retest(session, season.id) if season else [],
+            "retests": inspections.retests(session, season.id) if season else [],
+            "coverage": coverage.coverage(session, season.id) if season else []})
+
+    @get("/new", sync_to_thread=True, guards=[requires(Role.DRC)])
+    def new(self, session: DbSession, batch_id: FromQuery[int]) -> Template:
+        return Template("quality/new.html", context=_form_context(session, batch_id, {}))
+
+    @post("/new", sync_to_thread=True, guards=[requires(Role.DRC)], request_max_body_size=UPLOAD_LIMIT)
+    def create(self, session: DbSession, user: CurrentUser, batch_id: FromQuery[int],
+               data: Annotated[dict, MULTIPART]) -> Template | Redirect:
+        try:
+            form = inspections.SpotCheckInput(
+                sampled_on=_date(data, "sampled_on", "抽样日期"), place=data.get("place", ""),
+                sampler=data.get("sampler", ""), lab=data.get("lab", ""), report_no=data.get("report_no", ""),
+                values={i.key: data.get(i.key, "") for i in quality.INDICATORS})
+            check = inspections.record(session, user, batch_id, form, report=_file(data, "report"))
+        except Refused as error:
+            discard(session)
+            context = _form_context(session, batch_id, {})
+            context.pop("form")
+            return refused("quality/new.html", error, _text(data), **context)
+        return Redirect(f"/quality/{check.id}?new=1", status_code=303)
+
+    @get("/{check_id:int}", sync_to_thread=True)
+    def show(self, session: DbSession, user: CurrentUser, check_id: FromPath[int],
+             page: FromQuery[int | None] = None, new: FromQuery[int | None] = None) -> Template:
+        check = inspections.get(session, check_id)
+        batch = batches.get(session, check.batch_id)
+        standard = quality.standard_for(session, batch.season_id, batch.product)
+        page = page_number(page)
+        sold, sold_total = inspections.sold_from(session, batch.id, page=page)
+        return Template("quality/show.html", context={
+            "me": user, "c": check, "b": batch, "supplier": session.get(Supplier, batch.supplier_id),
+            "judged": quality.judged(check, standard), "other": quality.judged(batch, standard),
+            "contradicts": check.passed != batch.passed, "new": bool(new),
+            "villages": inspections.sold_by_village(session, batch.id), "sold": sold, "sold_total": sold_total,
+            "page": page, "per_page": inspections.PER_PAGE, "pager_url": f"/quality/{check.id}?"})
+
+
+controllers = [SpotCheckPages]
