@@ -30,6 +30,22 @@ def active_season_or_none(session: Session) -> Season | None:
     return session.execute(select(Season).where(Season.is_active.is_(True))).scalar_one_or_none()
 
 
+CLOSED = "本采暖季已由区发改局关闭（已考核验收），不再受理购买登记，也不能开具销售单"
+
+
+def lock_open(session: Session, season_id: int) -> Season:
+    """The season, share-locked until the caller's commit, for a write that adds to it (a registration, a slip);
+    Refused (field `season_id`) once it is closed. Closing takes the row's exclusive lock
+    (subsidy/reports/acceptance.py: close_season), so a write racing the close either commits before the close reads
+    the season's figures or waits and is refused here: nothing lands in a closed season. (SQLite: write transactions
+    are IMMEDIATE, one at a time, so the plain read decides the same.)"""
+    season = session.execute(select(Season).where(Season.id == season_id).with_for_update(read=True)
+                             .execution_options(populate_existing=True)).scalar_one()
+    if season.closed_at is not None:
+        raise Refused(CLOSED, field="season_id")
+    return season
+
+
 @dataclass(frozen=True)
 class Tier:
     from_kg: int

@@ -284,7 +284,7 @@ def register_purchase(session: Session, actor, household_id: int, coal_kg: int, 
     """The household's registration for the active season, state `registered`. One per household and season."""
     _require(actor, Role.VILLAGE)
     found = get_or_404(session, Household, household_id)
-    season = seasons.active_season(session)
+    season = seasons.lock_open(session, seasons.active_season(session).id)
     village = session.get(Village, found.village_id)
     errors = check_quantities(season, village, coal_kg, stoves)
     if errors:
@@ -308,7 +308,7 @@ def change_purchase(session: Session, actor, registration_id: int, coal_kg: int,
     registration = get_or_404(session, Registration, registration_id)
     if registration.status != RegistrationStatus.REGISTERED:
         raise Conflict("该登记已公示或已审核，不能再修改数量")
-    season = session.get(Season, registration.season_id)
+    season = seasons.lock_open(session, registration.season_id)
     errors = check_quantities(season, session.get(Village, registration.village_id), coal_kg, stoves)
     if errors:
         raise Refused("；".join(errors.values()), errors=errors)
