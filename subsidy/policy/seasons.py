@@ -229,6 +229,22 @@ def flat_rates(coal_fen_per_ton: int, stove_fen: int) -> dict[tuple[str, str], l
     return rates
 
 
+def previous_season(session: Session, season: Season) -> Season | None:
+    """The season before `season` (by its first day): what the reports compare this season with."""
+    return session.execute(select(Season).where(Season.starts_on < season.starts_on)
+                           .order_by(Season.starts_on.desc(), Season.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def season_or_active(session: Session, season_id: int | None) -> Season:
+    """The season asked for (a past one, for the reports), else the active one; NotFound for an unknown id."""
+    if season_id is None:
+        return active_season(session)
+    season = session.get(Season, season_id)
+    if season is None:
+        raise NotFound()
+    return season
+
+
 def list_seasons(session: Session) -> list[Season]:
     return list(session.execute(select(Season).order_by(Season.starts_on.desc(), Season.id.desc())).scalars())
 

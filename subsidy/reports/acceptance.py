@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.core.errors import Conflict, NotAllowed, NotFound
+from subsidy.policy import seasons
 from subsidy.models import (
     AcceptanceSnapshot, Batch, Case, CaseStatus, Registration, Role, Season, Settlement, SettlementFund,
     SettlementStatus, SettlementTown, Slip, SlipLine, SlipStatus, Town, TownTarget, Village,
@@ -214,12 +215,6 @@ def _town_rows(session: Session, season_id: int) -> tuple[list[dict], dict]:
     return listed, total
 
 
-def previous_season(session: Session, season: Season) -> Season | None:
-    """The season before `season` (by its first day), for the comparison with last season."""
-    return session.execute(select(Season).where(Season.starts_on < season.starts_on)
-                           .order_by(Season.starts_on.desc(), Season.id.desc()).limit(1)).scalar_one_or_none()
-
-
 def _season_of(season: Season) -> dict:
     return {"id": season.id, "code": season.code, "name": season.name, "starts_on": season.starts_on.isoformat(),
             "ends_on": season.ends_on.isoformat()}
@@ -229,7 +224,7 @@ def compute(session: Session, season: Season) -> Acceptance:
     """The report as the season's rows stand now (a draft while the season is open)."""
     towns, total = _town_rows(session, season.id)
     district = {name: section(session, season.id) for name, section in DISTRICT_SECTIONS.items()}
-    before = previous_season(session, season)
+    before = seasons.previous_season(session, season)
     previous = None
     if before is not None:
         previous = {"season": before.name, "total": _town_rows(session, before.id)[1]}
@@ -274,7 +269,3 @@ def close_season(session: Session, actor, season_id: int) -> Season:
     session.flush()
     audit.record(session, actor, "season.closed", season, before=before)
     return season
-
-
-def seasons_for_choice(session: Session) -> list[Season]:
-    return list(session.execute(select(Season).order_by(Season.starts_on.desc(), Season.id.desc())).scalars())

@@ -11,8 +11,8 @@ from subsidy.reports import acceptance, dispatch, progress
 from subsidy.settlement.sheets import Sheet
 
 
-def monthly_report_xlsx(session: Session, month: str) -> tuple[str, bytes]:
-    report = progress.monthly_report(session, month)
+def monthly_report_xlsx(session: Session, month: str, season_id: int | None = None) -> tuple[str, bytes]:
+    report = progress.monthly_report(session, month, season_id)
     sheet = Sheet("月报", [16, 14, 14, 14, 10, 10, 14, 14, 10, 10, 16])
     sheet.title(f"散煤清洁化治理工作月报（{report.month}）")
     sheet.line(f"{report.season_name}    报送截止：{report.due_on.isoformat()}")
