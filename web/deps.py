@@ -23,11 +23,12 @@ from litestar.types import ASGIApp, Message, Receive, Send
 from litestar.types import Scope as ASGIScope
 from litestar.utils.scope.state import CONNECTION_STATE_KEY, ScopeState
 from litestar.exceptions import NotAuthorizedException
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import db
 from subsidy.core.errors import SubsidyError
-from subsidy.models import User
+from subsidy.models import Season, User
 from subsidy.core.scope import Scope
 from subsidy.core.settings import get_settings
 
@@ -249,6 +250,19 @@ def provide_user(request: Request) -> User:
     if user is None:
         raise NotAuthorizedException("未登录")
     return user
+
+
+SEASON_COOKIE = "subsidy_season"
+
+
+def chosen_season_id(request: Request, session: Session) -> int | None:
+    """The season chosen once at the top of the reports (the season picker, web/pages/reports.py) and remembered for
+    the browser session in a cookie: its id if that season exists, else None (the active season then). Not a
+    secret: it only chooses among seasons every reader of the reports may see."""
+    raw = request.cookies.get(SEASON_COOKIE, "")
+    if not raw.isdigit():
+        return None
+    return session.execute(select(Season.id).where(Season.id == int(raw))).scalar_one_or_none()
 
 
 def is_secure(request: Request) -> bool:

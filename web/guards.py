@@ -23,6 +23,8 @@ SETTLEMENT_READERS = (Role.SUPPLIER, Role.DRC, Role.FINANCE, Role.AUDITOR, Role.
 SUPPLIER_READERS = (Role.DRC, Role.FINANCE, Role.AUDITOR, Role.SUPPLIER, Role.ADMIN)
 CONTRACT_READERS = (Role.DRC, Role.FINANCE, Role.AUDITOR, Role.SUPPLIER, Role.TOWN, Role.ADMIN)
 REPORT_READERS = tuple(r for r in Role if r != Role.SUPPLIER)
+DISPATCH_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # the dispatch report (调度表): a town its own
+ACCEPTANCE_READERS = (Role.DRC, Role.FINANCE, Role.AUDITOR)  # the season's acceptance report (考核验收)
 SEASON_READERS = DISTRICT
 ADMINS = (Role.ADMIN,)
 REGION_EDITORS = (Role.ADMIN, Role.DRC)

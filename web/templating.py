@@ -37,6 +37,8 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("月度汇总", "/summaries", guards.SUMMARY_READERS),
     ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
+    ("调度表", "/reports/dispatch", guards.DISPATCH_READERS),
+    ("考核验收", "/reports/acceptance", guards.ACCEPTANCE_READERS),
     ("投诉举报", "/cases", guards.CASE_READERS),
     ("异常预警", "/anomalies", guards.ANOMALY_READERS),
     ("抽检", "/quality", guards.SPOT_CHECK_READERS),
@@ -51,7 +53,7 @@ MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("登记", ("/households", "/registrations")),
     ("销售", ("/slips/new", "/slips", "/scans", "/deliveries", "/batches", "/ledger", "/suppliers", "/contracts")),
     ("结算", ("/summaries", "/settlements")),
-    ("报表", ("/reports/progress",)),
+    ("报表", ("/reports/progress", "/reports/dispatch", "/reports/acceptance")),
     ("监督", ("/cases", "/anomalies", "/quality")),
     ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
 ]

@@ -94,6 +94,7 @@ ACTIONS: dict[str, Action] = {
     "quality.standard_saved": Action("保存质量标准", "保存了{product}的质量标准"),
     "season.policy_saved": Action("保存采暖季政策", "保存了采暖季政策“{name}”"),
     "season.activated": Action("启用采暖季", "将“{name}”设为当前采暖季"),
+    "season.closed": Action("关闭采暖季", "关闭了采暖季“{name}”，不再受理登记和销售，考核验收报告定稿"),
     "season.target_set": Action("设定目标任务", "设定了{town_id}的目标任务：洁净煤{coal_kg}，炉具{stoves}"),
     "demo.loaded": Action("载入演示数据", "载入了演示数据"),
     # supply

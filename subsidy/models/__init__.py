@@ -9,7 +9,7 @@ every area imports it.
 from subsidy.models.base import metadata
 from subsidy.models.enums import *  # noqa: F403
 from subsidy.models.regions import District, Town, Village
-from subsidy.models.seasons import FundShare, QualityStandard, Season, SubsidyRate, TownTarget
+from subsidy.models.seasons import AcceptanceSnapshot, FundShare, QualityStandard, Season, SubsidyRate, TownTarget
 from subsidy.models.users import (AccountFailures, AddressFailures, ApiToken, IdempotentRequest, LoginSession,
                                   User)
 from subsidy.models.audit import AuditEntry, AuditLink, AuditSeal
@@ -23,7 +23,7 @@ from subsidy.models.verification import UNREACHED_AFTER_TRIES, Callback, Callbac
 from subsidy.models.quality import SpotCheck
 
 __all__ = [
-    "metadata", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
+    "metadata", "AcceptanceSnapshot", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
     "AccountFailures", "AddressFailures", "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry",
     "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",

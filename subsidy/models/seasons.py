@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
@@ -37,6 +37,14 @@ class Season(SQLModel, table=True):
     # Days a supplier has, after a failed spot check, for a passed re-test (复检) before the bureau's home page flags it.
     retest_days: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     created_at: datetime = created_at_field()
+    # Closed by the bureau (subsidy/reports/acceptance.py: close_season): no registration or slip is taken in it
+    # any more, everything stays readable, and its acceptance report is frozen in `acceptance_snapshot`.
+    closed_at: datetime | None = None
+    closed_by: int | None = None  # the user's id; no foreign key (see migration 0015_h_dispatch)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class SubsidyRate(SQLModel, table=True):
@@ -116,3 +124,15 @@ class QualityStandard(SQLModel, table=True):
     # The preset it started from (subsidy/policy/quality.py PRESETS), "" for none.
     preset: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     source: str = Field(default="", max_length=200)  # which standard the numbers come from
+
+
+class AcceptanceSnapshot(SQLModel, table=True):
+    """The acceptance report (考核验收) of a closed season, written in the closing transaction: its figures as JSON,
+    so that the report of a closed season never changes afterwards, whatever is corrected later. One per season."""
+
+    __tablename__ = "acceptance_snapshot"
+
+    season_id: int = Field(foreign_key="season.id", primary_key=True)
+    figures: str = Field(sa_type=Text)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()

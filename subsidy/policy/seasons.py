@@ -30,6 +30,22 @@ def active_season_or_none(session: Session) -> Season | None:
     return session.execute(select(Season).where(Season.is_active.is_(True))).scalar_one_or_none()
 
 
+CLOSED = "本采暖季已由区发改局关闭（已考核验收），不再受理购买登记，也不能开具销售单"
+
+
+def lock_open(session: Session, season_id: int) -> Season:
+    """The season, share-locked until the caller's commit, for a write that adds to it (a registration, a slip);
+    Refused (field `season_id`) once it is closed. Closing takes the row's exclusive lock
+    (subsidy/reports/acceptance.py: close_season), so a write racing the close either commits before the close reads
+    the season's figures or waits and is refused here: nothing lands in a closed season. (SQLite: write transactions
+    are IMMEDIATE, one at a time, so the plain read decides the same.)"""
+    season = session.execute(select(Season).where(Season.id == season_id).with_for_update(read=True)
+                             .execution_options(populate_existing=True)).scalar_one()
+    if season.closed_at is not None:
+        raise Refused(CLOSED, field="season_id")
+    return season
+
+
 @dataclass(frozen=True)
 class Tier:
     from_kg: int
@@ -211,6 +227,22 @@ def flat_rates(coal_fen_per_ton: int, stove_fen: int) -> dict[tuple[str, str], l
             rates[(product, category)] = [Tier(0, coal_fen_per_ton)]
         rates[(Product.STOVE, category)] = [Tier(0, stove_fen)]
     return rates
+
+
+def previous_season(session: Session, season: Season) -> Season | None:
+    """The season before `season` (by its first day): what the reports compare this season with."""
+    return session.execute(select(Season).where(Season.starts_on < season.starts_on)
+                           .order_by(Season.starts_on.desc(), Season.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def season_or_active(session: Session, season_id: int | None) -> Season:
+    """The season asked for (a past one, for the reports), else the active one; NotFound for an unknown id."""
+    if season_id is None:
+        return active_season(session)
+    season = session.get(Season, season_id)
+    if season is None:
+        raise NotFound()
+    return season
 
 
 def list_seasons(session: Session) -> list[Season]:

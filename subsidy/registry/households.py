@@ -26,7 +26,7 @@ from subsidy.rules.idnumbers import InvalidIdNumber, InvalidPhone, validate_id_n
 from subsidy.rules.text import clean_text, without_unwanted
 from subsidy.models import (
     AuditEntry, CATEGORY_LABELS, Category, Household, Notice, Registration, RegistrationStatus, Role, Season, Slip,
-    Town, Village, Zone,
+    SlipStatus, Town, Village, Zone,
 )
 from subsidy.core.scope import get_or_404
 
@@ -258,6 +258,37 @@ def history(session: Session, household_id: int) -> tuple[Household, list[Regist
     return found, registrations, entries
 
 
+@dataclass
+class HouseholdSeason:
+    """One season of a household: its registration (None when it bought without one in an imported past season,
+    which cannot happen today, or never registered) and what it bought on standing slips."""
+
+    season: Season
+    registration: Registration | None
+    slips: int = 0
+    coal_kg: int = 0
+    stoves: int = 0
+    subsidy_fen: int = 0
+
+
+def seasons_of(session: Session, household_id: int, registrations: list[Registration]) -> list[HouseholdSeason]:
+    """Every season of the household (in scope: `registrations` come from `history`), newest first, each with its
+    registration and its purchases: one GROUP BY over the household's slips (on ix slip.household_id)."""
+    sold = {season_id: (int(n), int(coal or 0), int(stoves or 0), int(subsidy or 0))
+            for season_id, n, coal, stoves, subsidy in session.execute(
+                select(Slip.season_id, func.count(Slip.id), func.sum(Slip.coal_kg), func.sum(Slip.stoves),
+                       func.sum(Slip.subsidy_fen))
+                .where(Slip.household_id == household_id, Slip.status == SlipStatus.ISSUED)
+                .group_by(Slip.season_id).execution_options(unscoped=True))}
+    by_season = {r.season_id: r for r in registrations}
+    ids = set(by_season) | set(sold)
+    if not ids:
+        return []
+    return [HouseholdSeason(season, by_season.get(season.id), *sold.get(season.id, (0, 0, 0, 0)))
+            for season in session.execute(select(Season).where(Season.id.in_(ids))
+                                          .order_by(Season.starts_on.desc(), Season.id.desc())).scalars()]
+
+
 # --- registrations ------------------------------------------------------------------------------------------------
 
 def check_quantities(season: Season, village: Village, coal_kg: int, stoves: int) -> dict[str, str]:
@@ -282,7 +313,7 @@ def register_purchase(session: Session, actor, household_id: int, coal_kg: int, 
     """The household's registration for the active season, state `registered`. One per household and season."""
     _require(actor, Role.VILLAGE)
     found = get_or_404(session, Household, household_id)
-    season = seasons.active_season(session)
+    season = seasons.lock_open(session, seasons.active_season(session).id)
     village = session.get(Village, found.village_id)
     errors = check_quantities(season, village, coal_kg, stoves)
     if errors:
@@ -306,7 +337,7 @@ def change_purchase(session: Session, actor, registration_id: int, coal_kg: int,
     registration = get_or_404(session, Registration, registration_id)
     if registration.status != RegistrationStatus.REGISTERED:
         raise Conflict("该登记已公示或已审核，不能再修改数量")
-    season = session.get(Season, registration.season_id)
+    season = seasons.lock_open(session, registration.season_id)
     errors = check_quantities(season, session.get(Village, registration.village_id), coal_kg, stoves)
     if errors:
         raise Refused("；".join(errors.values()), errors=errors)

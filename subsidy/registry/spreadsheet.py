@@ -327,6 +327,8 @@ def parse(session: Session, actor, rows: Iterable[tuple], *, deadline: float | N
     if actor is not None and Role(actor.role) != Role.VILLAGE:
         raise Refused("只有村(社区)可以导入购买登记表")
     season = season or seasons.active_season(session)
+    if season.closed_at is not None:  # said before the rows are read; the write checks it again under the lock
+        raise Refused(seasons.CLOSED)
     villages = _villages(session, actor)
     today = clock.today()
     result = ImportResult()
@@ -475,6 +477,7 @@ def _apply(session: Session, actor, season: Season, plan: _Plan) -> None:
     """Write what `_plan_chunk` decided (Core executemany), with its audit entries."""
     from sqlalchemy import bindparam
 
+    seasons.lock_open(session, season.id)
     hh = Household.__table__
     rg = Registration.__table__
     moment = clock.now()

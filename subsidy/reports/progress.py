@@ -65,12 +65,14 @@ def area_label(session: Session) -> str:
     return "村(社区)" if by_village(session) else "街道/镇"
 
 
-def progress(session: Session, *, month: str | None = None, villages: bool = False) -> list[TownProgress]:
+def progress(session: Session, *, month: str | None = None, villages: bool = False,
+             season_id: int | None = None) -> list[TownProgress]:
     """Per town in scope: targets, approved registrations, what was sold on issued slips (of `month`, or the whole
     season), completion. Towns without a target and without sales are left out. With `villages` (the pages ask for
     it when `by_village`), per village in scope instead, every one, without targets: `town_id` and `town` are then
-    the village's id and name. The API stays per town (CONTRACT.md)."""
-    season = seasons.active_season(session)
+    the village's id and name. The API stays per town (CONTRACT.md). `season_id`: a past season (default the
+    active one)."""
+    season = seasons.season_or_active(session, season_id)
     area, registration_area, slip_area = ((Village, Registration.village_id, Slip.village_id) if villages
                                           else (Town, Village.town_id, Slip.town_id))
     rows: dict[int, TownProgress] = {a.id: TownProgress(a.id, a.name)
@@ -113,15 +115,33 @@ class TownTargetOf:
     stoves: int
 
 
-def town_target_of_village(session: Session) -> TownTargetOf | None:
+def town_target_of_village(session: Session, season_id: int | None = None) -> TownTargetOf | None:
     """For a village user, its town's season target (None for everyone else, or a town without a target)."""
     if not by_village(session):
         return None
-    season = seasons.active_season(session)
+    season = seasons.season_or_active(session, season_id)
     found = session.execute(
         select(Town.name, TownTarget.coal_kg, TownTarget.stoves).join(TownTarget, TownTarget.town_id == Town.id)
         .where(TownTarget.season_id == season.id)).first()  # the scoped Town: the village's own town
     return TownTargetOf(found[0], int(found[1]), int(found[2])) if found else None
+
+
+@dataclass
+class LastSeason:
+    """The season before, for the comparison on the progress page: its name and its rows by area id."""
+
+    name: str
+    rows: dict[int, TownProgress]
+    total: TownProgress
+
+
+def last_season(session: Session, *, villages: bool = False, season_id: int | None = None) -> LastSeason | None:
+    """The same progress (whole season) of the season before `season_id` (or the active one), None without one."""
+    before = seasons.previous_season(session, seasons.season_or_active(session, season_id))
+    if before is None:
+        return None
+    rows = progress(session, villages=villages, season_id=before.id)
+    return LastSeason(before.name, {r.town_id: r for r in rows}, totals(rows))
 
 
 def totals(rows: list[TownProgress]) -> TownProgress:
@@ -145,10 +165,11 @@ class SupplierMonth:
     subsidy_fen: int = 0
 
 
-def by_supplier_month(session: Session) -> list[SupplierMonth]:
+def by_supplier_month(session: Session, season_id: int | None = None) -> list[SupplierMonth]:
     """Sales per supplier and month of the active season. Grouped by day in the database (on the supplier/day
-    index, and portable: no date function differs between SQLite and PostgreSQL), folded into months here."""
-    season = seasons.active_season(session)
+    index, and portable: no date function differs between SQLite and PostgreSQL), folded into months here.
+    `season_id`: a past season (default the active one)."""
+    season = seasons.season_or_active(session, season_id)
     names = dict(session.execute(select(Supplier.id, Supplier.name).execution_options(unscoped=True)).all())
     result: dict[tuple[int, str], SupplierMonth] = {}
     for supplier_id, day, count, coal, stoves, amount, subsidy in session.execute(
@@ -222,13 +243,13 @@ class MonthlyReport:
     callbacks: verification.Progress | None = None  # the month's callback samples (回访抽查): drawn, done, reached, found
 
 
-def monthly_report(session: Session, month: str) -> MonthlyReport:
+def monthly_report(session: Session, month: str, season_id: int | None = None) -> MonthlyReport:
     """The month's report (月报) for the bureau: the month's and the cumulative progress per town, and money."""
     month = parse_month(month)
-    season = seasons.active_season(session)
+    season = seasons.season_or_active(session, season_id)
     villages = by_village(session)
-    month_rows = progress(session, month=month, villages=villages)
-    season_rows = progress(session, villages=villages)
+    month_rows = progress(session, month=month, villages=villages, season_id=season.id)
+    season_rows = progress(session, villages=villages, season_id=season.id)
     settled = paid = 0
     for status, subsidy in session.execute(select(Settlement.status, func.sum(Settlement.subsidy_fen))
                                            .where(Settlement.month == month).group_by(Settlement.status)):

@@ -1,17 +1,18 @@
-"""The monthly report (月报) as the printable spreadsheet the bureau sends upward, on the official forms' layout of
-subsidy/settlement/sheets.py."""
+"""The monthly report (月报), the dispatch sheet (调度表) and the acceptance report (考核验收) as the printable
+spreadsheets the bureau sends upward, on the official forms' layout of subsidy/settlement/sheets.py."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from subsidy.core import sheets
-from subsidy.reports import progress
+from subsidy.models import CASE_FINDING_LABELS, CASE_STATUS_LABELS, CATEGORY_LABELS, PRODUCT_LABELS
+from subsidy.reports import acceptance, dispatch, progress
 from subsidy.settlement.sheets import Sheet
 
 
-def monthly_report_xlsx(session: Session, month: str) -> tuple[str, bytes]:
-    report = progress.monthly_report(session, month)
+def monthly_report_xlsx(session: Session, month: str, season_id: int | None = None) -> tuple[str, bytes]:
+    report = progress.monthly_report(session, month, season_id)
     sheet = Sheet("月报", [16, 14, 14, 14, 10, 10, 14, 14, 10, 10, 16])
     sheet.title(f"散煤清洁化治理工作月报（{report.month}）")
     sheet.line(f"{report.season_name}    报送截止：{report.due_on.isoformat()}")
@@ -34,3 +35,125 @@ def monthly_report_xlsx(session: Session, month: str) -> tuple[str, bytes]:
                      sheets.count(c.reached), "发现问题(户)", sheets.count(c.discrepancies)])
     sheet.signatures(["填报单位", "审核人"])
     return f"月报-{report.month}.xlsx", sheet.save()
+
+
+DISPATCH_COLUMNS = [("registrations_received", "受理登记(户)"), ("registrations_approved", "审核通过(户)"),
+                    ("slips", "销售单(张)"), ("coal_kg", "洁净煤(吨)"), ("stoves", "炉具(台)"),
+                    ("cases_received", "受理投诉(件)"), ("cases_closed", "办结投诉(件)")]
+
+
+def _figure(name: str, value: int):
+    return sheets.tons(value) if name == "coal_kg" else sheets.count(value)
+
+
+def dispatch_xlsx(session: Session, *, kind: str, day, filled_by) -> tuple[str, bytes]:
+    """The dispatch sheet (调度表) as a leading group circulates it: title, period, the table (this period and the
+    last, per town and in total, against the targets), notes, then 填报单位 / 填报人 / 联系电话 / 日期.
+    `filled_by`: the person making it (subsidy.core.people.Person)."""
+    report = dispatch.dispatch(session, kind=kind, day=day)
+    widths = [18] + [11] * (2 * len(DISPATCH_COLUMNS)) + [11, 11, 9, 10, 10, 9]
+    sheet = Sheet(report.period.title, widths)
+    season = report.season.name if report.season else ""
+    sheet.title(f"散煤清洁化治理工作{report.period.title}")
+    sheet.line(f"{season}    调度期间：{report.period.label}    对比：{report.before.first.isoformat()} 至 "
+               f"{report.before.last.isoformat()}")
+    header = ["街道/镇"]
+    for _, label in DISPATCH_COLUMNS:
+        header += [f"{label}本期", f"{label}上期"]
+    header += ["目标(吨)", "累计(吨)", "完成率", "目标炉具(台)", "累计炉具(台)", "完成率"]
+    sheet.table_row(header, header=True)
+    for row in report.rows + [report.total]:
+        values = [row.town]
+        for name, _ in DISPATCH_COLUMNS:
+            values += [_figure(name, getattr(row.now, name)), _figure(name, getattr(row.before, name))]
+        values += [sheets.tons(row.target_coal_kg), sheets.tons(row.season_coal_kg),
+                   sheets.ratio(row.season_coal_kg, row.target_coal_kg), sheets.count(row.target_stoves),
+                   sheets.count(row.season_stoves), sheets.ratio(row.season_stoves, row.target_stoves)]
+        sheet.table_row(values, bold=row is report.total)
+    sheet.blank()
+    sheet.line("说明：")
+    for n, note in enumerate(report.notes, start=1):
+        sheet.line(f"{n}. {note}")
+    sheet.blank()
+    sheet.line(f"填报单位：{filled_by.unit or '区发改局'}    填报人：{filled_by.name}    联系电话：            "
+               f"填报日期：{report.made_on.isoformat()}")
+    return f"{report.period.title}-{report.period.first.isoformat()}.xlsx", sheet.save()
+
+
+def acceptance_xlsx(session: Session, season_id: int) -> tuple[str, bytes]:
+    """The season's acceptance report (考核验收) on one printable sheet: the towns' table, coal and stoves by product and
+    by household category, subsidy by fund, batches, cases, the comparison with last season, what is not yet
+    reported, and a signature page of its own (a page break before it)."""
+    r = acceptance.report(session, season_id)
+    names = {t["town_id"]: t["town"] for t in r.towns}
+    sheet = Sheet("考核验收", [18, 11, 10, 10, 10, 10, 10, 12, 10, 14, 14, 14, 14, 9, 9, 9, 9, 9])
+    state = "（草稿，采暖季尚未关闭）" if r.draft else f"（定稿，{r.closed_at[:10]} 关闭采暖季时生成）"
+    sheet.title(f"{r.season['name']}清洁取暖工作考核验收报告{state}")
+    sheet.line(f"采暖季：{r.season['starts_on']} 至 {r.season['ends_on']}    生成时间：{r.made_at[:19]}")
+    sheet.line("一、目标任务完成及覆盖情况")
+    sheet.table_row(["街道/镇", "目标(吨)", "目标炉具", "登记户数", "审核通过", "覆盖户数", "销售单(张)",
+                     "销售(吨)", "炉具(台)", "销售金额(元)", "补贴(元)", "已结算补贴(元)", "已支付补贴(元)",
+                     "煤完成率", "炉具完成率", "作废单", "投诉(件)", "办结(件)"], header=True)
+    for t in r.towns + [r.total]:
+        sheet.table_row([t["town"], sheets.tons(t["target_coal_kg"]), sheets.count(t["target_stoves"]),
+                         sheets.count(t["registered"]), sheets.count(t["approved"]), sheets.count(t["covered"]),
+                         sheets.count(t["slips"]), sheets.tons(t["coal_kg"]), sheets.count(t["stoves"]),
+                         sheets.money(t["amount_fen"]), sheets.money(t["subsidy_fen"]),
+                         sheets.money(t["settled_fen"]), sheets.money(t["paid_fen"]),
+                         sheets.ratio(t["coal_kg"], t["target_coal_kg"]),
+                         sheets.ratio(t["stoves"], t["target_stoves"]), sheets.count(t["voided"]),
+                         sheets.count(t["cases"]), sheets.count(t["cases_closed"])], bold=t is r.total)
+    if r.previous:
+        p = r.previous["total"]
+        sheet.table_row([f"上季（{r.previous['season']}）", sheets.tons(p["target_coal_kg"]),
+                         sheets.count(p["target_stoves"]), sheets.count(p["registered"]), sheets.count(p["approved"]),
+                         sheets.count(p["covered"]), sheets.count(p["slips"]), sheets.tons(p["coal_kg"]),
+                         sheets.count(p["stoves"]), sheets.money(p["amount_fen"]), sheets.money(p["subsidy_fen"]),
+                         sheets.money(p["settled_fen"]), sheets.money(p["paid_fen"]),
+                         sheets.ratio(p["coal_kg"], p["target_coal_kg"]), sheets.ratio(p["stoves"], p["target_stoves"]),
+                         sheets.count(p["voided"]), sheets.count(p["cases"]), sheets.count(p["cases_closed"])])
+    sheet.blank()
+    sheet.line("二、分产品销售情况")
+    sheet.table_row(["街道/镇", "产品", "数量(吨/台)", "补贴(元)"], header=True)
+    for p in r.products:
+        coal = p["product"] != "stove"
+        sheet.table_row(["全区" if p["town_id"] is None else names.get(p["town_id"], ""), PRODUCT_LABELS.get(p["product"], p["product"]),
+                         sheets.tons(p["quantity"]) if coal else sheets.count(p["quantity"]),
+                         sheets.money(p["subsidy_fen"])], bold=p["town_id"] is None)
+    sheet.blank()
+    sheet.line("三、分户类别情况（五保、低保、建档立卡分列）")
+    sheet.table_row(["街道/镇", "户类别", "户数", "洁净煤(吨)", "炉具(台)", "补贴(元)"], header=True)
+    for c in r.categories:
+        sheet.table_row(["全区" if c["town_id"] is None else names.get(c["town_id"], ""),
+                         CATEGORY_LABELS.get(c["category"], c["category"]), sheets.count(c["households"]),
+                         sheets.tons(c["coal_kg"]), sheets.count(c["stoves"]), sheets.money(c["subsidy_fen"])],
+                        bold=c["town_id"] is None)
+    sheet.blank()
+    sheet.line("四、补贴资金结算及拨付（分资金来源）")
+    sheet.table_row(["资金来源", "已结算(元)", "已支付(元)"], header=True)
+    for f in r.funds:
+        sheet.table_row([f["name"], sheets.money(f["settled_fen"]), sheets.money(f["paid_fen"])])
+    sheet.table_row(["合计", sheets.money(sum(f["settled_fen"] for f in r.funds)),
+                     sheets.money(sum(f["paid_fen"] for f in r.funds))], bold=True)
+    sheet.blank()
+    sheet.line("五、质量管控（进货批次）")
+    b = r.batches
+    sheet.table_row(["批次数", "检验合格", "检验不合格", "进货(吨)", "已销售(吨)"], header=True)
+    sheet.table_row([sheets.count(b["count"]), sheets.count(b["passed"]), sheets.count(b["failed"]),
+                     sheets.tons(b["quantity_kg"]), sheets.tons(b["sold_kg"])])
+    sheet.blank()
+    sheet.line("六、投诉举报办理结果")
+    sheet.table_row(["状态", "核查结论", "件数"], header=True)
+    for c in r.case_outcomes:
+        sheet.table_row([CASE_STATUS_LABELS.get(c["status"], c["status"]),
+                         CASE_FINDING_LABELS.get(c["finding"], c["finding"] or "—"), sheets.count(c["count"])])
+    sheet.blank()
+    sheet.line("七、尚未列入的项目")
+    for text in r.left_out.values():
+        sheet.line(f"· {text}")
+    sheet.page_break()
+    sheet.title("考核验收签字页")
+    sheet.line(f"{r.season['name']}清洁取暖工作考核验收")
+    sheet.signatures(["验收组组长", "区发改局", "区财政局"])
+    sheet.signatures(["街道/镇代表", "审计"])
+    return f"考核验收-{r.season['code']}.xlsx", sheet.save()

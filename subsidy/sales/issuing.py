@@ -89,6 +89,7 @@ _BUYER = (
            _household_t.c.category, _village_t.c.id.label("village_id"), _village_t.c.name.label("village_name"),
            _village_t.c.zone, _village_t.c.town_id, _district_t.c.code.label("district_code"),
            _season_t.c.is_active.label("season_active"), _season_t.c.code.label("season_code"),
+           _season_t.c.closed_at.label("season_closed_at"),
            _season_t.c.cap_coal_kg, _season_t.c.cap_stoves, _season_t.c.stove_once_ever,
            *(column.label(f"supplier_{column.name}") for column in _SUPPLIER_COLUMNS),
            _PRICES.label("prices"), _TIERS.label("tiers"))
@@ -101,6 +102,10 @@ _BUYER = (
     .join(_supplier_t, _supplier_t.c.id == bindparam("supplier_id"))
     .where(_reg_t.c.id == bindparam("registration_id"))
 )
+
+# The sale reads the buyer with its season's row share-locked until commit: closing the season takes the row's
+# exclusive lock (policy/seasons.py: lock_open), so a sale racing the close lands before it or is refused.
+_BUYER_FOR_SALE = _BUYER.with_for_update(read=True, of=_season_t)
 
 # The same terms for one registration without the rest of the row (the lookup's products and prices).
 _TERMS = (
@@ -493,12 +498,15 @@ def plan(session: Session, *, clerk: User, registration_id: int, id_number: str,
     if clerk.role != Role.SUPPLIER or clerk.supplier_id is None:
         raise NotAllowed("只有配送企业可以开具销售单")
     id_number = _card_id_number(id_number)
-    buyer = _one(session, _BUYER, registration_id=registration_id, supplier_id=clerk.supplier_id)
+    buyer = _one(session, _BUYER if preview else _BUYER_FOR_SALE, registration_id=registration_id,
+                 supplier_id=clerk.supplier_id)
     supplier = _Supplier(buyer) if buyer is not None else _supplier_of(session, clerk)
     if supplier.status != SupplierStatus.ACTIVE:
         raise _refuse("本企业配送资格已暂停，不能开具销售单", "supplier")
     if not _is_the_buyer(buyer, id_number):
         raise NotFound(NOT_FOUND)
+    if buyer.season_closed_at is not None:
+        raise _refuse(seasons.CLOSED, "registration_id")
     if not buyer.season_active:
         _refuse_other_season(session, supplier, buyer)
     # All of this supplier's prices in the household's town and the tiers, read with the buyer.

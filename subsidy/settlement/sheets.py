@@ -9,6 +9,7 @@ from io import BytesIO
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,6 +60,10 @@ class Sheet:
 
     def blank(self) -> None:
         self.row += 1
+
+    def page_break(self) -> None:
+        """What follows prints on a new page (a signature page)."""
+        self.ws.row_breaks.append(Break(id=self.row))
 
     def signatures(self, parties: list[str]) -> None:
         self.blank()

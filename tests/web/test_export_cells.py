@@ -36,7 +36,8 @@ XLSX_ROUTES = {
     "/registrations/export.xlsx", "/registrations/notices/{notice_id:int}/notice.xlsx", "/slips.xlsx",
     "/summaries/{summary_id:int}/xlsx", "/settlements/{settlement_id:int}/xlsx",
     "/settlements/{settlement_id:int}/payment.xlsx", "/reports/monthly.xlsx", "/ledger/{supplier_id:int}/{product:str}/xlsx",
-    "/audit/export.xlsx",
+    "/audit/export.xlsx", "/reports/dispatch.xlsx", "/api/v1/reports/dispatch.xlsx", "/reports/acceptance.xlsx",
+    "/api/v1/reports/acceptance.xlsx",
 }
 
 
@@ -70,7 +71,8 @@ def plant(engine, typed) -> dict:
         voided = make_slip(s, supplier=seller, registration=registration, issued_on=clock.today().replace(day=1),
                            coal_kg=500, status=SlipStatus.VOIDED)
         voided.void_reason = typed("vr")
-        ids = {"village_id": village.id, "notice_id": notice.id, "supplier_id": seller.id, "month": month}
+        ids = {"village_id": village.id, "notice_id": notice.id, "supplier_id": seller.id, "month": month,
+               "season_id": season.id}
     with db.transaction(engine) as s:
         built = summaries.build_summaries(s, clerk=user(s, "coal-a"), month=month)
         ids["summary_id"] = next(b.id for b in built if b.town_id == village.town_id)
@@ -111,13 +113,19 @@ def exports(ids: dict) -> list[tuple[str, str, str, tuple[str, ...]]]:
         # The values above are planted past the services, so the log holds none of them: what it holds (the demo's
         # entries, their users' names) must still come out as plain cells, no formula, no control character.
         ("/audit/export.xlsx", "auditor", "/audit/export.xlsx", ()),
+        ("/reports/dispatch.xlsx", "drc", "/reports/dispatch.xlsx?period=month", ("tn", "se")),
+        ("/api/v1/reports/dispatch.xlsx", "api:caiyuan", "/api/v1/reports/dispatch.xlsx?period=month", ("tn", "se")),
+        ("/reports/acceptance.xlsx", "auditor", f"/reports/acceptance.xlsx?season_id={ids['season_id']}",
+         ("tn", "se", "fd")),
+        ("/api/v1/reports/acceptance.xlsx", "api:finance",
+         f"/api/v1/reports/acceptance.xlsx?season_id={ids['season_id']}", ("tn", "se", "fd")),
     ]
 
 
 def test_the_walk_covers_every_export_route_of_the_app(app):
     assert {r.path for r in app.routes if "xlsx" in r.path} == XLSX_ROUTES
     assert {route for route, *_ in exports({k: 1 for k in ("village_id", "notice_id", "supplier_id", "summary_id",
-                                                           "settlement_id", "month")})} >= XLSX_ROUTES
+                                                           "settlement_id", "month", "season_id")})} >= XLSX_ROUTES
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))

@@ -42,6 +42,10 @@ EXPECTED = {
     "/settlements/{settlement_id:int}/payment.xlsx": {"text", "money", "total"},
     "/reports/monthly.xlsx": {"tons", "count", "money", "rate", "total"},
     "/ledger/{supplier_id:int}/{product:str}/xlsx": {"kg", "count", "total"},
+    "/reports/dispatch.xlsx": {"tons", "count", "rate", "total"},
+    "/api/v1/reports/dispatch.xlsx": {"tons", "count", "rate", "total"},
+    "/reports/acceptance.xlsx": {"tons", "count", "money", "rate", "total"},
+    "/api/v1/reports/acceptance.xlsx": {"tons", "count", "money", "rate", "total"},
 }
 
 

@@ -1,14 +1,20 @@
-"""Towns and villages in the JSON API (CONTRACT.md), so a client can fill its region choices without scraping pages."""
+"""Towns and villages in the JSON API (CONTRACT.md), so a client can fill its region choices without scraping pages;
+closing a season."""
 
 from __future__ import annotations
 
-from litestar.params import FromQuery
-from web.deps import DbSession
-from litestar import Controller, get
+from datetime import datetime
+
+from litestar.params import FromPath, FromQuery
+from web.deps import CurrentUser, DbSession
+from litestar import Controller, get, post
 from pydantic import BaseModel
 
+from subsidy.models import Role
 from subsidy.policy import regions
+from subsidy.reports import acceptance
 from web.api import API
+from web.guards import requires
 
 
 class TownOut(BaseModel):
@@ -41,4 +47,23 @@ class RegionsApi(Controller):
                 for v in regions.villages(session, town_id)]
 
 
-controllers = [RegionsApi]
+class SeasonClosedOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    closed_at: datetime
+
+
+class SeasonsApi(Controller):
+    path = API + "/seasons"
+    tags = ["seasons"]
+
+    @post("/{season_id:int}/close", sync_to_thread=True, guards=[requires(Role.DRC)], status_code=200)
+    def close(self, session: DbSession, user: CurrentUser, season_id: FromPath[int]) -> SeasonClosedOut:
+        """Close the season: no more registrations or slips in it (422 with the reason), everything stays readable,
+        its acceptance report is frozen. 409 when it is already closed."""
+        season = acceptance.close_season(session, user, season_id)
+        return SeasonClosedOut(id=season.id, code=season.code, name=season.name, closed_at=season.closed_at)
+
+
+controllers = [RegionsApi, SeasonsApi]

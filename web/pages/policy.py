@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from subsidy.policy import regions, seasons
+from subsidy.reports import acceptance
 from subsidy.models import CATEGORY_LABELS, PRODUCT_LABELS, Category, Product, Role, Season
 from subsidy.core.scope import get_or_404
 from web.deps import CurrentUser, DbSession
@@ -110,6 +111,11 @@ class SeasonsController(Controller):
             return Template("seasons/targets.html", status_code=422, context=self._targets_context(
                 session, user, season, form=form, errors=error.errors, error=error))
         return Redirect(f"/seasons/{season_id}/targets?done=targets", status_code=303)
+
+    @post("/{season_id:int}/close", sync_to_thread=True, guards=[EDITOR])
+    def close(self, session: DbSession, user: CurrentUser, season_id: FromPath[int]) -> Redirect:
+        acceptance.close_season(session, user, season_id)
+        return Redirect(f"/reports/acceptance?season_id={season_id}", status_code=303)
 
 
 controllers = [SeasonsController]

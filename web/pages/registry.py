@@ -113,6 +113,7 @@ class HouseholdPages(Controller):
         deciders = people.people(session, [r.decided_by for r in registrations])
         return Template("households/detail.html", status_code=status_code, context={
             "me": user, "household": found, "registrations": registrations, "season": season,
+            "household_seasons": households.seasons_of(session, found.id, registrations),
             "entries": audit_text.describe(session, entries), "deciders": deciders,
             "current": current, "village": session.get(Village, found.village_id),
             "form": extra.pop("form", {}), **extra})
