@@ -15,7 +15,9 @@ from subsidy.models.audit import AuditEntry, AuditLink, AuditSeal
 from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
-from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
+from subsidy.models.settlement import (Payment, PaymentFile, Settlement, SettlementFund, SettlementTown, Summary,
+                                       SummaryEvent)
+from subsidy.models.platform import ExportClock
 from subsidy.models.oversight import Case, CaseCounter, CaseEvent, CaseLink
 
 __all__ = [
@@ -24,5 +26,5 @@ __all__ = [
     "AuditLink", "AuditSeal", "Attachment", "Batch",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
-    "Case", "CaseCounter", "CaseEvent", "CaseLink",
+    "Case", "CaseCounter", "CaseEvent", "CaseLink", "Payment", "PaymentFile", "ExportClock",
 ]
