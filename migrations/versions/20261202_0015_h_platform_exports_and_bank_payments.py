@@ -28,7 +28,25 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
+def _foreign_keys_off_on_sqlite() -> None:
+    """SQLite rebuilds settlement to change its CHECK: with foreign keys on, dropping the old table would fail while
+    summaries refer to it (as in 0013_h_crypt)."""
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        conn.commit()
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
+def _check_foreign_keys_on_sqlite() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"rebuilding settlement broke {len(broken)} foreign key(s), e.g. {broken[0]}")
+
+
 def upgrade() -> None:
+    _foreign_keys_off_on_sqlite()
     op.create_table('export_clock',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('epoch', sa.BigInteger(), nullable=False),
@@ -47,7 +65,7 @@ def upgrade() -> None:
     )
     op.create_table('payment',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('file_id', sa.Integer(), nullable=False),
+    sa.Column('file_id', sa.Integer(), nullable=True),
     sa.Column('settlement_id', sa.Integer(), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('amount_fen', sa.BigInteger(), nullable=False),
@@ -98,6 +116,7 @@ def upgrade() -> None:
     op.execute("INSERT INTO export_clock (id, epoch) VALUES (1, 1)")
     for table in TRACKED:
         create_change_triggers(table)
+    _check_foreign_keys_on_sqlite()
 
 
 TRACKED = ("household", "registration", "slip", "batch", "settlement")
@@ -136,31 +155,22 @@ def downgrade() -> None:
         drop_change_triggers(table)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS export_change_seq()")
-    with op.batch_alter_table('slip', schema=None) as batch_op:
-        batch_op.drop_column('change_seq')
-
-    with op.batch_alter_table('settlement', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('ck_settlement_status'), type_='check')
-        batch_op.create_check_constraint(batch_op.f('ck_settlement_status'), "status IN ('settled', 'paid')")
-        batch_op.drop_index(batch_op.f('ix_settlement_change_seq'))
-        batch_op.drop_column('change_seq')
-
-    with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_registration_change_seq'))
-        batch_op.drop_column('change_seq')
-
-    with op.batch_alter_table('household', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_household_change_seq'))
-        batch_op.drop_column('change_seq')
-
-    with op.batch_alter_table('batch', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_batch_change_seq'))
-        batch_op.drop_column('change_seq')
-
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.drop_index('uq_payment_live', postgresql_where=sa.text("status <> 'failed'"), sqlite_where=sa.text("status <> 'failed'"))
         batch_op.drop_index(batch_op.f('ix_payment_file_id'))
 
     op.drop_table('payment')
     op.drop_table('payment_file')
+    _foreign_keys_off_on_sqlite()
+    with op.batch_alter_table('settlement', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_settlement_status'), type_='check')
+        batch_op.create_check_constraint(batch_op.f('ck_settlement_status'), "status IN ('settled', 'paid')")
+        batch_op.drop_index(batch_op.f('ix_settlement_change_seq'))
+        batch_op.drop_column('change_seq')
+    op.drop_column('slip', 'change_seq')
+    for table in ('registration', 'household', 'batch'):
+        op.drop_index(op.f(f'ix_{table}_change_seq'), table_name=table)
+        op.drop_column(table, 'change_seq')
+
     op.drop_table('export_clock')
+    _check_foreign_keys_on_sqlite()

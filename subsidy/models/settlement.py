@@ -146,7 +146,8 @@ class Payment(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    file_id: int = Field(foreign_key="payment_file.id", index=True)
+    # The bank file that carried it; none for a payment recorded by hand (statements.pay: made outside the system).
+    file_id: int | None = Field(default=None, foreign_key="payment_file.id", index=True)
     settlement_id: int = Field(foreign_key="settlement.id")  # first in uq (settlement_id, attempt)
     attempt: int = 1
     amount_fen: int = Field(sa_type=BigInteger)

@@ -441,10 +441,10 @@ def file_chunks(path: Path, written: Written, size: int = 256 * 1024) -> Iterato
 # ----------------------------------------------------------------------------------------------- audit
 
 
-def _record(engine: Engine, actor, snapshot: Snapshot, files: list[Written], *, complete: bool) -> None:
+def _record(engine: Engine, actor, snapshot: Snapshot, files: list[Written], *, complete: bool,
+            what: str) -> None:
     with db.transaction(engine) as session:
-        audit.record(session, actor, "platform.exported", "platform_export",
-                     entity_id=",".join(f.filename for f in files),
+        audit.record(session, actor, "platform.exported", "platform_export", entity_id=what,
                      after={"since": token(snapshot.floor), "high_water_mark": snapshot.high_water_mark,
                             "complete": complete, "files": [f.as_manifest() for f in files]})
 
@@ -460,7 +460,7 @@ def stream_csv(engine: Engine, actor, name: str, snapshot: Snapshot) -> Iterator
         complete = True
     finally:
         snapshot.close()
-        _record(engine, actor, snapshot, [written], complete=complete)
+        _record(engine, actor, snapshot, [written], complete=complete, what=written.filename)
 
 
 def stream_xlsx(engine: Engine, actor, name: str, snapshot: Snapshot) -> Iterator[bytes]:
@@ -476,7 +476,7 @@ def stream_xlsx(engine: Engine, actor, name: str, snapshot: Snapshot) -> Iterato
             complete = True
         finally:
             snapshot.close()
-            _record(engine, actor, snapshot, [written], complete=complete)
+            _record(engine, actor, snapshot, [written], complete=complete, what=written.filename)
 
 
 def manifest(snapshot: Snapshot, files: list[Written]) -> dict:
@@ -512,7 +512,7 @@ def write_set(engine: Engine, actor, since: str | None, folder: Path, *, xlsx: b
         complete = True
     finally:
         snapshot.close()
-        _record(engine, actor, snapshot, files, complete=complete)
+        _record(engine, actor, snapshot, files, complete=complete, what="set")
     return result
 
 
