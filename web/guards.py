@@ -29,6 +29,9 @@ REGION_EDITORS = (Role.ADMIN, Role.DRC)
 AUDIT_READERS = (Role.ADMIN, Role.AUDITOR)
 CASE_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)  # cases (投诉举报): the town its own town's
 CASE_WRITERS = (Role.TOWN, Role.DRC)
+EXPORTERS = (Role.DRC,)  # the platform data set: whole ID numbers, for the bureau alone (subsidy/reports/platform.py)
+PAYERS = (Role.FINANCE,)  # bank files and results (subsidy/settlement/payments.py)
+RECONCILERS = (Role.FINANCE, Role.DRC, Role.AUDITOR)  # the monthly reconciliation
 
 
 def requires(*roles: Role):

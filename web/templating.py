@@ -35,7 +35,10 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("配送合同", "/contracts", guards.CONTRACT_READERS),
     ("月度汇总", "/summaries", guards.SUMMARY_READERS),
     ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
+    ("银行支付", "/payments", guards.PAYERS),
+    ("月度对账", "/reconciliation", guards.RECONCILERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
+    ("上报数据", "/exports", guards.EXPORTERS),
     ("投诉举报", "/cases", guards.CASE_READERS),
     ("采暖季政策", "/seasons", guards.SEASON_READERS),
     ("用户管理", "/admin/users", guards.ADMINS),
@@ -47,8 +50,8 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
 MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("登记", ("/households", "/registrations")),
     ("销售", ("/slips/new", "/slips", "/scans", "/batches", "/ledger", "/suppliers", "/contracts")),
-    ("结算", ("/summaries", "/settlements")),
-    ("报表", ("/reports/progress",)),
+    ("结算", ("/summaries", "/settlements", "/payments", "/reconciliation")),
+    ("报表", ("/reports/progress", "/exports")),
     ("监督", ("/cases",)),
     ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
 ]

@@ -59,7 +59,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock, db, sheets
-from subsidy.core.errors import Refused
+from subsidy.core.errors import NotFound, Refused
 from subsidy.models import (
     Batch, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, Supplier, Town, Village,
 )
@@ -282,6 +282,14 @@ def parse_since(value: str | None) -> int:
     return int(number)
 
 
+def parse_filename(filename: str) -> tuple[Dataset, str]:
+    """`slips.csv` → (the slips dataset, "csv"); a name or format not offered is NotFound."""
+    name, _, kind = filename.rpartition(".")
+    if kind not in ("csv", "xlsx"):
+        raise NotFound("没有这个导出文件")
+    return dataset(name), kind
+
+
 def token(mark: int) -> str:
     return f"{TOKEN_PREFIX}{mark}"
 
@@ -325,7 +333,7 @@ def open_snapshot(engine: Engine, since: str | None) -> Snapshot:
 def dataset(name: str) -> Dataset:
     found = DATASETS.get(name)
     if found is None:
-        raise Refused(f"没有名为 {name} 的导出文件", errors={"name": "没有该导出文件"})
+        raise NotFound("没有这个导出文件")
     return found
 
 

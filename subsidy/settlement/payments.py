@@ -406,3 +406,21 @@ def reissue(session: Session, *, officer: User, settlement_id: int) -> Settlemen
 def payments_of(session: Session, settlement_id: int) -> list[Payment]:
     return list(session.execute(select(Payment).where(Payment.settlement_id == settlement_id)
                                 .order_by(Payment.attempt)).scalars())
+
+
+@dataclass
+class Failed:
+    statement: Settlement
+    payment: Payment | None
+
+
+def failed_statements(session: Session, limit: int = 200) -> list[Failed]:
+    """Statements whose payment failed, each with its last instruction (the bank's reason), oldest first."""
+    found = list(session.execute(select(Settlement).where(Settlement.status == SettlementStatus.PAYMENT_FAILED)
+                                 .order_by(Settlement.id).limit(limit)).scalars())
+    last: dict[int, Payment] = {}
+    if found:
+        for payment in session.execute(select(Payment).where(Payment.settlement_id.in_([s.id for s in found]))
+                                       .order_by(Payment.attempt)).scalars():
+            last[payment.settlement_id] = payment
+    return [Failed(s, last.get(s.id)) for s in found]

@@ -162,7 +162,9 @@ def pay(session: Session, *, officer: User, settlement_id: int, reference: str, 
                                     result_on=paid_on, decided_by=officer.id, decided_at=clock.now()))
                 session.flush()
         except IntegrityError as error:
-            if statement.status == SettlementStatus.SETTLED:
+            live = session.execute(select(Payment.status).where(Payment.settlement_id == statement.id,
+                                                                Payment.status != PaymentStatus.FAILED)).scalar()
+            if live == PaymentStatus.SENT:
                 raise Conflict("该结算单已发送银行支付，请导入银行结果文件", field="status") from error
             raise Conflict("该结算单已支付，不能重复支付", field="status") from error
     moved = session.execute(
