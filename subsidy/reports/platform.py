@@ -14,13 +14,18 @@ and by the time an export reaches past it the change is visible: nothing is pass
 row changed again gets a new stamp and comes again, in its new state, as a changed row should).
 
 - PostgreSQL, as the audit sealer (subsidy/core/audit.py) does for its out-of-order commits: the stamp is the
-  writing transaction's id (`pg_current_xact_id()`, 64 bits: it never wraps) and H is the export snapshot's xmin
-  (`pg_snapshot_xmin(pg_current_snapshot())`), the oldest transaction still running when it looked. Every
-  transaction below it had ended, so all of its rows are in the snapshot; a transaction that was running, or had not
-  yet begun, has an id at or above H and is taken by the next export. The whole set is read in one REPEATABLE READ
-  transaction, so the files of one export agree with each other (a slip and its lines). A long-running
-  transaction anywhere in the cluster holds H back: its rows, and those of the transactions after it, wait for the
-  next export; none is lost.
+  writing transaction's id (`pg_current_xact_id()`, 64 bits: it never wraps), and H is the oldest transaction the
+  export's snapshot counts as running, or the snapshot's xmax (the next id to be given) when none is running. Every
+  transaction below H had ended when the snapshot was taken, so all of its rows are in it; one that was running, or
+  had not begun, has an id at or above H and is taken by the next export. The sealer uses the snapshot's xmin, which
+  counts the transactions of every database of the cluster: on a shared server a benchmark's ten-minute load in
+  another database held the export's H back for all that time (measured here). So the running transactions that
+  pg_stat_activity shows, at that moment, in ANOTHER database are left out of H (a transaction writes one database
+  only); one that has ended since the snapshot, or whose database the app's role may not see (grant it
+  pg_read_all_stats to see them all), still counts, which can only hold H back, never pass a row over. The whole set
+  is read in one REPEATABLE READ transaction whose first statement computes H, so the files of one export agree with
+  each other (a slip and its lines). A long-running transaction in this database holds H back: its rows, and those
+  of the transactions after it, wait for the next export; none is lost.
 - SQLite: the stamp is the epoch in `export_clock`, and an export first moves the epoch on (E to E + 1) in a write
   transaction of its own. Writers hold SQLite's one write lock from their first write to their commit, so a writer
   either committed before the move (its rows carry E or less, and the export, reading after the move, sees them) or
@@ -54,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import BigInteger, Text, cast, func, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -294,7 +299,17 @@ def token(mark: int) -> str:
     return f"{TOKEN_PREFIX}{mark}"
 
 
-_XMIN = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+# The horizon on PostgreSQL (module docstring). pg_stat_activity's backend_xid is a 32-bit xid: compared with the
+# low 32 bits of the snapshot's 64-bit ids (running transactions are never 2^31 apart).
+_HORIZON_PG = text("""
+    SELECT LEAST(pg_snapshot_xmax(s.snap)::text::bigint,
+                 COALESCE((SELECT min(x::text::bigint) FROM pg_snapshot_xip(s.snap) AS x
+                           WHERE (x::text::bigint & 4294967295) NOT IN (
+                               SELECT backend_xid::text::bigint FROM pg_stat_activity
+                               WHERE backend_xid IS NOT NULL AND datid IS NOT NULL
+                                 AND datname <> current_database())),
+                          pg_snapshot_xmax(s.snap)::text::bigint))
+    FROM (SELECT pg_current_snapshot() AS snap) AS s""")
 
 
 @dataclass
@@ -320,7 +335,7 @@ def open_snapshot(engine: Engine, since: str | None) -> Snapshot:
     if engine.dialect.name == "postgresql":
         session = Session(bind=engine.execution_options(isolation_level="REPEATABLE READ",
                                                         postgresql_readonly=True), expire_on_commit=False)
-        horizon = int(session.execute(select(_XMIN)).scalar_one())  # the snapshot's own xmin: its first statement
+        horizon = int(session.execute(_HORIZON_PG).scalar_one())  # the transaction's first statement
     else:
         with db.transaction(engine) as writer:
             writer.execute(update(ExportClock).where(ExportClock.id == 1).values(epoch=ExportClock.epoch + 1))
