@@ -354,9 +354,14 @@ def dataset(name: str) -> Dataset:
 
 def rows(snapshot: Snapshot, ds: Dataset) -> Iterator[tuple]:
     """The dataset's rows changed in the snapshot's interval, by id, fetched from a server-side cursor."""
-    query = (select(*[c.expr.label(c.name) for c in ds.columns]).select_from(ds.source)
-             .where(ds.marker >= snapshot.floor, ds.marker < snapshot.horizon).order_by(ds.key))
+    query = export_query(ds, snapshot.floor, snapshot.horizon)
     yield from snapshot.session.execute(query.execution_options(yield_per=FETCH, unscoped=True)).tuples()
+
+
+def export_query(ds: Dataset, floor: int, horizon: int):
+    """The one statement a file is read with (scripts/bench_platform.py runs it as a hand-written COPY too)."""
+    return (select(*[c.expr.label(c.name) for c in ds.columns]).select_from(ds.source)
+            .where(ds.marker >= floor, ds.marker < horizon).order_by(ds.key))
 
 
 # ----------------------------------------------------------------------------------------------- the files
