@@ -75,10 +75,20 @@ def main(argv: list[str] | None = None) -> int:
                                     "does it every night; run it from cron where the server's loop is turned off)")
     anomalies_cmd.add_argument("--rule", action="append", default=None, help="run only this rule (repeatable)")
 
+    export_cmd = commands.add_parser("export", help="write the platform data set (CSV, xlsx, manifest.json) into a "
+                                                    "folder, for the nightly job (docs/platform-export.md)")
+    export_cmd.add_argument("folder")
+    since = export_cmd.add_mutually_exclusive_group()
+    since.add_argument("--since", default=None, help="the high-water mark of the previous export (default: all)")
+    since.add_argument("--mark-file", default=None,
+                       help="read --since from this file if it exists, and write the new high-water mark into it "
+                            "once the set is written (a nightly job passes the same file every night)")
+    export_cmd.add_argument("--no-xlsx", action="store_true", help="CSV files only")
+
     args = parser.parse_args(argv)
     handler = {"db": _db, "demo": _demo, "serve": _serve, "user": _user, "households": _households,
                "uploads": _uploads, "audit": _audit, "backup": _backup, "restore": _restore, "keys": _keys,
-               "anomalies": _anomalies}[args.command]
+               "anomalies": _anomalies, "export": _export}[args.command]
     return handler(args)
 
 
@@ -154,6 +164,31 @@ def _anomalies(args) -> int:
         return 0
     for name, raised in result.raised.items():
         print(f"{name}: {raised} new flag(s), {result.open[name]} open")
+    return 0
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from subsidy.core.errors import SubsidyError
+    from subsidy.reports import platform
+
+    if not _require_current_schema():
+        return 1
+    mark_file = Path(args.mark_file) if args.mark_file else None
+    since = args.since
+    if mark_file is not None and mark_file.exists():
+        since = mark_file.read_text(encoding="utf-8").strip() or None
+    try:
+        manifest = platform.write_set(db.get_engine(), None, since, Path(args.folder), xlsx=not args.no_xlsx)
+    except SubsidyError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for entry in manifest["files"]:
+        print(f"{entry['file']}: rows={entry['rows']} sha256={entry['sha256']}")
+    if mark_file is not None:
+        mark_file.write_text(manifest["high_water_mark"] + "\n", encoding="utf-8")
+    print(f"high_water_mark={manifest['high_water_mark']}")
     return 0
 
 

@@ -31,9 +31,10 @@ AREAS = [
     "web.pages.accounts", "web.pages.home", "web.pages.system", "web.pages.policy", "web.pages.registry",
     "web.pages.supply", "web.pages.sales", "web.pages.settlement", "web.pages.reports", "web.pages.oversight",
     "web.pages.public", "web.pages.delivery", "web.pages.verification", "web.pages.quality",
+    "web.pages.platform", "web.pages.payments",
     "web.api.accounts", "web.api.policy", "web.api.registry", "web.api.supply", "web.api.sales",
     "web.api.settlement", "web.api.reports", "web.api.oversight", "web.api.public", "web.api.delivery",
-    "web.api.verification", "web.api.quality",
+    "web.api.verification", "web.api.quality", "web.api.platform",
 ]
 
 

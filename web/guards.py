@@ -36,6 +36,9 @@ ANOMALY_REVIEWERS = (Role.DRC,)
 DELIVERY_READERS = (Role.SUPPLIER, Role.TOWN)  # the delivery list: the supplier its contracts', the town its own
 # Spot checks (抽检): the bureau records them; towns read them (they arrange the exchanges of their slips).
 SPOT_CHECK_READERS = (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR)
+EXPORTERS = (Role.DRC,)  # the platform data set: whole ID numbers, for the bureau alone (subsidy/reports/platform.py)
+PAYERS = (Role.FINANCE,)  # bank files and results (subsidy/settlement/payments.py)
+RECONCILERS = (Role.FINANCE, Role.DRC, Role.AUDITOR)  # the monthly reconciliation
 
 
 def requires(*roles: Role):

@@ -36,9 +36,12 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("配送合同", "/contracts", guards.CONTRACT_READERS),
     ("月度汇总", "/summaries", guards.SUMMARY_READERS),
     ("结算支付", "/settlements", guards.SETTLEMENT_READERS),
+    ("银行支付", "/payments", guards.PAYERS),
+    ("月度对账", "/reconciliation", guards.RECONCILERS),
     ("进度报表", "/reports/progress", guards.REPORT_READERS),
     ("调度表", "/reports/dispatch", guards.DISPATCH_READERS),
     ("考核验收", "/reports/acceptance", guards.ACCEPTANCE_READERS),
+    ("上报数据", "/exports", guards.EXPORTERS),
     ("投诉举报", "/cases", guards.CASE_READERS),
     ("异常预警", "/anomalies", guards.ANOMALY_READERS),
     ("抽检", "/quality", guards.SPOT_CHECK_READERS),
@@ -52,8 +55,8 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
 MENU_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("登记", ("/households", "/registrations")),
     ("销售", ("/slips/new", "/slips", "/scans", "/deliveries", "/batches", "/ledger", "/suppliers", "/contracts")),
-    ("结算", ("/summaries", "/settlements")),
-    ("报表", ("/reports/progress", "/reports/dispatch", "/reports/acceptance")),
+    ("结算", ("/summaries", "/settlements", "/payments", "/reconciliation")),
+    ("报表", ("/reports/progress", "/reports/dispatch", "/reports/acceptance", "/exports")),
     ("监督", ("/cases", "/anomalies", "/quality")),
     ("系统", ("/seasons", "/admin/users", "/admin/regions", "/audit")),
 ]

@@ -87,6 +87,13 @@ ACTIONS: dict[str, Action] = {
                                      "从{supplier_id}{month}在{town_id}的销售汇总表中剔除了销售单{slip}，原因：{reason}"),
     "settlement.settled": Action("结算", "为{supplier_id}{month}结算，结算单{number}，补贴{subsidy_fen}"),
     "settlement.paid": Action("支付", "支付了结算单{number}，支付凭证号{payment_reference}，支付日期{paid_on}"),
+    "settlement.paid_by_bank": Action("银行支付成功", "按银行结果记录结算单{number}已支付，银行流水号{payment_reference}，"
+                                                  "支付日期{paid_on}"),
+    "settlement.payment_failed": Action("银行支付失败", "按银行结果记录结算单{number}支付失败，原因：{reason}"),
+    "settlement.payment_reissued": Action("重新支付", "将支付失败的结算单{number}重新列入待支付"),
+    "payment.file_made": Action("生成批量转账文件", "生成了批量转账文件{number}，共{payments}笔，合计{total_fen}"),
+    # reporting upward
+    "platform.exported": Action("导出上报数据", "导出了上报平台数据（{since}之后至{high_water_mark}）"),
     # policy
     "town.created": Action("新增街道/镇", "新增了街道/镇{name}"),
     "village.created": Action("新增村/社区", "在{town_id}新增了村/社区{name}（{zone}）"),
@@ -135,6 +142,7 @@ ENTITIES: dict[str, str] = {
     "town": "街道/镇", "village": "村/社区", "district": "区县", "season": "采暖季", "town_target": "目标任务",
     "quality_standard": "质量标准", "supplier": "配送企业", "contract": "配送合同", "attachment": "附件",
     "batch": "进货批次", "delivery": "配送到户", "app_user": "用户", "api_token": "接口令牌", "address_failures": "登录地址",
+    "payment_file": "批量转账文件", "platform_export": "上报数据导出",
 }
 
 _STATUS_BY_ENTITY = {"registration": REGISTRATION_STATUS_LABELS, "slip": SLIP_STATUS_LABELS,
@@ -234,6 +242,7 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
     "amount_fen": ("金额", lambda v: _int(v, yuan, "元")),
     "subsidy_fen": ("补贴", lambda v: _int(v, yuan, "元")),
     "price_fen": ("配送价格", lambda v: _int(v, yuan, "元")),
+    "total_fen": ("合计金额", lambda v: _int(v, yuan, "元")),
     "slip_count": ("销售单", lambda v: _int(v, str, "张")),
     "status": ("状态", _text),          # by the entry's kind, in _value
     "reject_reason": ("驳回原因", _text),

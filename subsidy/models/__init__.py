@@ -16,7 +16,9 @@ from subsidy.models.audit import AuditEntry, AuditLink, AuditSeal
 from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
-from subsidy.models.settlement import Settlement, SettlementFund, SettlementTown, Summary, SummaryEvent
+from subsidy.models.settlement import (Payment, PaymentFile, Settlement, SettlementFund, SettlementTown, Summary,
+                                       SummaryEvent)
+from subsidy.models.platform import ExportClock
 from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseEvent, CaseLink
 from subsidy.models.delivery import Delivery
 from subsidy.models.verification import UNREACHED_AFTER_TRIES, Callback, CallbackSample, CallbackSampleSlip
@@ -31,4 +33,5 @@ __all__ = [
     "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink", "Delivery",
     "UNREACHED_AFTER_TRIES", "Callback", "CallbackSample", "CallbackSampleSlip",
     "SpotCheck",
+    "Payment", "PaymentFile", "ExportClock",
 ]

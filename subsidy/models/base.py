@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, MetaData
 from sqlmodel import Field, SQLModel
 
 from subsidy.core import clock
@@ -24,3 +24,9 @@ metadata: MetaData = SQLModel.metadata
 
 def created_at_field() -> datetime:
     return Field(default_factory=clock.now, nullable=False)
+
+
+def change_seq_field(*, index: bool = True) -> int:
+    """The change marker of a table in the platform data set (subsidy/platform/exports.py): set by a trigger on every
+    INSERT and UPDATE (migration 0015_h_platform), never by the application; 0 for rows written before it existed."""
+    return Field(default=0, sa_type=BigInteger, index=index, sa_column_kwargs={"server_default": "0"})

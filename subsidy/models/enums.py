@@ -124,9 +124,23 @@ SUMMARY_STATUS_LABELS = {
 class SettlementStatus(StrEnum):
     SETTLED = "settled"
     PAID = "paid"
+    # The bank refused the transfer (subsidy/settlement/payments.py); reissuing puts the statement back to settled.
+    PAYMENT_FAILED = "payment_failed"
 
 
-SETTLEMENT_STATUS_LABELS = {SettlementStatus.SETTLED: "已结算待支付", SettlementStatus.PAID: "已支付"}
+SETTLEMENT_STATUS_LABELS = {SettlementStatus.SETTLED: "已结算待支付", SettlementStatus.PAID: "已支付",
+                            SettlementStatus.PAYMENT_FAILED: "支付失败"}
+
+
+class PaymentStatus(StrEnum):
+    """A payment instruction sent to the bank in a batch transfer file, then paid or failed by the bank's result."""
+
+    SENT = "sent"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+PAYMENT_STATUS_LABELS = {PaymentStatus.SENT: "已发送银行", PaymentStatus.PAID: "支付成功", PaymentStatus.FAILED: "支付失败"}
 
 class SlipCopy(NamedTuple):
     name: str

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from subsidy.models.base import created_at_field
+from subsidy.models.base import change_seq_field, created_at_field
 from subsidy.models.enums import Category, RegistrationStatus, check_in
 from subsidy.models.sealed import from_parameter, hmac_of, keep_lookups, sealed, tail_of
 from subsidy.rules.addresses import KEY_LENGTH, address_key
@@ -41,6 +41,7 @@ class Household(SQLModel, table=True):
     category: str = Field(default=Category.ORDINARY, max_length=24)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+    change_seq: int = change_seq_field()
 
 
 keep_lookups(Household, "id_number", "phone")
@@ -82,6 +83,7 @@ class Registration(SQLModel, table=True):
     sold_stoves: int = 0
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()
+    change_seq: int = change_seq_field()
 
 
 class Notice(SQLModel, table=True):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from subsidy.models.base import created_at_field
-from subsidy.models.enums import SettlementStatus, SummaryStatus, check_in
+from subsidy.models.base import change_seq_field, created_at_field
+from subsidy.models.enums import PaymentStatus, SettlementStatus, SummaryStatus, check_in
 
 
 class Summary(SQLModel, table=True):
@@ -88,6 +88,7 @@ class Settlement(SQLModel, table=True):
     paid_on: date | None = None
     paid_at: datetime | None = None
     paid_by: int | None = Field(default=None, foreign_key="app_user.id")
+    change_seq: int = change_seq_field()
 
 
 class SettlementTown(SQLModel, table=True):
@@ -114,3 +115,50 @@ class SettlementFund(SQLModel, table=True):
     name: str = Field(max_length=32)
     share_bp: int
     subsidy_fen: int = Field(sa_type=BigInteger)
+
+
+class PaymentFile(SQLModel, table=True):
+    """A batch transfer file (批量转账) made for the bank: the instructions it carries are its `payment` rows."""
+
+    __tablename__ = "payment_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    payments: int = 0
+    total_fen: int = Field(default=0, sa_type=BigInteger)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+
+
+class Payment(SQLModel, table=True):
+    """One instruction to the bank to pay one statement, and what the bank answered (subsidy/settlement/payments.py).
+
+    A statement has at most ONE instruction that is not failed: the partial unique index `uq_payment_live` holds it
+    whatever the concurrency, so a statement can never be sent to the bank twice at once nor paid twice, however
+    often a failed payment is reissued (each reissue is a new row, `attempt` 2, 3, ...; failed rows stay)."""
+
+    __table_args__ = (
+        UniqueConstraint("settlement_id", "attempt"),
+        CheckConstraint(check_in("status", PaymentStatus), name="status"),
+        CheckConstraint("amount_fen > 0", name="amount"),
+        Index("uq_payment_live", "settlement_id", unique=True, postgresql_where=text("status <> 'failed'"),
+              sqlite_where=text("status <> 'failed'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The bank file that carried it; none for a payment recorded by hand (statements.pay: made outside the system).
+    file_id: int | None = Field(default=None, foreign_key="payment_file.id", index=True)
+    settlement_id: int = Field(foreign_key="settlement.id")  # first in uq (settlement_id, attempt)
+    attempt: int = 1
+    amount_fen: int = Field(sa_type=BigInteger)
+    # The payee as it stood when the instruction was made (the supplier's record may change afterwards).
+    payee_name: str = Field(max_length=100)
+    account: str = Field(max_length=40)
+    bank: str = Field(max_length=100)
+    purpose: str = Field(max_length=100)
+    status: str = Field(default=PaymentStatus.SENT, max_length=16)
+    bank_reference: str = Field(default="", max_length=64)
+    result_on: date | None = None
+    reason: str = Field(default="", max_length=200)
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime | None = None

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from subsidy.models.base import created_at_field
+from subsidy.models.base import change_seq_field, created_at_field
 from subsidy.models.enums import Category, Product, SlipStatus, check_in
 from subsidy.models.sealed import hmac_of, keep_lookups, sealed, tail_of
 
@@ -91,6 +91,9 @@ class Slip(SQLModel, table=True):
     # A reviewer may set a slip aside instead of returning its whole summary (settlement.py).
     set_aside_reason: str = Field(default="", max_length=200)
     set_aside_at: datetime | None = None
+    # Not indexed, for the reason summary_id is not (above): a summary's build changes it on every slip of the month,
+    # and an index on it would end the HOT updates. An incremental export of slips reads the table once instead.
+    change_seq: int = change_seq_field(index=False)
 
     @property
     def household_pays_fen(self) -> int:

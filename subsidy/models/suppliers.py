@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from subsidy.models.base import created_at_field
+from subsidy.models.base import change_seq_field, created_at_field
 from subsidy.models.enums import Product, SupplierStatus, check_in
 
 
@@ -112,3 +112,4 @@ class Batch(SQLModel, table=True):
     report_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()
+    change_seq: int = change_seq_field()

@@ -153,7 +153,8 @@ _NUMBERED = (update(_counter_t)
 _TAKE_ALL_PG = select(select(_TAKEN.c.sold_coal_kg).scalar_subquery().label("sold_coal_kg"),
                       select(_TOOK.c.id).scalar_subquery().label("batch_id"),
                       select(_NUMBERED.c.last_seq).scalar_subquery().label("seq")).add_cte(_TAKEN, _TOOK, _NUMBERED)
-_SLIP_COLUMNS = tuple(c.key for c in _slip_t.c if c.key != "id")  # keys: id_number is stored as id_number_sealed
+# Keys (id_number is stored as id_number_sealed); change_seq is the trigger's (subsidy/reports/platform.py).
+_SLIP_COLUMNS = tuple(c.key for c in _slip_t.c if c.key not in ("id", "change_seq"))
 _LINE_COLUMNS = tuple(c.name for c in _line_t.c if c.name not in ("id", "slip_id"))
 _WRITE_PG: dict[int, object] = {}
 

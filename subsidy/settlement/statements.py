@@ -24,7 +24,7 @@ from subsidy.core import audit, clock, paging
 from subsidy.policy import seasons
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.models import (
-    Role, Settlement, SettlementFund, SettlementStatus, SettlementTown, Slip, SlipStatus, Summary, Supplier, User,
+    Payment, PaymentStatus, Role, Settlement, SettlementFund, SettlementStatus, SettlementTown, Slip, SlipStatus, Summary, Supplier, User,
 )
 from subsidy.rules.money import split_largest_remainder
 from subsidy.core.scope import get_or_404
@@ -151,6 +151,22 @@ def pay(session: Session, *, officer: User, settlement_id: int, reference: str, 
         raise Refused(next(iter(errors.values())), errors=errors)
     statement = get_or_404(session, Settlement, settlement_id)
     before = audit.snapshot(statement)
+    if statement.subsidy_fen > 0:
+        # A payment made outside the system is a payment too: the live-instruction index (subsidy/settlement/
+        # payments.py) refuses it while the statement is with the bank, and refuses a second one after it.
+        try:
+            with session.begin_nested():
+                session.add(Payment(settlement_id=statement.id, attempt=next_attempt(session, statement.id),
+                                    amount_fen=statement.subsidy_fen, payee_name="", account="", bank="",
+                                    purpose="", status=PaymentStatus.PAID, bank_reference=reference[:64],
+                                    result_on=paid_on, decided_by=officer.id, decided_at=clock.now()))
+                session.flush()
+        except IntegrityError as error:
+            live = session.execute(select(Payment.status).where(Payment.settlement_id == statement.id,
+                                                                Payment.status != PaymentStatus.FAILED)).scalar()
+            if live == PaymentStatus.SENT:
+                raise Conflict("该结算单已发送银行支付，请导入银行结果文件", field="status") from error
+            raise Conflict("该结算单已支付，不能重复支付", field="status") from error
     moved = session.execute(
         update(Settlement).where(Settlement.id == statement.id, Settlement.status == SettlementStatus.SETTLED)
         .values(status=SettlementStatus.PAID, payment_reference=reference[:64], paid_on=paid_on,
@@ -160,6 +176,11 @@ def pay(session: Session, *, officer: User, settlement_id: int, reference: str, 
     session.refresh(statement)
     audit.record(session, officer, "settlement.paid", statement, before=before)
     return statement
+
+
+def next_attempt(session: Session, settlement_id: int) -> int:
+    return 1 + int(session.execute(select(func.coalesce(func.max(Payment.attempt), 0))
+                                   .where(Payment.settlement_id == settlement_id)).scalar_one())
 
 
 SORTS = {"month": Settlement.month, "id": Settlement.id}  # indexes (month, id) and (supplier_id, month, id)
