@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from subsidy.models.base import created_at_field
+from subsidy.models.base import created_at_field, postgresql_only
 from subsidy.models.enums import Category, RegistrationStatus, check_in
 from subsidy.models.sealed import hmac_of, keep_lookups, sealed, tail_of
 
@@ -17,7 +17,13 @@ class Household(SQLModel, table=True):
     attributes read and take the plaintext; lookups compare `id_number_hmac` / `phone_hmac` (the unique constraint
     that registers an ID number once in the district is on `id_number_hmac`), tail searches `*_tail`."""
 
-    __table_args__ = (CheckConstraint(check_in("category", Category), name="category"),)
+    __table_args__ = (
+        CheckConstraint(check_in("category", Category), name="category"),
+        # The name search, contains (subsidy/registry/households.py: _matching), on PostgreSQL: pg_trgm's GIN index
+        # (migration 0015_h_scale creates the extension). SQLite scans in id order (the same function says why).
+        postgresql_only(Index("ix_household_head_name_trgm", "head_name", postgresql_using="gin",
+                              postgresql_ops={"head_name": "gin_trgm_ops"})),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     village_id: int = Field(foreign_key="village.id", index=True)
