@@ -8,6 +8,7 @@ from alembic import context
 
 from subsidy.core.db import make_engine, normalise_url
 from subsidy.models import metadata
+from subsidy.models.base import include_object_on
 from subsidy.core.settings import get_settings
 
 config = context.config
@@ -47,6 +48,7 @@ def _run(connection) -> None:
         render_as_batch=True,
         render_item=_render_item,
         compare_type=True,
+        include_object=include_object_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -8,11 +8,13 @@ from alembic.runtime.migration import MigrationContext
 
 from subsidy.core import db
 from subsidy.models import metadata
+from subsidy.models.base import include_object_on
 
 
 def test_migrations_match_the_models(engine):
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": include_object_on(connection.dialect.name)}), metadata)
     assert diff == []
 
 

@@ -7,6 +7,7 @@ A user who must change a temporary password can reach nothing but the change-pas
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import quote
 
 import json
@@ -19,13 +20,17 @@ from litestar.middleware import ASGIMiddleware
 from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from subsidy.accounts import auth
 from subsidy.core import db, people
+from subsidy.core.scope import Scope as DataScope
 from subsidy.core.settings import get_settings
 from subsidy.models import User
 
 SESSION_COOKIE = "subsidy_session"
+READ_METHODS = {"GET", "HEAD"}
+REQUEST_SESSION = "subsidy.session"  # the read's session, opened with the caller's lookup (`_lookup`)
 PUBLIC_PREFIXES = ("/login", "/static/", "/schema", "/api/v1/auth/token", "/healthz", "/favicon.ico")
 # The public page and its JSON (web/pages/public.py): anyone, and the caller is not even looked up, because the
 # answer is the same for everyone and served from a cache (exact paths: nothing under them is public).
@@ -37,24 +42,48 @@ def is_api(path: str) -> bool:
     return path.startswith("/api/")
 
 
-def _lookup(cookie: str | None, bearer: str | None) -> tuple[User | None, people.Person | None]:
-    """The caller, and for a page (a login session) the person and unit the header names."""
+def _lookup(cookie: str | None, bearer: str | None, *, read: bool) -> tuple[User | None, people.Person | None,
+                                                                       Session | None]:
+    """The caller, for a page (a login session) the person and unit the header names, and for a read the request's
+    own session, left open in the caller's scope with its transaction begun, for `web.deps.provide_session`.
+
+    A read is resolved and served in one session on one connection (issue #19: two sessions cost a second pool
+    checkout, and on PostgreSQL a second transaction). A write resolves the caller in a short autocommit read of its
+    own: the write's session may only begin once its body has arrived (on SQLite its BEGIN IMMEDIATE takes the
+    district's write lock, which an upload streaming in must not hold)."""
     for attempt in (1, 2):
-        session = db.new_session(single_read=True)
+        session = db.new_session(read_only=True) if read else db.new_session(single_read=True)
+        keep = False
         try:
             user = auth.user_for_token(session, bearer) if bearer is not None else auth.user_for_session(session, cookie)
             person = people.of(session, user) if user is not None and bearer is None else None
             if user is not None:
                 session.expunge(user)
+            if read and user is not None:
+                session.info["scope"] = DataScope.of(user)
+                keep = True
+                return user, person, session
             db.end_read(session)
-            return user, person
+            return user, person, None
         except DBAPIError as error:
             if not error.connection_invalidated or attempt == 2:
                 raise
             # The server closed the connection (a restart): the pool was discarded; ask again on a new one.
         finally:
-            session.close()
+            if not keep:
+                session.close()
     raise AssertionError("unreachable")
+
+
+def close_request_session(scope: Scope) -> None:
+    """End the session `_lookup` opened for a read whose handler never asked for it (the handler's dependency
+    takes it out of the scope and ends it itself, web/deps.py)."""
+    session = scope.pop(REQUEST_SESSION, None)
+    if session is not None:
+        try:
+            db.end_read(session)
+        finally:
+            session.close()
 
 
 class AuthenticationMiddleware(ASGIMiddleware):
@@ -76,9 +105,22 @@ class AuthenticationMiddleware(ASGIMiddleware):
             cookie = None
         else:
             cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
-        user = person = None
+        user = person = session = None
         if bearer or cookie:
-            user, person = await anyio.to_thread.run_sync(_lookup, cookie, bearer)
+            read = scope["method"] in READ_METHODS
+            user, person, session = await anyio.to_thread.run_sync(partial(_lookup, cookie, bearer, read=read))
+        if session is not None:
+            scope[REQUEST_SESSION] = session
+            try:
+                await self._authenticated(scope, receive, send, next_app, user, person, cookie, bearer)
+            finally:
+                close_request_session(scope)
+            return
+        await self._authenticated(scope, receive, send, next_app, user, person, cookie, bearer)
+
+    async def _authenticated(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, user, person,
+                             cookie, bearer) -> None:
+        path = scope["path"]
         scope["user"] = user
         scope["person"] = person
         scope["auth"] = cookie if user is not None and not is_api(path) else bearer

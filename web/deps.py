@@ -31,6 +31,7 @@ from subsidy.core.errors import SubsidyError
 from subsidy.models import Season, User
 from subsidy.core.scope import Scope
 from subsidy.core.settings import get_settings
+from web.auth import REQUEST_SESSION
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 RETRY = "subsidy.retry"  # set in the request's scope by web/errors.py when its transaction may simply run again
@@ -56,7 +57,10 @@ async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
     Write requests open SQLite transactions IMMEDIATE; reads run in READ ONLY transactions on PostgreSQL."""
     user = request.scope.get("user")
     write = request.method in WRITE_METHODS
-    session = db.new_session(write=write, read_only=not write, scope=Scope.of(user) if user else None)
+    # A read's session was opened with the caller's lookup, on the same connection (web/auth.py: _lookup).
+    session = None if write else request.scope.pop(REQUEST_SESSION, None)
+    if session is None:
+        session = db.new_session(write=write, read_only=not write, scope=Scope.of(user) if user else None)
     try:
         yield session
     except SubsidyError:

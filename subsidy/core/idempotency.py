@@ -33,8 +33,12 @@ MAX_KEY = 128
 @dataclass
 class Answer:
     outcome: int  # what the caller makes of it (the web layer: a status code); never 0, which marks work under way
-    body: dict
+    body: str  # the JSON text, encoded once: the same text is stored for a replay and sent
     replayed: bool = False
+
+
+def as_json(body: dict) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def body_hash(payload) -> str:
@@ -54,7 +58,7 @@ def _stored(session: Session, user_id: int, key: str) -> IdempotentRequest | Non
 def _replay(row: IdempotentRequest, request_hash: str, request: str) -> Answer:
     if row.request_hash != request_hash or row.method_path != request:
         raise Refused("该 Idempotency-Key 已用于另一个请求，请换一个新的键", field="Idempotency-Key")
-    return Answer(row.status_code, json.loads(row.response_body), replayed=True)
+    return Answer(row.status_code, row.response_body, replayed=True)
 
 
 _request_t = IdempotentRequest.__table__
@@ -92,7 +96,8 @@ def once(session: Session, *, user_id: int, key: str | None, request: str, paylo
     """Run `work()` (returning an outcome and a JSON body) once per (user, key), in the caller's transaction with the
     key row (the caller commits both, or neither). Without a key, just `work()`."""
     if not key:
-        return Answer(*work())
+        outcome, body = work()
+        return Answer(outcome, as_json(body))
     key = key.strip()
     if len(key) > MAX_KEY:
         raise Refused(f"Idempotency-Key 不能超过{MAX_KEY}个字符", field="Idempotency-Key")
@@ -109,7 +114,7 @@ def once(session: Session, *, user_id: int, key: str | None, request: str, paylo
             raise Conflict("相同 Idempotency-Key 的请求正在处理，请稍后重试", field="Idempotency-Key")
         return _replay(existing, request_hash, request)
     outcome, body = work()
-    session.connection().execute(_SAVE_ANSWER, {
-        "request_id": request_id, "answer_status": outcome,
-        "answer_body": json.dumps(body, ensure_ascii=False, default=str)})
-    return Answer(outcome, body)
+    text = as_json(body)
+    session.connection().execute(_SAVE_ANSWER, {"request_id": request_id, "answer_status": outcome,
+                                                "answer_body": text})
+    return Answer(outcome, text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, MetaData
+from sqlalchemy import BigInteger, Index, MetaData
 from sqlmodel import Field, SQLModel
 
 from subsidy.core import clock
@@ -20,6 +20,21 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 metadata: MetaData = SQLModel.metadata
+
+
+def postgresql_only(index: Index) -> Index:
+    """An index that only PostgreSQL has (a pg_trgm GIN index, say): created by create_all and by migrations on
+    PostgreSQL alone, and left out of autogenerate's comparison on other databases (`include_object`)."""
+    return index.ddl_if(dialect="postgresql")
+
+
+def include_object_on(dialect: str):
+    """Alembic's `include_object` filter for a database of `dialect`: an index of `postgresql_only` is compared on
+    PostgreSQL alone (migrations/env.py and tests/test_migrations.py give it to autogenerate)."""
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None) if type_ == "index" and not reflected else None
+        return ddl_if is None or ddl_if.dialect in (None, dialect)
+    return include_object
 
 
 def created_at_field() -> datetime:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from subsidy.models.base import change_seq_field, created_at_field
+from subsidy.models.base import change_seq_field, created_at_field, postgresql_only
 from subsidy.models.enums import Category, RegistrationStatus, check_in
 from subsidy.models.sealed import from_parameter, hmac_of, keep_lookups, sealed, tail_of
 from subsidy.rules.addresses import KEY_LENGTH, address_key
@@ -24,6 +24,10 @@ class Household(SQLModel, table=True):
         CheckConstraint(check_in("category", Category), name="category"),
         # One address on several households of a village (the shared_address anomaly rule) by this index alone.
         Index("ix_household_village_address", "village_id", "address_key", "id"),
+        # The name search, contains (subsidy/registry/households.py: _matching), on PostgreSQL: pg_trgm's GIN index
+        # (migration 0015_h_scale creates the extension). SQLite scans in id order (the same function says why).
+        postgresql_only(Index("ix_household_head_name_trgm", "head_name", postgresql_using="gin",
+                              postgresql_ops={"head_name": "gin_trgm_ops"})),
     )
 
     id: int | None = Field(default=None, primary_key=True)

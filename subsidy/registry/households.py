@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock, paging, vault
@@ -191,27 +191,41 @@ def pages(self) -> int:
 
 
 def _matching(q: str):
-    """Households whose name, ID number or phone matches `q` (ID number and phone: exact after normalising, by their
-    lookup hashes, or the last four characters, by their tails: they are sealed at rest, subsidy/core/vault.py, so
-    no other part of them can be searched; name: contains)."""
+    """The one search of households (the list, the search and the registrations): what was typed is classified, and
+    each kind is one condition that an index serves, never ORed with a scan of the names (issue #19; the plans are
+    tested in tests/services/registry/test_search_plans.py):
+
+    - an ID number, whole (18 characters, any case, spaces or hyphens between): equality on its lookup hash, the
+      unique index (ID numbers are sealed at rest, subsidy/core/vault.py, so no other part of one can be compared);
+    - a phone (what `validate_phone` accepts: a mobile, or a landline with its area code): equality on its lookup
+      hash, ix_household_phone_hmac;
+    - four letters or digits: the last four of an ID number or of a phone (their stored tails, each indexed: two
+      index scans ORed into one bitmap on PostgreSQL, a MULTI-INDEX OR on SQLite);
+    - anything else with a Han character or a Latin letter: the name contains it. On PostgreSQL the pg_trgm GIN index
+      ix_household_head_name_trgm serves it from three characters on; one or two characters (a surname, most of the
+      time) match so many households that reading them in id order finds a page at once. On SQLite a scan in id order
+      (no FTS5 trigram table: a Chinese name has two or three characters and a trigram index serves only three or
+      more, yet it would have to be kept by triggers on every write; nor a prefix search, which would find other
+      households than PostgreSQL does for the same words, 小明 in 王小明): measured in scripts/bench_lists.py.
+    - other digits (a fragment of an ID number or phone of another length) find nothing: what is sealed cannot
+      be searched by parts."""
     # A search is not stored, so a stray control character is dropped rather than refused (PostgreSQL would refuse
     # a NUL in the parameter with an error).
     q = " ".join(unicodedata.normalize("NFKC", without_unwanted(q or "")).split())
     if not q:
         return None
-    conditions = [Household.head_name.contains(q)]
     compact = q.replace(" ", "").replace("-", "").upper()
-    if compact.isalnum() and compact.isascii():
+    if compact.isascii() and compact.isalnum() and any(c.isdigit() for c in compact):
         if len(compact) == 18:
-            conditions.append(Household.id_number_hmac == vault.blind("id_number", compact))
-        elif len(compact) >= 4:
-            conditions.append(Household.id_number_tail == compact[-4:])
-            conditions.append(Household.phone_tail == compact[-4:])
+            return Household.id_number_hmac == vault.blind("id_number", compact)
         try:
-            conditions.append(Household.phone_hmac == vault.blind("phone", validate_phone(q)))
+            return Household.phone_hmac == vault.blind("phone", validate_phone(q))
         except InvalidPhone:
             pass
-    return or_(*conditions)
+        if len(compact) == vault.TAIL:
+            return or_(Household.id_number_tail == compact, Household.phone_tail == compact)
+        return false()
+    return Household.head_name.contains(q, autoescape=True)
 
 
 # The orders the lists of households and registrations may be read in (indexes (village_id, id), (head_name, id);

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 
 from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
@@ -753,13 +754,16 @@ class Issued:
         return self.values["number"]
 
     @property
-    def slip(self) -> Slip:
-        """The slip as written, without reading it back: a transient row, in no session."""
-        return Slip(**self.values)
+    def slip(self) -> SimpleNamespace:
+        """The slip as written, without reading it back, as attributes: no ORM object is built for an answer that
+        only reads them (building a Slip cost a tenth of the sale's CPU, bench_slips)."""
+        slip = SimpleNamespace(**self.values)
+        slip.household_pays_fen = Slip.household_pays_fen.fget(slip)
+        return slip
 
     @property
-    def slip_lines(self) -> list[SlipLine]:
-        return [SlipLine(**line) for line in self.lines]
+    def slip_lines(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(**line) for line in self.lines]
 
 
 def issue_slip(session: Session, *, clerk: User, registration_id: int, id_number: str, lines: list[LineIn],

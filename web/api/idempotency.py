@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from sqlalchemy.orm import Session
 
 from subsidy.core import idempotency
@@ -19,4 +19,5 @@ def idempotent(request: Request, session: Session, user: User, route: str, paylo
     answer = idempotency.once(session, user_id=user.id, key=request.headers.get("idempotency-key"), request=route,
                               payload=payload, work=work)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return Response(answer.body, status_code=answer.outcome, headers=headers)
+    # The JSON text as stored for a replay: encoded once, not again by the framework.
+    return Response(answer.body.encode(), status_code=answer.outcome, headers=headers, media_type=MediaType.JSON)
