@@ -5,7 +5,7 @@ The anomaly rules' flags (subsidy/oversight/anomalies.py), and `household.addres
 batches (the server default '' is only there for the moment between adding the column and filling it).
 
 Revision ID: 0015_h_anomalies
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:08:51.596972
 """
 from typing import Sequence, Union

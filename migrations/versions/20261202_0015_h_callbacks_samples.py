@@ -4,7 +4,7 @@ One sample per summary (unique summary_id); append-only callback rows, one done 
 (partial unique index uq_callback_done); subsidy/verification/callbacks.py.
 
 Revision ID: 0015_h_callbacks
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:09:18.723677
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoStr
 
 
 revision: str = '0015_h_callbacks'
-down_revision: Union[str, Sequence[str], None] = '0014_h_cases'
+down_revision: Union[str, Sequence[str], None] = '0015_h_delivery'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

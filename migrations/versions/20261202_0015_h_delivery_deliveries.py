@@ -3,7 +3,7 @@
 One row per delivered slip (slip_id unique), and the index the delivery list reads registrations by.
 
 Revision ID: 0015_h_delivery
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:07:29.958344
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoStr
 
 
 revision: str = '0015_h_delivery'
-down_revision: Union[str, Sequence[str], None] = '0014_h_cases'
+down_revision: Union[str, Sequence[str], None] = '0015_h_anomalies'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

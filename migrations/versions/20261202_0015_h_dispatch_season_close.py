@@ -5,7 +5,7 @@
 was at the close (subsidy/reports/acceptance.py).
 
 Revision ID: 0015_h_dispatch
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:30:00
 """
 from typing import Sequence, Union
@@ -16,7 +16,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoStr
 
 
 revision: str = '0015_h_dispatch'
-down_revision: Union[str, Sequence[str], None] = '0014_h_cases'
+down_revision: Union[str, Sequence[str], None] = '0015_h_quality'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -12,7 +12,7 @@ SQLite drops a table's triggers when batch mode rebuilds it: a later migration t
 tables must create its triggers again (`create_change_triggers` below).
 
 Revision ID: 0015_h_platform
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:08:29.468880
 """
 from typing import Sequence, Union
@@ -23,7 +23,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoStr
 
 
 revision: str = '0015_h_platform'
-down_revision: Union[str, Sequence[str], None] = '0014_h_cases'
+down_revision: Union[str, Sequence[str], None] = '0015_h_scale'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -6,7 +6,7 @@ become nullable. A batch gets `frozen_at` (set by a failed spot check), the seas
 the spot checks their table.
 
 Revision ID: 0015_h_quality
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:08:38.579956
 """
 from typing import Sequence, Union
@@ -17,7 +17,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may still name AutoStr
 
 
 revision: str = '0015_h_quality'
-down_revision: Union[str, Sequence[str], None] = '0014_h_cases'
+down_revision: Union[str, Sequence[str], None] = '0015_h_callbacks'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

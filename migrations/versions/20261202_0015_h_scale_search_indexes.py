@@ -6,7 +6,7 @@ the server by the Debian and RPM packages; a trusted extension, so the database'
 this revision does nothing: the name is found by a scan in id order (the search's docstring says why).
 
 Revision ID: 0015_h_scale
-Revises: 0014_h_cases
+Revises: (see down_revision)
 Create Date: 2026-12-02 10:30:00
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0015_h_scale'
-down_revision: Union[str, Sequence[str], None] = '0014_h_cases'
+down_revision: Union[str, Sequence[str], None] = '0015_h_dispatch'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
