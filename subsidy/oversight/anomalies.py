@@ -244,7 +244,7 @@ def _flags(ctx: Context, name: str, rule: Rule):
     """The statement that selects the flags of one rule: the member rows grouped by subject, the member ids sorted
     and joined, and the fingerprint."""
     rows = rule.members(ctx).subquery()
-    # Dialect fork (benchmark: scripts/bench_anomalies.py): PostgreSQL's ordered aggregate; the portable branch
+    # DIALECT FORK (bench: scripts/bench_anomalies.py): PostgreSQL's ordered aggregate; the portable branch
     # orders inside a window instead (SQLite's group_concat takes no ORDER BY before 3.44) and groups that.
     if ctx.pg:
         grouped = select(

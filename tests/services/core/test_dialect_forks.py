@@ -387,6 +387,8 @@ def test_both_branches_of_a_single_read_resolve_the_same_caller(engine, demo):
 # The census: every marked fork has its test above, and nothing tests the dialect without a marker
 # ---------------------------------------------------------------------------------------------------------------------
 
+from tests.services.oversight.test_anomalies import test_both_branches_of_the_fork_find_the_same_flags  # noqa: E402
+
 MARKER = re.compile(r"\s*# DIALECT FORK \(bench: (scripts/bench_\w+\.py)\): \S")
 MEANT_AS_A_MARKER = re.compile(r"\s*#\s*DIALECT FORK", re.IGNORECASE)
 
@@ -402,10 +404,16 @@ TESTED = {
         (1, test_both_branches_of_end_read_end_every_read_alike_and_keep_nothing),
     ("subsidy/core/db.py", "new_session"):
         (1, test_both_branches_of_a_single_read_resolve_the_same_caller),
+    ("subsidy/oversight/anomalies.py", "_flags"):
+        (1, test_both_branches_of_the_fork_find_the_same_flags),
 }
 
 # Where subsidy/ may look at the dialect without a marker, and why that is no fork.
 NOT_FORKS = {
+    ("subsidy/oversight/anomalies.py", "run"): "PostgreSQL's advisory lock (one runner among several processes) and its "
+                                              "work_mem for the sorts; SQLite has one writer anyway",
+    ("subsidy/core/paging.py", "exact_count"): "the time limit of an exact count exists on PostgreSQL only; SQLite "
+                                               "counts a district's rows without one",
     ("subsidy/core/db.py", "is_sqlite"): "a question, not a branch",
     ("subsidy/core/db.py", "pg_branch"): "the switch every fork reads",
     ("subsidy/core/db.py", "new_session"): "SQLite's BEGIN IMMEDIATE and PostgreSQL's READ ONLY are each database's "
