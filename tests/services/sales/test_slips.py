@@ -452,6 +452,7 @@ def test_missing_copies_lists_issued_slips_the_office_lacks(session, demo):
     town = f.user(session, "caiyuan")
     session.commit()
     scoped = db.new_session(session.get_bind(), scope=Scope.of(town))
-    rows, total = scanning.missing_copies(scoped, user=town)
+    found = scanning.missing_copies(scoped, user=town)
+    rows, total = found.items, found.total
     scoped.close()
     assert [s.number for s in rows] == [b.number] and total == 1

@@ -3,6 +3,8 @@ gives one slip, on SQLite and PostgreSQL; and a naive check-then-write does over
 
 from __future__ import annotations
 
+import json
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -119,7 +121,7 @@ def test_the_same_idempotency_key_retried_concurrently_gives_one_slip(engine, se
             return 201, {"number": slip.number}
         answer = db.run_in_transaction(s, lambda: idempotency.once(
             s, user_id=clerk.id, key="retry-1", request="POST /slips", payload=payload, work=issue))
-        return answer.outcome, answer.body["number"], answer.replayed
+        return answer.outcome, json.loads(answer.body)["number"], answer.replayed
 
     results = _race(engine, THREADS, work)
     assert all(isinstance(x, tuple) for x in results), results
