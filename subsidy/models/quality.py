@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from subsidy.models.base import created_at_field
+from subsidy.models.suppliers import LabValues
 
 
-class SpotCheck(SQLModel, table=True):
+class SpotCheck(LabValues, table=True):
     """The authorities' own test of a sample taken from a supplier's batch: where, when, by whom, the lab's report
     and its values (the columns of subsidy/policy/quality.py INDICATORS, None when the report does not give one),
     judged by the season's standard. A failed one freezes its batch (Batch.frozen_at) and opens a case."""
@@ -28,18 +29,6 @@ class SpotCheck(SQLModel, table=True):
     sampler: str = Field(default="", max_length=64)  # who took it (an official, not a household)
     lab: str = Field(max_length=100)
     report_no: str = Field(max_length=64)
-    volatile_cpct: int
-    sulfur_cpct: int
-    ash_cpct: int
-    calorific_kj_kg: int
-    moisture_cpct: int | None = None
-    mercury_ng_g: int | None = None
-    arsenic_ug_g: int | None = None
-    phosphorus_mpct: int | None = None
-    chlorine_mpct: int | None = None
-    fluorine_ug_g: int | None = None
-    strength_n: int | None = None
-    drop_cpct: int | None = None
     passed: bool
     failed_reasons: str = Field(default="", max_length=1000)
     standard_source: str = Field(default="", max_length=200)  # the standard it was judged by, as it read then

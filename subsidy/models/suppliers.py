@@ -68,7 +68,27 @@ class Contract(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-class Batch(SQLModel, table=True):
+class LabValues(SQLModel):
+    """The values of a coal test report, in the units subsidy/policy/quality.py INDICATORS names: the four every
+    report gives, and the rest, None when the report does not give the value. A supplier's batch (its own report)
+    and a spot check (the authorities' report, subsidy/models/quality.py) carry the same columns."""
+
+    volatile_cpct: int
+    sulfur_cpct: int
+    ash_cpct: int
+    calorific_kj_kg: int
+    # The rest of the report (subsidy/policy/quality.py INDICATORS): None when the report does not give the value.
+    moisture_cpct: int | None = None
+    mercury_ng_g: int | None = None
+    arsenic_ug_g: int | None = None
+    phosphorus_mpct: int | None = None
+    chlorine_mpct: int | None = None
+    fluorine_ug_g: int | None = None
+    strength_n: int | None = None
+    drop_cpct: int | None = None
+
+
+class Batch(LabValues, table=True):
     """Coal a supplier took in, with its third-party test report. `sold_kg` only grows through a conditional update
     that keeps it within `quantity_kg` (and a CHECK says so), so no two sales can take the same stock."""
 
@@ -91,19 +111,6 @@ class Batch(SQLModel, table=True):
     vehicle: str = Field(default="", max_length=20)
     report_no: str = Field(max_length=64)
     lab: str = Field(max_length=100)
-    volatile_cpct: int
-    sulfur_cpct: int
-    ash_cpct: int
-    calorific_kj_kg: int
-    # The rest of the report (subsidy/policy/quality.py INDICATORS): None when the report does not give the value.
-    moisture_cpct: int | None = None
-    mercury_ng_g: int | None = None
-    arsenic_ug_g: int | None = None
-    phosphorus_mpct: int | None = None
-    chlorine_mpct: int | None = None
-    fluorine_ug_g: int | None = None
-    strength_n: int | None = None
-    drop_cpct: int | None = None
     passed: bool
     failed_reasons: str = Field(default="", max_length=400)
     # Set once, by a failed spot check (subsidy/quality/inspections.py): nothing more is sold from the batch; the
