@@ -77,8 +77,10 @@ def portable_copy(engine):
 
 
 # Columns that differ between two databases by nature, not by branch: PostgreSQL's transaction ids are one counter
-# for the whole server, so the copy's entries carry other ones (the audit sealer's horizon, subsidy/core/audit.py).
-_SERVER_WIDE = {("audit_entry", "xid"), ("audit_seal", "horizon")}
+# for the whole server, so the copy's entries carry other ones (the audit sealer's horizon, subsidy/core/audit.py;
+# the platform export's change markers, stamped with the writing transaction's id: subsidy/reports/platform.py).
+_SERVER_WIDE = {("audit_entry", "xid"), ("audit_seal", "horizon")} | {
+    (table.name, "change_seq") for table in SQLModel.metadata.sorted_tables if "change_seq" in table.c}
 
 
 def every_row(engine) -> dict[str, list[tuple]]:
