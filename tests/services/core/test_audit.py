@@ -229,6 +229,7 @@ def _expected(threads: int, rounds: int) -> int:
     return sum(1 + (n + i) % 3 // 2 for n in range(threads) for i in range(rounds))
 
 
+@pytest.mark.xdist_group("serial")  # a load that times itself: off the other heavy loads (docs/tests.md)
 def test_concurrent_writers_and_a_sealer_link_every_entry_exactly_once(demo, engine):
     done = threading.Event()
 
@@ -255,6 +256,7 @@ def test_concurrent_writers_and_a_sealer_link_every_entry_exactly_once(demo, eng
     assert links == entries == checked.checked and checked.unsealed == 0
 
 
+@pytest.mark.xdist_group("serial")  # a load that times itself: off the other heavy loads (docs/tests.md)
 def test_sixteen_writers_never_wait_for_each_other_on_the_audit_tables(demo, engine, pg):
     """Every transaction holds itself open after its entry is written; if entries queued on a shared row, the
     others' appends would show as lock waits on the audit tables. A wait for the relation's extension lock

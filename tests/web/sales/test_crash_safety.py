@@ -25,7 +25,7 @@ from subsidy.models import Batch
 from tests.factories import sales as f
 from tests.invariants import sales_problems, slip_numbers
 
-pytestmark = pytest.mark.pg_only
+pytestmark = [pytest.mark.pg_only, pytest.mark.xdist_group("serial")]  # a timed load (docs/tests.md)
 
 CLIENTS = 8
 SUPPLIERS = ("coal-a", "coal-b")
