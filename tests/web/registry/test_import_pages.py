@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
