@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.sockets import listening_socket
 from tests.sqlite_only import db_url  # noqa: F401  (browser tests run on SQLite only)
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -62,15 +62,6 @@ def browser():
     yield launched
     launched.close()
     playwright.stop()
-
-
-def listening_socket() -> socket.socket:
-    """A socket bound to a port the kernel picks on 127.0.0.1, already listening: the server is handed the socket
-    itself, so no other process (another xdist worker's server) can take the port between choosing and binding it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
 
 
 @pytest.fixture

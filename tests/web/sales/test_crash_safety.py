@@ -9,7 +9,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from subsidy.core.settings import PROJECT_ROOT
 from subsidy.models import Batch
 from tests.factories import sales as f
 from tests.invariants import sales_problems, slip_numbers
+from tests.sockets import listening_socket
 
 pytestmark = [pytest.mark.pg_only, pytest.mark.xdist_group("serial")]  # a timed load (docs/tests.md)
 
@@ -60,9 +60,7 @@ class Server:
     backlog for the restarted server."""
 
     def __init__(self, db_url: str, log_path) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
+        self.sock = listening_socket()
         self.port = self.sock.getsockname()[1]
         self.env = {**os.environ, "DATABASE_URL": db_url}
         self.log = open(log_path, "ab")
