@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes (pytest-xdist); 0 runs the suite serially in this process. docs/tests.md.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test bench install install-test migrate demo clean
 
@@ -28,9 +30,9 @@ run: install
 	SUBSIDY_DEMO=1 $(BIN)/subsidy demo
 	SUBSIDY_DEMO=$${SUBSIDY_DEMO-1} $(BIN)/subsidy serve --host $(HOST) --port $(PORT)
 
-## make test: the whole suite (on PostgreSQL too when TEST_DATABASE_URL is set)
+## make test: the whole suite (on PostgreSQL too when TEST_DATABASE_URL is set), on PYTEST_WORKERS processes
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make bench: benchmark scripts that print figures (not part of the tests)
 bench: install-test

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -33,9 +35,29 @@ from tests.databases import template_key
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# The pytest-xdist worker this process is ("gw0", "gw1", ...; "main" when the run is serial): every database and file
+# this conftest makes carries it, so two workers never share one (docs/tests.md).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def pytest_collection_modifyitems(config, items):
+    _refuse_imported_tests(items)
+    _skip_pg_only_on_sqlite(items)
+
+
+def _refuse_imported_tests(items) -> None:
+    """A test function imported into another test module is collected there a second time and runs twice. Import the
+    module instead (`from tests.services.oversight import test_anomalies as anomaly_tests`)."""
+    imported = sorted({f"{item.nodeid.split('::')[0]}: {item.function.__name__} (defined in {item.function.__module__})"
+                       for item in items
+                       if isinstance(item, pytest.Function) and item.module is not None
+                       and item.function.__module__ != item.module.__name__})
+    if imported:
+        raise pytest.UsageError("test functions collected from a module that merely imported them (import the "
+                                "module instead):\n  " + "\n  ".join(imported))
+
+
+def _skip_pg_only_on_sqlite(items) -> None:
     """`@pytest.mark.pg_only(reason="what SQLite lacks")`: the test runs with the postgresql backend only and is
     skipped on SQLite with that reason (or a general one), at collection, before any of its fixtures build a database
     for nothing."""
@@ -85,12 +107,86 @@ def _drop_pg_database(name: str) -> None:
     admin.dispose()
 
 
+class PgCopies:
+    """Databases copied from the PostgreSQL templates, one ahead: a test takes the copy made while the test before it
+    ran, and the next copy is made (and the used one dropped) in a background thread meanwhile. CREATE DATABASE ...
+    TEMPLATE is most of a PostgreSQL test's own time; this takes it off the test's path."""
+
+    def __init__(self) -> None:
+        self._ready: dict[str, queue.Queue[str]] = {}
+        self._jobs: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._errors: list[str] = []
+        self._thread = threading.Thread(target=self._work, name="pg-copies", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                kind, name, template = job
+                try:
+                    if kind == "create":
+                        _create_pg_database(name, template=template)
+                        self._ready[template].put(name)
+                    else:
+                        _drop_pg_database(name)
+                except Exception as error:  # noqa: BLE001
+                    if kind == "create":  # the next take() makes its copy itself, and fails there saying why
+                        self._ready[template].put("")
+                    else:  # reported when the run ends
+                        self._errors.append(f"DROP DATABASE {name}: {error}")
+            finally:
+                self._jobs.task_done()
+
+    def _new_name(self) -> str:
+        return f"t_{WORKER}_{uuid.uuid4().hex[:12]}"
+
+    def take(self, template: str) -> str:
+        """A fresh copy of `template`, for one test; the next one is made in the background."""
+        with self._lock:
+            first = template not in self._ready
+            if first:
+                self._ready[template] = queue.Queue()
+        if first:
+            name = self._new_name()
+            _create_pg_database(name, template=template)
+        else:
+            name = self._ready[template].get()
+            if not name:  # the background copy failed: make one here, and say why if that fails too
+                name = self._new_name()
+                _create_pg_database(name, template=template)
+        self._jobs.put(("create", self._new_name(), template))
+        return name
+
+    def drop(self, name: str) -> None:
+        self._jobs.put(("drop", name, None))
+
+    def close(self) -> None:
+        """Wait for the background work, then drop the spare copies (before the templates themselves go)."""
+        self._jobs.join()
+        for ready in self._ready.values():
+            while not ready.empty():
+                name = ready.get()
+                if name:
+                    _drop_pg_database(name)
+        self._jobs.put(None)
+        self._thread.join(timeout=30)
+        if self._errors:
+            raise RuntimeError("test databases left behind:\n" + "\n".join(self._errors))
+
+
+_COPIES: list[PgCopies] = []
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Two migrated template databases per backend for the whole run: empty, and with the demo district
-    (keys "sqlite", "sqlite+demo", "postgresql", "postgresql+demo")."""
+    (keys "sqlite", "sqlite+demo", "postgresql", "postgresql+demo"). Their names carry the xdist worker."""
     made: dict[str, str] = {}
-    folder = tmp_path_factory.mktemp("template")
+    folder = tmp_path_factory.mktemp(f"template-{WORKER}")
     path = folder / "template.db"
     db.upgrade(f"sqlite:///{path}")
     db.dispose_engines()
@@ -100,7 +196,7 @@ def templates(tmp_path_factory) -> Iterator[dict[str, str]]:
     made["sqlite+demo"] = str(folder / "demo.db")
     pg_names = []
     if PG_URL:
-        pg_name = f"tpl_{uuid.uuid4().hex[:12]}"
+        pg_name = f"tpl_{WORKER}_{uuid.uuid4().hex[:12]}"
         _create_pg_database(pg_name)
         pg_names.append(pg_name)
         db.upgrade(_pg_url(pg_name))
@@ -111,7 +207,10 @@ def templates(tmp_path_factory) -> Iterator[dict[str, str]]:
         pg_names.append(demo_name)
         _load_demo(_pg_url(demo_name))
         made["postgresql+demo"] = demo_name
+        _COPIES.append(PgCopies())
     yield made
+    while _COPIES:
+        _COPIES.pop().close()
     for name in reversed(pg_names):
         _drop_pg_database(name)
 
@@ -125,8 +224,7 @@ def db_url(request, templates, tmp_path, monkeypatch) -> Iterator[str]:
         shutil.copy(templates[template_key(request, backend)], target)
         url = f"sqlite:///{target}"
     else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        _create_pg_database(name, template=templates[template_key(request, backend)])
+        name = _COPIES[0].take(templates[template_key(request, backend)])
         url = _pg_url(name)
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
@@ -135,7 +233,7 @@ def db_url(request, templates, tmp_path, monkeypatch) -> Iterator[str]:
     db.dispose_engines()
     get_settings.cache_clear()
     if backend == "postgresql":
-        _drop_pg_database(name)
+        _COPIES[0].drop(name)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Browser tests: the app served by uvicorn on a free 127.0.0.1 port, driven by the SYSTEM chromium through
-Playwright's sync API (never a downloaded browser).
+"""Browser tests: the app served by uvicorn on a 127.0.0.1 port the kernel picks (the fixture binds the socket and
+hands it to uvicorn), driven by the SYSTEM chromium through Playwright's sync API (never a downloaded browser).
 
 Fixtures other areas use for their scenarios:
 - `live_server`: the base URL of the app, on this test's fresh SQLite database with the demo district loaded;
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.sockets import listening_socket
 from tests.sqlite_only import db_url  # noqa: F401  (browser tests run on SQLite only)
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -64,32 +64,30 @@ def browser():
     playwright.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(db_url, demo) -> Iterator[str]:  # noqa: F811
-    """uvicorn serving `web.app:create_app` in a background thread against this test's database."""
+    """uvicorn serving `web.app:create_app` in a background thread against this test's database, on a socket this
+    fixture bound."""
     import uvicorn
 
     from web.app import create_app
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="on", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def _new_context(browser, base_url: str):

@@ -86,6 +86,7 @@ def _wait_for_a_sale_after(acknowledged: list[tuple[str, float]], moment: float)
         time.sleep(0.05)
 
 
+@pytest.mark.xdist_group("serial")  # a load that times itself: off the other heavy loads (docs/tests.md)
 def test_a_backup_taken_while_clerks_sell_restores_every_sale_acknowledged_before_it(db_url, engine, session, demo,
                                                                                         fresh_url, tmp_path):
     registration_ids = [(r.id, h.id_number)

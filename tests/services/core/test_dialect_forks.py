@@ -389,7 +389,7 @@ def test_both_branches_of_a_single_read_resolve_the_same_caller(engine, demo):
 # The census: every marked fork has its test above, and nothing tests the dialect without a marker
 # ---------------------------------------------------------------------------------------------------------------------
 
-from tests.services.oversight.test_anomalies import test_both_branches_of_the_fork_find_the_same_flags  # noqa: E402
+from tests.services.oversight import test_anomalies as anomaly_tests  # noqa: E402  (the module: its test runs there)
 
 MARKER = re.compile(r"\s*# DIALECT FORK \(bench: (scripts/bench_\w+\.py)\): \S")
 MEANT_AS_A_MARKER = re.compile(r"\s*#\s*DIALECT FORK", re.IGNORECASE)
@@ -407,7 +407,7 @@ TESTED = {
     ("subsidy/core/db.py", "new_session"):
         (1, test_both_branches_of_a_single_read_resolve_the_same_caller),
     ("subsidy/oversight/anomalies.py", "_flags"):
-        (1, test_both_branches_of_the_fork_find_the_same_flags),
+        (1, anomaly_tests.test_both_branches_of_the_fork_find_the_same_flags),
 }
 
 # Where subsidy/ may look at the dialect without a marker, and why that is no fork.

@@ -95,6 +95,7 @@ def set_env(monkeypatch, **values) -> None:
 
 # --- bombs, limits, the write lock ---------------------------------------------------------------------------------
 
+@pytest.mark.xdist_group("serial")  # a load that times itself: off the other heavy loads (docs/tests.md)
 def test_a_45_kb_bomb_is_refused_within_2_seconds_saying_why(clerk, engine):
     data = bomb()
     assert len(data) < 100 * 1024

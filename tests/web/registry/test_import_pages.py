@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -29,6 +30,7 @@ def uploads_stored(engine) -> int:
         return s.execute(select(func.count()).select_from(ImportUpload)).scalar_one()
 
 
+@pytest.mark.xdist_group("serial")  # a load that times itself: off the other heavy loads (docs/tests.md)
 def test_a_write_elsewhere_in_the_district_answers_at_once_while_an_upload_is_being_read(client_as, engine,
                                                                                         monkeypatch):
     clerk = client_as("dongguan")

@@ -9,7 +9,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,8 +23,9 @@ from subsidy.core.settings import PROJECT_ROOT
 from subsidy.models import Batch
 from tests.factories import sales as f
 from tests.invariants import sales_problems, slip_numbers
+from tests.sockets import listening_socket
 
-pytestmark = pytest.mark.pg_only
+pytestmark = [pytest.mark.pg_only, pytest.mark.xdist_group("serial")]  # a timed load (docs/tests.md)
 
 CLIENTS = 8
 SUPPLIERS = ("coal-a", "coal-b")
@@ -46,25 +46,29 @@ def pg_engine(engine, backend):
     return engine
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The server process: uvicorn on the listening socket it inherits as file descriptor argv[1].
+SERVE = ("import socket, sys, uvicorn; "
+         "sock = socket.socket(fileno=int(sys.argv[1])); "
+         "uvicorn.Server(uvicorn.Config('web.app:create_app', factory=True, log_level='warning', "
+         "access_log=False)).run(sockets=[sock])")
 
 
 class Server:
-    """`uvicorn web.app:create_app` in a process of its own, on a fixed port, against DATABASE_URL."""
+    """`web.app:create_app` under uvicorn in a process of its own, against DATABASE_URL, on a socket this test bound
+    and keeps for its whole length: the restarted server listens on the same port, and no other process (another
+    xdist worker) can take that port while the killed one is down. Connections made meanwhile wait in the socket's
+    backlog for the restarted server."""
 
     def __init__(self, db_url: str, log_path) -> None:
-        self.port = _free_port()
+        self.sock = listening_socket()
+        self.port = self.sock.getsockname()[1]
         self.env = {**os.environ, "DATABASE_URL": db_url}
         self.log = open(log_path, "ab")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port",
-             str(self.port), "--no-access-log", "--log-level", "warning"],
+            [sys.executable, "-c", SERVE, str(self.sock.fileno())], pass_fds=(self.sock.fileno(),),
             cwd=PROJECT_ROOT, env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + STARTUP
         while time.monotonic() < deadline:
@@ -91,6 +95,7 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+        self.sock.close()
 
     def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
