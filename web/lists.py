@@ -25,6 +25,12 @@ class ListArgs:
                    str(before or "") or None, "exact" if count == "exact" else True)
 
     @classmethod
+    def api(cls, *, page=None, per_page=None, after=None, before=None, count=None) -> "ListArgs":
+        """The same for an API list: a `per_page` other than paging.PAGE_SIZES is refused (422, field `per_page`)
+        rather than replaced by the default, as is a `page` above paging.MAX_PAGE."""
+        return cls.read(page=page, per_page=paging.api_page_size(per_page), after=after, before=before, count=count)
+
+    @classmethod
     def of_form(cls, form: dict) -> "ListArgs":
         return cls.read(page=form.get("page"), per_page=form.get("per_page"), after=form.get("after"),
                         before=form.get("before"), count=form.get("count"))

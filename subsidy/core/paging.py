@@ -53,6 +53,20 @@ def page_size(value: int | str | None) -> int:
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
+def api_page_size(value: int | str | None) -> int:
+    """The page size an API caller asked for: the default when absent, one of PAGE_SIZES, anything else refused by
+    the field `per_page` (a program should hear that its size was not taken, rather than get another one)."""
+    if value in (None, ""):
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        size = None
+    if size not in PAGE_SIZES:
+        raise Refused("每页条数只能是 " + "、".join(str(n) for n in PAGE_SIZES), field="per_page")
+    return size
+
+
 def sort_key(value: str | None, allowed: Mapping[str, object], default: str) -> str:
     """`value` if it names an allowed key ("key" or "-key"), else `default`."""
     if value and value.lstrip("-") in allowed and value.count("-") <= 1 and not value.endswith("-"):

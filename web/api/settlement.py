@@ -180,12 +180,12 @@ class SummariesApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*READERS)])
     def index(self, session: DbSession, month: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-              page: FromQuery[int] = 1, after: FromQuery[str | None] = None,
+              page: FromQuery[int] = 1, per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
               sort: FromQuery[str | None] = None) -> Response:
         """A page of the summaries in scope (a list, as CONTRACT.md has it); the next page's cursor, if any, is the
         `X-Next-Cursor` header, to pass back as `after=`. `page=` beyond 1,000 is 422 (use the cursor)."""
         pg = summaries.list_summaries(session, month=month, status=status, sort=sort,
-                                      **ListArgs.read(page=page, after=after).fetch | {"count": False})
+                                      **ListArgs.api(page=page, per_page=per_page, after=after).fetch | {"count": False})
         return Response([summary_out(s).model_dump(mode="json") for s in pg.items],
                         headers={"X-Next-Cursor": pg.next} if pg.next else {})
 
