@@ -120,3 +120,32 @@ def test_the_posted_household_search_pages_by_posting_and_jumps_by_posting(clien
     assert "第 2" in _pager(second.text) and _rows(second.text) != _rows(found.text)
     jumped = client.submit("/households/search", {"q": "分页", "per_page": "20", "page": "3"})
     assert "第 3" in _pager(jumped.text)
+
+
+def test_slips_jump_to_a_date_and_page_on_from_there(client_as, lists):
+    client = client_as("coal-a")
+    day = clock.today() - timedelta(days=4)
+    text = client.get("/slips", params={"on": day.isoformat(), "per_page": 20}).text
+    dates = re.findall(r'<td><a href="/slips/[^"]+">[^<]+</a></td><td>([^<]+)</td>', text)
+    assert dates and dates[0] == f"{day.year}-{day.month:02d}-{day.day:02d}", dates[:3]
+    assert 'name="on" value="' + day.isoformat() + '"' in text
+    # Newest first: every slip after the date's first comes from that day or earlier; the later days are before it.
+    assert all(d <= dates[0] for d in dates)
+    assert "第 1" not in _pager(text) and _link(text, "prev")
+    earlier = client.get(_link(text, "prev")).text
+    assert all(d > dates[0] for d in re.findall(r'<td><a href="/slips/[^"]+">[^<]+</a></td><td>([^<]+)</td>',
+                                                 earlier))
+    oldest_first = client.get("/slips", params={"on": day.isoformat(), "sort": "issued_on"}).text
+    ascending = re.findall(r'<td><a href="/slips/[^"]+">[^<]+</a></td><td>([^<]+)</td>', oldest_first)
+    assert ascending[0] == dates[0] and all(d >= dates[0] for d in ascending)
+
+
+def test_households_jump_to_a_name_in_the_order_by_name(client_as, lists):
+    client = client_as("drc")
+    text = client.get("/households", params={"from_name": "分页5", "per_page": 20}).text
+    names = re.findall(r'<tr><td>[^<]*</td><td>([^<]+)</td>', _rows(text))
+    assert names[0] == "分页5", names[:5]
+    assert "第 1" not in _pager(text)  # 分页0 … 分页49 come before it
+    assert 'name="from_name" value="分页5"' in text
+    back = client.get(_link(text, "prev")).text
+    assert "分页5" not in re.findall(r'<tr><td>[^<]*</td><td>([^<]+)</td>', _rows(back))
