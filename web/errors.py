@@ -58,7 +58,8 @@ def not_allowed(request: Request, error: NotAllowed) -> Response:
 
 def conflict(request: Request, error: Conflict) -> Response:
     """409, naming the record a duplicate duplicates (CONTRACT.md: `existing_id`)."""
-    extra = {"existing_id": error.existing_id, "existing_village": error.existing_village, "current": error.current}
+    extra = {"existing_id": error.existing_id, "existing_village": error.existing_village, "current": error.current,
+             **(getattr(error, "details", None) or {})}
     return _answer(request, 409, error.message, errors=_fields(request, error.errors),
                    extra={key: value for key, value in extra.items() if value is not None})
 

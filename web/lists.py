@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from subsidy.core import paging
+from subsidy.core.errors import Refused
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,27 @@ class ListArgs:
     after: str | None
     before: str | None
     count: bool | str
+    # Why the page asked for is not the one shown (a page number above paging.MAX_PAGE: the first page instead).
+    note: str | None = None
 
     @classmethod
     def read(cls, *, page=None, per_page=None, after=None, before=None, count=None) -> "ListArgs":
-        """From the query (or form) values; a page number above paging.MAX_PAGE is refused (the field `page`)."""
-        return cls(paging.page_size(per_page), paging.page_number(page), str(after or "") or None,
+        """From a list page's query (or form) values. A page number above paging.MAX_PAGE shows the first page with
+        the reason as `note` (the pager shows it), not an error page: a person who typed 5000 in 跳至 gets their list
+        back and what to do instead."""
+        note = None
+        try:
+            number = paging.page_number(page)
+        except Refused as error:
+            number, note = 1, f"没有显示第 {str(page)[:20]} 页：{error.message}。下面是第一页。"
+        return cls(paging.page_size(per_page), number, str(after or "") or None,
+                   str(before or "") or None, "exact" if count == "exact" else True, note)
+
+    @classmethod
+    def api(cls, *, page=None, per_page=None, after=None, before=None, count=None) -> "ListArgs":
+        """The same for an API list, strictly: a `per_page` other than paging.PAGE_SIZES and a `page` above
+        paging.MAX_PAGE are refused (422, by their fields) rather than replaced."""
+        return cls(paging.api_page_size(per_page), paging.page_number(page), str(after or "") or None,
                    str(before or "") or None, "exact" if count == "exact" else True)
 
     @classmethod
@@ -36,8 +53,16 @@ class ListArgs:
                 "count": self.count}
 
 
-def params(filters: dict, order: paging.Order | str | None, args: ListArgs) -> dict:
+class Params(dict):
+    """A list's parameters (what its links and forms carry), and `note`, what the pager says about the page asked
+    for (ListArgs.note); an attribute, so that it is never carried as a parameter."""
+    note: str | None = None
+
+
+def params(filters: dict, order: paging.Order | str | None, args: ListArgs) -> Params:
     """The list's parameters as its templates keep them (filter bar, sort headings, pager): the filters, the sort
     key and the page size."""
     key = order.key if isinstance(order, paging.Order) else order
-    return {**filters, "sort": key, "per_page": args.per_page}
+    kept = Params({**filters, "sort": key, "per_page": args.per_page})
+    kept.note = args.note
+    return kept

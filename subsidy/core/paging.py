@@ -53,6 +53,20 @@ def page_size(value: int | str | None) -> int:
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
+def api_page_size(value: int | str | None) -> int:
+    """The page size an API caller asked for: the default when absent, one of PAGE_SIZES, anything else refused by
+    the field `per_page` (a program should hear that its size was not taken, rather than get another one)."""
+    if value in (None, ""):
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        size = None
+    if size not in PAGE_SIZES:
+        raise Refused("每页条数只能是 " + "、".join(str(n) for n in PAGE_SIZES), field="per_page")
+    return size
+
+
 def sort_key(value: str | None, allowed: Mapping[str, object], default: str) -> str:
     """`value` if it names an allowed key ("key" or "-key"), else `default`."""
     if value and value.lstrip("-") in allowed and value.count("-") <= 1 and not value.endswith("-"):
@@ -197,17 +211,31 @@ def exact_count(session: Session, stmt, *, timeout_ms: int = EXACT_COUNT_TIMEOUT
         savepoint.rollback()
 
 
+# Row ids are INTEGER: the largest, for a jump's edge past every row of one sort value.
+_MAX_ID = 2**31 - 1
+
+
 def fetch(session: Session, stmt, order: Order, *, per_page: int = DEFAULT_PAGE_SIZE, page: int = 1,
-          after: str | None = None, before: str | None = None, count: bool | str = True) -> Page:
-    """A page of `stmt`'s rows in `order`: the page after the cursor `after`, before the cursor `before`, or else
-    page number `page` (bounded by MAX_PAGE). Items are the statement's entities (one per row, or a tuple per row when
-    it selects several). `count`: True a count capped at COUNT_CAP, "exact" an exact one with a time limit, False
-    none (the pager then says only whether there is a next page)."""
+          after: str | None = None, before: str | None = None, at=None, count: bool | str = True) -> Page:
+    """A page of `stmt`'s rows in `order`: the page after the cursor `after`, before the cursor `before`, the page
+    that begins at the sort value `at` (a jump: a date, a name), or else page number `page` (bounded by MAX_PAGE).
+    Items are the statement's entities (one per row, or a tuple per row when it selects several). `count`: True a
+    count capped at COUNT_CAP, "exact" an exact one with a time limit, False none (the pager then says only whether
+    there is a next page)."""
     per_page = min(max(1, int(per_page)), 1000)  # a user's choice is one of PAGE_SIZES (web/lists.py); exports read more
     width = len(stmt.column_descriptions)  # entities and columns as selected (an entity is one)
     keyed = stmt.add_columns(*[c.label(f"_k{i}") for i, c in enumerate(order.columns)])
     backwards = False
-    if after or before:
+    if at is not None and not (after or before) and order.column is not order.tiebreak:
+        # The first row at `at` or past it in the order's direction: beyond an edge that no row holds, (at, 0)
+        # ascending, (at, the largest id) descending, by the same index as any cursor. Its page number counts the
+        # rows before the edge (capped), as if pages were cut from there.
+        edge = [at, _MAX_ID if order.descending else 0]
+        ahead = min(capped_count(session, stmt.where(order.beyond(edge, reverse=True))), COUNT_CAP)
+        number = -(-ahead // per_page) + 1
+        query = keyed.where(order.beyond(edge)).order_by(*order.clauses())
+        rows = list(session.execute(query.limit(per_page + 1)))
+    elif after or before:
         number, values = decode_cursor(after or before, order, "after" if after else "before")
         backwards = not after
         number = number + 1 if after else max(1, number - 1)

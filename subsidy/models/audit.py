@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import created_at_field
@@ -18,12 +18,19 @@ class AuditEntry(SQLModel, table=True):
     `xid` is the PostgreSQL transaction that wrote it (the sealer's horizon; NULL on SQLite)."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (
+        # The log newest first (core/audit.py: entries_page) narrowed to one user (a supplier's scope, the filter
+        # 经办人), one action, or one record's history: each page an index range in id order (migration 0016_h_lists).
+        Index("ix_audit_entry_user_id_id", "user_id", "id"),
+        Index("ix_audit_entry_action_id", "action", "id"),
+        Index("ix_audit_entry_entity_id", "entity", "entity_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = created_at_field()
-    user_id: int | None = Field(default=None, index=True)
+    user_id: int | None = Field(default=None)  # indexed by (user_id, id)
     username: str = Field(default="", max_length=64)
-    action: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=64)  # indexed by (action, id)
     entity: str = Field(max_length=64)
     entity_id: str = Field(default="", max_length=64)
     before: str = Field(default="", sa_type=Text)  # canonical JSON, or ""

@@ -24,6 +24,10 @@ class Household(SQLModel, table=True):
         CheckConstraint(check_in("category", Category), name="category"),
         # One address on several households of a village (the shared_address anomaly rule) by this index alone.
         Index("ix_household_village_address", "village_id", "address_key", "id"),
+        # The list of households (registry/households.py: list_households) in its two orders, within a village or
+        # district-wide: each page an index range, never a sort (migration 0016_h_lists).
+        Index("ix_household_village_id_id", "village_id", "id"),
+        Index("ix_household_head_name_id", "head_name", "id"),
         # The name search, contains (subsidy/registry/households.py: _matching), on PostgreSQL: pg_trgm's GIN index
         # (migration 0015_h_scale creates the extension). SQLite scans in id order (the same function says why).
         postgresql_only(Index("ix_household_head_name_trgm", "head_name", postgresql_using="gin",
@@ -31,8 +35,8 @@ class Household(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    village_id: int = Field(foreign_key="village.id", index=True)
-    head_name: str = Field(max_length=40, index=True)
+    village_id: int = Field(foreign_key="village.id")  # indexed by (village_id, id)
+    head_name: str = Field(max_length=40)  # indexed by (head_name, id)
     id_number: str = sealed("id_number")
     id_number_hmac: str = hmac_of("id_number", unique=True)  # registered once in the district
     id_number_tail: str = tail_of("id_number", index=True)
@@ -70,12 +74,15 @@ class Registration(SQLModel, table=True):
         # The delivery list (subsidy/delivery/deliveries.py): a village's approved registrations of a season in id
         # order, read a page at a time without sorting (scripts/bench_deliveries.py).
         Index("ix_registration_delivery", "village_id", "season_id", "status", "id"),
+        # The list of registrations (registry/households.py: list_registrations): a season's, by village or by id.
+        Index("ix_registration_season_village_id", "season_id", "village_id", "id"),
+        Index("ix_registration_season_id_id", "season_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     household_id: int = Field(foreign_key="household.id", index=True)
-    season_id: int = Field(foreign_key="season.id", index=True)
-    village_id: int = Field(foreign_key="village.id", index=True)  # denormalised for scoped lists
+    season_id: int = Field(foreign_key="season.id")  # indexed by (season_id, ...)
+    village_id: int = Field(foreign_key="village.id")  # denormalised for scoped lists; ix_registration_delivery
     coal_kg: int = 0
     stoves: int = 0
     status: str = Field(default=RegistrationStatus.REGISTERED, max_length=16, index=True)

@@ -36,6 +36,11 @@ class Case(SQLModel, table=True):
         CheckConstraint(check_in("category", CaseCategory), name="category"),
         CheckConstraint(f"finding = '' OR {check_in('finding', CaseFinding)}", name="finding"),
         CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_has_date"),
+        # The list of cases (oversight/cases.py: list_cases) by id or by deadline, district-wide and a town's (its
+        # scope, or the bureau's filter town_id); migration 0016_h_lists.
+        Index("ix_oversight_case_town_id_id", "town_id", "id"),
+        Index("ix_oversight_case_deadline_id", "deadline", "id"),
+        Index("ix_oversight_case_town_deadline_id", "town_id", "deadline", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -45,7 +50,7 @@ class Case(SQLModel, table=True):
     channel: str = Field(max_length=16)
     category: str = Field(max_length=16, index=True)
     description: str = Field(sa_type=Text)
-    town_id: int | None = Field(default=None, foreign_key="town.id", index=True)
+    town_id: int | None = Field(default=None, foreign_key="town.id")  # indexed by (town_id, id)
     status: str = Field(default=CaseStatus.OPEN, max_length=16, index=True)
     deadline: date
     finding: str = Field(default="", max_length=8)

@@ -18,13 +18,18 @@ class Summary(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(check_in("status", SummaryStatus), name="status"),
         CheckConstraint("length(month) = 7", name="month"),
+        # The list of summaries (settlement/summaries.py: list_summaries) by month then id, district-wide, a town's
+        # (its scope) and a supplier's (migration 0016_h_lists).
+        Index("ix_summary_month_id", "month", "id"),
+        Index("ix_summary_town_month_id", "town_id", "month", "id"),
+        Index("ix_summary_supplier_month_id", "supplier_id", "month", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    supplier_id: int = Field(foreign_key="supplier.id", index=True)
-    town_id: int = Field(foreign_key="town.id", index=True)
+    supplier_id: int = Field(foreign_key="supplier.id")  # indexed by (supplier_id, month, id)
+    town_id: int = Field(foreign_key="town.id")  # indexed by (town_id, month, id)
     season_id: int = Field(foreign_key="season.id", index=True)
-    month: str = Field(max_length=7, index=True)
+    month: str = Field(max_length=7)  # indexed by (month, id)
     status: str = Field(default=SummaryStatus.DRAFT, max_length=20, index=True)
     slip_count: int = 0
     coal_kg: int = Field(default=0, sa_type=BigInteger)
@@ -67,11 +72,15 @@ class Settlement(SQLModel, table=True):
         UniqueConstraint("supplier_id", "month", "seq"),
         CheckConstraint(check_in("status", SettlementStatus), name="status"),
         CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_has_date"),
+        # The list of statements (settlement/statements.py: list_settlements) by month then id, district-wide and
+        # a supplier's (migration 0016_h_lists).
+        Index("ix_settlement_month_id", "month", "id"),
+        Index("ix_settlement_supplier_month_id", "supplier_id", "month", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, unique=True)
-    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    supplier_id: int = Field(foreign_key="supplier.id")  # indexed by (supplier_id, month, id)
     season_id: int = Field(foreign_key="season.id")
     month: str = Field(max_length=7)
     # 1: the month's statement; 2, 3, ...: its supplementary statements (补充结算单), in the order they were made.

@@ -35,6 +35,9 @@ class Slip(SQLModel, table=True):
         # of a page without sorting the day, status lets the page's count(*) with a status filter read the index only.
         Index("ix_slip_supplier_day", "supplier_id", "issued_on", "id", "status"),
         Index("ix_slip_town_day", "town_id", "issued_on", "id", "status"),
+        # The same list district-wide (the bureau, finance, the auditor) and a village's (migration 0016_h_lists).
+        Index("ix_slip_day", "issued_on", "id"),
+        Index("ix_slip_village_day", "village_id", "issued_on", "id"),
         # /slips searched by the buyer's name (sales/listing.py: SlipFilter.buyer, an equality).
         Index("ix_slip_head_name", "head_name"),
         # The slips of a summary (supplier × town × month) by range, and the few ever set aside (settlement.py).
@@ -62,7 +65,7 @@ class Slip(SQLModel, table=True):
     registration_id: int = Field(foreign_key="registration.id", index=True)
     household_id: int = Field(foreign_key="household.id", index=True)
     town_id: int = Field(foreign_key="town.id")
-    village_id: int = Field(foreign_key="village.id", index=True)
+    village_id: int = Field(foreign_key="village.id")  # indexed by (village_id, issued_on, id)
     status: str = Field(default=SlipStatus.ISSUED, max_length=16)
     issued_at: datetime = created_at_field()
     issued_on: date  # local (China) date of the sale: decides the summary month

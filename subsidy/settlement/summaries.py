@@ -450,7 +450,23 @@ class Chosen:
 @dataclass
 class BatchResult:
     approved: list[Summary]
-    refused: list[tuple[int, Summary | None, str]]
+    refused: list[tuple[int, Summary | None, str]] = field(default_factory=list)  # always empty: all or none
+
+
+class SetNotApproved(Conflict):
+    """A chosen set of which at least one summary cannot be approved: none of the set was. `refused` names each of
+    those (summary id, the summary if in scope, why); `details` is the same for the API's 409 answer."""
+
+    def __init__(self, refused: list[tuple[int, Summary | None, str]]):
+        super().__init__("所选汇总表中有不能审核通过的，整批均未审核（请取消勾选这些后重新提交）："
+                         + "；".join(f"{number_of(i)} {why}" for i, _, why in refused), field="ids")
+        self.refused = refused
+        self.details = {"refused": [{"id": i, "number": number_of(i), "reason": why} for i, _, why in refused]}
+
+
+def number_of(summary_id: int) -> str:
+    """A summary's number as lists and sheets show it."""
+    return f"HZ-{summary_id:06d}"
 
 
 def choose(session: Session, *, reviewer: User, summary_ids: list[int]) -> Chosen:
@@ -477,18 +493,27 @@ def choose(session: Session, *, reviewer: User, summary_ids: list[int]) -> Chose
 
 def approve_many(session: Session, *, reviewer: User, summary_ids: list[int], comment: str = "",
                  seen: dict[int, Figures] | None = None) -> BatchResult:
-    """Approve the chosen summaries that are at the reviewer's step, each through `approve` for the figures the list
-    showed (`seen`, by summary id), in the caller's one transaction: one that changed since refuses them all. The
-    others are left as they are and returned with their reasons (see `choose`); none at the reviewer's step is
-    refused."""
+    """Approve the chosen summaries, all or none, each through `approve` for the figures the list showed (`seen`, by
+    summary id), in the caller's one transaction. If any cannot be approved (missing or out of scope, not at the
+    reviewer's step, its figures changed since the list, its callback sample unfinished), SetNotApproved names every
+    such one and why, and the caller's transaction, rolled back, keeps none of the others' approvals: each is still
+    tried, so that one answer names them all, not only the first."""
     chosen = choose(session, reviewer=reviewer, summary_ids=summary_ids)
-    if not chosen.approvable:
-        raise Refused("所选汇总表都不在您的审核环节：" + "；".join(f"HZ-{i:06d} {why}" for i, _, why in chosen.refused),
-                      field="ids")
     seen = seen or {}
-    approved = [approve(session, reviewer=reviewer, summary_id=s.id, comment=comment, seen=seen.get(s.id))
-                for s in chosen.approvable]
-    return BatchResult(approved, chosen.refused)
+    refused = list(chosen.refused)
+    approved = []
+    for summary in chosen.approvable:
+        # Domain refusals only: they are raised before any statement fails, so the transaction is still usable for
+        # the next summary (and is rolled back as a whole below). A database error propagates as it is.
+        try:
+            approved.append(approve(session, reviewer=reviewer, summary_id=summary.id, comment=comment,
+                                    seen=seen.get(summary.id)))
+        except (Refused, Conflict, NotAllowed, NotFound) as error:
+            refused.append((summary.id, summary, error.message))
+    if refused:
+        order = {i: n for n, i in enumerate(dict.fromkeys(summary_ids))}
+        raise SetNotApproved(sorted(refused, key=lambda r: order.get(r[0], 0)))
+    return BatchResult(approved)
 
 
 def return_summary(session: Session, *, reviewer: User, summary_id: int, reason: str) -> Summary:

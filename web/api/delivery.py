@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
+from subsidy.core import paging
 from subsidy.delivery import deliveries
 from subsidy.models import Role
 from subsidy.sales import slips
@@ -47,12 +48,12 @@ class DeliveriesApi(Controller):
 
     @get("/deliveries", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
     def index(self, session: DbSession, user: CurrentUser, town_id: Id = None, village_id: Id = None,
-              pending: Annotated[int, Field(ge=0, le=1)] = 0, page: Annotated[int, Field(ge=1, le=10**6)] = 1
-              ) -> dict:
+              pending: Annotated[int, Field(ge=0, le=1)] = 0, page: Annotated[int, Field(ge=1, le=10**6)] = 1,
+              per_page: FromQuery[str | None] = None) -> dict:
         """The delivery list, 50 a page by village; `pending=1`: not yet delivered. `total` is counted up to
         1,000 (`total_capped`: there are more)."""
         found = deliveries.delivery_list(session, user, town_id=town_id, village_id=village_id, pending=bool(pending),
-                                         page=page)
+                                         page=paging.page_number(page), per_page=paging.api_page_size(per_page))
         return {"items": [_row_json(r) for r in found.rows], "total": found.total, "total_capped": found.capped,
                 "page": found.page, "per_page": found.per_page}
 

@@ -14,15 +14,13 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
+from subsidy.core import paging
 from subsidy.models import AnomalyFlag, Case
 from subsidy.oversight import anomalies, cases
 from web.api import API, MAX_INT, PageFields, RowId
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
 from web.guards import ANOMALY_READERS, ANOMALY_REVIEWERS, CASE_READERS, CASE_WRITERS, requires
-
-
-PER_PAGE = 50  # the anomaly flags list
 
 
 class CaseIn(BaseModel):
@@ -114,12 +112,12 @@ class CasesApi(Controller):
     def index(self, session: DbSession, status: FromQuery[str | None] = None,
               category: FromQuery[str | None] = None,
               town_id: Annotated[int | None, Field(ge=0, le=MAX_INT)] = None,
-              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, after: FromQuery[str | None] = None,
-              before: FromQuery[str | None] = None) -> CasePage:
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None) -> CasePage:
         """Cases in the caller's scope, newest first, 50 a page, each with its links and history; `town_id=0`:
         the bureau's own."""
         pg = cases.list_cases(session, status=status, category=category, town_id=town_id,
-                              **ListArgs.read(page=page, after=after, before=before).fetch)
+                              **ListArgs.api(page=page, per_page=per_page, after=after, before=before).fetch)
         items = pg.items
         ids = [c.id for c in items]
         links, history = cases.links_of(session, ids), cases.histories(session, ids)
@@ -211,10 +209,13 @@ class AnomalyReportApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*ANOMALY_READERS)])
     def index(self, session: DbSession, rule: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1) -> FlagPage:
-        """The flags, newest first, 50 a page, each with its evidence (`ids` of the households or slips)."""
-        items, total = anomalies.list_flags(session, rule=rule, status=status, page=page, per_page=PER_PAGE)
-        return FlagPage(items=[flag_out(f) for f in items], total=total, page=page, per_page=PER_PAGE)
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1,
+              per_page: FromQuery[str | None] = None) -> FlagPage:
+        """The flags, newest first, `per_page` 20, 50 (the default) or 100 a page, each with its evidence (`ids` of
+        the households or slips); `page=` up to 1,000."""
+        size, number = paging.api_page_size(per_page), paging.page_number(page)
+        items, total = anomalies.list_flags(session, rule=rule, status=status, page=number, per_page=size)
+        return FlagPage(items=[flag_out(f) for f in items], total=total, page=number, per_page=size)
 
 
 class AnomaliesApi(Controller):

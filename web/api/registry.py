@@ -68,6 +68,7 @@ class SearchIn(BaseModel):
     q: str
     village_id: RowId | None = None
     page: int = Field(default=1, ge=1, le=MAX_INT)
+    per_page: int | None = None  # 20, 50 (the default) or 100; anything else 422
     after: str | None = Field(default=None, max_length=400)  # the `next` cursor of the page before
     before: str | None = Field(default=None, max_length=400)
 
@@ -126,17 +127,18 @@ class HouseholdsApi(Controller):
 
     @get("/households", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
     def index(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None,
-             page: FromQuery[int] = 1, after: FromQuery[str | None] = None,
+             page: FromQuery[int] = 1, per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
              before: FromQuery[str | None] = None) -> HouseholdPage:
-        """Households in the caller's scope, 50 a page; `next`/`prev` cursors as `after=`/`before=`."""
-        return _page(user, households.list_households(session, village_id=village_id,
-                                                      **ListArgs.read(page=page, after=after, before=before).fetch))
+        """Households in the caller's scope, `per_page` 20, 50 (the default) or 100 a page; `next`/`prev` cursors as
+        `after=`/`before=`."""
+        return _page(user, households.list_households(session, village_id=village_id, **ListArgs.api(
+            page=page, per_page=per_page, after=after, before=before).fetch))
 
     @post("/households/search", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: JSONBody[SearchIn]) -> HouseholdPage:
         """Households in scope whose name, ID number or phone matches `q` (POST: never an ID number in a URL)."""
-        return _page(user, households.list_households(session, village_id=data.village_id, q=data.q, **ListArgs.read(
-            page=data.page, after=data.after, before=data.before).fetch))
+        return _page(user, households.list_households(session, village_id=data.village_id, q=data.q, **ListArgs.api(
+            page=data.page, per_page=data.per_page, after=data.after, before=data.before).fetch))
 
     @get("/households/{household_id:int}", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)])
     def detail(self, session: DbSession, user: CurrentUser, household_id: FromPath[int]) -> HouseholdDetail:

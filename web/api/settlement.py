@@ -56,6 +56,14 @@ class CommentIn(BaseModel):
     seen: FiguresIn | None = None
 
 
+class ChosenIn(BaseModel):
+    """A chosen set to approve at once, all or none; `seen`: the figures the caller saw, by summary id (optional, as
+    for one summary)."""
+    ids: list[RowId] = Field(min_length=1, max_length=500)
+    comment: str = ""
+    seen: dict[int, FiguresIn] | None = None
+
+
 class EventOut(BaseModel):
     at: datetime
     user_id: int | None
@@ -180,12 +188,12 @@ class SummariesApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*READERS)])
     def index(self, session: DbSession, month: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-              page: FromQuery[int] = 1, after: FromQuery[str | None] = None,
+              page: FromQuery[int] = 1, per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
               sort: FromQuery[str | None] = None) -> Response:
         """A page of the summaries in scope (a list, as CONTRACT.md has it); the next page's cursor, if any, is the
         `X-Next-Cursor` header, to pass back as `after=`. `page=` beyond 1,000 is 422 (use the cursor)."""
         pg = summaries.list_summaries(session, month=month, status=status, sort=sort,
-                                      **ListArgs.read(page=page, after=after).fetch | {"count": False})
+                                      **ListArgs.api(page=page, per_page=per_page, after=after).fetch | {"count": False})
         return Response([summary_out(s).model_dump(mode="json") for s in pg.items],
                         headers={"X-Next-Cursor": pg.next} if pg.next else {})
 
@@ -207,6 +215,14 @@ class SummariesApi(Controller):
     def allow_early(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int]) -> SummaryOut:
         """The town (its own towns) or the bureau lets the supplier submit a month that has not ended yet."""
         return summary_out(summaries.allow_early(session, reviewer=user, summary_id=summary_id))
+
+    @post("/approve", sync_to_thread=True, guards=[requires(*summaries.BULK_ROLES)], status_code=200)
+    def approve_chosen(self, session: DbSession, user: CurrentUser, data: JSONBody[ChosenIn]) -> list[SummaryOut]:
+        """Approve a chosen set, all or none: 200 with every summary approved; 409 when any of them cannot be (none
+        is then), with `refused`: `[{id, number, reason}]` naming each such summary and why."""
+        seen = {i: summaries.Figures(**f.model_dump()) for i, f in (data.seen or {}).items()}
+        done = summaries.approve_many(session, reviewer=user, summary_ids=data.ids, comment=data.comment, seen=seen)
+        return [summary_out(s) for s in done.approved]
 
     @post("/{summary_id:int}/approve", sync_to_thread=True, status_code=200)
     def approve(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], data: JSONBody[CommentIn | None] = None) -> SummaryOut:

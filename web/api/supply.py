@@ -137,11 +137,11 @@ class SuppliersApi(Controller):
     @get("/batches", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
     def list_batches(self, session: DbSession, product: FromQuery[str | None] = None,
                      passed: FromQuery[bool | None] = None, page: FromQuery[int | None] = None,
-                     after: FromQuery[str | None] = None) -> Response:
+                     per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None) -> Response:
         """Batches in scope (a supplier its own), newest first, 50 a page (a list, as before); the next page's cursor,
         if any, is the `X-Next-Cursor` header, to pass back as `after=`. `page=` beyond 1,000 is 422."""
         pg = batches.listing(session, product=product or None, passed=passed,
-                             **ListArgs.read(page=page, after=after).fetch | {"count": False})
+                             **ListArgs.api(page=page, per_page=per_page, after=after).fetch | {"count": False})
         return Response([batch_out(r.batch).model_dump(mode="json") for r in pg.items],
                         headers={"X-Next-Cursor": pg.next} if pg.next else {})
 

@@ -60,9 +60,9 @@ class HouseholdPages(Controller):
     include_in_schema = False
 
     def _list(self, session, user, *, village_id=None, q="", args: ListArgs | None = None, sort=None,
-              status_code=200, **extra) -> Template:
+              status_code=200, at=None, **extra) -> Template:
         args = args or ListArgs.read()
-        result = households.list_households(session, village_id=village_id, q=q, sort=sort, **args.fetch)
+        result = households.list_households(session, village_id=village_id, q=q, sort=sort, at=at, **args.fetch)
         return Template("households/list.html", status_code=status_code, context={
             "me": user, "result": result, "villages": _villages(session), "village_id": village_id, "q": q,
             "params": lists.params({"village_id": village_id, "q": q},
@@ -74,9 +74,15 @@ class HouseholdPages(Controller):
     def index(self, session: DbSession, user: CurrentUser, village_id: FromQuery[int | None] = None,
               page: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
               per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
-              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None,
+              from_name: FromQuery[str | None] = None) -> Template:
+        """`from_name`: jump to the households whose names begin there, in the order by name."""
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
-        return self._list(session, user, village_id=village_id, args=args, sort=sort)
+        name = (from_name or "").strip()[:40] or None
+        if name and paging.sort_key(sort, households.HOUSEHOLD_SORTS, "id").lstrip("-") != "name":
+            sort = "name"  # a name is found in the order by name
+        return self._list(session, user, village_id=village_id, args=args, sort=sort, at=name,
+                          from_name=name or "")
 
     @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:

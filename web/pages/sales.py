@@ -75,6 +75,14 @@ def _map_field(error: Refused) -> Refused:
     return error
 
 
+def _date_or_none(text: str | None) -> date | None:
+    """A date typed in a jump (YYYY-MM-DD); anything else is no jump."""
+    try:
+        return date.fromisoformat(text.strip()) if text else None
+    except ValueError:
+        return None
+
+
 def _filter(day: str | None, month: str | None, town_id: int | None, status: str | None,
             household_id: int | None, buyer: str | None = None, number: str | None = None) -> listing.SlipFilter:
     try:
@@ -149,17 +157,23 @@ class SlipPages(Controller):
               household_id: FromQuery[int | None] = None, buyer: FromQuery[str | None] = None,
               number: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
               per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
-              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+              before: FromQuery[str | None] = None, count: FromQuery[str | None] = None,
+              on: FromQuery[str | None] = None) -> Template:
+        """`on`: jump to the slips of that day (by date, newest first unless sorted oldest first)."""
         flt = _filter(day, month, town_id, status, household_id, buyer, number)
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
-        pg = listing.list_slips(session, flt, sort=sort, **args.fetch)
+        jump = _date_or_none(on)
+        if jump and paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT).lstrip("-") != "issued_on":
+            sort = listing.DEFAULT_SORT  # a date is found in an order by date
+        pg = listing.list_slips(session, flt, sort=sort, at=jump, **args.fetch)
         filters = {"day": day, "month": month, "town_id": town_id, "status": status, "household_id": household_id,
                    "buyer": flt.buyer, "number": flt.number}
         return Template("slips/index.html", context={
             "pg": pg, "params": lists.params(filters, paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT),
                                              args),
             "form": {k: (v or "") for k, v in filters.items()},
-            "household_id": household_id, "towns": regions.towns(session), "export_query": urlencode(
+            "household_id": household_id, "on": jump.isoformat() if jump else "",
+            "towns": regions.towns(session), "export_query": urlencode(
                 [(k, v) for k, v in filters.items() if v]),
             "town_names": {t.id: t.name for t in regions.towns(session)}})
 

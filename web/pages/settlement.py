@@ -129,12 +129,15 @@ class SummaryPages(Controller):
             unscanned = _unscanned_of(session, user, [s.id for s in chosen.approvable])
             return _confirm_approval(session, user, data, [s.id for s in chosen.approvable], unscanned,
                                      "/summaries/approve-many", chosen=chosen)
-        done = summaries.approve_many(session, reviewer=user, summary_ids=ids, comment=str(data.get("comment", "")),
-                                      seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids})
-        notice = f"已审核通过{len(done.approved)}张汇总表"
-        if done.refused:
-            notice += "；未审核：" + "；".join(f"HZ-{i:06d} {why}" for i, _, why in done.refused)
-        return _go(f"/summaries?notice={notice}")
+        try:
+            done = summaries.approve_many(session, reviewer=user, summary_ids=ids,
+                                          comment=str(data.get("comment", "")),
+                                          seen={i: summaries.Figures.parse(str(data.get(f"seen-{i}", ""))) for i in ids})
+        except summaries.SetNotApproved as error:
+            discard(session)  # all or none: the approvals of the others are rolled back
+            return Template("summaries/index.html", status_code=409, context=_index_context(
+                session, user, None, None, ListArgs.read()) | {"error": error, "refused": error.refused})
+        return _go(f"/summaries?notice=已审核通过{len(done.approved)}张汇总表")
 
     @get("/{summary_id:int}", sync_to_thread=True)
     def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],

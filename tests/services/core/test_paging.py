@@ -128,3 +128,30 @@ def test_an_exact_count_that_runs_out_of_time_says_so_and_leaves_the_session_as_
     assert session.execute(text("SHOW statement_timeout")).scalar_one() == before
     assert paging.exact_count(session, villages_of(town_id)) == 20
     assert session.execute(select(Village.id).where(Village.town_id == town_id)).first() is not None
+
+
+@pytest.mark.parametrize("sort", ["name", "-name"])
+def test_a_jump_begins_at_the_first_row_of_that_value_in_the_orders_direction(session, town_id, sort):
+    add_villages(session, town_id, [NAMES[i % 5] for i in range(57)], 0)
+    order = paging.Order.of(sort, SORTS, "name", Village.id)
+    everything = paging.fetch(session, villages_of(town_id), order, per_page=100).items
+    # Present values only: where an absent one falls is the database's collation, not Python's.
+    for value in NAMES:
+        pg = paging.fetch(session, villages_of(town_id), order, per_page=20, at=value)
+        ahead_of = next(i for i, v in enumerate(everything) if v.name == value)
+        expected = everything[ahead_of:ahead_of + 20]
+        assert [v.id for v in pg.items] == [v.id for v in expected], value
+        assert pg.page == (-(-ahead_of // 20) + 1)
+        assert (pg.prev is not None) == (ahead_of > 0)
+        if pg.prev:  # back from the jump: the rows just before it, in order
+            back = paging.fetch(session, villages_of(town_id), order, per_page=20, before=pg.prev)
+            assert [v.id for v in back.items] == [v.id for v in everything[max(0, ahead_of - 20):ahead_of]]
+
+
+def test_an_api_page_size_is_one_of_the_sizes_and_anything_else_is_refused():
+    assert paging.api_page_size(None) == paging.api_page_size("") == paging.DEFAULT_PAGE_SIZE
+    assert [paging.api_page_size(n) for n in (20, "50", 100)] == [20, 50, 100]
+    for bad in (30, "abc", 0, -20, 1000, "20.0", True):
+        with pytest.raises(Refused) as refused:
+            paging.api_page_size(bad)
+        assert "per_page" in refused.value.errors, bad

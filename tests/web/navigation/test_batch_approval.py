@@ -97,3 +97,84 @@ def test_a_stale_summary_in_a_chosen_set_refuses_the_set(client_as, engine):
     assert "已审核通过1张" in response.text
     with db.transaction(engine) as s:
         assert [s.get(Summary, i).status for i in built] == ["drc_approved", "town_approved"]
+
+
+@pytest.fixture
+def one_ready_one_not(client_as, engine):
+    """Two summaries of coal-a submitted: 财源街道's approved by its town (the bureau's turn), 岱庙街道's not yet
+    (still the town's turn). Their ids (ready, not ready)."""
+    from tests.factories.settlement import allow_early
+    from tests.web.settlement.test_settlement_pages import month, seen, sell, summary_ids
+
+    sell(engine, villages=("dongguan", "yingxi"))
+    coal_a = client_as("coal-a")
+    built = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
+    assert len(built) == 2
+    allow_early(engine, *built)
+    for summary_id in built:
+        coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
+    town = client_as("caiyuan")
+    (ready,) = [i for i in summary_ids(town.get("/summaries").text) if i in built]
+    town.submit(f"/summaries/{ready}/approve", {"comment": "同意", "seen": seen(town, ready), "confirmed": "1"})
+    (not_ready,) = [i for i in built if i != ready]
+    return ready, not_ready
+
+
+def figures_of(engine, *ids) -> dict[str, str]:
+    """The `seen-ID` fields the queue's form would carry for these summaries (their figures as they stand)."""
+    from subsidy.models import Summary
+    from subsidy.settlement.summaries import Figures
+
+    with db.transaction(engine) as s:
+        return {f"seen-{i}": ":".join(str(v) for v in Figures.of(s.get(Summary, i)).as_dict().values()) for i in ids}
+
+
+def summary_statuses(engine, ids) -> list[str]:
+    from subsidy.models import Summary
+
+    with db.transaction(engine) as s:
+        return [s.get(Summary, i).status for i in ids]
+
+
+def test_a_chosen_set_with_one_summary_not_at_the_bureaus_step_approves_none_and_names_it(client_as, engine,
+                                                                                       one_ready_one_not):
+    ready, not_ready = one_ready_one_not
+    drc = client_as("drc")
+    response = drc.submit("/summaries/approve-many", {"ids": [str(ready), str(not_ready)], "confirmed": "1",
+                                                      **figures_of(engine, ready, not_ready)})
+    assert response.status_code == 409
+    refused = re.search(r"<div[^>]*data-set-refused[^>]*>(.*?)</div>", response.text, re.S).group(1)
+    assert f"HZ-{not_ready:06d}" in refused and "不是您审核的环节" in refused
+    assert f"HZ-{ready:06d}" not in refused
+    assert summary_statuses(engine, [ready, not_ready]) == ["town_approved", "submitted"]  # none moved
+    response = drc.submit("/summaries/approve-many", {"ids": [str(ready)], "confirmed": "1",
+                                                      **figures_of(engine, ready)})
+    assert "已审核通过1张" in response.text
+    assert summary_statuses(engine, [ready, not_ready]) == ["drc_approved", "submitted"]
+
+
+def test_the_confirmation_of_such_a_set_names_the_one_left_out_and_offers_the_others(client_as, one_ready_one_not):
+    ready, not_ready = one_ready_one_not
+    text = client_as("drc").submit("/summaries/approve-many", {"ids": [str(ready), str(not_ready)]}).text
+    left_out = re.search(r"<div[^>]*data-refused[^>]*>(.*?)</div>", text, re.S).group(1)
+    assert f"HZ-{not_ready:06d}" in left_out
+    assert re.findall(r'<input type="hidden" name="ids" value="(\d+)"', text) == [str(ready)]
+
+
+def test_the_api_approves_a_chosen_set_all_or_none_and_its_409_names_each_refused_summary(api_as, engine,
+                                                                                         one_ready_one_not):
+    ready, not_ready = one_ready_one_not
+    drc = api_as("drc")
+    response = drc.post("/api/v1/summaries/approve", json={"ids": [ready, not_ready, 999999]})
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert [r["id"] for r in body["refused"]] == [not_ready, 999999]
+    assert all(r["reason"] and r["number"] == f"HZ-{r['id']:06d}" for r in body["refused"])
+    assert "ids" in body["errors"]
+    assert summary_statuses(engine, [ready, not_ready]) == ["town_approved", "submitted"]
+    response = drc.post("/api/v1/summaries/approve", json={"ids": [ready], "comment": "同意"})
+    assert response.status_code == 200, response.text
+    assert [s["id"] for s in response.json()] == [ready]
+    assert summary_statuses(engine, [ready, not_ready]) == ["drc_approved", "submitted"]
+    assert api_as("coal-a").post("/api/v1/summaries/approve", json={"ids": [not_ready]}).status_code == 403
+    assert drc.post("/api/v1/summaries/approve", json={"ids": []}).status_code == 422
