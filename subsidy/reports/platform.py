@@ -50,6 +50,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -59,15 +60,18 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import select, text, update
+from sqlalchemy import Integer, Text, case, cast, func, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, db, sheets
+from subsidy.core import audit, clock, db, sheets, vault
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import (
-    Batch, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, Supplier, Town, Village,
+    Batch, Delivery, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, SpotCheck, Supplier,
+    Town, Village,
 )
+from subsidy.models.sealed import Sealed
+from subsidy.policy.quality import INDICATORS
 
 FORMAT_VERSION = 1  # of the data set as a whole: the manifest carries it, and a breaking change to a file bumps it
 TOKEN_PREFIX = "hw1-"
@@ -223,6 +227,49 @@ register(Dataset(
     )))
 
 register(Dataset(
+    name="deliveries", title="配送到户",
+    doc="The delivery of a slip to the household's door: the day and who received it (one per slip at most).",
+    source=Delivery.__table__.join(Slip, Slip.id == Delivery.slip_id)
+    .join(_supplier, _supplier.c.id == Delivery.supplier_id).join(_town, _town.c.id == Delivery.town_id),
+    marker=Delivery.change_seq, key=Delivery.id,
+    columns=(
+        C("delivery_id", "配送编号", "int", Delivery.id, "the delivery's id"),
+        C("slip_id", "销售单编号", "int", Delivery.slip_id, "slips.slip_id"),
+        C("slip_number", "销售单号", "text", Slip.number, "the printed slip number"),
+        C("supplier_code", "配送企业代码", "text", _supplier.c.code, "the supplier that delivered"),
+        C("town_code", "街道/镇代码", "text", _town.c.code, "the household's town"),
+        C("delivered_on", "配送日期", "date", Delivery.delivered_on, "the day it was handed over"),
+        C("receiver", "签收人", "text", Delivery.receiver, "who received it (the head or another adult)"),
+        C("receiver_is_head", "户主本人签收", "bool", Delivery.receiver_is_head, "1 when the head received it"),
+        C("has_photo", "有签收照片", "bool", Delivery.photo_attachment_id.is_not(None),
+          "1 when a scan or photo of the signed copy is kept"),
+        C("recorded_at", "登记时间", "datetime", Delivery.recorded_at, "when it was recorded"),
+    )))
+
+
+def _unit(column: str) -> tuple[str, str]:
+    """(the Chinese unit, the English one) of a lab value as stored (subsidy/policy/quality.py INDICATORS)."""
+    for suffix, unit, words in (("_cpct", "0.01%", "hundredths of a percent"),
+                                ("_mpct", "0.001%", "thousandths of a percent"), ("_ng_g", "ng/g", "ng/g"),
+                                ("_ug_g", "μg/g", "μg/g"), ("_kj_kg", "kJ/kg", "kJ/kg"), ("_n", "N/个", "N per briquette")):
+        if column.endswith(suffix):
+            return unit, words
+    raise ValueError(f"no unit for the lab value {column}")
+
+
+def lab_columns(table) -> tuple[Column, ...]:
+    """The twelve values of a test report (LabValues), each as its INDICATORS entry names it; empty when the report
+    does not give it."""
+    columns = []
+    for indicator in INDICATORS:
+        unit, words = _unit(indicator.column)
+        optional = "" if indicator.required else "; empty when the report does not give it"
+        columns.append(C(indicator.column, f"{indicator.label}({unit})", "int", getattr(table, indicator.column),
+                         f"{indicator.name}, {words}{optional}"))
+    return tuple(columns)
+
+
+register(Dataset(
     name="batches", title="进货批次",
     doc="Coal batches the suppliers took in, with their third-party test results.",
     source=Batch.__table__.join(_supplier, _supplier.c.id == Batch.supplier_id),
@@ -239,12 +286,35 @@ register(Dataset(
         C("arrival_date", "到货日期", "date", Batch.arrival_date, "when it arrived"),
         C("report_no", "检测报告编号", "text", Batch.report_no, "the test report's number"),
         C("lab", "检测机构", "text", Batch.lab, "the laboratory"),
-        C("volatile_cpct", "挥发分(0.01%)", "int", Batch.volatile_cpct, "volatile matter, hundredths of a percent"),
-        C("sulfur_cpct", "全硫(0.01%)", "int", Batch.sulfur_cpct, "total sulfur, hundredths of a percent"),
-        C("ash_cpct", "灰分(0.01%)", "int", Batch.ash_cpct, "ash, hundredths of a percent"),
-        C("calorific_kj_kg", "发热量(kJ/kg)", "int", Batch.calorific_kj_kg, "calorific value, kJ/kg"),
+        *lab_columns(Batch),
         C("passed", "检测合格", "bool", Batch.passed, "1 when it met its standard"),
+        C("failed_reasons", "不合格项", "text", Batch.failed_reasons, "the values that failed, with their limits"),
+        C("frozen_at", "冻结时间", "datetime", Batch.frozen_at,
+          "when a failed spot check froze it (nothing more is sold from it)"),
         C("created_at", "登记时间", "datetime", Batch.created_at, "when it was recorded"),
+    )))
+
+register(Dataset(
+    name="spot_checks", title="抽检",
+    doc="The authorities' own tests of samples taken from the suppliers' batches, judged by the season's standard.",
+    source=SpotCheck.__table__.join(_supplier, _supplier.c.id == SpotCheck.supplier_id),
+    marker=SpotCheck.change_seq, key=SpotCheck.id,
+    columns=(
+        C("spot_check_id", "抽检编号", "int", SpotCheck.id, "the spot check's id"),
+        C("batch_id", "批次编号", "int", SpotCheck.batch_id, "batches.batch_id the sample came from"),
+        C("supplier_code", "配送企业代码", "text", _supplier.c.code, "the supplier"),
+        C("season_id", "采暖季编号", "int", SpotCheck.season_id, "the heating season's id"),
+        C("sampled_on", "抽样日期", "date", SpotCheck.sampled_on, "when the sample was taken"),
+        C("place", "抽样地点", "text", SpotCheck.place, "the depot or yard it was taken at"),
+        C("sampler", "抽样人", "text", SpotCheck.sampler, "the official who took it"),
+        C("lab", "检测机构", "text", SpotCheck.lab, "the laboratory"),
+        C("report_no", "检测报告编号", "text", SpotCheck.report_no, "the test report's number"),
+        *lab_columns(SpotCheck),
+        C("passed", "检测合格", "bool", SpotCheck.passed, "1 when it met the standard"),
+        C("failed_reasons", "不合格项", "text", SpotCheck.failed_reasons, "the values that failed, with their limits"),
+        C("standard_source", "判定标准", "text", SpotCheck.standard_source, "the standard it was judged by"),
+        C("case_id", "案件编号", "int", SpotCheck.case_id, "the case a failure opened, if any"),
+        C("created_at", "登记时间", "datetime", SpotCheck.created_at, "when it was recorded"),
     )))
 
 register(Dataset(
@@ -423,6 +493,10 @@ class Written:
 
 def csv_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[bytes]:
     """The file as UTF-8 bytes with a BOM, a header row of the column names, CRLF line ends (RFC 4180)."""
+    # DIALECT FORK (bench: scripts/bench_platform.py): the server writes the CSV (COPY), byte for byte the same
+    if db.pg_branch(snapshot.session.get_bind()):
+        yield from copy_chunks(snapshot, ds, written)
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
@@ -442,6 +516,159 @@ def csv_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[by
     written._hash.update(chunk)
     written.sha256 = written._hash.hexdigest()
     yield chunk
+
+
+# ----------------------------------------------------------------------------------------------- PostgreSQL's COPY
+#
+# On PostgreSQL the server writes the file: `COPY (SELECT ...) TO STDOUT`, read through psycopg's cursor.copy() in
+# the snapshot's own transaction, each column rendered in SQL (`_copy_expr`) so that the bytes are the Python path's
+# (csv.writer over `_csv_value`): tests/services/core/test_dialect_forks.py compares every file of both. What COPY
+# does differently and how it is made the same:
+# - PostgreSQL quotes an empty string ("") to tell it from NULL; csv.writer writes both as an empty cell: text is
+#   NULLIF(x, '').
+# - Dates, datetimes (UTC, to the second, as strftime truncates) and booleans (1/0) are rendered with to_char and a
+#   cast; numbers are written alike by both.
+# - COPY ends its rows with LF; the file's are CRLF. psycopg hands over one row at a time, so each row's last byte
+#   is its end (a newline inside a quoted cell is not at the end) and is replaced.
+# - A sealed column (the ID number, AES-GCM: subsidy/core/vault.py) cannot be opened by the server. A dataset with
+#   one is read in COPY's text format instead: the runs of plain columns each as one text already written as CSV by
+#   the server (`_csv_text`: quoted when it holds a comma, a quote, CR or LF, as csv.writer does), the sealed ones
+#   as they are stored; Python opens each and joins the pieces with commas. Text format escapes backslashes, tabs
+#   and line ends, so a row with a backslash is unescaped (`_unescape`).
+# Quoting is decided alike: csv.writer (QUOTE_MINIMAL) and PostgreSQL both quote a cell holding the delimiter, the
+# quote, CR or LF, and nothing else (PostgreSQL's one more case, a lone `\.` in a one-column file, cannot occur).
+
+
+def _sealed(column: Column) -> bool:
+    return isinstance(getattr(column.expr, "type", None), Sealed)
+
+
+def _aware(expr) -> bool:
+    kind = getattr(expr, "type", None)
+    return bool(getattr(getattr(kind, "impl", kind), "timezone", False))
+
+
+def _copy_expr(column: Column):
+    """The column as SQL that COPY (FORMAT csv) writes as the Python path writes it."""
+    expr, kind = column.expr, column.kind
+    if kind in ("int", "kg", "fen"):
+        return expr
+    if kind == "date":
+        return func.to_char(expr, "YYYY-MM-DD")
+    if kind == "datetime":
+        utc = func.timezone("UTC", expr) if _aware(expr) else expr
+        return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    if kind == "bool":
+        return cast(expr, Integer)
+    if kind in ("text", "id_number"):
+        return func.nullif(expr, "")
+    raise ValueError(f"no SQL for the kind {kind} of {column.name}")
+
+
+def _csv_text(column: Column):
+    """The column as one CSV cell, written by the server (for the text format: `copy_statement`)."""
+    value = func.coalesce(cast(_copy_expr(column), Text), "")
+    if column.kind not in ("text", "id_number"):
+        return value  # digits, dates, times: never quoted
+    return case((value.op("~")('[",\r\n]'), literal('"') + func.replace(value, '"', '""') + literal('"')),
+                else_=value)
+
+
+def _pieces(ds: Dataset) -> list[Column | list[Column]]:
+    """The dataset's columns as runs of plain ones and the sealed ones between them, in order."""
+    pieces: list[Column | list[Column]] = []
+    for column in ds.columns:
+        if _sealed(column):
+            pieces.append(column)
+        elif pieces and isinstance(pieces[-1], list):
+            pieces[-1].append(column)
+        else:
+            pieces.append([column])
+    return pieces
+
+
+def copy_statement(ds: Dataset, floor: int, horizon: int, dialect) -> tuple[str, list[str | None]]:
+    """The COPY of the file's rows, and for each piece of a text-format row the field of its sealed column (None
+    for a run of plain columns); no pieces for a csv-format COPY."""
+    if not any(_sealed(c) for c in ds.columns):
+        columns, fields, form = [_copy_expr(c).label(c.name) for c in ds.columns], [], "csv"
+    else:
+        columns, fields = [], []
+        for number, piece in enumerate(_pieces(ds)):
+            if isinstance(piece, Column):
+                columns.append(cast(piece.expr, Text).label(f"p{number}"))
+                fields.append(piece.expr.type.field)
+            else:
+                cells = [part for c in piece for part in (literal(","), _csv_text(c))][1:]
+                columns.append(func.concat(*cells).label(f"p{number}"))
+                fields.append(None)
+        form = "text"
+    query = (select(*columns).select_from(ds.source).where(ds.marker >= floor, ds.marker < horizon)
+             .order_by(ds.key))
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return f"COPY ({sql}) TO STDOUT WITH (FORMAT {form})", fields
+
+
+_ESCAPES = {b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
+_ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
+
+
+def _unescape(data: bytes) -> bytes:
+    """COPY's text format undone (it writes no octal or hex escapes)."""
+    return _ESCAPED.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), data)
+
+
+def _csv_cell(value: str) -> str:
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def copy_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[bytes]:
+    """`csv_chunks` on PostgreSQL: the same bytes, written by the server (see above)."""
+    connection = snapshot.session.connection()
+    statement, fields = copy_statement(ds, snapshot.floor, snapshot.horizon, connection.dialect)
+    opener = vault.vault()
+    prefix = (BOM + ",".join(_csv_cell(c.name) for c in ds.columns) + "\r\n").encode("utf-8")  # the header
+    lines: list[bytes] = []
+    size = 0
+    first = None
+    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for data in copy:
+            row = bytes(data)
+            if row[-1:] != b"\n":
+                raise RuntimeError("COPY handed over part of a row")  # psycopg gives one whole row at a time
+            row = row[:-1]
+            if fields:
+                parts = row.split(b"\t")
+                if b"\\" in row:
+                    parts = [_unescape(part) for part in parts]
+                row = b",".join(
+                    part if field is None
+                    else _csv_cell(opener.open(field, part.decode("ascii")) or "").encode("utf-8")
+                    for part, field in zip(parts, fields))
+            if first is None:
+                first = row
+            lines.append(row)
+            size += len(row)
+            if size >= CHUNK_CHARS:
+                chunk = prefix + b"\r\n".join(lines) + b"\r\n"
+                _counted(written, chunk, first, lines)
+                yield chunk
+                prefix, lines, size = b"", [], 0
+    chunk = prefix + b"\r\n".join(lines) + b"\r\n" if lines else prefix
+    _counted(written, chunk, first, lines)
+    written.sha256 = written._hash.hexdigest()
+    yield chunk
+
+
+def _counted(written: Written, chunk: bytes, first: bytes | None, lines: list[bytes]) -> None:
+    """`Written.count` for the rows of a chunk about to go (their first cell is the id)."""
+    written._hash.update(chunk)
+    if lines:
+        written.rows += len(lines)
+        written.first_id = int(first.split(b",", 1)[0])
+        written.last_id = int(lines[-1].split(b",", 1)[0])
 
 
 def write_xlsx(snapshot: Snapshot, ds: Dataset, written: Written, target) -> None:

@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import db
 from subsidy.core.errors import NotFound, Refused
-from subsidy.models import AuditEntry, Household, Slip
+from subsidy.models import AuditEntry, Batch, Delivery, Household, Slip, SpotCheck
 from subsidy.reports import platform
+from tests.factories import sales as f
 from tests.factories.registry import new_id_number, user, village
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 
@@ -41,6 +42,38 @@ def add_household(engine, name="新住户") -> int:
         s.add(household)
         s.flush()
         return household.id
+
+
+def awkward_rows(engine) -> dict:
+    """Rows whose cells test a CSV writer: commas, quotes, line ends, backslashes and tabs in text, empty text and
+    NULLs, datetimes with microseconds, dates, booleans both ways, lab values missing, a frozen batch, a delivery and
+    a spot check, a voided slip. Returns their ids."""
+    moment = datetime(2026, 12, 2, 23, 59, 59, 987654, tzinfo=timezone.utc)
+    with db.transaction(engine) as s:
+        dongguan = village(s, "dongguan")
+        odd = Household(village_id=dongguan.id, head_name='王,"小"\n明', id_number=new_id_number(),
+                        address="东关\\村\t3组\r\n5号", category="ordinary")
+        empty = Household(village_id=dongguan.id, head_name="李四", id_number=new_id_number(), address="",
+                          category="low_income")
+        s.add_all([odd, empty])
+        batch = f.batch(s, report_no='BG-"1",2')
+        batch.moisture_cpct, batch.strength_n, batch.arrival_date = 850, 0, None
+        batch.frozen_at, batch.producer = moment, "某,煤业\n公司"
+        coal_a = supplier(s, "coal-a")
+        registrations = approved_registrations(s, "dongguan")
+        slip = make_slip(s, supplier=coal_a, registration=registrations[0], issued_on=date(2026, 12, 3), coal_kg=1000)
+        voided = make_slip(s, supplier=coal_a, registration=registrations[1], issued_on=date(2026, 12, 3),
+                           coal_kg=500, status="voided")
+        voided.void_reason, voided.voided_at = '录错,重"开"', moment
+        s.add(Delivery(slip_id=slip.id, supplier_id=slip.supplier_id, town_id=slip.town_id,
+                       delivered_on=date(2026, 12, 4), receiver='张"三"', receiver_is_head=False,
+                       recorded_at=moment - timedelta(days=1, microseconds=1)))
+        s.add(SpotCheck(batch_id=batch.id, supplier_id=batch.supplier_id, season_id=batch.season_id,
+                        sampled_on=date(2026, 12, 5), place="", sampler="质监,站", lab="省检", report_no="CJ-1",
+                        volatile_cpct=1200, sulfur_cpct=60, ash_cpct=1800, calorific_kj_kg=21000,
+                        passed=False, failed_reasons="挥发分 12.00% 超过 10.00%\n全硫超标"))
+        s.flush()
+        return {"households": [odd.id, empty.id], "batch": batch.id, "slips": [slip.id, voided.id]}
 
 
 def ids(rows, key="household_id") -> list[int]:
