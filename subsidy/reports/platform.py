@@ -1,7 +1,9 @@
 """The platform data set (数据上报): what the bureau hands the city's or province's platform, as CSV (UTF-8 with a
 BOM, so that Excel opens it) and xlsx, each file incremental: rows changed after the previous export's high-water
 mark, in a stable order (by the row's id), with the next high-water mark beside them. Columns and their meaning:
-docs/platform-export.md, written from `DATASETS` below (tests/services/reports/test_platform.py keeps them equal).
+docs/platform-export.md, whose tables `docs_section()` writes from `DATASETS` below (`write_docs()`;
+tests/services/reports/test_platform.py fails when the page is not current). On PostgreSQL the server writes each
+CSV (COPY, "PostgreSQL's COPY" below), byte for byte what the Python path writes elsewhere.
 
 Which rows an export takes, so that run again and again with the high-water mark it yields every change exactly once
 even while sales go on. A timestamp taken when a row is written does not do: a sale stamped 10:00:01 may commit
@@ -257,6 +259,14 @@ def _unit(column: str) -> tuple[str, str]:
     raise ValueError(f"no unit for the lab value {column}")
 
 
+_LAB_WORDS = {
+    "volatile_cpct": "volatile matter", "sulfur_cpct": "total sulfur", "ash_cpct": "ash",
+    "calorific_kj_kg": "net calorific value", "moisture_cpct": "total moisture", "mercury_ng_g": "mercury",
+    "arsenic_ug_g": "arsenic", "phosphorus_mpct": "phosphorus", "chlorine_mpct": "chlorine",
+    "fluorine_ug_g": "fluorine", "strength_n": "compressive strength", "drop_cpct": "drop strength",
+}
+
+
 def lab_columns(table) -> tuple[Column, ...]:
     """The twelve values of a test report (LabValues), each as its INDICATORS entry names it; empty when the report
     does not give it."""
@@ -265,7 +275,8 @@ def lab_columns(table) -> tuple[Column, ...]:
         unit, words = _unit(indicator.column)
         optional = "" if indicator.required else "; empty when the report does not give it"
         columns.append(C(indicator.column, f"{indicator.label}({unit})", "int", getattr(table, indicator.column),
-                         f"{indicator.name}, {words}{optional}"))
+                         f"{_LAB_WORDS[indicator.column]}{' (' + indicator.symbol + ')' if indicator.symbol else ''}, "
+                         f"{words}{optional}"))
     return tuple(columns)
 
 
@@ -341,6 +352,36 @@ register(Dataset(
     )))
 
 
+# ----------------------------------------------------------------------------------------------- the docs page
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "platform-export.md"
+GENERATED = ("<!-- Written from subsidy/reports/platform.py DATASETS by platform.docs_section(); edit the code and run "
+             "`python -c \"from subsidy.reports import platform; platform.write_docs()\"`, not the lines below. -->")
+KIND_DOCS = {
+    "int": "whole number", "text": "text", "id_number": "text, 18 characters, whole",
+    "datetime": "ISO 8601, UTC (`2026-12-02T08:30:00Z`)", "date": "YYYY-MM-DD", "kg": "coal, integer kg",
+    "fen": "money, integer fen (yuan with 2 decimals in the xlsx)", "bool": "1 or 0 (是/否 in the xlsx)",
+}
+
+
+def docs_section() -> str:
+    """The files and their columns, as docs/platform-export.md gives them below its GENERATED line."""
+    parts = []
+    for ds in DATASETS.values():
+        lines = [f"## {ds.name}", "", f"{ds.title}. {ds.doc} Version {ds.version}.", "",
+                 "| column | 中文 | kind | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.label} | {KIND_DOCS[c.kind]} | {c.doc} |" for c in ds.columns]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def write_docs(path: Path = DOCS) -> None:
+    """Rewrite the generated part of the docs page (what stands above GENERATED is written by hand)."""
+    page = path.read_text(encoding="utf-8")
+    head = page.split(GENERATED)[0].rstrip("\n")
+    path.write_text(f"{head}\n\n{GENERATED}\n\n{docs_section()}", encoding="utf-8")
+
+
 # ----------------------------------------------------------------------------------------------- the mark
 
 
@@ -378,7 +419,8 @@ _HORIZON_PG = text("""
                                SELECT backend_xid::text::bigint FROM pg_stat_activity
                                WHERE backend_xid IS NOT NULL AND datid IS NOT NULL
                                  AND datname <> current_database())),
-                          pg_snapshot_xmax(s.snap)::text::bigint))
+                          pg_snapshot_xmax(s.snap)::text::bigint)),
+           pg_snapshot_xmax(s.snap)::text::bigint
     FROM (SELECT pg_current_snapshot() AS snap) AS s""")
 
 
@@ -400,19 +442,31 @@ class Snapshot:
 
 
 def open_snapshot(engine: Engine, since: str | None) -> Snapshot:
-    """Start an export from `since` (see the module docstring for why the horizon is sound)."""
+    """Start an export from `since` (see the module docstring for why the horizon is sound).
+
+    The mark never goes back: a horizon below `since` takes nothing and answers `since` again, since every change
+    below `since` was taken by the export that answered it (going back would take those rows a second time). It
+    happens on PostgreSQL when a transaction of another database, left out by the previous export, still runs and
+    is counted this time (it ended, for pg_stat_activity, between the snapshot and the reading of it: a race seen
+    under a shared server's load); a transaction of this database below `since` cannot be running, or the previous
+    horizon would have stood below it. A `since` beyond anything this
+    database has given (a mark of another database) is refused rather than taken for a mark to wait for."""
     floor = parse_since(since)
     if engine.dialect.name == "postgresql":
         session = Session(bind=engine.execution_options(isolation_level="REPEATABLE READ",
                                                         postgresql_readonly=True), expire_on_commit=False)
-        horizon = int(session.execute(_HORIZON_PG).scalar_one())  # the transaction's first statement
+        horizon, newest = session.execute(_HORIZON_PG).one()  # the transaction's first statement
     else:
         with db.transaction(engine) as writer:
             writer.execute(update(ExportClock).where(ExportClock.id == 1).values(epoch=ExportClock.epoch + 1))
-            horizon = int(writer.execute(select(ExportClock.epoch).where(ExportClock.id == 1)).scalar_one())
+            horizon = newest = writer.execute(select(ExportClock.epoch).where(ExportClock.id == 1)).scalar_one()
         session = Session(bind=engine, expire_on_commit=False)
         session.execute(select(ExportClock.epoch)).all()  # SQLite's read snapshot starts at the first read
-    return Snapshot(session, min(floor, horizon), horizon)
+    if floor > int(newest):
+        session.close()
+        reason = "since 不是本系统数据库给出的 X-High-Water-Mark（比本库已有的任何标记都大），请留空重新导出全部"
+        raise Refused(reason, errors={"since": reason})
+    return Snapshot(session, floor, max(floor, int(horizon)))
 
 
 def dataset(name: str) -> Dataset:
@@ -462,7 +516,7 @@ def _xlsx_value(kind: str, value):
     if kind == "datetime":
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value
+        return value.replace(microsecond=0)  # to the second, as in the CSV (Excel would round to the millisecond)
     if kind == "bool":
         return "是" if value else "否"
     return value

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import db
 from subsidy.core.errors import NotFound, Refused
-from subsidy.models import AuditEntry, Batch, Delivery, Household, Slip, SpotCheck
+from subsidy.models import AuditEntry, Delivery, Household, Registration, Slip, SlipLine, SpotCheck
 from subsidy.reports import platform
 from tests.factories import sales as f
 from tests.factories.registry import new_id_number, user, village
@@ -33,6 +34,31 @@ def export(engine, name: str, since: str | None = None, actor=None) -> tuple[lis
     data = b"".join(platform.stream_csv(engine, actor, name, snapshot))
     assert data.startswith("\ufeff".encode())
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))), snapshot.high_water_mark, data
+
+
+def settled(engine) -> int:
+    """A mark that an export reaching it has taken every change committed so far: on PostgreSQL a transaction id
+    taken now (an export's horizon may stand below it a while, when a transaction such as autovacuum's ANALYZE was
+    running as it began: it holds rows back, and a later export takes them); on SQLite 0 (an export there sees every
+    commit before it)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.begin() as connection:
+        return int(connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+
+
+def export_all(engine, name: str, since: str | None = None, actor=None) -> tuple[list[dict], str, bytes]:
+    """`export`, then again from each mark until the mark has passed every change committed before the call: the
+    rows of all of them (and the first one's bytes)."""
+    target = settled(engine)
+    rows, mark, data = export(engine, name, since, actor)
+    for _ in range(400):
+        if platform.parse_since(mark) > target:
+            return rows, mark, data
+        time.sleep(0.05)
+        more, mark, _ = export(engine, name, mark, actor)
+        rows += more
+    raise AssertionError(f"the high-water mark stood below {target} for 20 s")
 
 
 def add_household(engine, name="新住户") -> int:
@@ -88,7 +114,7 @@ def test_an_export_then_one_from_its_mark_gives_only_what_changed_since(engine, 
     new_id = add_household(engine)
     with db.transaction(engine) as s:  # an edit is a change too: the row comes again, in its new state
         s.execute(update(Household).where(Household.id == ids(first)[0]).values(address="新地址1号"))
-    changed, _, _ = export(engine, "households", same_mark)
+    changed, _, _ = export_all(engine, "households", same_mark)
     assert ids(changed) == [ids(first)[0], new_id]
     assert changed[0]["address"] == "新地址1号"
 
@@ -108,19 +134,19 @@ def test_slips_and_their_lines_come_with_their_slip_and_again_when_it_changes(en
         slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=approved_registrations(s, "dongguan")[0],
                          issued_on=date.today(), coal_kg=1200)
         slip_id, amount, subsidy = slip.id, slip.amount_fen, slip.subsidy_fen
-    slips, next_mark, _ = export(engine, "slips", mark)
-    lines, _, _ = export(engine, "slip_lines", mark)
+    slips, next_mark, _ = export_all(engine, "slips", mark)
+    lines, _, _ = export_all(engine, "slip_lines", mark)
     assert ids(slips, "slip_id") == [slip_id] and ids(lines, "slip_id") == [slip_id]
     assert (int(slips[0]["amount_fen"]), int(slips[0]["subsidy_fen"])) == (amount, subsidy)
     assert int(slips[0]["household_pays_fen"]) == amount - subsidy
     with db.transaction(engine) as s:
         s.execute(update(Slip).where(Slip.id == slip_id).values(status="voided", void_reason="录错"))
-    voided, _, _ = export(engine, "slips", next_mark)
+    voided, _, _ = export_all(engine, "slips", next_mark)
     assert [(int(r["slip_id"]), r["status"]) for r in voided] == [(slip_id, "voided")]
 
 
 def test_a_since_that_is_not_a_mark_is_refused_and_an_unknown_file_is_not_found(engine):
-    for bad in ("2026-12-01T00:00:00", "hw1-x", "hw2-5", "-1"):
+    for bad in ("2026-12-01T00:00:00", "hw1-x", "hw2-5", "-1", "hw1-999999999999"):  # the last: from no mark here
         with pytest.raises(Refused) as refused:
             platform.open_snapshot(engine, bad)
         assert "since" in refused.value.errors
@@ -187,7 +213,7 @@ def test_rows_committed_during_an_export_come_in_the_next_one_and_none_twice(eng
     assert during == []  # T-new is visible, but above the horizon that T-old holds back
     old_tx.commit()  # the session joined the connection's transaction: this commits T-old
     old.close()
-    after, _, _ = export(engine, "households", during_mark)
+    after, _, _ = export_all(engine, "households", during_mark)
     assert sorted(ids(after)) == sorted([pending_id, new_id])
 
 
@@ -223,7 +249,7 @@ def test_exports_run_again_and_again_under_concurrent_writers_take_every_row_exa
         t.join()
     stop.set()
     reader.join()
-    rows, _, _ = export(engine, "households", mark)
+    rows, _, _ = export_all(engine, "households", mark)
     seen.extend(ids(rows))
     assert not errors
     assert sorted(seen) == sorted(written) and len(seen) == 45
@@ -251,9 +277,145 @@ def test_the_set_is_written_with_a_manifest_of_counts_and_hashes_and_the_cli_kee
     assert "high_water_mark=" in capsys.readouterr().out
 
 
-def test_the_docs_page_names_every_column_of_every_file():
+def test_the_docs_page_is_written_from_the_code_and_current():
     docs = DOCS.read_text(encoding="utf-8")
+    assert platform.GENERATED in docs, "the docs page lost its GENERATED line"
+    assert docs.split(platform.GENERATED)[1].strip("\n") == platform.docs_section().strip("\n"), (
+        "docs/platform-export.md is not current: run platform.write_docs() (see its GENERATED line)")
     for ds in platform.DATASETS.values():
         assert f"## {ds.name}" in docs, ds.name
         for column in ds.columns:
             assert f"| `{column.name}` |" in docs, (ds.name, column.name)
+
+
+def test_an_interrupted_download_is_logged_as_such_and_the_same_call_again_gives_the_whole_file(engine, demo,
+                                                                                                monkeypatch):
+    monkeypatch.setattr(platform, "CHUNK_CHARS", 300)  # several chunks, on either path
+    with db.new_session(engine) as s:
+        drc = user(s, "drc")
+    whole, mark, data = export(engine, "households")
+    stream = platform.stream_csv(engine, drc, "households", platform.open_snapshot(engine, None))
+    first = next(stream)
+    stream.close()  # the client went away after the first chunk
+    sent = first.decode("utf-8-sig").count("\r\n") - 1  # its rows, without the header
+    assert 0 < sent < len(whole) and data.startswith(first)
+    with db.new_session(engine) as s:
+        entry = s.execute(select(AuditEntry).where(AuditEntry.action == "platform.exported")
+                          .order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+    after = json.loads(entry.after)
+    assert entry.username == "drc" and not after["complete"] and after["since"] == "hw1-0"
+    assert after["files"][0]["rows"] == sent and after["files"][0]["first_id"] == ids(whole)[0]
+    assert after["files"][0]["last_id"] == ids(whole)[sent - 1]
+    again, _, same = export(engine, "households")  # nothing was used up: the same call gives it all again
+    assert same == data and ids(again) == ids(whole)
+    assert export(engine, "households", mark)[0] == []
+
+
+def test_the_new_files_carry_deliveries_spot_checks_and_the_batches_lab_values(engine, demo, tmp_path):
+    made = awkward_rows(engine)
+    deliveries, _, _ = export_all(engine, "deliveries")
+    assert [(int(r["slip_id"]), r["delivered_on"], r["receiver"], r["receiver_is_head"], r["has_photo"])
+            for r in deliveries] == [(made["slips"][0], "2026-12-04", '张"三"', "0", "0")]
+    assert deliveries[0]["recorded_at"] == "2026-12-01T23:59:59Z"
+    checks, _, _ = export_all(engine, "spot_checks")
+    assert [(int(r["batch_id"]), r["passed"], r["volatile_cpct"], r["mercury_ng_g"], r["sampler"]) for r in checks] \
+        == [(made["batch"], "0", "1200", "", "质监,站")]
+    batches = {int(r["batch_id"]): r for r in export_all(engine, "batches")[0]}
+    frozen = batches[made["batch"]]
+    assert (frozen["moisture_cpct"], frozen["strength_n"], frozen["drop_cpct"], frozen["arrival_date"]) == \
+        ("850", "0", "", "")
+    assert frozen["frozen_at"] == "2026-12-02T23:59:59Z" and frozen["producer"] == "某,煤业\n公司"
+    assert all(r["frozen_at"] == "" for key, r in batches.items() if key != made["batch"])
+    snapshot = platform.open_snapshot(engine, None)
+    for name in ("batches", "deliveries"):
+        platform.write_xlsx(snapshot, platform.DATASETS[name], platform.Written(name, name), tmp_path / f"{name}.xlsx")
+    snapshot.close()
+    sheet = load_workbook(tmp_path / "batches.xlsx")["batches"]
+    names = [c.value for c in sheet[2]]
+    row = next(r for r in sheet.iter_rows(min_row=3) if r[0].value == made["batch"])
+    cell = {name: row[i] for i, name in enumerate(names)}
+    assert cell["moisture_cpct"].data_type == "n" and cell["moisture_cpct"].value == 850
+    assert cell["mercury_ng_g"].value is None and cell["passed"].value == "是"
+    assert cell["frozen_at"].is_date and cell["frozen_at"].value == datetime(2026, 12, 2, 23, 59, 59)
+    assert cell["report_no"].data_type == "s" and cell["report_no"].value == 'BG-"1",2'
+    delivered = load_workbook(tmp_path / "deliveries.xlsx")["deliveries"]
+    names = [c.value for c in delivered[2]]
+    assert delivered.cell(row=3, column=names.index("delivered_on") + 1).is_date
+    assert delivered.cell(row=3, column=names.index("receiver_is_head") + 1).value == "否"
+
+
+def test_exports_under_concurrent_sales_take_every_slip_and_its_lines_exactly_once(engine, demo):
+    """Sales commit while an exporter exports slips and their lines from its last mark again and again: every slip
+    and every line comes exactly once (none changes after its sale here), in one export with its lines."""
+    _, mark, _ = export(engine, "slips")
+    with db.transaction(engine) as s:
+        registrations = [f.household(s, ("dongguan", "xiguan")[i % 2])[1].id for i in range(18)]
+    groups = [registrations[i::3] for i in range(3)]
+    sold: list[int] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def seller(group):
+        try:
+            for registration_id in group:
+                with db.transaction(engine) as s:
+                    slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=s.get(Registration, registration_id),
+                                     issued_on=date.today(), coal_kg=100, stoves=1 if registration_id % 2 else 0)
+                    s.flush()
+                    sold.append(slip.id)
+        except Exception as error:  # noqa: BLE001 - asserted below
+            errors.append(error)
+
+    seen_slips: list[int] = []
+    seen_lines: dict[int, list[int]] = {}
+
+    def exporter():
+        nonlocal mark
+        try:
+            while not stop.is_set():
+                snapshot = platform.open_snapshot(engine, mark)
+                try:
+                    slips = [int(r["slip_id"]) for r in _rows(snapshot, "slips")]
+                    lines = _rows(snapshot, "slip_lines")
+                finally:
+                    snapshot.close()
+                mark = snapshot.high_water_mark
+                seen_slips.extend(slips)
+                for line in lines:
+                    seen_lines.setdefault(int(line["slip_id"]), []).append(int(line["line_id"]))
+                if {int(line["slip_id"]) for line in lines} != set(slips):  # one snapshot: a slip with its lines
+                    errors.append(AssertionError(f"slips {slips} came without their lines or the other way"))
+        except Exception as error:  # noqa: BLE001 - asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=seller, args=(group,)) for group in groups]
+    reader = threading.Thread(target=exporter)
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    reader.join()
+    target = settled(engine)
+    while platform.parse_since(mark) <= target:  # the last exports, until every sale is behind the mark
+        snapshot = platform.open_snapshot(engine, mark)
+        seen_slips.extend(int(r["slip_id"]) for r in _rows(snapshot, "slips"))
+        for line in _rows(snapshot, "slip_lines"):
+            seen_lines.setdefault(int(line["slip_id"]), []).append(int(line["line_id"]))
+        snapshot.close()
+        mark = snapshot.high_water_mark
+    assert not errors
+    assert sorted(seen_slips) == sorted(sold) and len(sold) == len(registrations)
+    with db.new_session(engine) as s:
+        lines: dict[int, list[int]] = {}
+        for slip_id, line_id in s.execute(select(SlipLine.slip_id, SlipLine.id).where(SlipLine.slip_id.in_(sold))):
+            lines.setdefault(slip_id, []).append(line_id)
+    assert {k: sorted(v) for k, v in seen_lines.items()} == {k: sorted(v) for k, v in lines.items()}
+
+
+def _rows(snapshot, name: str) -> list[dict]:
+    """One file of an open snapshot, read back (the export's audit entry is left out: no actor, no record)."""
+    written = platform.Written(name, name)
+    data = b"".join(platform.csv_chunks(snapshot, platform.DATASETS[name], written))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
