@@ -267,16 +267,20 @@ _LAB_WORDS = {
 }
 
 
-def lab_columns(table) -> tuple[Column, ...]:
-    """The twelve values of a test report (LabValues), each as its INDICATORS entry names it; empty when the report
-    does not give it."""
-    columns = []
+def report_columns(table) -> tuple[Column, ...]:
+    """A test report as a batch (the supplier's) and a spot check (the authorities') carry it: its number, the lab,
+    the twelve values (LabValues), each as its INDICATORS entry names it (empty when the report does not give it),
+    and the verdict."""
+    columns = [C("report_no", "检测报告编号", "text", table.report_no, "the test report's number"),
+               C("lab", "检测机构", "text", table.lab, "the laboratory")]
     for indicator in INDICATORS:
         unit, words = _unit(indicator.column)
         optional = "" if indicator.required else "; empty when the report does not give it"
         columns.append(C(indicator.column, f"{indicator.label}({unit})", "int", getattr(table, indicator.column),
                          f"{_LAB_WORDS[indicator.column]}{' (' + indicator.symbol + ')' if indicator.symbol else ''}, "
                          f"{words}{optional}"))
+    columns += [C("passed", "检测合格", "bool", table.passed, "1 when it met the season's standard"),
+                C("failed_reasons", "不合格项", "text", table.failed_reasons, "the values that failed, with their limits")]
     return tuple(columns)
 
 
@@ -295,11 +299,7 @@ register(Dataset(
         C("producer", "生产企业", "text", Batch.producer, "who produced it"),
         C("origin", "来源", "text", Batch.origin, "where it came from"),
         C("arrival_date", "到货日期", "date", Batch.arrival_date, "when it arrived"),
-        C("report_no", "检测报告编号", "text", Batch.report_no, "the test report's number"),
-        C("lab", "检测机构", "text", Batch.lab, "the laboratory"),
-        *lab_columns(Batch),
-        C("passed", "检测合格", "bool", Batch.passed, "1 when it met its standard"),
-        C("failed_reasons", "不合格项", "text", Batch.failed_reasons, "the values that failed, with their limits"),
+        *report_columns(Batch),
         C("frozen_at", "冻结时间", "datetime", Batch.frozen_at,
           "when a failed spot check froze it (nothing more is sold from it)"),
         C("created_at", "登记时间", "datetime", Batch.created_at, "when it was recorded"),
@@ -318,11 +318,7 @@ register(Dataset(
         C("sampled_on", "抽样日期", "date", SpotCheck.sampled_on, "when the sample was taken"),
         C("place", "抽样地点", "text", SpotCheck.place, "the depot or yard it was taken at"),
         C("sampler", "抽样人", "text", SpotCheck.sampler, "the official who took it"),
-        C("lab", "检测机构", "text", SpotCheck.lab, "the laboratory"),
-        C("report_no", "检测报告编号", "text", SpotCheck.report_no, "the test report's number"),
-        *lab_columns(SpotCheck),
-        C("passed", "检测合格", "bool", SpotCheck.passed, "1 when it met the standard"),
-        C("failed_reasons", "不合格项", "text", SpotCheck.failed_reasons, "the values that failed, with their limits"),
+        *report_columns(SpotCheck),
         C("standard_source", "判定标准", "text", SpotCheck.standard_source, "the standard it was judged by"),
         C("case_id", "案件编号", "int", SpotCheck.case_id, "the case a failure opened, if any"),
         C("created_at", "登记时间", "datetime", SpotCheck.created_at, "when it was recorded"),

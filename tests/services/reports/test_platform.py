@@ -61,6 +61,18 @@ def export_all(engine, name: str, since: str | None = None, actor=None) -> tuple
     raise AssertionError(f"the high-water mark stood below {target} for 20 s")
 
 
+def beside(writers: list[threading.Thread], exporter, stop: threading.Event) -> None:
+    """Run the writers with the exporter exporting again and again beside them, until they are done."""
+    reader = threading.Thread(target=exporter)
+    reader.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    reader.join()
+
+
 def add_household(engine, name="新住户") -> int:
     with db.transaction(engine) as s:
         household = Household(village_id=village(s, "dongguan").id, head_name=name, id_number=new_id_number(),
@@ -240,15 +252,7 @@ def test_exports_run_again_and_again_under_concurrent_writers_take_every_row_exa
             rows, mark, _ = export(engine, "households", mark)
             seen.extend(ids(rows))
 
-    threads = [threading.Thread(target=writer) for _ in range(3)]
-    reader = threading.Thread(target=exporter)
-    reader.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
-    reader.join()
+    beside([threading.Thread(target=writer) for _ in range(3)], exporter, stop)
     rows, _, _ = export_all(engine, "households", mark)
     seen.extend(ids(rows))
     assert not errors
@@ -388,15 +392,7 @@ def test_exports_under_concurrent_sales_take_every_slip_and_its_lines_exactly_on
         except Exception as error:  # noqa: BLE001 - asserted below
             errors.append(error)
 
-    threads = [threading.Thread(target=seller, args=(group,)) for group in groups]
-    reader = threading.Thread(target=exporter)
-    reader.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
-    reader.join()
+    beside([threading.Thread(target=seller, args=(group,)) for group in groups], exporter, stop)
     target = settled(engine)
     while platform.parse_since(mark) <= target:  # the last exports, until every sale is behind the mark
         snapshot = platform.open_snapshot(engine, mark)
