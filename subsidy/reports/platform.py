@@ -52,7 +52,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -62,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import Integer, Text, case, cast, func, literal, select, text, update
+from sqlalchemy import Integer, Text, cast, func, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -253,7 +252,8 @@ def _unit(column: str) -> tuple[str, str]:
     """(the Chinese unit, the English one) of a lab value as stored (subsidy/policy/quality.py INDICATORS)."""
     for suffix, unit, words in (("_cpct", "0.01%", "hundredths of a percent"),
                                 ("_mpct", "0.001%", "thousandths of a percent"), ("_ng_g", "ng/g", "ng/g"),
-                                ("_ug_g", "μg/g", "μg/g"), ("_kj_kg", "kJ/kg", "kJ/kg"), ("_n", "N/个", "N per briquette")):
+                                ("_ug_g", "μg/g", "μg/g"), ("_kj_kg", "kJ/kg", "kJ/kg"),
+                                ("_n", "N/个", "N per briquette")):
         if column.endswith(suffix):
             return unit, words
     raise ValueError(f"no unit for the lab value {column}")
@@ -580,11 +580,10 @@ def csv_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[by
 #   cast; numbers are written alike by both.
 # - COPY ends its rows with LF; the file's are CRLF. psycopg hands over one row at a time, so each row's last byte
 #   is its end (a newline inside a quoted cell is not at the end) and is replaced.
-# - A sealed column (the ID number, AES-GCM: subsidy/core/vault.py) cannot be opened by the server. A dataset with
-#   one is read in COPY's text format instead: the runs of plain columns each as one text already written as CSV by
-#   the server (`_csv_text`: quoted when it holds a comma, a quote, CR or LF, as csv.writer does), the sealed ones
-#   as they are stored; Python opens each and joins the pieces with commas. Text format escapes backslashes, tabs
-#   and line ends, so a row with a backslash is unescaped (`_unescape`).
+# - A sealed column (the ID number, AES-GCM: subsidy/core/vault.py) cannot be opened by the server. In its place
+#   the COPY writes a one-byte marker (\x01) and the sealed text goes last on the row (base64 and a key id: no comma
+#   or quote, never quoted); Python takes it off the end, opens it and puts it where the marker is. A row where that
+#   does not hold (a \x01 typed into a text, a quoted token) is parsed with the csv module instead (`_reopened`).
 # Quoting is decided alike: csv.writer (QUOTE_MINIMAL) and PostgreSQL both quote a cell holding the delimiter, the
 # quote, CR or LF, and nothing else (PostgreSQL's one more case, a lone `\.` in a one-column file, cannot occur).
 
@@ -615,57 +614,24 @@ def _copy_expr(column: Column):
     raise ValueError(f"no SQL for the kind {kind} of {column.name}")
 
 
-def _csv_text(column: Column):
-    """The column as one CSV cell, written by the server (for the text format: `copy_statement`)."""
-    value = func.coalesce(cast(_copy_expr(column), Text), "")
-    if column.kind not in ("text", "id_number"):
-        return value  # digits, dates, times: never quoted
-    return case((value.op("~")('[",\r\n]'), literal('"') + func.replace(value, '"', '""') + literal('"')),
-                else_=value)
-
-
-def _pieces(ds: Dataset) -> list[Column | list[Column]]:
-    """The dataset's columns as runs of plain ones and the sealed ones between them, in order."""
-    pieces: list[Column | list[Column]] = []
-    for column in ds.columns:
+def copy_statement(ds: Dataset, floor: int, horizon: int, dialect) -> tuple[str, list[tuple[int, str]]]:
+    """The COPY of the file's rows, and the (position, field) of each sealed column: a marker where it stands, its
+    sealed text at the end of the row, in that order."""
+    columns, sealed = [], []
+    for position, column in enumerate(ds.columns):
         if _sealed(column):
-            pieces.append(column)
-        elif pieces and isinstance(pieces[-1], list):
-            pieces[-1].append(column)
+            columns.append(literal(MARK.decode(), Text).label(column.name))
+            sealed.append((position, column.expr.type.field))
         else:
-            pieces.append([column])
-    return pieces
-
-
-def copy_statement(ds: Dataset, floor: int, horizon: int, dialect) -> tuple[str, list[str | None]]:
-    """The COPY of the file's rows, and for each piece of a text-format row the field of its sealed column (None
-    for a run of plain columns); no pieces for a csv-format COPY."""
-    if not any(_sealed(c) for c in ds.columns):
-        columns, fields, form = [_copy_expr(c).label(c.name) for c in ds.columns], [], "csv"
-    else:
-        columns, fields = [], []
-        for number, piece in enumerate(_pieces(ds)):
-            if isinstance(piece, Column):
-                columns.append(cast(piece.expr, Text).label(f"p{number}"))
-                fields.append(piece.expr.type.field)
-            else:
-                cells = [part for c in piece for part in (literal(","), _csv_text(c))][1:]
-                columns.append(func.concat(*cells).label(f"p{number}"))
-                fields.append(None)
-        form = "text"
+            columns.append(_copy_expr(column).label(column.name))
+    columns += [cast(ds.columns[position].expr, Text).label(f"sealed_{position}") for position, _ in sealed]
     query = (select(*columns).select_from(ds.source).where(ds.marker >= floor, ds.marker < horizon)
              .order_by(ds.key))
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    return f"COPY ({sql}) TO STDOUT WITH (FORMAT {form})", fields
+    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", sealed
 
 
-_ESCAPES = {b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"v": b"\v"}
-_ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
-
-
-def _unescape(data: bytes) -> bytes:
-    """COPY's text format undone (it writes no octal or hex escapes)."""
-    return _ESCAPED.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), data)
+MARK = b"\x01"
 
 
 def _csv_cell(value: str) -> str:
@@ -674,10 +640,35 @@ def _csv_cell(value: str) -> str:
     return value
 
 
+def _opened(row: bytes, sealed: list[tuple[int, str]], opener) -> bytes:
+    """A COPY row with its sealed cells opened and put where their markers are (see above)."""
+    body, *tokens = row.rsplit(b",", len(sealed))
+    parts = body.split(MARK)
+    if len(parts) != len(sealed) + 1 or any(b'"' in token for token in tokens):
+        return _reopened(row, sealed, opener)
+    out = [parts[0]]
+    for (_, field), token, part in zip(sealed, tokens, parts[1:]):
+        out.append(_csv_cell(opener.open(field, token.decode("ascii")) or "").encode("utf-8"))
+        out.append(part)
+    return b"".join(out)
+
+
+def _reopened(row: bytes, sealed: list[tuple[int, str]], opener) -> bytes:
+    """`_opened` for a row the bytes alone do not tell: parsed as CSV, and written again as csv.writer writes."""
+    cells = next(csv.reader([row.decode("utf-8")]))
+    tokens = cells[len(cells) - len(sealed):]
+    cells = cells[:len(cells) - len(sealed)]
+    for (position, field), token in zip(sealed, tokens):
+        cells[position] = opener.open(field, token) or ""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue().encode("utf-8")
+
+
 def copy_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[bytes]:
     """`csv_chunks` on PostgreSQL: the same bytes, written by the server (see above)."""
     connection = snapshot.session.connection()
-    statement, fields = copy_statement(ds, snapshot.floor, snapshot.horizon, connection.dialect)
+    statement, sealed = copy_statement(ds, snapshot.floor, snapshot.horizon, connection.dialect)
     opener = vault.vault()
     prefix = (BOM + ",".join(_csv_cell(c.name) for c in ds.columns) + "\r\n").encode("utf-8")  # the header
     lines: list[bytes] = []
@@ -688,15 +679,7 @@ def copy_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[b
             row = bytes(data)
             if row[-1:] != b"\n":
                 raise RuntimeError("COPY handed over part of a row")  # psycopg gives one whole row at a time
-            row = row[:-1]
-            if fields:
-                parts = row.split(b"\t")
-                if b"\\" in row:
-                    parts = [_unescape(part) for part in parts]
-                row = b",".join(
-                    part if field is None
-                    else _csv_cell(opener.open(field, part.decode("ascii")) or "").encode("utf-8")
-                    for part, field in zip(parts, fields))
+            row = _opened(row[:-1], sealed, opener) if sealed else row[:-1]
             if first is None:
                 first = row
             lines.append(row)

@@ -415,8 +415,8 @@ def test_both_branches_of_the_platform_export_write_every_file_byte_for_byte_ali
     assert ran == {"pg": list(platform.DATASETS), "portable": []}
     assert made["pg"]["files"] == made["portable"]["files"]  # rows, first and last ids, SHA-256
     for ds in platform.DATASETS.values():
-        fast, other = (tmp_path / "pg" / f"{ds.name}.csv").read_bytes(), (tmp_path / "portable" / f"{ds.name}.csv").read_bytes()
-        assert fast == other, ds.name
+        fast = (tmp_path / "pg" / f"{ds.name}.csv").read_bytes()
+        assert fast == (tmp_path / "portable" / f"{ds.name}.csv").read_bytes(), ds.name
         assert made["pg"]["files"][list(platform.DATASETS).index(ds.name)]["rows"] or ds.name == "settlements", ds.name
     households = (tmp_path / "pg" / "households.csv").read_bytes()
     assert '"王,""小""\n明"'.encode() in households and "\"东关\\村\t3组\r\n5号\"".encode() in households

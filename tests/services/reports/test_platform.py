@@ -83,9 +83,9 @@ def add_household(engine, name="新住户") -> int:
 
 
 def awkward_rows(engine) -> dict:
-    """Rows whose cells test a CSV writer: commas, quotes, line ends, backslashes and tabs in text, empty text and
-    NULLs, datetimes with microseconds, dates, booleans both ways, lab values missing, a frozen batch, a delivery and
-    a spot check, a voided slip. Returns their ids."""
+    """Rows whose cells test a CSV writer: commas, quotes, line ends, backslashes, tabs and \\x01 in text, empty
+    text and NULLs, datetimes with microseconds, dates, booleans both ways, lab values missing, a frozen batch, a
+    delivery and a spot check, a voided slip. Returns their ids."""
     moment = datetime(2026, 12, 2, 23, 59, 59, 987654, tzinfo=timezone.utc)
     with db.transaction(engine) as s:
         dongguan = village(s, "dongguan")
@@ -93,7 +93,9 @@ def awkward_rows(engine) -> dict:
                         address="东关\\村\t3组\r\n5号", category="ordinary")
         empty = Household(village_id=dongguan.id, head_name="李四", id_number=new_id_number(), address="",
                           category="low_income")
-        s.add_all([odd, empty])
+        marked = Household(village_id=dongguan.id, head_name="赵\x01五", id_number=new_id_number(),
+                           address='"东关",\x01', category="ordinary")  # the COPY path's marker byte, typed in
+        s.add_all([odd, empty, marked])
         batch = f.batch(s, report_no='BG-"1",2')
         batch.moisture_cpct, batch.strength_n, batch.arrival_date = 850, 0, None
         batch.frozen_at, batch.producer = moment, "某,煤业\n公司"
@@ -363,7 +365,8 @@ def test_exports_under_concurrent_sales_take_every_slip_and_its_lines_exactly_on
         try:
             for registration_id in group:
                 with db.transaction(engine) as s:
-                    slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=s.get(Registration, registration_id),
+                    registration = s.get(Registration, registration_id)
+                    slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=registration,
                                      issued_on=date.today(), coal_kg=100, stoves=1 if registration_id % 2 else 0)
                     s.flush()
                     sold.append(slip.id)
