@@ -38,8 +38,9 @@ number is a transaction id on PostgreSQL and an epoch on SQLite, so a token is o
 issued it. No `since` (or `since=0`) is the full set; rows written before the markers existed carry 0 and come with
 it.
 
-Adding a table (deliveries, spot checks, ...) is one `register(Dataset(...))` entry below, with the table's
-`change_seq` column and its two triggers in that table's migration (`create_change_triggers` in 0015_h_platform).
+Adding a table is one `register(Dataset(...))` entry below, with the table's `change_seq` column and its two
+triggers in that table's migration (`create_change_triggers` of 0015_h_platform, which 0016_h_platform loads from
+that file for deliveries and spot checks), then `write_docs()`.
 Only the households file carries ID numbers, and whole: the platform deduplicates households across districts by them,
 and only the bureau (drc) may make the export; the phone is left out altogether (the platform does not need it).
 Every export is in the audit log: who, when, which file, which rows (`since`, the high-water mark, the count and the
