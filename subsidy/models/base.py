@@ -42,6 +42,7 @@ def created_at_field() -> datetime:
 
 
 def change_seq_field(*, index: bool = True) -> int:
-    """The change marker of a table in the platform data set (subsidy/platform/exports.py): set by a trigger on every
-    INSERT and UPDATE (migration 0015_h_platform), never by the application; 0 for rows written before it existed."""
+    """The change marker of a table in the platform data set (subsidy/reports/platform.py): set by a trigger on every
+    INSERT and UPDATE (migrations 0015_h_platform, 0016_h_platform), never by the application; 0 for rows written
+    before it existed."""
     return Field(default=0, sa_type=BigInteger, index=index, sa_column_kwargs={"server_default": "0"})

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from subsidy.models.base import created_at_field
+from subsidy.models.base import change_seq_field, created_at_field
 
 
 class Delivery(SQLModel, table=True):
@@ -32,3 +32,4 @@ class Delivery(SQLModel, table=True):
     photo_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     recorded_by: int | None = Field(default=None, foreign_key="app_user.id")
     recorded_at: datetime = created_at_field()
+    change_seq: int = change_seq_field()  # the platform data set's change marker (migration 0016_h_platform)

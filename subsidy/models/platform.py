@@ -1,4 +1,4 @@
-"""The platform data set's clock on SQLite (subsidy/platform/exports.py)."""
+"""The platform data set's clock on SQLite (subsidy/reports/platform.py)."""
 
 from __future__ import annotations
 

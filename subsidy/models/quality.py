@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
-from subsidy.models.base import created_at_field
+from subsidy.models.base import change_seq_field, created_at_field
 from subsidy.models.suppliers import LabValues
 
 
@@ -36,3 +36,4 @@ class SpotCheck(LabValues, table=True):
     case_id: int | None = Field(default=None, foreign_key="oversight_case.id")
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()
+    change_seq: int = change_seq_field()  # the platform data set's change marker (migration 0016_h_platform)

@@ -1,7 +1,9 @@
 """The platform data set (数据上报): what the bureau hands the city's or province's platform, as CSV (UTF-8 with a
 BOM, so that Excel opens it) and xlsx, each file incremental: rows changed after the previous export's high-water
 mark, in a stable order (by the row's id), with the next high-water mark beside them. Columns and their meaning:
-docs/platform-export.md, written from `DATASETS` below (tests/services/reports/test_platform.py keeps them equal).
+docs/platform-export.md, whose tables `docs_section()` writes from `DATASETS` below (`write_docs()`;
+tests/services/reports/test_platform.py fails when the page is not current). On PostgreSQL the server writes each
+CSV (COPY, "PostgreSQL's COPY" below), byte for byte what the Python path writes elsewhere.
 
 Which rows an export takes, so that run again and again with the high-water mark it yields every change exactly once
 even while sales go on. A timestamp taken when a row is written does not do: a sale stamped 10:00:01 may commit
@@ -36,8 +38,9 @@ number is a transaction id on PostgreSQL and an epoch on SQLite, so a token is o
 issued it. No `since` (or `since=0`) is the full set; rows written before the markers existed carry 0 and come with
 it.
 
-Adding a table (deliveries, spot checks, ...) is one `register(Dataset(...))` entry below, with the table's
-`change_seq` column and its two triggers in that table's migration (`create_change_triggers` in 0015_h_platform).
+Adding a table is one `register(Dataset(...))` entry below, with the table's `change_seq` column and its two
+triggers in that table's migration (`create_change_triggers` of 0015_h_platform, which 0016_h_platform loads from
+that file for deliveries and spot checks), then `write_docs()`.
 Only the households file carries ID numbers, and whole: the platform deduplicates households across districts by them,
 and only the bureau (drc) may make the export; the phone is left out altogether (the platform does not need it).
 Every export is in the audit log: who, when, which file, which rows (`since`, the high-water mark, the count and the
@@ -59,15 +62,18 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import select, text, update
+from sqlalchemy import Integer, Text, cast, func, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit, clock, db, sheets
+from subsidy.core import audit, clock, db, sheets, vault
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import (
-    Batch, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, Supplier, Town, Village,
+    Batch, Delivery, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, SpotCheck, Supplier,
+    Town, Village,
 )
+from subsidy.models.sealed import Sealed
+from subsidy.policy.quality import INDICATORS
 
 FORMAT_VERSION = 1  # of the data set as a whole: the manifest carries it, and a breaking change to a file bumps it
 TOKEN_PREFIX = "hw1-"
@@ -223,6 +229,63 @@ register(Dataset(
     )))
 
 register(Dataset(
+    name="deliveries", title="配送到户",
+    doc="The delivery of a slip to the household's door: the day and who received it (one per slip at most).",
+    source=Delivery.__table__.join(Slip, Slip.id == Delivery.slip_id)
+    .join(_supplier, _supplier.c.id == Delivery.supplier_id).join(_town, _town.c.id == Delivery.town_id),
+    marker=Delivery.change_seq, key=Delivery.id,
+    columns=(
+        C("delivery_id", "配送编号", "int", Delivery.id, "the delivery's id"),
+        C("slip_id", "销售单编号", "int", Delivery.slip_id, "slips.slip_id"),
+        C("slip_number", "销售单号", "text", Slip.number, "the printed slip number"),
+        C("supplier_code", "配送企业代码", "text", _supplier.c.code, "the supplier that delivered"),
+        C("town_code", "街道/镇代码", "text", _town.c.code, "the household's town"),
+        C("delivered_on", "配送日期", "date", Delivery.delivered_on, "the day it was handed over"),
+        C("receiver", "签收人", "text", Delivery.receiver, "who received it (the head or another adult)"),
+        C("receiver_is_head", "户主本人签收", "bool", Delivery.receiver_is_head, "1 when the head received it"),
+        C("has_photo", "有签收照片", "bool", Delivery.photo_attachment_id.is_not(None),
+          "1 when a scan or photo of the signed copy is kept"),
+        C("recorded_at", "登记时间", "datetime", Delivery.recorded_at, "when it was recorded"),
+    )))
+
+
+def _unit(column: str) -> tuple[str, str]:
+    """(the Chinese unit, the English one) of a lab value as stored (subsidy/policy/quality.py INDICATORS)."""
+    for suffix, unit, words in (("_cpct", "0.01%", "hundredths of a percent"),
+                                ("_mpct", "0.001%", "thousandths of a percent"), ("_ng_g", "ng/g", "ng/g"),
+                                ("_ug_g", "μg/g", "μg/g"), ("_kj_kg", "kJ/kg", "kJ/kg"),
+                                ("_n", "N/个", "N per briquette")):
+        if column.endswith(suffix):
+            return unit, words
+    raise ValueError(f"no unit for the lab value {column}")
+
+
+_LAB_WORDS = {
+    "volatile_cpct": "volatile matter", "sulfur_cpct": "total sulfur", "ash_cpct": "ash",
+    "calorific_kj_kg": "net calorific value", "moisture_cpct": "total moisture", "mercury_ng_g": "mercury",
+    "arsenic_ug_g": "arsenic", "phosphorus_mpct": "phosphorus", "chlorine_mpct": "chlorine",
+    "fluorine_ug_g": "fluorine", "strength_n": "compressive strength", "drop_cpct": "drop strength",
+}
+
+
+def report_columns(table) -> tuple[Column, ...]:
+    """A test report as a batch (the supplier's) and a spot check (the authorities') carry it: its number, the lab,
+    the twelve values (LabValues), each as its INDICATORS entry names it (empty when the report does not give it),
+    and the verdict."""
+    columns = [C("report_no", "检测报告编号", "text", table.report_no, "the test report's number"),
+               C("lab", "检测机构", "text", table.lab, "the laboratory")]
+    for indicator in INDICATORS:
+        unit, words = _unit(indicator.column)
+        optional = "" if indicator.required else "; empty when the report does not give it"
+        columns.append(C(indicator.column, f"{indicator.label}({unit})", "int", getattr(table, indicator.column),
+                         f"{_LAB_WORDS[indicator.column]}{' (' + indicator.symbol + ')' if indicator.symbol else ''}, "
+                         f"{words}{optional}"))
+    columns += [C("passed", "检测合格", "bool", table.passed, "1 when it met the season's standard"),
+                C("failed_reasons", "不合格项", "text", table.failed_reasons, "the values that failed, with their limits")]
+    return tuple(columns)
+
+
+register(Dataset(
     name="batches", title="进货批次",
     doc="Coal batches the suppliers took in, with their third-party test results.",
     source=Batch.__table__.join(_supplier, _supplier.c.id == Batch.supplier_id),
@@ -237,14 +300,29 @@ register(Dataset(
         C("producer", "生产企业", "text", Batch.producer, "who produced it"),
         C("origin", "来源", "text", Batch.origin, "where it came from"),
         C("arrival_date", "到货日期", "date", Batch.arrival_date, "when it arrived"),
-        C("report_no", "检测报告编号", "text", Batch.report_no, "the test report's number"),
-        C("lab", "检测机构", "text", Batch.lab, "the laboratory"),
-        C("volatile_cpct", "挥发分(0.01%)", "int", Batch.volatile_cpct, "volatile matter, hundredths of a percent"),
-        C("sulfur_cpct", "全硫(0.01%)", "int", Batch.sulfur_cpct, "total sulfur, hundredths of a percent"),
-        C("ash_cpct", "灰分(0.01%)", "int", Batch.ash_cpct, "ash, hundredths of a percent"),
-        C("calorific_kj_kg", "发热量(kJ/kg)", "int", Batch.calorific_kj_kg, "calorific value, kJ/kg"),
-        C("passed", "检测合格", "bool", Batch.passed, "1 when it met its standard"),
+        *report_columns(Batch),
+        C("frozen_at", "冻结时间", "datetime", Batch.frozen_at,
+          "when a failed spot check froze it (nothing more is sold from it)"),
         C("created_at", "登记时间", "datetime", Batch.created_at, "when it was recorded"),
+    )))
+
+register(Dataset(
+    name="spot_checks", title="抽检",
+    doc="The authorities' own tests of samples taken from the suppliers' batches, judged by the season's standard.",
+    source=SpotCheck.__table__.join(_supplier, _supplier.c.id == SpotCheck.supplier_id),
+    marker=SpotCheck.change_seq, key=SpotCheck.id,
+    columns=(
+        C("spot_check_id", "抽检编号", "int", SpotCheck.id, "the spot check's id"),
+        C("batch_id", "批次编号", "int", SpotCheck.batch_id, "batches.batch_id the sample came from"),
+        C("supplier_code", "配送企业代码", "text", _supplier.c.code, "the supplier"),
+        C("season_id", "采暖季编号", "int", SpotCheck.season_id, "the heating season's id"),
+        C("sampled_on", "抽样日期", "date", SpotCheck.sampled_on, "when the sample was taken"),
+        C("place", "抽样地点", "text", SpotCheck.place, "the depot or yard it was taken at"),
+        C("sampler", "抽样人", "text", SpotCheck.sampler, "the official who took it"),
+        *report_columns(SpotCheck),
+        C("standard_source", "判定标准", "text", SpotCheck.standard_source, "the standard it was judged by"),
+        C("case_id", "案件编号", "int", SpotCheck.case_id, "the case a failure opened, if any"),
+        C("created_at", "登记时间", "datetime", SpotCheck.created_at, "when it was recorded"),
     )))
 
 register(Dataset(
@@ -269,6 +347,36 @@ register(Dataset(
         C("paid_on", "支付日期", "date", Settlement.paid_on, "when it was paid"),
         C("created_at", "结算时间", "datetime", Settlement.created_at, "when it was settled"),
     )))
+
+
+# ----------------------------------------------------------------------------------------------- the docs page
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "platform-export.md"
+GENERATED = ("<!-- Written from subsidy/reports/platform.py DATASETS by platform.docs_section(); edit the code and run "
+             "`python -c \"from subsidy.reports import platform; platform.write_docs()\"`, not the lines below. -->")
+KIND_DOCS = {
+    "int": "whole number", "text": "text", "id_number": "text, 18 characters, whole",
+    "datetime": "ISO 8601, UTC (`2026-12-02T08:30:00Z`)", "date": "YYYY-MM-DD", "kg": "coal, integer kg",
+    "fen": "money, integer fen (yuan with 2 decimals in the xlsx)", "bool": "1 or 0 (是/否 in the xlsx)",
+}
+
+
+def docs_section() -> str:
+    """The files and their columns, as docs/platform-export.md gives them below its GENERATED line."""
+    parts = []
+    for ds in DATASETS.values():
+        lines = [f"## {ds.name}", "", f"{ds.title}. {ds.doc} Version {ds.version}.", "",
+                 "| column | 中文 | kind | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.label} | {KIND_DOCS[c.kind]} | {c.doc} |" for c in ds.columns]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def write_docs(path: Path = DOCS) -> None:
+    """Rewrite the generated part of the docs page (what stands above GENERATED is written by hand)."""
+    page = path.read_text(encoding="utf-8")
+    head = page.split(GENERATED)[0].rstrip("\n")
+    path.write_text(f"{head}\n\n{GENERATED}\n\n{docs_section()}", encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------------------------- the mark
@@ -308,7 +416,8 @@ _HORIZON_PG = text("""
                                SELECT backend_xid::text::bigint FROM pg_stat_activity
                                WHERE backend_xid IS NOT NULL AND datid IS NOT NULL
                                  AND datname <> current_database())),
-                          pg_snapshot_xmax(s.snap)::text::bigint))
+                          pg_snapshot_xmax(s.snap)::text::bigint)),
+           pg_snapshot_xmax(s.snap)::text::bigint
     FROM (SELECT pg_current_snapshot() AS snap) AS s""")
 
 
@@ -330,19 +439,31 @@ class Snapshot:
 
 
 def open_snapshot(engine: Engine, since: str | None) -> Snapshot:
-    """Start an export from `since` (see the module docstring for why the horizon is sound)."""
+    """Start an export from `since` (see the module docstring for why the horizon is sound).
+
+    The mark never goes back: a horizon below `since` takes nothing and answers `since` again, since every change
+    below `since` was taken by the export that answered it (going back would take those rows a second time). It
+    happens on PostgreSQL when a transaction of another database, left out by the previous export, still runs and
+    is counted this time (it ended, for pg_stat_activity, between the snapshot and the reading of it: a race seen
+    under a shared server's load); a transaction of this database below `since` cannot be running, or the previous
+    horizon would have stood below it. A `since` beyond anything this
+    database has given (a mark of another database) is refused rather than taken for a mark to wait for."""
     floor = parse_since(since)
     if engine.dialect.name == "postgresql":
         session = Session(bind=engine.execution_options(isolation_level="REPEATABLE READ",
                                                         postgresql_readonly=True), expire_on_commit=False)
-        horizon = int(session.execute(_HORIZON_PG).scalar_one())  # the transaction's first statement
+        horizon, newest = session.execute(_HORIZON_PG).one()  # the transaction's first statement
     else:
         with db.transaction(engine) as writer:
             writer.execute(update(ExportClock).where(ExportClock.id == 1).values(epoch=ExportClock.epoch + 1))
-            horizon = int(writer.execute(select(ExportClock.epoch).where(ExportClock.id == 1)).scalar_one())
+            horizon = newest = writer.execute(select(ExportClock.epoch).where(ExportClock.id == 1)).scalar_one()
         session = Session(bind=engine, expire_on_commit=False)
         session.execute(select(ExportClock.epoch)).all()  # SQLite's read snapshot starts at the first read
-    return Snapshot(session, min(floor, horizon), horizon)
+    if floor > int(newest):
+        session.close()
+        reason = "since 不是本系统数据库给出的 X-High-Water-Mark（比本库已有的任何标记都大），请留空重新导出全部"
+        raise Refused(reason, errors={"since": reason})
+    return Snapshot(session, floor, max(floor, int(horizon)))
 
 
 def dataset(name: str) -> Dataset:
@@ -392,7 +513,7 @@ def _xlsx_value(kind: str, value):
     if kind == "datetime":
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value
+        return value.replace(microsecond=0)  # to the second, as in the CSV (Excel would round to the millisecond)
     if kind == "bool":
         return "是" if value else "否"
     return value
@@ -423,6 +544,10 @@ class Written:
 
 def csv_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[bytes]:
     """The file as UTF-8 bytes with a BOM, a header row of the column names, CRLF line ends (RFC 4180)."""
+    # DIALECT FORK (bench: scripts/bench_platform.py): the server writes the CSV (COPY), byte for byte the same
+    if db.pg_branch(snapshot.session.get_bind()):
+        yield from copy_chunks(snapshot, ds, written)
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
@@ -442,6 +567,142 @@ def csv_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[by
     written._hash.update(chunk)
     written.sha256 = written._hash.hexdigest()
     yield chunk
+
+
+# ----------------------------------------------------------------------------------------------- PostgreSQL's COPY
+#
+# On PostgreSQL the server writes the file: `COPY (SELECT ...) TO STDOUT`, read through psycopg's cursor.copy() in
+# the snapshot's own transaction, each column rendered in SQL (`_copy_expr`) so that the bytes are the Python path's
+# (csv.writer over `_csv_value`): tests/services/core/test_dialect_forks.py compares every file of both. What COPY
+# does differently and how it is made the same:
+# - PostgreSQL quotes an empty string ("") to tell it from NULL; csv.writer writes both as an empty cell: text is
+#   NULLIF(x, '').
+# - Dates, datetimes (UTC, to the second, as strftime truncates) and booleans (1/0) are rendered with to_char and a
+#   cast; numbers are written alike by both.
+# - COPY ends its rows with LF; the file's are CRLF. psycopg hands over one row at a time, so each row's last byte
+#   is its end (a newline inside a quoted cell is not at the end) and is replaced.
+# - A sealed column (the ID number, AES-GCM: subsidy/core/vault.py) cannot be opened by the server. In its place
+#   the COPY writes a one-byte marker (\x01) and the sealed text goes last on the row (base64 and a key id: no comma
+#   or quote, never quoted); Python takes it off the end, opens it and puts it where the marker is. A row where that
+#   does not hold (a \x01 typed into a text, a quoted token) is parsed with the csv module instead (`_reopened`).
+# Quoting is decided alike: csv.writer (QUOTE_MINIMAL) and PostgreSQL both quote a cell holding the delimiter, the
+# quote, CR or LF, and nothing else (PostgreSQL's one more case, a lone `\.` in a one-column file, cannot occur).
+
+
+def _sealed(column: Column) -> bool:
+    return isinstance(getattr(column.expr, "type", None), Sealed)
+
+
+def _aware(expr) -> bool:
+    kind = getattr(expr, "type", None)
+    return bool(getattr(getattr(kind, "impl", kind), "timezone", False))
+
+
+def _copy_expr(column: Column):
+    """The column as SQL that COPY (FORMAT csv) writes as the Python path writes it."""
+    expr, kind = column.expr, column.kind
+    if kind in ("int", "kg", "fen"):
+        return expr
+    if kind == "date":
+        return func.to_char(expr, "YYYY-MM-DD")
+    if kind == "datetime":
+        utc = func.timezone("UTC", expr) if _aware(expr) else expr
+        return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    if kind == "bool":
+        return cast(expr, Integer)
+    if kind in ("text", "id_number"):
+        return func.nullif(expr, "")
+    raise ValueError(f"no SQL for the kind {kind} of {column.name}")
+
+
+def copy_statement(ds: Dataset, floor: int, horizon: int, dialect) -> tuple[str, list[tuple[int, str]]]:
+    """The COPY of the file's rows, and the (position, field) of each sealed column: a marker where it stands, its
+    sealed text at the end of the row, in that order."""
+    columns, sealed = [], []
+    for position, column in enumerate(ds.columns):
+        if _sealed(column):
+            columns.append(literal(MARK.decode(), Text).label(column.name))
+            sealed.append((position, column.expr.type.field))
+        else:
+            columns.append(_copy_expr(column).label(column.name))
+    columns += [cast(ds.columns[position].expr, Text).label(f"sealed_{position}") for position, _ in sealed]
+    query = (select(*columns).select_from(ds.source).where(ds.marker >= floor, ds.marker < horizon)
+             .order_by(ds.key))
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", sealed
+
+
+MARK = b"\x01"
+
+
+def _csv_cell(value: str) -> str:
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _opened(row: bytes, sealed: list[tuple[int, str]], opener) -> bytes:
+    """A COPY row with its sealed cells opened and put where their markers are (see above)."""
+    body, *tokens = row.rsplit(b",", len(sealed))
+    parts = body.split(MARK)
+    if len(parts) != len(sealed) + 1 or any(b'"' in token for token in tokens):
+        return _reopened(row, sealed, opener)
+    out = [parts[0]]
+    for (_, field), token, part in zip(sealed, tokens, parts[1:]):
+        out.append(_csv_cell(opener.open(field, token.decode("ascii")) or "").encode("utf-8"))
+        out.append(part)
+    return b"".join(out)
+
+
+def _reopened(row: bytes, sealed: list[tuple[int, str]], opener) -> bytes:
+    """`_opened` for a row the bytes alone do not tell: parsed as CSV, and written again as csv.writer writes."""
+    cells = next(csv.reader([row.decode("utf-8")]))
+    tokens = cells[len(cells) - len(sealed):]
+    cells = cells[:len(cells) - len(sealed)]
+    for (position, field), token in zip(sealed, tokens):
+        cells[position] = opener.open(field, token) or ""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue().encode("utf-8")
+
+
+def copy_chunks(snapshot: Snapshot, ds: Dataset, written: Written) -> Iterator[bytes]:
+    """`csv_chunks` on PostgreSQL: the same bytes, written by the server (see above)."""
+    connection = snapshot.session.connection()
+    statement, sealed = copy_statement(ds, snapshot.floor, snapshot.horizon, connection.dialect)
+    opener = vault.vault()
+    prefix = (BOM + ",".join(_csv_cell(c.name) for c in ds.columns) + "\r\n").encode("utf-8")  # the header
+    lines: list[bytes] = []
+    size = 0
+    first = None
+    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for data in copy:
+            row = bytes(data)
+            if row[-1:] != b"\n":
+                raise RuntimeError("COPY handed over part of a row")  # psycopg gives one whole row at a time
+            row = _opened(row[:-1], sealed, opener) if sealed else row[:-1]
+            if first is None:
+                first = row
+            lines.append(row)
+            size += len(row)
+            if size >= CHUNK_CHARS:
+                chunk = prefix + b"\r\n".join(lines) + b"\r\n"
+                _counted(written, chunk, first, lines)
+                yield chunk
+                prefix, lines, size = b"", [], 0
+    chunk = prefix + b"\r\n".join(lines) + b"\r\n" if lines else prefix
+    _counted(written, chunk, first, lines)
+    written.sha256 = written._hash.hexdigest()
+    yield chunk
+
+
+def _counted(written: Written, chunk: bytes, first: bytes | None, lines: list[bytes]) -> None:
+    """`Written.count` for the rows of a chunk about to go (their first cell is the id)."""
+    written._hash.update(chunk)
+    if lines:
+        written.rows += len(lines)
+        written.first_id = int(first.split(b",", 1)[0])
+        written.last_id = int(lines[-1].split(b",", 1)[0])
 
 
 def write_xlsx(snapshot: Snapshot, ds: Dataset, written: Written, target) -> None:

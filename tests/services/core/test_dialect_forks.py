@@ -25,12 +25,14 @@ from subsidy.core import audit, clock, db, idempotency
 from web.api.sales import issued_json
 from subsidy.core.errors import SubsidyError
 from subsidy.models import AuditEntry, Contract, Slip, SlipStatus, Town, User
+from subsidy.reports import platform
 from subsidy.rules import months
 from subsidy.sales import issuing
 from subsidy.settlement import summaries
 from subsidy.supply import ledger
 from tests.factories import sales as f
 from tests.factories.settlement import approved_registrations, make_slip
+from tests.services.reports import test_platform as platform_tests  # the module: its tests are collected once
 from tests.services.supply.test_ledger import a_busy_fortnight
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -386,6 +388,43 @@ def test_both_branches_of_a_single_read_resolve_the_same_caller(engine, demo):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The platform data set (subsidy/reports/platform.py: csv_chunks): PostgreSQL's COPY beside Python's csv writer
+# ---------------------------------------------------------------------------------------------------------------------
+
+@pg_only
+def test_both_branches_of_the_platform_export_write_every_file_byte_for_byte_alike(engine, demo, tmp_path,
+                                                                                     monkeypatch):
+    ids = platform_tests.awkward_rows(engine)
+    copied: list[str] = []
+    real = platform.copy_chunks
+
+    def spy(snapshot, ds, written):
+        copied.append(ds.name)
+        return real(snapshot, ds, written)
+
+    monkeypatch.setattr(platform, "copy_chunks", spy)
+    monkeypatch.setattr(platform, "CHUNK_CHARS", 2000)  # several chunks a file, on both branches
+    made, ran = {}, {}
+    target = platform_tests.settled(engine)
+    for name, bind in (("pg", engine), ("portable", db.portable(engine))):
+        for _ in range(100):  # until its horizon is past the rows above (a running ANALYZE may hold it back)
+            made[name] = platform.write_set(bind, None, None, tmp_path / name, xlsx=False)
+            ran[name], copied[:] = list(copied), []
+            if platform.parse_since(made[name]["high_water_mark"]) > target:
+                break
+    assert ran == {"pg": list(platform.DATASETS), "portable": []}
+    assert made["pg"]["files"] == made["portable"]["files"]  # rows, first and last ids, SHA-256
+    for ds in platform.DATASETS.values():
+        fast = (tmp_path / "pg" / f"{ds.name}.csv").read_bytes()
+        assert fast == (tmp_path / "portable" / f"{ds.name}.csv").read_bytes(), ds.name
+        assert made["pg"]["files"][list(platform.DATASETS).index(ds.name)]["rows"] or ds.name == "settlements", ds.name
+    households = (tmp_path / "pg" / "households.csv").read_bytes()
+    assert '"王,""小""\n明"'.encode() in households and "\"东关\\村\t3组\r\n5号\"".encode() in households
+    batches = (tmp_path / "pg" / "batches.csv").read_bytes().decode("utf-8-sig")
+    assert ",2026-12-02T23:59:59Z," in batches and f"\r\n{ids['batch']}," in batches
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The census: every marked fork has its test above, and nothing tests the dialect without a marker
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -408,6 +447,8 @@ TESTED = {
         (1, test_both_branches_of_a_single_read_resolve_the_same_caller),
     ("subsidy/oversight/anomalies.py", "_flags"):
         (1, anomaly_tests.test_both_branches_of_the_fork_find_the_same_flags),
+    ("subsidy/reports/platform.py", "csv_chunks"):
+        (1, test_both_branches_of_the_platform_export_write_every_file_byte_for_byte_alike),
 }
 
 # Where subsidy/ may look at the dialect without a marker, and why that is no fork.

@@ -8,7 +8,8 @@ import hashlib
 import io
 import json
 import threading
-from datetime import date
+import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import db
 from subsidy.core.errors import NotFound, Refused
-from subsidy.models import AuditEntry, Household, Slip
+from subsidy.models import AuditEntry, Delivery, Household, Registration, Slip, SlipLine, SpotCheck
 from subsidy.reports import platform
+from tests.factories import sales as f
 from tests.factories.registry import new_id_number, user, village
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 
@@ -34,6 +36,43 @@ def export(engine, name: str, since: str | None = None, actor=None) -> tuple[lis
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))), snapshot.high_water_mark, data
 
 
+def settled(engine) -> int:
+    """A mark that an export reaching it has taken every change committed so far: on PostgreSQL a transaction id
+    taken now (an export's horizon may stand below it a while, when a transaction such as autovacuum's ANALYZE was
+    running as it began: it holds rows back, and a later export takes them); on SQLite 0 (an export there sees every
+    commit before it)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.begin() as connection:
+        return int(connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+
+
+def export_all(engine, name: str, since: str | None = None, actor=None) -> tuple[list[dict], str, bytes]:
+    """`export`, then again from each mark until the mark has passed every change committed before the call: the
+    rows of all of them (and the first one's bytes)."""
+    target = settled(engine)
+    rows, mark, data = export(engine, name, since, actor)
+    for _ in range(400):
+        if platform.parse_since(mark) > target:
+            return rows, mark, data
+        time.sleep(0.05)
+        more, mark, _ = export(engine, name, mark, actor)
+        rows += more
+    raise AssertionError(f"the high-water mark stood below {target} for 20 s")
+
+
+def beside(writers: list[threading.Thread], exporter, stop: threading.Event) -> None:
+    """Run the writers with the exporter exporting again and again beside them, until they are done."""
+    reader = threading.Thread(target=exporter)
+    reader.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    reader.join()
+
+
 def add_household(engine, name="新住户") -> int:
     with db.transaction(engine) as s:
         household = Household(village_id=village(s, "dongguan").id, head_name=name, id_number=new_id_number(),
@@ -41,6 +80,40 @@ def add_household(engine, name="新住户") -> int:
         s.add(household)
         s.flush()
         return household.id
+
+
+def awkward_rows(engine) -> dict:
+    """Rows whose cells test a CSV writer: commas, quotes, line ends, backslashes, tabs and \\x01 in text, empty
+    text and NULLs, datetimes with microseconds, dates, booleans both ways, lab values missing, a frozen batch, a
+    delivery and a spot check, a voided slip. Returns their ids."""
+    moment = datetime(2026, 12, 2, 23, 59, 59, 987654, tzinfo=timezone.utc)
+    with db.transaction(engine) as s:
+        dongguan = village(s, "dongguan")
+        odd = Household(village_id=dongguan.id, head_name='王,"小"\n明', id_number=new_id_number(),
+                        address="东关\\村\t3组\r\n5号", category="ordinary")
+        empty = Household(village_id=dongguan.id, head_name="李四", id_number=new_id_number(), address="",
+                          category="low_income")
+        marked = Household(village_id=dongguan.id, head_name="赵\x01五", id_number=new_id_number(),
+                           address='"东关",\x01', category="ordinary")  # the COPY path's marker byte, typed in
+        s.add_all([odd, empty, marked])
+        batch = f.batch(s, report_no='BG-"1",2')
+        batch.moisture_cpct, batch.strength_n, batch.arrival_date = 850, 0, None
+        batch.frozen_at, batch.producer = moment, "某,煤业\n公司"
+        coal_a = supplier(s, "coal-a")
+        registrations = approved_registrations(s, "dongguan")
+        slip = make_slip(s, supplier=coal_a, registration=registrations[0], issued_on=date(2026, 12, 3), coal_kg=1000)
+        voided = make_slip(s, supplier=coal_a, registration=registrations[1], issued_on=date(2026, 12, 3),
+                           coal_kg=500, status="voided")
+        voided.void_reason, voided.voided_at = '录错,重"开"', moment
+        s.add(Delivery(slip_id=slip.id, supplier_id=slip.supplier_id, town_id=slip.town_id,
+                       delivered_on=date(2026, 12, 4), receiver='张"三"', receiver_is_head=False,
+                       recorded_at=moment - timedelta(days=1, microseconds=1)))
+        s.add(SpotCheck(batch_id=batch.id, supplier_id=batch.supplier_id, season_id=batch.season_id,
+                        sampled_on=date(2026, 12, 5), place="", sampler="质监,站", lab="省检", report_no="CJ-1",
+                        volatile_cpct=1200, sulfur_cpct=60, ash_cpct=1800, calorific_kj_kg=21000,
+                        passed=False, failed_reasons="挥发分 12.00% 超过 10.00%\n全硫超标"))
+        s.flush()
+        return {"households": [odd.id, empty.id], "batch": batch.id, "slips": [slip.id, voided.id]}
 
 
 def ids(rows, key="household_id") -> list[int]:
@@ -55,7 +128,7 @@ def test_an_export_then_one_from_its_mark_gives_only_what_changed_since(engine, 
     new_id = add_household(engine)
     with db.transaction(engine) as s:  # an edit is a change too: the row comes again, in its new state
         s.execute(update(Household).where(Household.id == ids(first)[0]).values(address="新地址1号"))
-    changed, _, _ = export(engine, "households", same_mark)
+    changed, _, _ = export_all(engine, "households", same_mark)
     assert ids(changed) == [ids(first)[0], new_id]
     assert changed[0]["address"] == "新地址1号"
 
@@ -75,19 +148,19 @@ def test_slips_and_their_lines_come_with_their_slip_and_again_when_it_changes(en
         slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=approved_registrations(s, "dongguan")[0],
                          issued_on=date.today(), coal_kg=1200)
         slip_id, amount, subsidy = slip.id, slip.amount_fen, slip.subsidy_fen
-    slips, next_mark, _ = export(engine, "slips", mark)
-    lines, _, _ = export(engine, "slip_lines", mark)
+    slips, next_mark, _ = export_all(engine, "slips", mark)
+    lines, _, _ = export_all(engine, "slip_lines", mark)
     assert ids(slips, "slip_id") == [slip_id] and ids(lines, "slip_id") == [slip_id]
     assert (int(slips[0]["amount_fen"]), int(slips[0]["subsidy_fen"])) == (amount, subsidy)
     assert int(slips[0]["household_pays_fen"]) == amount - subsidy
     with db.transaction(engine) as s:
         s.execute(update(Slip).where(Slip.id == slip_id).values(status="voided", void_reason="录错"))
-    voided, _, _ = export(engine, "slips", next_mark)
+    voided, _, _ = export_all(engine, "slips", next_mark)
     assert [(int(r["slip_id"]), r["status"]) for r in voided] == [(slip_id, "voided")]
 
 
 def test_a_since_that_is_not_a_mark_is_refused_and_an_unknown_file_is_not_found(engine):
-    for bad in ("2026-12-01T00:00:00", "hw1-x", "hw2-5", "-1"):
+    for bad in ("2026-12-01T00:00:00", "hw1-x", "hw2-5", "-1", "hw1-999999999999"):  # the last: from no mark here
         with pytest.raises(Refused) as refused:
             platform.open_snapshot(engine, bad)
         assert "since" in refused.value.errors
@@ -154,7 +227,7 @@ def test_rows_committed_during_an_export_come_in_the_next_one_and_none_twice(eng
     assert during == []  # T-new is visible, but above the horizon that T-old holds back
     old_tx.commit()  # the session joined the connection's transaction: this commits T-old
     old.close()
-    after, _, _ = export(engine, "households", during_mark)
+    after, _, _ = export_all(engine, "households", during_mark)
     assert sorted(ids(after)) == sorted([pending_id, new_id])
 
 
@@ -181,16 +254,8 @@ def test_exports_run_again_and_again_under_concurrent_writers_take_every_row_exa
             rows, mark, _ = export(engine, "households", mark)
             seen.extend(ids(rows))
 
-    threads = [threading.Thread(target=writer) for _ in range(3)]
-    reader = threading.Thread(target=exporter)
-    reader.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
-    reader.join()
-    rows, _, _ = export(engine, "households", mark)
+    beside([threading.Thread(target=writer) for _ in range(3)], exporter, stop)
+    rows, _, _ = export_all(engine, "households", mark)
     seen.extend(ids(rows))
     assert not errors
     assert sorted(seen) == sorted(written) and len(seen) == 45
@@ -218,9 +283,138 @@ def test_the_set_is_written_with_a_manifest_of_counts_and_hashes_and_the_cli_kee
     assert "high_water_mark=" in capsys.readouterr().out
 
 
-def test_the_docs_page_names_every_column_of_every_file():
+def test_the_docs_page_is_written_from_the_code_and_current():
     docs = DOCS.read_text(encoding="utf-8")
+    assert platform.GENERATED in docs, "the docs page lost its GENERATED line"
+    assert docs.split(platform.GENERATED)[1].strip("\n") == platform.docs_section().strip("\n"), (
+        "docs/platform-export.md is not current: run platform.write_docs() (see its GENERATED line)")
     for ds in platform.DATASETS.values():
         assert f"## {ds.name}" in docs, ds.name
         for column in ds.columns:
             assert f"| `{column.name}` |" in docs, (ds.name, column.name)
+
+
+def test_an_interrupted_download_is_logged_as_such_and_the_same_call_again_gives_the_whole_file(engine, demo,
+                                                                                                monkeypatch):
+    monkeypatch.setattr(platform, "CHUNK_CHARS", 300)  # several chunks, on either path
+    with db.new_session(engine) as s:
+        drc = user(s, "drc")
+    whole, mark, data = export(engine, "households")
+    stream = platform.stream_csv(engine, drc, "households", platform.open_snapshot(engine, None))
+    first = next(stream)
+    stream.close()  # the client went away after the first chunk
+    sent = first.decode("utf-8-sig").count("\r\n") - 1  # its rows, without the header
+    assert 0 < sent < len(whole) and data.startswith(first)
+    with db.new_session(engine) as s:
+        entry = s.execute(select(AuditEntry).where(AuditEntry.action == "platform.exported")
+                          .order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+    after = json.loads(entry.after)
+    assert entry.username == "drc" and not after["complete"] and after["since"] == "hw1-0"
+    assert after["files"][0]["rows"] == sent and after["files"][0]["first_id"] == ids(whole)[0]
+    assert after["files"][0]["last_id"] == ids(whole)[sent - 1]
+    again, _, same = export(engine, "households")  # nothing was used up: the same call gives it all again
+    assert same == data and ids(again) == ids(whole)
+    assert export(engine, "households", mark)[0] == []
+
+
+def test_the_new_files_carry_deliveries_spot_checks_and_the_batches_lab_values(engine, demo, tmp_path):
+    made = awkward_rows(engine)
+    deliveries, _, _ = export_all(engine, "deliveries")
+    assert [(int(r["slip_id"]), r["delivered_on"], r["receiver"], r["receiver_is_head"], r["has_photo"])
+            for r in deliveries] == [(made["slips"][0], "2026-12-04", '张"三"', "0", "0")]
+    assert deliveries[0]["recorded_at"] == "2026-12-01T23:59:59Z"
+    checks, _, _ = export_all(engine, "spot_checks")
+    assert [(int(r["batch_id"]), r["passed"], r["volatile_cpct"], r["mercury_ng_g"], r["sampler"]) for r in checks] \
+        == [(made["batch"], "0", "1200", "", "质监,站")]
+    batches = {int(r["batch_id"]): r for r in export_all(engine, "batches")[0]}
+    frozen = batches[made["batch"]]
+    assert (frozen["moisture_cpct"], frozen["strength_n"], frozen["drop_cpct"], frozen["arrival_date"]) == \
+        ("850", "0", "", "")
+    assert frozen["frozen_at"] == "2026-12-02T23:59:59Z" and frozen["producer"] == "某,煤业\n公司"
+    assert all(r["frozen_at"] == "" for key, r in batches.items() if key != made["batch"])
+    snapshot = platform.open_snapshot(engine, None)
+    for name in ("batches", "deliveries"):
+        platform.write_xlsx(snapshot, platform.DATASETS[name], platform.Written(name, name), tmp_path / f"{name}.xlsx")
+    snapshot.close()
+    sheet = load_workbook(tmp_path / "batches.xlsx")["batches"]
+    names = [c.value for c in sheet[2]]
+    row = next(r for r in sheet.iter_rows(min_row=3) if r[0].value == made["batch"])
+    cell = {name: row[i] for i, name in enumerate(names)}
+    assert cell["moisture_cpct"].data_type == "n" and cell["moisture_cpct"].value == 850
+    assert cell["mercury_ng_g"].value is None and cell["passed"].value == "是"
+    assert cell["frozen_at"].is_date and cell["frozen_at"].value == datetime(2026, 12, 2, 23, 59, 59)
+    assert cell["report_no"].data_type == "s" and cell["report_no"].value == 'BG-"1",2'
+    delivered = load_workbook(tmp_path / "deliveries.xlsx")["deliveries"]
+    names = [c.value for c in delivered[2]]
+    assert delivered.cell(row=3, column=names.index("delivered_on") + 1).is_date
+    assert delivered.cell(row=3, column=names.index("receiver_is_head") + 1).value == "否"
+
+
+def test_exports_under_concurrent_sales_take_every_slip_and_its_lines_exactly_once(engine, demo):
+    """Sales commit while an exporter exports slips and their lines from its last mark again and again: every slip
+    and every line comes exactly once (none changes after its sale here), in one export with its lines."""
+    _, mark, _ = export(engine, "slips")
+    with db.transaction(engine) as s:
+        registrations = [f.household(s, ("dongguan", "xiguan")[i % 2])[1].id for i in range(18)]
+    groups = [registrations[i::3] for i in range(3)]
+    sold: list[int] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def seller(group):
+        try:
+            for registration_id in group:
+                with db.transaction(engine) as s:
+                    registration = s.get(Registration, registration_id)
+                    slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=registration,
+                                     issued_on=date.today(), coal_kg=100, stoves=1 if registration_id % 2 else 0)
+                    s.flush()
+                    sold.append(slip.id)
+        except Exception as error:  # noqa: BLE001 - asserted below
+            errors.append(error)
+
+    seen_slips: list[int] = []
+    seen_lines: dict[int, list[int]] = {}
+
+    def exporter():
+        nonlocal mark
+        try:
+            while not stop.is_set():
+                snapshot = platform.open_snapshot(engine, mark)
+                try:
+                    slips = [int(r["slip_id"]) for r in _rows(snapshot, "slips")]
+                    lines = _rows(snapshot, "slip_lines")
+                finally:
+                    snapshot.close()
+                mark = snapshot.high_water_mark
+                seen_slips.extend(slips)
+                for line in lines:
+                    seen_lines.setdefault(int(line["slip_id"]), []).append(int(line["line_id"]))
+                if {int(line["slip_id"]) for line in lines} != set(slips):  # one snapshot: a slip with its lines
+                    errors.append(AssertionError(f"slips {slips} came without their lines or the other way"))
+        except Exception as error:  # noqa: BLE001 - asserted below
+            errors.append(error)
+
+    beside([threading.Thread(target=seller, args=(group,)) for group in groups], exporter, stop)
+    target = settled(engine)
+    while platform.parse_since(mark) <= target:  # the last exports, until every sale is behind the mark
+        snapshot = platform.open_snapshot(engine, mark)
+        seen_slips.extend(int(r["slip_id"]) for r in _rows(snapshot, "slips"))
+        for line in _rows(snapshot, "slip_lines"):
+            seen_lines.setdefault(int(line["slip_id"]), []).append(int(line["line_id"]))
+        snapshot.close()
+        mark = snapshot.high_water_mark
+    assert not errors
+    assert sorted(seen_slips) == sorted(sold) and len(sold) == len(registrations)
+    with db.new_session(engine) as s:
+        lines: dict[int, list[int]] = {}
+        for slip_id, line_id in s.execute(select(SlipLine.slip_id, SlipLine.id).where(SlipLine.slip_id.in_(sold))):
+            lines.setdefault(slip_id, []).append(line_id)
+    assert {k: sorted(v) for k, v in seen_lines.items()} == {k: sorted(v) for k, v in lines.items()}
+
+
+def _rows(snapshot, name: str) -> list[dict]:
+    """One file of an open snapshot, read back (the export's audit entry is left out: no actor, no record)."""
+    written = platform.Written(name, name)
+    data = b"".join(platform.csv_chunks(snapshot, platform.DATASETS[name], written))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
