@@ -6,10 +6,12 @@ The rules are `RULES`, a registry: name → `Rule` (Chinese title, the explanati
 evidence lists, and the function that builds its statement). A rule's statement is set-based SQL selecting one row
 per piece of evidence: `subject_key` (what the flag is about: a phone's keyed hash, a village and address key, a
 clerk), `member_id` (a household's or a slip's id), `subject` (the subject as people read it, masked), `figure` and
-`base` (the rule's numbers). `run` turns the rows of every rule into flags in one INSERT ... SELECT each, with no row
-of the season's data passing through Python. Adding a rule is adding one function and one entry: `undelivered` (a
-slip issued more than 7 days ago without a delivery) plugs in here once the delivery table exists, and
-`callback_discrepancy` once the callbacks do; each needs only its member rows.
+`base` (the rule's numbers), and optionally `case_id` (a case the evidence opened already: a callback's). `run` turns
+the rows of every rule into flags in one INSERT ... SELECT each, with no row of the season's data passing through
+Python. Adding a rule is adding one function and one entry.
+
+A flag that names its case at birth (`callback_discrepancy`: the case the callback opened) is confirmed onto that
+case; confirming any other flag opens a new one.
 
 A flag's `fingerprint` is md5 of the rule, the subject and the sorted member ids, unique per rule: the same evidence
 found again is the same flag (a dismissed one stays dismissed, an open one stays open), new evidence (a fourth
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, or_, select, union_all, update,
+    Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select, union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -40,8 +43,8 @@ from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.core.settings import get_settings
 from subsidy.models import (
-    AnomalyFlag, AnomalyMemberKind, AnomalyStatus, Case, Household, Role, Season, Slip, SlipScan, SlipStatus, Town, User,
-    Village,
+    AnomalyFlag, AnomalyMemberKind, AnomalyStatus, Callback, Case, Delivery, Household, Role, Season, Slip, SlipScan,
+    SlipStatus, Supplier, Town, User, Village,
 )
 from subsidy.oversight import cases
 from subsidy.policy.seasons import active_season_or_none
@@ -56,6 +59,7 @@ CLERK_VOID_PERCENT = 5       # a clerk's voids above this share of their slips
 BURST_SECONDS = 600          # the burst window: ten minutes
 NIGHT = (22, 6)              # China time: from 22:00 to 06:00
 UNSCANNED_DAYS = 30          # an office's copy not scanned this many days after the slip
+UNDELIVERED_DAYS = 7         # a standing slip without a delivery this many days after it was issued
 OFFICE_COPIES = {3: "街道镇联", 4: "区发改局联", 5: "区财政局联"}  # DESIGN.md, the five copies
 _RUN_LOCK = 0xA40A  # the PostgreSQL advisory lock that lets one process run the rules at a time
 CHINA_OFFSET_SECONDS = 8 * 3600
@@ -85,6 +89,7 @@ class Rule:
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
+_delivery, _callback, _supplier = Delivery.__table__, Callback.__table__, Supplier.__table__
 _user_t = User.__table__
 _flag_t = AnomalyFlag.__table__
 
@@ -194,7 +199,7 @@ def unscanned_copy(ctx: Context) -> Select:
     copies = union_all(*(select(literal(n).label("copy_no")) for n in OFFICE_COPIES)).subquery()
     scanned = (select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copies.c.copy_no)
                .exists())
-    month = _text(extract("year", _s.c.issued_on), "-", extract("month", _s.c.issued_on))
+    month = _month(_s.c.issued_on)
     missing = (select(_s.c.id, _s.c.town_id, copies.c.copy_no, month.label("month"))
                .join_from(_s, copies, literal(True))
                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
@@ -206,6 +211,45 @@ def unscanned_copy(ctx: Context) -> Select:
                    _text(_t.c.name, " ", copy_name, " ", missing.c.month).label("subject"),
                    per_group.label("figure"), literal(UNSCANNED_DAYS).label("base"))
             .join_from(missing, _t, _t.c.id == missing.c.town_id))
+
+
+def _month(column):
+    """A date's month as text, `2026-11` (both databases: the year and the month extracted and joined)."""
+    return _text(extract("year", column), "-", extract("month", column))
+
+
+def undelivered(ctx: Context) -> Select:
+    """Standing slips issued more than 7 days ago that have no delivery (table `delivery`): one flag per supplier,
+    town and month of issue, the slips its evidence; the subject names the oldest slip's day (it only changes with
+    the members, as the fingerprint does). A delivery recorded later takes its slip out of the evidence, and a
+    flag whose every slip was delivered is cleared."""
+    delivered = select(_delivery.c.id).where(_delivery.c.slip_id == _s.c.id).exists()
+    waiting = (select(_s.c.id, _s.c.supplier_id, _s.c.town_id, _s.c.issued_on, _month(_s.c.issued_on).label("month"))
+               .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
+                      _s.c.issued_on < ctx.today - timedelta(days=UNDELIVERED_DAYS), ~delivered).subquery())
+    group = (waiting.c.supplier_id, waiting.c.town_id, waiting.c.month)
+    oldest = func.min(waiting.c.issued_on).over(partition_by=group)
+    per_group = func.count().over(partition_by=group)
+    found = select(waiting, oldest.label("oldest"), per_group.label("n")).subquery()
+    return (select(_text("supplier:", found.c.supplier_id, ":town:", found.c.town_id, ":", found.c.month)
+                   .label("subject_key"), found.c.id.label("member_id"),
+                   _text(_supplier.c.name, " ", _t.c.name, " ", found.c.month, "（最早", found.c.oldest, "开具）")
+                   .label("subject"), found.c.n.label("figure"), literal(UNDELIVERED_DAYS).label("base"))
+            .join_from(found, _supplier, _supplier.c.id == found.c.supplier_id)
+            .join(_t, _t.c.id == found.c.town_id))
+
+
+def callback_discrepancy(ctx: Context) -> Select:
+    """A callback of this season's slips that found a discrepancy (the household received less, paid more or
+    denies the purchase: subsidy/verification/callbacks.py): one flag per callback, its slip the evidence, the case
+    the callback opened linked (`case_id`), so that confirming the flag confirms that case instead of opening a
+    second one."""
+    return (select(_text("callback:", _callback.c.id).label("subject_key"), _s.c.id.label("member_id"),
+                   _text("销售单 ", _s.c.number, " 住户 ", _s.c.head_name).label("subject"),
+                   func.coalesce(_callback.c.received_kg, 0).label("figure"), _s.c.coal_kg.label("base"),
+                   _callback.c.case_id.label("case_id"))
+            .join_from(_callback, _s, _s.c.id == _callback.c.slip_id)
+            .where(_callback.c.discrepancy, _s.c.season_id == ctx.season_id))
 
 
 RULES: dict[str, Rule] = {
@@ -224,8 +268,13 @@ RULES: dict[str, Rule] = {
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
                   AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
-    # "undelivered": the delivery stream adds it here (slips issued more than 7 days ago without a delivery).
-    # "callback_discrepancy": the callbacks stream adds it here (a callback that found a discrepancy).
+    "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
+                        AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）"),
+    "callback_discrepancy": Rule("回访发现不符",
+                                 "回访抽查时住户所说的实收数量或实付金额与销售单不符，或否认购买；"
+                                 "回访时已登记案件，确认预警即确认该案件。",
+                                 AnomalyMemberKind.SLIP, callback_discrepancy,
+                                 "住户称实收{figure}公斤（销售单{base}公斤）"),
 }
 
 
@@ -244,6 +293,7 @@ def _flags(ctx: Context, name: str, rule: Rule):
     """The statement that selects the flags of one rule: the member rows grouped by subject, the member ids sorted
     and joined, and the fingerprint."""
     rows = rule.members(ctx).subquery()
+    linked = rows.c.case_id if "case_id" in rows.c else cast(null(), Integer)
     # DIALECT FORK (bench: scripts/bench_anomalies.py): PostgreSQL's ordered aggregate; the portable branch
     # orders inside a window instead (SQLite's group_concat takes no ORDER BY before 3.44) and groups that.
     if ctx.pg:
@@ -252,25 +302,27 @@ def _flags(ctx: Context, name: str, rule: Rule):
             func.string_agg(cast(rows.c.member_id, Text), aggregate_order_by(literal_column("','"),
                                                                               rows.c.member_id)).label("members"),
             func.count().label("size"), func.max(rows.c.figure).label("figure"),
-            func.max(rows.c.base).label("base")).group_by(rows.c.subject_key).subquery()
+            func.max(rows.c.base).label("base"), func.max(linked).label("case_id")).group_by(rows.c.subject_key
+                                                                                         ).subquery()
     else:
         window = {"partition_by": rows.c.subject_key, "order_by": rows.c.member_id, "rows": (None, None)}
-        windowed = select(rows.c.subject_key, rows.c.subject, rows.c.figure, rows.c.base,
+        windowed = select(rows.c.subject_key, rows.c.subject, rows.c.figure, rows.c.base, linked.label("case_id"),
                           func.aggregate_strings(cast(rows.c.member_id, Text), ",").over(**window).label("members"),
                           func.count().over(**window).label("size")).subquery()
         grouped = select(windowed.c.subject_key, func.max(windowed.c.subject).label("subject"),
                          func.max(windowed.c.members).label("members"), func.max(windowed.c.size).label("size"),
-                         func.max(windowed.c.figure).label("figure"), func.max(windowed.c.base).label("base")
-                         ).group_by(windowed.c.subject_key).subquery()
+                         func.max(windowed.c.figure).label("figure"), func.max(windowed.c.base).label("base"),
+                         func.max(windowed.c.case_id).label("case_id")).group_by(windowed.c.subject_key).subquery()
     return select(
         literal(ctx.season_id).label("season_id"), literal(name).label("rule"), grouped.c.subject_key,
         func.substr(grouped.c.subject, 1, 300).label("subject"), literal(str(rule.member_kind)).label("member_kind"),
         grouped.c.members, grouped.c.size, grouped.c.figure, grouped.c.base,
-        func.md5(_text(name, "|", grouped.c.subject_key, "|", grouped.c.members)).label("fingerprint"))
+        func.md5(_text(name, "|", grouped.c.subject_key, "|", grouped.c.members)).label("fingerprint"),
+        grouped.c.case_id)
 
 
 _COLUMNS = ("season_id", "rule", "subject_key", "subject", "member_kind", "members", "size", "figure", "base",
-            "fingerprint")
+            "fingerprint", "case_id")
 
 
 def _upsert(session: Session, ctx: Context, name: str, rule: Rule, now: datetime) -> None:
@@ -291,6 +343,7 @@ def _upsert(session: Session, ctx: Context, name: str, rule: Rule, now: datetime
     statement = statement.on_conflict_do_update(
         index_elements=["rule", "fingerprint"],
         set_={"last_seen_at": statement.excluded.last_seen_at,
+              "case_id": func.coalesce(_flag_t.c.case_id, statement.excluded.case_id),
               "status": case((_flag_t.c.status == AnomalyStatus.CLEARED, AnomalyStatus.OPEN),
                              else_=_flag_t.c.status)})
     session.execute(statement)
@@ -373,12 +426,18 @@ def dismiss(session: Session, user: User, flag_id: int, *, reason: str) -> Anoma
 
 def confirm(session: Session, user: User, flag_id: int, *, comment: str = "") -> AnomalyFlag:
     """open → confirmed, opening a case (channel `system`, the bureau's) that names the flag and links its first
-    household or slip. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one case
+    household or slip; a flag whose evidence opened its case already (`case_id`: a callback's) is confirmed onto
+    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one case
     (the conditional update decides, and the loser's case rolls back with its transaction)."""
     comment = clean_text(comment, "comment", REASON_MAX, label="核查意见")
     flag = get_or_404(session, AnomalyFlag, flag_id)
     if flag.status not in (AnomalyStatus.OPEN, AnomalyStatus.CLEARED):
         raise Conflict("该预警已核查过", field="status")
+    if flag.case_id is not None:
+        # The evidence opened its case already (a callback's): the flag is confirmed onto it, not onto a second.
+        flag, before = _review(session, user, flag_id, AnomalyStatus.CONFIRMED, reason=comment)
+        audit.record(session, user, "anomaly.confirmed", flag, before=before, after=_snapshot(flag))
+        return flag
     first = int(flag.members.split(",")[0]) if flag.members else None
     link = {}
     if first is not None and flag.member_kind == AnomalyMemberKind.HOUSEHOLD:
