@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.core.db import pg_branch
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
@@ -462,9 +462,14 @@ def _require_reader(user: User) -> None:
         raise NotAllowed("没有查看异常预警的权限")
 
 
-def list_flags(session: Session, *, rule: str | None = None, status: str | None = None, page: int = 1,
-               per_page: int = 50) -> tuple[list[AnomalyFlag], int]:
-    """Flags newest first, one page and the count of all; an unknown rule or status is refused by its field."""
+SORTS = {"id": AnomalyFlag.id}
+DEFAULT_SORT = "-id"
+
+
+def list_flags(session: Session, *, rule: str | None = None, status: str | None = None, sort: str | None = None,
+               **page) -> paging.Page:
+    """A page of the flags, newest first (paging.fetch's keyword arguments: cursors, a capped count, like every
+    list); an unknown rule or status is refused by its field."""
     where = []
     if rule:
         if rule not in RULES:
@@ -474,11 +479,8 @@ def list_flags(session: Session, *, rule: str | None = None, status: str | None 
         if status not in set(AnomalyStatus):
             raise Refused("请选择正确的状态", field="status")
         where.append(AnomalyFlag.status == status)
-    total = session.execute(select(func.count()).select_from(AnomalyFlag).where(*where)).scalar_one()
-    page = min(max(1, page), 10**9)
-    items = list(session.execute(select(AnomalyFlag).where(*where).order_by(AnomalyFlag.id.desc())
-                                 .offset((page - 1) * per_page).limit(per_page)).scalars())
-    return items, total
+    return paging.fetch(session, select(AnomalyFlag).where(*where),
+                        paging.Order.of(sort, SORTS, DEFAULT_SORT, AnomalyFlag.id), **page)
 
 
 def open_count(session: Session) -> int:

@@ -22,9 +22,6 @@ from web.lists import ListArgs
 from web.guards import ANOMALY_READERS, ANOMALY_REVIEWERS, CASE_READERS, CASE_WRITERS, requires
 
 
-PER_PAGE = 50  # the anomaly flags list
-
-
 class CaseIn(BaseModel):
     channel: str
     category: str
@@ -173,11 +170,8 @@ class FlagOut(BaseModel):
     case_id: int | None
 
 
-class FlagPage(BaseModel):
+class FlagPage(PageFields):
     items: list[FlagOut]
-    total: int
-    page: int
-    per_page: int
 
 
 class DismissIn(BaseModel):
@@ -211,10 +205,14 @@ class AnomalyReportApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*ANOMALY_READERS)])
     def index(self, session: DbSession, rule: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1) -> FlagPage:
-        """The flags, newest first, 50 a page, each with its evidence (`ids` of the households or slips)."""
-        items, total = anomalies.list_flags(session, rule=rule, status=status, page=page, per_page=PER_PAGE)
-        return FlagPage(items=[flag_out(f) for f in items], total=total, page=page, per_page=PER_PAGE)
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, after: FromQuery[str | None] = None,
+              before: FromQuery[str | None] = None) -> FlagPage:
+        """The flags, newest first, 50 a page, each with its evidence (`ids` of the households or slips); `next`
+        and `prev` are the cursors of the pages beside (`after=`, `before=`), `total` counts up to 10,000
+        (`total_capped` when there are more)."""
+        pg = anomalies.list_flags(session, rule=rule, status=status,
+                                  **ListArgs.read(page=page, after=after, before=before).fetch)
+        return FlagPage(items=[flag_out(f) for f in pg.items], **PageFields.of(pg))
 
 
 class AnomaliesApi(Controller):
