@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select, union_all,
+    BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select, union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -103,10 +103,18 @@ def _text(*parts):
 
 
 def _seconds(column, ctx: Context):
-    """A timestamp as seconds since 1970 (UTC), a number both databases compare and subtract."""
+    """A timestamp as seconds since 1970 (UTC), a number both databases compare and subtract: on PostgreSQL
+    date_part's double precision, not EXTRACT's numeric (whose arithmetic over a season's slips cost the burst rule
+    a third of its time, scripts/bench_anomalies.py)."""
     if ctx.postgres:
-        return extract("epoch", column)
+        return func.date_part("epoch", column)
     return (func.julianday(column) - 2440587.5) * 86400.0
+
+
+def _hour(seconds, ctx: Context):
+    """The hour (0-23, China time) of `seconds` since 1970, in whole-number arithmetic on both databases."""
+    whole = cast(func.floor(seconds), BigInteger) if ctx.postgres else cast(seconds, Integer)  # both: floor (t > 0)
+    return (whole + CHINA_OFFSET_SECONDS) % 86400 // 3600
 
 
 # --- the rules -------------------------------------------------------------------------------------------------------
@@ -160,25 +168,29 @@ def repeated_voids(ctx: Context) -> Select:
 def _bursts(ctx: Context, limit: int, *, night: bool) -> Select:
     """The slips of a season each inside some run of more than `limit` slips by one clerk within BURST_SECONDS:
     a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it, and a slip is in a
-    run when one of the `limit` slips before it, or itself, starts one (a MAX over those rows). One flag per clerk
-    and day. `night`: only the slips issued at night count, as if the day's slips were not there."""
+    run when the latest start at or before it is at most `limit` slips back (a running MAX of the starts' row
+    numbers: one pass, where a MAX over the `limit` rows before each slip cost `limit` steps a slip). The clerk's
+    slips come in time order from the index ix_slip_clerk_time, unsorted. One flag per clerk and day. `night`: only
+    the slips issued at night count, as if the day's slips were not there."""
     at = _seconds(_s.c.issued_at, ctx)
     where = [_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)]
     if night:
-        hour = func.floor(((at + CHINA_OFFSET_SECONDS) % 86400) / 3600) if ctx.postgres else cast(
-            ((at + CHINA_OFFSET_SECONDS) % 86400) / 3600, Integer)
+        hour = _hour(at, ctx)
         where.append(or_(hour >= NIGHT[0], hour < NIGHT[1]))
     timed = select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t")).where(*where).subquery()
-    later = func.lead(timed.c.t, limit).over(partition_by=timed.c.issued_by, order_by=(timed.c.issued_at, timed.c.id))
-    starts = (select(timed, case((later - timed.c.t < BURST_SECONDS, 1), else_=0).label("starts"))
-              .subquery())
-    inside = func.max(starts.c.starts).over(partition_by=starts.c.issued_by,
-                                            order_by=(starts.c.issued_at, starts.c.id), rows=(-limit, 0))
-    marked = select(starts, inside.label("inside")).subquery()
+    in_time = {"partition_by": timed.c.issued_by, "order_by": (timed.c.issued_at, timed.c.id)}
+    later = func.lead(timed.c.t, limit).over(**in_time)
+    number = func.row_number().over(**in_time)
+    starts = (select(timed, number.label("n"), case((later - timed.c.t < BURST_SECONDS, number), else_=None)
+                     .label("start")).subquery())
+    latest = func.max(starts.c.start).over(partition_by=starts.c.issued_by,
+                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
+    marked = select(starts, latest.label("latest")).subquery()
+    inside = marked.c.n - marked.c.latest <= limit  # NULL (no start yet) is not inside
     per_day = func.count().over(partition_by=(marked.c.issued_by, marked.c.issued_on))
     prefix, label = ("night:", "夜间 ") if night else ("", "")
     found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, per_day.label("n"))
-             .where(marked.c.inside == 1).subquery())
+             .where(inside).subquery())
     return (select(_text(prefix, "clerk:", found.c.issued_by, ":", found.c.issued_on).label("subject_key"),
                    found.c.id.label("member_id"),
                    _text(label, "开单员 ", _user_t.c.username, " ", found.c.issued_on).label("subject"),

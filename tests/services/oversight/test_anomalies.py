@@ -118,6 +118,9 @@ def test_more_than_twenty_slips_within_ten_minutes_is_a_burst_and_twenty_one_ove
     people = o.households(session, 21)
     start = _local(10)
     fast_slips = [o.slip(session, h, fast, start + timedelta(seconds=20 * i)) for i, h in enumerate(people)]
+    # the same clerk's slips an hour before and twenty minutes after the run are not part of it
+    o.slip(session, people[0], fast, start - timedelta(hours=1))
+    o.slip(session, people[1], fast, start + timedelta(minutes=27))
     # 21 slips 30 s apart: the first and the 21st are exactly ten minutes apart, not within them
     for i, h in enumerate(people):
         o.slip(session, h, steady, start + timedelta(seconds=30 * i))
