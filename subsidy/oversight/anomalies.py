@@ -207,15 +207,15 @@ def burst(ctx: Context) -> Select:
 def unscanned_copy(ctx: Context) -> Select:
     """Copies 3, 4 and 5 (town, bureau, finance) of standing slips issued 30 days ago or earlier that their office
     has not scanned: one flag per office copy, town and month of issue (a month's flag stops changing once its slips
-    are all older than the limit)."""
-    copies = union_all(*(select(literal(n).label("copy_no")) for n in OFFICE_COPIES)).subquery()
-    scanned = (select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copies.c.copy_no)
-               .exists())
-    month = _month(_s.c.issued_on)
-    missing = (select(_s.c.id, _s.c.town_id, copies.c.copy_no, month.label("month"))
-               .join_from(_s, copies, literal(True))
-               .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
-                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned).subquery())
+    are all older than the limit). One anti-join per copy (each hashes only that copy's scans, and reads the slips
+    from the index ix_slip_ledger), not one over every slip and copy at once, whose hash of all the scans spilled
+    to disk at scale (scripts/bench_anomalies.py)."""
+    def of_copy(copy_no: int) -> Select:
+        scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copy_no).exists()
+        return (select(_s.c.id, _s.c.town_id, literal(copy_no).label("copy_no"), _month(_s.c.issued_on).label("month"))
+                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
+                       _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned))
+    missing = union_all(*(of_copy(n) for n in OFFICE_COPIES)).subquery()
     per_group = func.count().over(partition_by=(missing.c.copy_no, missing.c.town_id, missing.c.month))
     copy_name = case(*((missing.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
     return (select(_text("copy:", missing.c.copy_no, ":town:", missing.c.town_id, ":", missing.c.month)
