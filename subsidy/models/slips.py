@@ -47,6 +47,14 @@ class Slip(SQLModel, table=True):
         # The stock ledger reads a supplier's issued slips of a season by day from this index alone (subsidy/supply/ledger.py;
         # `id` is there for PostgreSQL's index-only scans, SQLite keeps the rowid in every index anyway).
         Index("ix_slip_ledger", "supplier_id", "season_id", "status", "issued_on", "id"),
+        # The anomaly rule `burst` (subsidy/oversight/anomalies.py) reads a season's slips per clerk in time order from
+        # this index alone: no sort of the season's slips (scripts/bench_anomalies.py). None of its columns changes
+        # after issue.
+        Index("ix_slip_clerk_time", "season_id", "issued_by", "issued_at", "id", "issued_on"),
+        # The rules `unscanned_copy` and `undelivered` read a season's standing slips up to a day, with their town and
+        # supplier, from this index alone: the slip's heap (wide, and half empty by the fillfactor below) is read by
+        # neither. Voiding changes `status`, which only makes that rare update non-HOT; building a summary stays HOT.
+        Index("ix_slip_season_day", "season_id", "status", "issued_on", "id", "town_id", "supplier_id"),
         # NO index may cover summary_id, not even in a WHERE clause. Building a month writes summary_id on every
         # slip of the month (200,000 for a large supplier). While no index covers it, PostgreSQL rewrites each row on
         # its own page (a HOT update: no new entry in any of the table's indexes) and SQLite touches no index:

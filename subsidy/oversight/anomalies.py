@@ -6,10 +6,12 @@ The rules are `RULES`, a registry: name → `Rule` (Chinese title, the explanati
 evidence lists, and the function that builds its statement). A rule's statement is set-based SQL selecting one row
 per piece of evidence: `subject_key` (what the flag is about: a phone's keyed hash, a village and address key, a
 clerk), `member_id` (a household's or a slip's id), `subject` (the subject as people read it, masked), `figure` and
-`base` (the rule's numbers). `run` turns the rows of every rule into flags in one INSERT ... SELECT each, with no row
-of the season's data passing through Python. Adding a rule is adding one function and one entry: `undelivered` (a
-slip issued more than 7 days ago without a delivery) plugs in here once the delivery table exists, and
-`callback_discrepancy` once the callbacks do; each needs only its member rows.
+`base` (the rule's numbers), and optionally `case_id` (a case the evidence opened already: a callback's). `run` turns
+the rows of every rule into flags in one INSERT ... SELECT each, with no row of the season's data passing through
+Python. Adding a rule is adding one function and one entry.
+
+A flag that names its case at birth (`callback_discrepancy`: the case the callback opened) is confirmed onto that
+case; confirming any other flag opens a new one.
 
 A flag's `fingerprint` is md5 of the rule, the subject and the sorted member ids, unique per rule: the same evidence
 found again is the same flag (a dismissed one stays dismissed, an open one stays open), new evidence (a fourth
@@ -28,20 +30,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, or_, select, union_all, update,
+    BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select, union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.core.db import pg_branch
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.core.settings import get_settings
 from subsidy.models import (
-    AnomalyFlag, AnomalyMemberKind, AnomalyStatus, Case, Household, Role, Season, Slip, SlipScan, SlipStatus, Town, User,
-    Village,
+    AnomalyFlag, AnomalyMemberKind, AnomalyStatus, Callback, Case, Delivery, Household, Role, Season, Slip, SlipScan,
+    SlipStatus, Supplier, Town, User, Village,
 )
 from subsidy.oversight import cases
 from subsidy.policy.seasons import active_season_or_none
@@ -56,6 +59,7 @@ CLERK_VOID_PERCENT = 5       # a clerk's voids above this share of their slips
 BURST_SECONDS = 600          # the burst window: ten minutes
 NIGHT = (22, 6)              # China time: from 22:00 to 06:00
 UNSCANNED_DAYS = 30          # an office's copy not scanned this many days after the slip
+UNDELIVERED_DAYS = 7         # a standing slip without a delivery this many days after it was issued
 OFFICE_COPIES = {3: "街道镇联", 4: "区发改局联", 5: "区财政局联"}  # DESIGN.md, the five copies
 _RUN_LOCK = 0xA40A  # the PostgreSQL advisory lock that lets one process run the rules at a time
 CHINA_OFFSET_SECONDS = 8 * 3600
@@ -85,6 +89,7 @@ class Rule:
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
+_delivery, _callback, _supplier = Delivery.__table__, Callback.__table__, Supplier.__table__
 _user_t = User.__table__
 _flag_t = AnomalyFlag.__table__
 
@@ -98,10 +103,18 @@ def _text(*parts):
 
 
 def _seconds(column, ctx: Context):
-    """A timestamp as seconds since 1970 (UTC), a number both databases compare and subtract."""
+    """A timestamp as seconds since 1970 (UTC), a number both databases compare and subtract: on PostgreSQL
+    date_part's double precision, not EXTRACT's numeric (whose arithmetic over a season's slips cost the burst rule
+    a third of its time, scripts/bench_anomalies.py)."""
     if ctx.postgres:
-        return extract("epoch", column)
+        return func.date_part("epoch", column)
     return (func.julianday(column) - 2440587.5) * 86400.0
+
+
+def _hour(seconds, ctx: Context):
+    """The hour (0-23, China time) of `seconds` since 1970, in whole-number arithmetic on both databases."""
+    whole = cast(func.floor(seconds), BigInteger) if ctx.postgres else cast(seconds, Integer)  # both: floor (t > 0)
+    return (whole + CHINA_OFFSET_SECONDS) % 86400 // 3600
 
 
 # --- the rules -------------------------------------------------------------------------------------------------------
@@ -155,25 +168,29 @@ def repeated_voids(ctx: Context) -> Select:
 def _bursts(ctx: Context, limit: int, *, night: bool) -> Select:
     """The slips of a season each inside some run of more than `limit` slips by one clerk within BURST_SECONDS:
     a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it, and a slip is in a
-    run when one of the `limit` slips before it, or itself, starts one (a MAX over those rows). One flag per clerk
-    and day. `night`: only the slips issued at night count, as if the day's slips were not there."""
+    run when the latest start at or before it is at most `limit` slips back (a running MAX of the starts' row
+    numbers: one pass, where a MAX over the `limit` rows before each slip cost `limit` steps a slip). The clerk's
+    slips come in time order from the index ix_slip_clerk_time, unsorted. One flag per clerk and day. `night`: only
+    the slips issued at night count, as if the day's slips were not there."""
     at = _seconds(_s.c.issued_at, ctx)
     where = [_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)]
     if night:
-        hour = func.floor(((at + CHINA_OFFSET_SECONDS) % 86400) / 3600) if ctx.postgres else cast(
-            ((at + CHINA_OFFSET_SECONDS) % 86400) / 3600, Integer)
+        hour = _hour(at, ctx)
         where.append(or_(hour >= NIGHT[0], hour < NIGHT[1]))
     timed = select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t")).where(*where).subquery()
-    later = func.lead(timed.c.t, limit).over(partition_by=timed.c.issued_by, order_by=(timed.c.issued_at, timed.c.id))
-    starts = (select(timed, case((later - timed.c.t < BURST_SECONDS, 1), else_=0).label("starts"))
-              .subquery())
-    inside = func.max(starts.c.starts).over(partition_by=starts.c.issued_by,
-                                            order_by=(starts.c.issued_at, starts.c.id), rows=(-limit, 0))
-    marked = select(starts, inside.label("inside")).subquery()
+    in_time = {"partition_by": timed.c.issued_by, "order_by": (timed.c.issued_at, timed.c.id)}
+    later = func.lead(timed.c.t, limit).over(**in_time)
+    number = func.row_number().over(**in_time)
+    starts = (select(timed, number.label("n"), case((later - timed.c.t < BURST_SECONDS, number), else_=None)
+                     .label("start")).subquery())
+    latest = func.max(starts.c.start).over(partition_by=starts.c.issued_by,
+                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
+    marked = select(starts, latest.label("latest")).subquery()
+    inside = marked.c.n - marked.c.latest <= limit  # NULL (no start yet) is not inside
     per_day = func.count().over(partition_by=(marked.c.issued_by, marked.c.issued_on))
     prefix, label = ("night:", "夜间 ") if night else ("", "")
     found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, per_day.label("n"))
-             .where(marked.c.inside == 1).subquery())
+             .where(inside).subquery())
     return (select(_text(prefix, "clerk:", found.c.issued_by, ":", found.c.issued_on).label("subject_key"),
                    found.c.id.label("member_id"),
                    _text(label, "开单员 ", _user_t.c.username, " ", found.c.issued_on).label("subject"),
@@ -190,15 +207,15 @@ def burst(ctx: Context) -> Select:
 def unscanned_copy(ctx: Context) -> Select:
     """Copies 3, 4 and 5 (town, bureau, finance) of standing slips issued 30 days ago or earlier that their office
     has not scanned: one flag per office copy, town and month of issue (a month's flag stops changing once its slips
-    are all older than the limit)."""
-    copies = union_all(*(select(literal(n).label("copy_no")) for n in OFFICE_COPIES)).subquery()
-    scanned = (select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copies.c.copy_no)
-               .exists())
-    month = _text(extract("year", _s.c.issued_on), "-", extract("month", _s.c.issued_on))
-    missing = (select(_s.c.id, _s.c.town_id, copies.c.copy_no, month.label("month"))
-               .join_from(_s, copies, literal(True))
-               .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
-                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned).subquery())
+    are all older than the limit). One anti-join per copy, each hashing only that copy's scans, not one over every
+    slip and copy at once, whose hash of all the scans spilled to disk at scale; the slips come from the index
+    ix_slip_season_day alone (scripts/bench_anomalies.py)."""
+    def of_copy(copy_no: int) -> Select:
+        scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copy_no).exists()
+        return (select(_s.c.id, _s.c.town_id, literal(copy_no).label("copy_no"), _month(_s.c.issued_on).label("month"))
+                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
+                       _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned))
+    missing = union_all(*(of_copy(n) for n in OFFICE_COPIES)).subquery()
     per_group = func.count().over(partition_by=(missing.c.copy_no, missing.c.town_id, missing.c.month))
     copy_name = case(*((missing.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
     return (select(_text("copy:", missing.c.copy_no, ":town:", missing.c.town_id, ":", missing.c.month)
@@ -206,6 +223,45 @@ def unscanned_copy(ctx: Context) -> Select:
                    _text(_t.c.name, " ", copy_name, " ", missing.c.month).label("subject"),
                    per_group.label("figure"), literal(UNSCANNED_DAYS).label("base"))
             .join_from(missing, _t, _t.c.id == missing.c.town_id))
+
+
+def _month(column):
+    """A date's month as text, `2026-11` (both databases: the year and the month extracted and joined)."""
+    return _text(extract("year", column), "-", extract("month", column))
+
+
+def undelivered(ctx: Context) -> Select:
+    """Standing slips issued more than 7 days ago that have no delivery (table `delivery`): one flag per supplier,
+    town and month of issue, the slips its evidence; the subject names the oldest slip's day (it only changes with
+    the members, as the fingerprint does). A delivery recorded later takes its slip out of the evidence, and a
+    flag whose every slip was delivered is cleared."""
+    delivered = select(_delivery.c.id).where(_delivery.c.slip_id == _s.c.id).exists()
+    waiting = (select(_s.c.id, _s.c.supplier_id, _s.c.town_id, _s.c.issued_on, _month(_s.c.issued_on).label("month"))
+               .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
+                      _s.c.issued_on < ctx.today - timedelta(days=UNDELIVERED_DAYS), ~delivered).subquery())
+    group = (waiting.c.supplier_id, waiting.c.town_id, waiting.c.month)
+    oldest = func.min(waiting.c.issued_on).over(partition_by=group)
+    per_group = func.count().over(partition_by=group)
+    found = select(waiting, oldest.label("oldest"), per_group.label("n")).subquery()
+    return (select(_text("supplier:", found.c.supplier_id, ":town:", found.c.town_id, ":", found.c.month)
+                   .label("subject_key"), found.c.id.label("member_id"),
+                   _text(_supplier.c.name, " ", _t.c.name, " ", found.c.month, "（最早", found.c.oldest, "开具）")
+                   .label("subject"), found.c.n.label("figure"), literal(UNDELIVERED_DAYS).label("base"))
+            .join_from(found, _supplier, _supplier.c.id == found.c.supplier_id)
+            .join(_t, _t.c.id == found.c.town_id))
+
+
+def callback_discrepancy(ctx: Context) -> Select:
+    """A callback of this season's slips that found a discrepancy (the household received less, paid more or
+    denies the purchase: subsidy/verification/callbacks.py): one flag per callback, its slip the evidence, the case
+    the callback opened linked (`case_id`), so that confirming the flag confirms that case instead of opening a
+    second one."""
+    return (select(_text("callback:", _callback.c.id).label("subject_key"), _s.c.id.label("member_id"),
+                   _text("销售单 ", _s.c.number, " 住户 ", _s.c.head_name).label("subject"),
+                   func.coalesce(_callback.c.received_kg, 0).label("figure"), _s.c.coal_kg.label("base"),
+                   _callback.c.case_id.label("case_id"))
+            .join_from(_callback, _s, _s.c.id == _callback.c.slip_id)
+            .where(_callback.c.discrepancy, _s.c.season_id == ctx.season_id))
 
 
 RULES: dict[str, Rule] = {
@@ -224,8 +280,13 @@ RULES: dict[str, Rule] = {
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
                   AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
-    # "undelivered": the delivery stream adds it here (slips issued more than 7 days ago without a delivery).
-    # "callback_discrepancy": the callbacks stream adds it here (a callback that found a discrepancy).
+    "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
+                        AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）"),
+    "callback_discrepancy": Rule("回访发现不符",
+                                 "回访抽查时住户所说的实收数量或实付金额与销售单不符，或否认购买；"
+                                 "回访时已登记案件，确认预警即确认该案件。",
+                                 AnomalyMemberKind.SLIP, callback_discrepancy,
+                                 "住户称实收{figure}公斤（销售单{base}公斤）"),
 }
 
 
@@ -244,6 +305,7 @@ def _flags(ctx: Context, name: str, rule: Rule):
     """The statement that selects the flags of one rule: the member rows grouped by subject, the member ids sorted
     and joined, and the fingerprint."""
     rows = rule.members(ctx).subquery()
+    linked = rows.c.case_id if "case_id" in rows.c else cast(null(), Integer)
     # DIALECT FORK (bench: scripts/bench_anomalies.py): PostgreSQL's ordered aggregate; the portable branch
     # orders inside a window instead (SQLite's group_concat takes no ORDER BY before 3.44) and groups that.
     if ctx.pg:
@@ -252,25 +314,27 @@ def _flags(ctx: Context, name: str, rule: Rule):
             func.string_agg(cast(rows.c.member_id, Text), aggregate_order_by(literal_column("','"),
                                                                               rows.c.member_id)).label("members"),
             func.count().label("size"), func.max(rows.c.figure).label("figure"),
-            func.max(rows.c.base).label("base")).group_by(rows.c.subject_key).subquery()
+            func.max(rows.c.base).label("base"), func.max(linked).label("case_id")).group_by(rows.c.subject_key
+                                                                                         ).subquery()
     else:
         window = {"partition_by": rows.c.subject_key, "order_by": rows.c.member_id, "rows": (None, None)}
-        windowed = select(rows.c.subject_key, rows.c.subject, rows.c.figure, rows.c.base,
+        windowed = select(rows.c.subject_key, rows.c.subject, rows.c.figure, rows.c.base, linked.label("case_id"),
                           func.aggregate_strings(cast(rows.c.member_id, Text), ",").over(**window).label("members"),
                           func.count().over(**window).label("size")).subquery()
         grouped = select(windowed.c.subject_key, func.max(windowed.c.subject).label("subject"),
                          func.max(windowed.c.members).label("members"), func.max(windowed.c.size).label("size"),
-                         func.max(windowed.c.figure).label("figure"), func.max(windowed.c.base).label("base")
-                         ).group_by(windowed.c.subject_key).subquery()
+                         func.max(windowed.c.figure).label("figure"), func.max(windowed.c.base).label("base"),
+                         func.max(windowed.c.case_id).label("case_id")).group_by(windowed.c.subject_key).subquery()
     return select(
         literal(ctx.season_id).label("season_id"), literal(name).label("rule"), grouped.c.subject_key,
         func.substr(grouped.c.subject, 1, 300).label("subject"), literal(str(rule.member_kind)).label("member_kind"),
         grouped.c.members, grouped.c.size, grouped.c.figure, grouped.c.base,
-        func.md5(_text(name, "|", grouped.c.subject_key, "|", grouped.c.members)).label("fingerprint"))
+        func.md5(_text(name, "|", grouped.c.subject_key, "|", grouped.c.members)).label("fingerprint"),
+        grouped.c.case_id)
 
 
 _COLUMNS = ("season_id", "rule", "subject_key", "subject", "member_kind", "members", "size", "figure", "base",
-            "fingerprint")
+            "fingerprint", "case_id")
 
 
 def _upsert(session: Session, ctx: Context, name: str, rule: Rule, now: datetime) -> None:
@@ -291,6 +355,7 @@ def _upsert(session: Session, ctx: Context, name: str, rule: Rule, now: datetime
     statement = statement.on_conflict_do_update(
         index_elements=["rule", "fingerprint"],
         set_={"last_seen_at": statement.excluded.last_seen_at,
+              "case_id": func.coalesce(_flag_t.c.case_id, statement.excluded.case_id),
               "status": case((_flag_t.c.status == AnomalyStatus.CLEARED, AnomalyStatus.OPEN),
                              else_=_flag_t.c.status)})
     session.execute(statement)
@@ -320,6 +385,8 @@ def run(session: Session, actor: User | None = None, *, rules: list[str] | None 
         if not conn.execute(select(func.pg_try_advisory_xact_lock(_RUN_LOCK))).scalar():
             return RunResult(season.id, {}, {}, ran=False)
         conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # the window functions sort a season's slips
+        # JIT compiling these statements' many expressions cost more than it saved (scripts/bench_anomalies.py).
+        conn.exec_driver_sql("SET LOCAL jit = off")
     settings = get_settings()
     ctx = Context(season_id=season.id, today=clock.today(), burst_slips=max(1, settings.anomaly_burst_slips),
                   night_burst_slips=max(1, settings.anomaly_night_burst_slips), pg=pg,
@@ -373,12 +440,18 @@ def dismiss(session: Session, user: User, flag_id: int, *, reason: str) -> Anoma
 
 def confirm(session: Session, user: User, flag_id: int, *, comment: str = "") -> AnomalyFlag:
     """open → confirmed, opening a case (channel `system`, the bureau's) that names the flag and links its first
-    household or slip. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one case
+    household or slip; a flag whose evidence opened its case already (`case_id`: a callback's) is confirmed onto
+    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one case
     (the conditional update decides, and the loser's case rolls back with its transaction)."""
     comment = clean_text(comment, "comment", REASON_MAX, label="核查意见")
     flag = get_or_404(session, AnomalyFlag, flag_id)
     if flag.status not in (AnomalyStatus.OPEN, AnomalyStatus.CLEARED):
         raise Conflict("该预警已核查过", field="status")
+    if flag.case_id is not None:
+        # The evidence opened its case already (a callback's): the flag is confirmed onto it, not onto a second.
+        flag, before = _review(session, user, flag_id, AnomalyStatus.CONFIRMED, reason=comment)
+        audit.record(session, user, "anomaly.confirmed", flag, before=before, after=_snapshot(flag))
+        return flag
     first = int(flag.members.split(",")[0]) if flag.members else None
     link = {}
     if first is not None and flag.member_kind == AnomalyMemberKind.HOUSEHOLD:
@@ -403,9 +476,14 @@ def _require_reader(user: User) -> None:
         raise NotAllowed("没有查看异常预警的权限")
 
 
-def list_flags(session: Session, *, rule: str | None = None, status: str | None = None, page: int = 1,
-               per_page: int = 50) -> tuple[list[AnomalyFlag], int]:
-    """Flags newest first, one page and the count of all; an unknown rule or status is refused by its field."""
+SORTS = {"id": AnomalyFlag.id}
+DEFAULT_SORT = "-id"
+
+
+def list_flags(session: Session, *, rule: str | None = None, status: str | None = None, sort: str | None = None,
+               **page) -> paging.Page:
+    """A page of the flags, newest first (paging.fetch's keyword arguments: cursors, a capped count, like every
+    list); an unknown rule or status is refused by its field."""
     where = []
     if rule:
         if rule not in RULES:
@@ -415,11 +493,8 @@ def list_flags(session: Session, *, rule: str | None = None, status: str | None 
         if status not in set(AnomalyStatus):
             raise Refused("请选择正确的状态", field="status")
         where.append(AnomalyFlag.status == status)
-    total = session.execute(select(func.count()).select_from(AnomalyFlag).where(*where)).scalar_one()
-    page = min(max(1, page), 10**9)
-    items = list(session.execute(select(AnomalyFlag).where(*where).order_by(AnomalyFlag.id.desc())
-                                 .offset((page - 1) * per_page).limit(per_page)).scalars())
-    return items, total
+    return paging.fetch(session, select(AnomalyFlag).where(*where),
+                        paging.Order.of(sort, SORTS, DEFAULT_SORT, AnomalyFlag.id), **page)
 
 
 def open_count(session: Session) -> int:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from subsidy.core import clock
-from subsidy.models import Household, Role, Slip, SlipScan, SlipStatus, User, Village
+from subsidy.models import Delivery, Household, Role, Slip, SlipScan, SlipStatus, User, Village
 from subsidy.policy import seasons
 from tests.factories import sales as f
 
@@ -43,9 +43,9 @@ def clerk(session, username: str, supplier_code: str = "coal-a") -> User:
 
 
 def slip(session, household: Household, clerk_: User, at: datetime, *, status: str = SlipStatus.ISSUED,
-         scanned: tuple[int, ...] = ()) -> Slip:
+         scanned: tuple[int, ...] = (), delivered_on=None) -> Slip:
     """A slip sold to `household` by `clerk_` at `at` (UTC), voided when `status` says so, with its `scanned`
-    copies recorded."""
+    copies recorded and its delivery on `delivered_on` when given."""
     season = seasons.active_season(session)
     village = session.get(Village, household.village_id)
     registration_id = session.execute(select(f.Registration.id).where(
@@ -62,5 +62,8 @@ def slip(session, household: Household, clerk_: User, at: datetime, *, status: s
     session.flush()
     for copy in scanned:
         session.add(SlipScan(slip_id=s.id, copy_no=copy))
+    if delivered_on is not None:
+        session.add(Delivery(slip_id=s.id, supplier_id=s.supplier_id, town_id=s.town_id, delivered_on=delivered_on,
+                             receiver=household.head_name[:40]))
     session.flush()
     return s

@@ -171,11 +171,8 @@ class FlagOut(BaseModel):
     case_id: int | None
 
 
-class FlagPage(BaseModel):
+class FlagPage(PageFields):
     items: list[FlagOut]
-    total: int
-    page: int
-    per_page: int
 
 
 class DismissIn(BaseModel):
@@ -209,13 +206,14 @@ class AnomalyReportApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*ANOMALY_READERS)])
     def index(self, session: DbSession, rule: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
-              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1,
-              per_page: FromQuery[str | None] = None) -> FlagPage:
+              page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None) -> FlagPage:
         """The flags, newest first, `per_page` 20, 50 (the default) or 100 a page, each with its evidence (`ids` of
-        the households or slips); `page=` up to 1,000."""
-        size, number = paging.api_page_size(per_page), paging.page_number(page)
-        items, total = anomalies.list_flags(session, rule=rule, status=status, page=number, per_page=size)
-        return FlagPage(items=[flag_out(f) for f in items], total=total, page=number, per_page=size)
+        the households or slips); `next` and `prev` are the cursors of the pages beside (`after=`, `before=`),
+        `total` counts up to 10,000 (`total_capped` when there are more); `page=` up to 1,000."""
+        pg = anomalies.list_flags(session, rule=rule, status=status,
+                                  **ListArgs.api(page=page, per_page=per_page, after=after, before=before).fetch)
+        return FlagPage(items=[flag_out(f) for f in pg.items], **PageFields.of(pg))
 
 
 class AnomaliesApi(Controller):

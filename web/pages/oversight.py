@@ -25,7 +25,6 @@ from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
 from web.guards import ANOMALY_READERS, ANOMALY_REVIEWERS, CASE_READERS, CASE_WRITERS, requires
 
-PER_PAGE = 50  # the anomaly flags list (cases page through web.lists)
 LABELS = {"CHANNELS": CASE_CHANNEL_LABELS, "CATEGORIES": CASE_CATEGORY_LABELS, "STATUSES": CASE_STATUS_LABELS,
           "FINDINGS": CASE_FINDING_LABELS, "ACTIONS": cases.ACTION_LABELS}
 
@@ -155,16 +154,19 @@ class AnomalyPages(Controller):
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, rule: FromQuery[str | None] = None,
-              status: FromQuery[str | None] = None, page: FromQuery[int | None] = None,
-              notice: FromQuery[str | None] = None) -> Template:
-        page = min(max(1, page or 1), 10**9)
+              status: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
+              sort: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None, notice: FromQuery[str | None] = None) -> Template:
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         rule = rule if rule in anomalies.RULES else None
         status = status if status in ANOMALY_STATUS_LABELS else None
-        items, total = anomalies.list_flags(session, rule=rule, status=status, page=page, per_page=PER_PAGE)
+        pg = anomalies.list_flags(session, rule=rule, status=status, sort=sort, **args.fetch)
+        order = paging.sort_key(sort, anomalies.SORTS, anomalies.DEFAULT_SORT)
         return Template("anomalies/index.html", context={
-            "flags": items, "total": total, "page": page, "per_page": PER_PAGE, "rule": rule or "",
-            "status": status or "", "query": f"?rule={rule or ''}&status={status or ''}&", "notice": notice,
-            "figures_of": anomalies.figures_of, "can_review": user.role in ANOMALY_REVIEWERS, **ANOMALY_LABELS})
+            "pg": pg, "params": lists.params({"rule": rule, "status": status}, order, args), "rule": rule or "",
+            "status": status or "", "notice": notice, "figures_of": anomalies.figures_of,
+            "can_review": user.role in ANOMALY_REVIEWERS, **ANOMALY_LABELS})
 
     @post("/run", sync_to_thread=True, guards=[requires(*ANOMALY_REVIEWERS)])
     def run(self, session: DbSession, user: CurrentUser) -> Redirect:

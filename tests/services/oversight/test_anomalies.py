@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from subsidy.core import clock, db
 from subsidy.core.errors import Conflict, NotAllowed, Refused
-from subsidy.models import AnomalyFlag, AuditEntry, Case, CaseLink, SlipStatus
+from subsidy.models import AnomalyFlag, AuditEntry, Case, CaseLink, Delivery, SlipStatus
 from subsidy.oversight import anomalies
 from tests.factories import oversight as o
 from tests.factories import sales as f
@@ -118,6 +118,9 @@ def test_more_than_twenty_slips_within_ten_minutes_is_a_burst_and_twenty_one_ove
     people = o.households(session, 21)
     start = _local(10)
     fast_slips = [o.slip(session, h, fast, start + timedelta(seconds=20 * i)) for i, h in enumerate(people)]
+    # the same clerk's slips an hour before and twenty minutes after the run are not part of it
+    o.slip(session, people[0], fast, start - timedelta(hours=1))
+    o.slip(session, people[1], fast, start + timedelta(minutes=27))
     # 21 slips 30 s apart: the first and the 21st are exactly ten minutes apart, not within them
     for i, h in enumerate(people):
         o.slip(session, h, steady, start + timedelta(seconds=30 * i))
@@ -152,6 +155,49 @@ def test_an_office_copy_unscanned_thirty_days_after_the_slip_is_flagged_and_youn
     [flag] = _with(session, "unscanned_copy", [missing_town.id])
     assert flag.subject_key.startswith(f"copy:3:town:{missing_town.town_id}:") and "街道镇联" in flag.subject
     assert _with(session, "unscanned_copy", [young.id, complete.id]) == []
+
+
+def test_a_standing_slip_undelivered_more_than_seven_days_after_it_was_issued_is_flagged_and_near_misses_are_not(
+        session, demo):
+    clerk, other = o.clerk(session, "deliver-clerk"), o.clerk(session, "deliver-clerk-b", supplier_code="coal-b")
+    people = o.households(session, 6)
+    eight = clock.now() - timedelta(days=8)
+    late = [o.slip(session, people[0], clerk, eight), o.slip(session, people[1], clerk, eight - timedelta(hours=1))]
+    elsewhere = o.slip(session, people[2], other, eight)
+    near = [o.slip(session, people[3], clerk, clock.now() - timedelta(days=7)),  # exactly seven days: not yet
+            o.slip(session, people[4], clerk, eight, delivered_on=clock.today() - timedelta(days=2)),
+            o.slip(session, people[5], clerk, eight, status=SlipStatus.VOIDED)]
+    _run(session)
+    [flag] = _with(session, "undelivered", [s.id for s in late])
+    assert anomalies.member_ids(flag) == sorted(s.id for s in late) and flag.member_kind == "slip"
+    oldest = clock.local(eight - timedelta(hours=1)).date()
+    assert flag.subject_key.startswith(f"supplier:{clerk.supplier_id}:town:{late[0].town_id}:")
+    assert f"（最早{oldest.isoformat()}开具）" in flag.subject and anomalies.figures_of(flag) == "未配送2张（开单超过7天）"
+    [apart] = _with(session, "undelivered", [elsewhere.id])
+    assert apart.id != flag.id and anomalies.member_ids(apart) == [elsewhere.id]
+    assert _with(session, "undelivered", [s.id for s in near]) == []
+
+
+def test_a_delivery_recorded_later_takes_its_slip_out_and_the_last_one_clears_the_flag(session, demo):
+    clerk = o.clerk(session, "deliver-later")
+    a, b = o.households(session, 2)
+    eight = clock.now() - timedelta(days=8)
+    first, second = o.slip(session, a, clerk, eight), o.slip(session, b, clerk, eight)
+    _run(session)
+    [both] = _with(session, "undelivered", [first.id])
+    session.add(Delivery(slip_id=first.id, supplier_id=first.supplier_id, town_id=first.town_id,
+                           delivered_on=clock.today(), receiver="本人"))
+    session.commit()
+    _run(session)
+    session.refresh(both)
+    [left] = [x for x in _with(session, "undelivered", [second.id]) if x.status == "open"]
+    assert both.status == "cleared" and anomalies.member_ids(left) == [second.id]
+    session.add(Delivery(slip_id=second.id, supplier_id=second.supplier_id, town_id=second.town_id,
+                           delivered_on=clock.today(), receiver="本人"))
+    session.commit()
+    _run(session)
+    session.refresh(left)
+    assert left.status == "cleared"
 
 
 def test_a_dismissed_flag_stays_dismissed_and_a_fourth_household_raises_a_new_one(session, demo):

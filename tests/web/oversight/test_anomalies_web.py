@@ -4,8 +4,11 @@ shapes, a dismissal's reason refused by its field, a confirmation answering its 
 from __future__ import annotations
 
 import re
+from html import unescape
 
-from subsidy.core import db
+from subsidy.core import clock, db
+from subsidy.models import AnomalyFlag
+from subsidy.policy.seasons import active_season
 from tests.factories import oversight as o
 
 PHONE = "13977778888"
@@ -78,3 +81,41 @@ def test_the_bureau_reviews_a_flag_on_its_pages_and_the_home_page_counts_the_ope
     finance = client_as("finance").get(f"/anomalies/{flag_id}").text
     assert "一家三代共用一个电话" in finance and "/dismiss" not in finance
     assert client_as("caiyuan").get("/anomalies").status_code == 403
+
+
+def _many_flags(engine, n: int) -> list[int]:
+    """`n` open undelivered flags stored directly (the paging is under test, not the rules): their ids."""
+    with db.transaction(engine) as s:
+        season_id, now = active_season(s).id, clock.now()
+        flags = [AnomalyFlag(season_id=season_id, rule="undelivered", subject_key=f"paging:{i}", subject=f"翻页{i}",
+                             member_kind="slip", members=str(i + 1), size=1, figure=1, base=7,
+                             fingerprint=f"{i:032d}", first_seen_at=now, last_seen_at=now) for i in range(n)]
+        s.add_all(flags)
+        s.flush()
+        return sorted((f.id for f in flags), reverse=True)
+
+
+def test_the_api_pages_the_flags_by_cursor_with_a_capped_total(api_as, engine):
+    ids = _many_flags(engine, 55)
+    auditor = api_as("auditor")
+    first = auditor.get("/api/v1/reports/anomalies?rule=undelivered").json()
+    assert (first["total"], first["total_capped"], first["page"], first["per_page"]) == (55, False, 1, 50)
+    assert [i["id"] for i in first["items"]] == ids[:50] and first["prev"] is None and first["next"]
+    second = auditor.get("/api/v1/reports/anomalies", params={"rule": "undelivered", "after": first["next"]}).json()
+    assert [i["id"] for i in second["items"]] == ids[50:] and second["page"] == 2 and second["next"] is None
+    back = auditor.get("/api/v1/reports/anomalies", params={"rule": "undelivered", "before": second["prev"]}).json()
+    assert [i["id"] for i in back["items"]] == ids[:50]
+    assert auditor.get("/api/v1/reports/anomalies?after=nonsense").status_code == 422
+
+
+def test_the_list_page_pages_through_the_common_pager_keeping_its_filters(client_as, engine):
+    ids = _many_flags(engine, 25)
+    page = client_as("drc").get("/anomalies?rule=undelivered&per_page=20")
+    assert page.status_code == 200 and "共 25 条，第 1/2 页" in page.text
+    listed = [int(i) for i in re.findall(r'href="/anomalies/(\d+)"', page.text)]
+    assert listed == ids[:20]
+    after = unescape(re.search(r'href="([^"]*after=[^"]*)" rel="next"', page.text).group(1))
+    assert "rule=undelivered" in after and "per_page=20" in after
+    rest = client_as("drc").get(after).text
+    assert [int(i) for i in re.findall(r'href="/anomalies/(\d+)"', rest)] == ids[20:] and "第 2/2 页" in rest
+    assert 'rel="next"' not in rest
