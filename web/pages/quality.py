@@ -16,9 +16,8 @@ from subsidy.policy import quality, seasons
 from subsidy.quality import coverage, inspections
 from subsidy.supply import batches
 from web.deps import CurrentUser, DbSession
-from web.forms import MULTIPART, discard, page_number, refused
+from web.forms import MULTIPART, UPLOAD_LIMIT, as_date, discard, page_number, refused, text_fields, uploaded
 from web.guards import SPOT_CHECK_READERS, requires
-from web.pages.supply import UPLOAD_LIMIT, _date, _file, _text
 
 
 def _season(session, season_id: int | None):
@@ -63,15 +62,15 @@ class SpotCheckPages(Controller):
                data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         try:
             form = inspections.SpotCheckInput(
-                sampled_on=_date(data, "sampled_on", "抽样日期"), place=data.get("place", ""),
+                sampled_on=as_date(data, "sampled_on", "抽样日期"), place=data.get("place", ""),
                 sampler=data.get("sampler", ""), lab=data.get("lab", ""), report_no=data.get("report_no", ""),
                 values={i.key: data.get(i.key, "") for i in quality.INDICATORS})
-            check = inspections.record(session, user, batch_id, form, report=_file(data, "report"))
+            check = inspections.record(session, user, batch_id, form, report=uploaded(data, "report"))
         except Refused as error:
             discard(session)
             context = _form_context(session, batch_id, {})
             context.pop("form")
-            return refused("quality/new.html", error, _text(data), **context)
+            return refused("quality/new.html", error, text_fields(data), **context)
         return Redirect(f"/quality/{check.id}?new=1", status_code=303)
 
     @get("/{check_id:int}", sync_to_thread=True)

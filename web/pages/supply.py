@@ -3,12 +3,10 @@ and attachment downloads."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -18,37 +16,11 @@ from subsidy.core import paging
 from subsidy.quality import inspections
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, SUPPLIER_STATUS_LABELS, Product, Role, Season, Supplier, Town
-from subsidy.core.settings import get_settings
 from web import lists
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
-from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, discard, refused
+from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, refused, text_fields, uploaded
 from web.guards import CONTRACT_READERS, STOCK_READERS, SUPPLIER_READERS, requires
-
-UPLOAD_LIMIT = get_settings().attachment_max_bytes + 256 * 1024  # the form fields around the file
-
-
-def _date(form: dict, key: str, label: str) -> date | None:
-    raw = (form.get(key) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Refused(f"{label}格式应为 年-月-日，例如 2021-10-01", field=key) from None
-
-
-def _file(form: dict, key: str) -> tuple[str, bytes] | None:
-    upload = form.get(key)
-    if isinstance(upload, UploadFile) and upload.filename:
-        data = upload.file.read(get_settings().attachment_max_bytes + 1)
-        return upload.filename, data
-    return None
-
-
-def _text(form: dict) -> dict:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
 
 def _supplier_input(form: dict, products: list[str]) -> suppliers.SupplierInput:
     return suppliers.SupplierInput(
@@ -57,7 +29,7 @@ def _supplier_input(form: dict, products: list[str]) -> suppliers.SupplierInput:
         contact_name=form.get("contact_name", ""), contact_phone=form.get("contact_phone", ""),
         address=form.get("address", ""), bank_name=form.get("bank_name", ""),
         bank_account=form.get("bank_account", ""), tender_notice_no=form.get("tender_notice_no", ""),
-        tender_date=_date(form, "tender_date", "中标日期"), products=products)
+        tender_date=as_date(form, "tender_date", "中标日期"), products=products)
 
 
 def _products_from(form: dict) -> list[str]:
@@ -272,7 +244,7 @@ class ContractsPages(Controller):
             form = contracts.ContractInput(
                 supplier_id=as_id("supplier_id"), town_id=as_id("town_id"), season_id=as_id("season_id"),
                 product=data.get("product", ""), price=data.get("price", ""),
-                signed_on=_date(data, "signed_on", "签订日期"), guarantee_received=bool(data.get("guarantee_received")))
+                signed_on=as_date(data, "signed_on", "签订日期"), guarantee_received=bool(data.get("guarantee_received")))
             contract = contracts.create(session, user, form)
         except REFUSED_OR_DUPLICATE as error:
             discard(session)
@@ -290,14 +262,14 @@ class ContractsPages(Controller):
     def upload(self, session: DbSession, user: CurrentUser, contract_id: FromPath[int],
                data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         contracts.get(session, contract_id)
-        upload = _file(data, "file")
+        upload = uploaded(data, "file")
         try:
             if upload is None:
                 raise Refused("请选择要上传的文件", field="file")
             contracts.attach(session, user, contract_id, data.get("kind", ""), filename=upload[0], data=upload[1])
         except Refused as error:
             discard(session)
-            return refused("suppliers/contract.html", error, _text(data), me=user,
+            return refused("suppliers/contract.html", error, text_fields(data), me=user,
                            **_contract_context(session, contract_id))
         return Redirect(f"/contracts/{contract_id}?saved=1", status_code=303)
 
@@ -326,7 +298,7 @@ def _batch_form(data: dict) -> batches.BatchInput:
         raise Refused("进货数量应为整数（千克）", field="quantity_kg") from None
     return batches.BatchInput(
         product=data.get("product", ""), quantity_kg=kg, producer=data.get("producer", ""),
-        origin=data.get("origin", ""), arrival_date=_date(data, "arrival_date", "到货日期"),
+        origin=data.get("origin", ""), arrival_date=as_date(data, "arrival_date", "到货日期"),
         vehicle=data.get("vehicle", ""), report_no=data.get("report_no", ""), lab=data.get("lab", ""),
         **{i.key: data.get(i.key, "") for i in quality.INDICATORS})
 
@@ -367,13 +339,13 @@ class BatchesPages(Controller):
     def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         try:
             form = _batch_form(data)
-            report = _file(data, "report")
+            report = uploaded(data, "report")
             batch = batches.record(session, user, user.supplier_id, form, report=report)
         except Refused as error:
             discard(session)
-            context = _batch_form_context(session, seasons.active_season_or_none(session), _text(data))
+            context = _batch_form_context(session, seasons.active_season_or_none(session), text_fields(data))
             context.pop("form")
-            return refused("suppliers/batch_form.html", error, _text(data), **context)
+            return refused("suppliers/batch_form.html", error, text_fields(data), **context)
         return Redirect(f"/batches/{batch.id}?new=1", status_code=303)
 
     @get("/{batch_id:int}", sync_to_thread=True)
