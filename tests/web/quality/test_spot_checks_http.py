@@ -97,9 +97,26 @@ def test_the_spot_checks_page_opens_for_its_roles(client_as, user):
     assert page.status_code == 200 and "抽检覆盖率" in page.text
 
 
+def test_the_spot_check_list_and_the_retest_list_page_with_the_common_pager(client_as, api_as):
+    failed = _new_batch(api_as, source="测试矿区翻页")
+    same = _new_batch(api_as, source="测试矿区翻页", report_no="JC-Q-PAGE")
+    assert api_as("drc").post(f"/api/v1/batches/{failed['id']}/inspections", json=CHECK).status_code == 201
+    drc = client_as("drc")
+    listed = drc.get("/quality?passed=0&per_page=20")
+    assert listed.status_code == 200 and 'aria-label="翻页"' in listed.text and "CJ-Q-1" in listed.text
+    assert "/quality/retests" in listed.text
+    retests = drc.get("/quality/retests?per_page=20")
+    assert retests.status_code == 200 and 'aria-label="翻页"' in retests.text
+    assert f"/batches/{same['id']}" in retests.text and f"/quality/new?batch_id={same['id']}" in retests.text
+    assert f"/batches/{failed['id']}\"" not in retests.text  # frozen: not due itself
+    assert "登记复检" not in client_as("auditor").get("/quality/retests").text  # read-only for the auditor
+    assert drc.get("/quality?after=garbage").status_code == 422
+
+
 def test_a_supplier_and_a_village_may_not_open_the_spot_checks_page(client_as):
-    assert client_as("coal-a").get("/quality").status_code == 403
-    assert client_as("dongguan").get("/quality").status_code == 403
+    for path in ("/quality", "/quality/retests"):
+        assert client_as("coal-a").get(path).status_code == 403
+        assert client_as("dongguan").get(path).status_code == 403
 
 
 def test_the_form_refuses_a_future_date_with_the_reason_beside_it_and_a_failure_shows_the_sold_slips(
