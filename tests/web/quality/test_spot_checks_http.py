@@ -169,3 +169,45 @@ def test_the_bureaus_home_page_flags_a_supplier_without_a_passed_retest_in_time(
     assert _overdue_tile(drc) == "1"
     with db.new_session(engine) as s:
         assert s.execute(select(Supplier).where(Supplier.code == "coal-a")).scalar_one().status == "active"
+
+
+def _coverage_row(rows, name):
+    return next(r for r in rows if r[0] == name)
+
+
+def test_the_monthly_report_page_and_spreadsheet_carry_the_spot_check_coverage_to_the_months_end(
+        client_as, api_as, engine):
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    with db.new_session(engine) as s:
+        name = s.execute(select(Supplier.name).where(Supplier.code == "coal-a")).scalar_one()
+    month = clock.today().strftime("%Y-%m")
+
+    def page_row():
+        html = client_as("drc").get(f"/reports/monthly?month={month}").text
+        table = html[html.index('id="monthly-coverage"'):]
+        table = table[:table.index("</table>")]
+        rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+                for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+        return _coverage_row(rows, name), rows[-1]
+
+    (before, before_total) = page_row()
+    batch = _new_batch(api_as, report_no="JC-Q-MONTH")
+    assert api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json=CHECK).status_code == 201
+    after, total = page_row()
+    # supplier, batches, checked, coverage, failed batches, failed checks, re-tested, re-test rate
+    assert int(after[1]) == int(before[1]) + 1 and int(after[2]) == int(before[2]) + 1
+    assert int(after[4]) == int(before[4]) + 1 and int(after[5]) == int(before[5]) + 1
+    assert total[0] == "合计" and int(total[1]) == int(before_total[1]) + 1
+    answer = client_as("drc").get(f"/reports/monthly.xlsx?month={month}")
+    assert answer.status_code == 200
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    values = list(sheet.iter_rows(values_only=True))
+    heading = next(i for i, r in enumerate(values) if r[0] and str(r[0]).startswith("抽检覆盖率"))
+    assert values[heading + 1][:3] == ("配送企业", "进货批次", "已抽检批次")
+    row = next(r for r in values[heading + 2:] if r[0] == name)
+    assert (row[1], row[2], row[4], row[5]) == tuple(int(after[i]) for i in (1, 2, 4, 5))
+    assert row[3] == pytest.approx(int(after[2]) / int(after[1]))
