@@ -56,7 +56,8 @@ class SpotCheckPages(Controller):
             "params": lists.params(filters, paging.sort_key(sort, inspections.LIST_SORTS, "-sampled_on"), args),
             "awaiting_count": inspections.awaiting_count(session, season.id) if season else 0,
             "retests": inspections.retests(session, season.id) if season else [],
-            "coverage": coverage.coverage(session, season.id) if season else []})
+            "coverage": coverage.coverage(session, season.id) if season else [],
+            "depot_coverage": coverage.by_depot(session, season.id) if season else []})
 
     @get("/retests", sync_to_thread=True)
     def awaiting(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
