@@ -115,6 +115,7 @@ ACTIONS: dict[str, Action] = {
     "contracts.contract_attached": Action("上传合同扫描件", "上传了配送合同的扫描件"),
     "contracts.guarantee_attached": Action("上传保证金凭证", "上传了配送合同的履约保证金凭证"),
     "attachment.uploaded": Action("上传附件", "上传了附件“{filename}”"),
+    "depots.created": Action("新增保供点", "新增了{supplier_id}的保供点“{name}”（{town_id}，{address}）"),
     # delivery
     "delivery.recorded": Action("登记配送到户", "登记了销售单的配送到户：{delivered_on}送达，签收人{receiver}"),
     "batches.recorded": Action("登记进货批次",
@@ -142,7 +143,7 @@ ENTITIES: dict[str, str] = {
     "town": "街道/镇", "village": "村/社区", "district": "区县", "season": "采暖季", "town_target": "目标任务",
     "quality_standard": "质量标准", "supplier": "配送企业", "contract": "配送合同", "attachment": "附件",
     "batch": "进货批次", "delivery": "配送到户", "app_user": "用户", "api_token": "接口令牌", "address_failures": "登录地址",
-    "payment_file": "批量转账文件", "platform_export": "上报数据导出",
+    "payment_file": "批量转账文件", "platform_export": "上报数据导出", "depot": "保供点",
 }
 
 _STATUS_BY_ENTITY = {"registration": REGISTRATION_STATUS_LABELS, "slip": SLIP_STATUS_LABELS,

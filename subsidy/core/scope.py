@@ -25,7 +25,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from subsidy.core.errors import NotFound
 from subsidy.rules.idnumbers import mask_account, mask_id_number, mask_phone
 from subsidy.models import (
-    AuditEntry, Batch, Case, Contract, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
+    AuditEntry, Batch, Case, Contract, Depot, Household, Notice, Registration, Role, Settlement, Slip, Summary, Supplier, Town,
     SpotCheck, User, Village,
 )
 
@@ -98,6 +98,7 @@ class Scope:
                 (Supplier, Supplier.id == self.supplier_id),
                 (Contract, Contract.supplier_id == self.supplier_id),
                 (Batch, Batch.supplier_id == self.supplier_id),
+                (Depot, Depot.supplier_id == self.supplier_id),
                 (SpotCheck, SpotCheck.supplier_id == self.supplier_id),
                 (Slip, Slip.supplier_id == self.supplier_id),
                 (Summary, Summary.supplier_id == self.supplier_id),

@@ -13,7 +13,7 @@ from subsidy.models.seasons import AcceptanceSnapshot, FundShare, QualityStandar
 from subsidy.models.users import (AccountFailures, AddressFailures, ApiToken, IdempotentRequest, LoginSession,
                                   User)
 from subsidy.models.audit import AuditEntry, AuditLink, AuditSeal
-from subsidy.models.suppliers import Attachment, Batch, Contract, Supplier
+from subsidy.models.suppliers import Attachment, Batch, Contract, Depot, Supplier
 from subsidy.models.households import Household, ImportUpload, Notice, Registration
 from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, SlipScan
 from subsidy.models.settlement import (Payment, PaymentFile, Settlement, SettlementFund, SettlementTown, Summary,
@@ -27,7 +27,7 @@ from subsidy.models.quality import SpotCheck
 __all__ = [
     "metadata", "AcceptanceSnapshot", "District", "Town", "Village", "FundShare", "QualityStandard", "Season", "SubsidyRate", "TownTarget",
     "AccountFailures", "AddressFailures", "ApiToken", "IdempotentRequest", "LoginSession", "User", "AuditEntry",
-    "AuditLink", "AuditSeal", "Attachment", "Batch",
+    "AuditLink", "AuditSeal", "Attachment", "Batch", "Depot",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
     "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink", "Delivery",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field
 
 from subsidy.models.base import change_seq_field, created_at_field
@@ -18,12 +18,15 @@ class SpotCheck(LabValues, table=True):
 
     __tablename__ = "spot_check"
     # One lab report is recorded once per batch (a second POST of the same report is a conflict, not a second test).
-    __table_args__ = (UniqueConstraint("batch_id", "lab", "report_no"),)
+    # The season's list pages by (sampled_on, id) newest first (subsidy/quality/inspections.py `listing`); the same
+    # index serves every lookup by season (coverage, re-tests), so season_id has no index of its own.
+    __table_args__ = (UniqueConstraint("batch_id", "lab", "report_no"),
+                      Index("ix_spot_check_season_sampled", "season_id", "sampled_on", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="batch.id", index=True)
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
-    season_id: int = Field(foreign_key="season.id", index=True)
+    season_id: int = Field(foreign_key="season.id")
     sampled_on: date
     place: str = Field(default="", max_length=100)  # the depot or yard the sample was taken at
     sampler: str = Field(default="", max_length=64)  # who took it (an official, not a household)

@@ -88,6 +88,21 @@ class LabValues(SQLModel):
     drop_cpct: int | None = None
 
 
+class Depot(SQLModel, table=True):
+    """A supplier's supply point (保供点, seed 002): the depot or shop households buy at and the regulator samples
+    at. A batch names the depot it was taken in at; coverage is counted per depot too."""
+
+    __table_args__ = (UniqueConstraint("supplier_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id")  # the unique constraint's index serves lookups by supplier
+    name: str = Field(max_length=100)
+    address: str = Field(max_length=200)
+    town_id: int = Field(foreign_key="town.id")
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_at_field()
+
+
 class Batch(LabValues, table=True):
     """Coal a supplier took in, with its third-party test report. `sold_kg` only grows through a conditional update
     that keeps it within `quantity_kg` (and a CHECK says so), so no two sales can take the same stock."""
@@ -116,6 +131,7 @@ class Batch(LabValues, table=True):
     # Set once, by a failed spot check (subsidy/quality/inspections.py): nothing more is sold from the batch; the
     # stock left stays in the ledger as frozen. Every statement that takes stock requires it NULL.
     frozen_at: datetime | None = None
+    depot_id: int | None = Field(default=None, foreign_key="depot.id", index=True)  # where it was taken in
     report_attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()

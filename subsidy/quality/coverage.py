@@ -1,4 +1,4 @@
-"""Spot-check coverage (抽检覆盖率) per supplier: the one place these figures are counted. Seed 002 asks for 100 %
+"""Spot-check coverage (抽检覆盖率) per supplier and per depot: the one place these figures are counted. Seed 002 asks for 100 %
 of sellers sampled and 100 % of the failed ones re-tested (复检率); the bureau's report, the monthly report and the
 season's acceptance report read `coverage`.
 
@@ -18,7 +18,7 @@ from datetime import date
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from subsidy.models import Batch, SpotCheck, Supplier
+from subsidy.models import Batch, Depot, SpotCheck, Supplier, Town
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,20 @@ class Coverage:
         return self.checked > 0
 
 
-def coverage(session: Session, season_id: int, *, until: date | None = None) -> list[Coverage]:
-    """One row per supplier with batches in the season (those arrived by `until` when given), by supplier code,
-    then the total row (supplier_id None). Spot checks counted are those sampled by `until` as well."""
+def _per_batch(season_id: int, until: date | None):
+    """The spot checks counted (the season's, sampled by `until`), and per batch their number and failures."""
     checked_on = [SpotCheck.season_id == season_id] + ([SpotCheck.sampled_on <= until] if until else [])
     per_batch = (select(SpotCheck.batch_id, func.count().label("checks"),
                         func.sum(case((SpotCheck.passed, 0), else_=1)).label("fails"))
                  .where(*checked_on).group_by(SpotCheck.batch_id).subquery("per_batch"))
     batch_where = [Batch.season_id == season_id] + ([Batch.arrival_date <= until] if until else [])
+    return checked_on, per_batch, batch_where
+
+
+def coverage(session: Session, season_id: int, *, until: date | None = None) -> list[Coverage]:
+    """One row per supplier with batches in the season (those arrived by `until` when given), by supplier code,
+    then the total row (supplier_id None). Spot checks counted are those sampled by `until` as well."""
+    checked_on, per_batch, batch_where = _per_batch(season_id, until)
     rows = session.execute(
         select(Supplier.id, Supplier.name, func.count(Batch.id),
                func.count(per_batch.c.batch_id), func.sum(case((per_batch.c.fails > 0, 1), else_=0)))
@@ -71,3 +77,35 @@ def coverage(session: Session, season_id: int, *, until: date | None = None) -> 
     total = Coverage(None, "合计", *(sum(getattr(r, k) for r in result)
                                     for k in ("batches", "checked", "failed", "failures", "retested")))
     return result + [total]
+
+
+@dataclass(frozen=True)
+class DepotCoverage:
+    supplier_name: str
+    depot_id: int | None  # None: the supplier's batches that name no depot
+    depot_name: str
+    town: str
+    batches: int
+    checked: int
+    failed: int
+
+    @property
+    def coverage_bp(self) -> int | None:
+        return self.checked * 10000 // self.batches if self.batches else None
+
+
+def by_depot(session: Session, season_id: int, *, until: date | None = None) -> list[DepotCoverage]:
+    """Per supplier and depot (保供点) the season's batches, those with a spot check and those with a failed one,
+    counted as `coverage` counts them; batches naming no depot form one row per supplier. Re-tests are the
+    supplier's (a re-test may sample any depot), so they stay on the supplier's row of `coverage`."""
+    _, per_batch, batch_where = _per_batch(season_id, until)
+    rows = session.execute(
+        select(Supplier.name, Depot.id, Depot.name, Town.name, func.count(Batch.id), func.count(per_batch.c.batch_id),
+               func.sum(case((per_batch.c.fails > 0, 1), else_=0)))
+        .select_from(Batch).join(Supplier, Supplier.id == Batch.supplier_id)
+        .outerjoin(Depot, Depot.id == Batch.depot_id).outerjoin(Town, Town.id == Depot.town_id)
+        .outerjoin(per_batch, per_batch.c.batch_id == Batch.id)
+        .where(*batch_where).group_by(Supplier.code, Supplier.name, Depot.id, Depot.name, Town.name)
+        .order_by(Supplier.code, Depot.name.is_(None), Depot.name)).all()
+    return [DepotCoverage(name, depot_id, depot_name or "未指定保供点", town or "", int(n), int(c), int(f or 0))
+            for name, depot_id, depot_name, town, n, c, f in rows]

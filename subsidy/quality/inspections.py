@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from subsidy.core import audit, clock
+from subsidy.core import audit, clock, paging
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.models import (
@@ -118,21 +118,24 @@ class CheckRow:
     batch_report_no: str
 
 
+LIST_SORTS = {"sampled_on": SpotCheck.sampled_on}
+
+
 def listing(session: Session, *, season_id: int, passed: bool | None = None, supplier_id: int | None = None,
-            page: int = 1, per_page: int = PER_PAGE) -> tuple[list[CheckRow], int]:
-    """The season's spot checks in scope, newest sample first."""
+            sort: str | None = None, **page) -> paging.Page:
+    """A page of the season's spot checks, newest sample first (paging.fetch's keyword arguments; the order is read
+    by ix_spot_check_season_sampled); items are CheckRows."""
     conditions = [SpotCheck.season_id == season_id]
     if passed is not None:
         conditions.append(SpotCheck.passed.is_(passed))
     if supplier_id:
         conditions.append(SpotCheck.supplier_id == supplier_id)
-    total = session.execute(select(func.count()).select_from(SpotCheck).where(*conditions)).scalar_one()
-    rows = session.execute(
-        select(SpotCheck, Supplier.name, Batch.product, Batch.report_no)
-        .join(Supplier, Supplier.id == SpotCheck.supplier_id).join(Batch, Batch.id == SpotCheck.batch_id)
-        .where(*conditions).order_by(SpotCheck.sampled_on.desc(), SpotCheck.id.desc())
-        .offset((max(1, page) - 1) * per_page).limit(per_page)).all()
-    return [CheckRow(*r) for r in rows], total
+    stmt = (select(SpotCheck, Supplier.name, Batch.product, Batch.report_no)
+            .join(Supplier, Supplier.id == SpotCheck.supplier_id).join(Batch, Batch.id == SpotCheck.batch_id)
+            .where(*conditions))
+    result = paging.fetch(session, stmt, paging.Order.of(sort, LIST_SORTS, "-sampled_on", SpotCheck.id), **page)
+    result.items = [CheckRow(*r) for r in result.items]
+    return result
 
 
 # --- the slips already sold from a frozen batch ------------------------------------------------------------------
@@ -199,26 +202,52 @@ def _retest_days(session: Session, season_id: int) -> int:
     return season.retest_days if season is not None else 30
 
 
-def awaiting_retest(session: Session, season_id: int) -> list[AwaitingRetest]:
-    """The batches due for a re-test: each supplier's other unfrozen batches of the same source (origin; a failed
-    batch of unknown source makes all of the supplier's batches due) as a failed spot check, not sampled since
-    that failure. The earliest failure names the deadline. Failures are few a season: one statement."""
+def _due(season_id: int, batch, failed_batch) -> list:
+    """When the failed spot check SpotCheck (of `failed_batch`) makes `batch` due for a re-test: of the season and
+    the same supplier, on another batch of the same source (origin; a failed batch of unknown source makes all of
+    the supplier's batches due), with no spot check of `batch` sampled on or after the failure's day."""
+    later = aliased(SpotCheck)
+    return [SpotCheck.season_id == season_id, SpotCheck.passed.is_(False), SpotCheck.supplier_id == batch.supplier_id, SpotCheck.batch_id != batch.id,
+            or_(failed_batch.origin == "", failed_batch.origin == batch.origin),
+            ~exists().where(later.batch_id == batch.id, later.sampled_on >= SpotCheck.sampled_on)
+            .correlate_except(later)]
+
+
+def _awaiting_stmt(season_id: int):
+    failed_batch = aliased(Batch)
+    due = select(SpotCheck.id).select_from(SpotCheck).join(failed_batch, failed_batch.id == SpotCheck.batch_id) \
+        .where(*_due(season_id, Batch, failed_batch)).correlate(Batch)
+    return (select(Batch, Supplier.name).join(Supplier, Supplier.id == Batch.supplier_id)
+            .where(Batch.season_id == season_id, Batch.frozen_at.is_(None), due.exists()))
+
+
+AWAITING_SORTS = {"id": Batch.id}
+
+
+def awaiting_retest(session: Session, season_id: int, *, sort: str | None = None, **page) -> paging.Page:
+    """A page of the batches due for a re-test (`_due`): unfrozen, in batch order (paging.fetch's keyword
+    arguments); items are AwaitingRetest, each naming the earliest failure that makes it due and its deadline."""
+    result = paging.fetch(session, _awaiting_stmt(season_id), paging.Order.of(sort, AWAITING_SORTS, "id", Batch.id),
+                          **page)
     days = _retest_days(session, season_id)
-    failed_batch, later = aliased(Batch), aliased(SpotCheck)
-    rows = session.execute(
-        select(Batch, Supplier.name, SpotCheck)
-        .select_from(SpotCheck).join(failed_batch, failed_batch.id == SpotCheck.batch_id)
-        .join(Batch, and_(Batch.supplier_id == SpotCheck.supplier_id, Batch.season_id == SpotCheck.season_id,
-                          Batch.id != SpotCheck.batch_id, Batch.frozen_at.is_(None),
-                          or_(failed_batch.origin == "", Batch.origin == failed_batch.origin)))
-        .join(Supplier, Supplier.id == Batch.supplier_id)
-        .where(SpotCheck.season_id == season_id, SpotCheck.passed.is_(False),
-               ~exists().where(later.batch_id == Batch.id, later.sampled_on >= SpotCheck.sampled_on))
-        .order_by(SpotCheck.sampled_on, SpotCheck.id, Batch.id)).all()
-    due: dict[int, AwaitingRetest] = {}
-    for batch, name, check in rows:
-        due.setdefault(batch.id, AwaitingRetest(batch, name, check, check.sampled_on + timedelta(days=days)))
-    return sorted(due.values(), key=lambda r: (r.deadline, r.batch.id))
+    ids = [b.id for b, _ in result.items]
+    first: dict[int, SpotCheck] = {}
+    if ids:  # the failures behind this page's batches: a handful, earliest first
+        failed_batch = aliased(Batch)
+        for batch_id, check in session.execute(
+                select(Batch.id, SpotCheck).select_from(SpotCheck)
+                .join(failed_batch, failed_batch.id == SpotCheck.batch_id)
+                .join(Batch, and_(*_due(season_id, Batch, failed_batch)))
+                .where(Batch.id.in_(ids)).order_by(SpotCheck.sampled_on, SpotCheck.id)).all():
+            first.setdefault(batch_id, check)
+    result.items = [AwaitingRetest(b, name, first[b.id], first[b.id].sampled_on + timedelta(days=days))
+                    for b, name in result.items]
+    return result
+
+
+def awaiting_count(session: Session, season_id: int) -> int:
+    """How many batches are due for a re-test (the bureau's home page), capped as a list's count is."""
+    return paging.capped_count(session, _awaiting_stmt(season_id))
 
 
 @dataclass(frozen=True)

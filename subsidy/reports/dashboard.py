@@ -73,8 +73,8 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
         # Seed 002: every failed seller re-tested; one without a passed re-test in time may be suspended.
         overdue = {r.supplier.id for r in inspections.overdue(session, season.id)}
         items.append(Waiting("抽检不合格、逾期未复检合格的配送企业", len(overdue), "/quality#retests", urgent=True))
-        items.append(Waiting("待复检的进货批次", len(inspections.awaiting_retest(session, season.id)),
-                             "/quality#awaiting"))
+        items.append(Waiting("待复检的进货批次", inspections.awaiting_count(session, season.id),
+                             "/quality/retests"))
     if role == Role.FINANCE:
         items.append(Waiting("待结算的月度汇总", _count(session, select(Summary.id).where(
             Summary.status == SummaryStatus.FINANCE_APPROVED, Summary.settlement_id.is_(None))), "/settlements",

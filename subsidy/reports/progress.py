@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from subsidy.core.scope import scope_of
 from subsidy.policy import seasons
+from subsidy.quality import coverage as quality_coverage
 from subsidy.verification import callbacks as verification
 from subsidy.models import (
     Registration, RegistrationStatus, Role, Settlement, SettlementFund, SettlementStatus, Slip, SlipStatus,
@@ -241,10 +242,14 @@ class MonthlyReport:
     paid_fen: int
     area_label: str = "街道/镇"
     callbacks: verification.Progress | None = None  # the month's callback samples (回访抽查): drawn, done, reached, found
+    # Spot-check coverage (抽检覆盖率, seed 002) per supplier, the season's batches and spot checks up to the month's
+    # end: sampled against supplied, failed, re-tested; the last row is the total.
+    coverage: list[quality_coverage.Coverage] | None = None
 
 
 def monthly_report(session: Session, month: str, season_id: int | None = None) -> MonthlyReport:
-    """The month's report (月报) for the bureau: the month's and the cumulative progress per town, and money."""
+    """The month's report (月报) for the bureau: the month's and the cumulative progress per town, money, the
+    month's callbacks, and the spot-check coverage up to the month's end."""
     month = parse_month(month)
     season = seasons.season_or_active(session, season_id)
     villages = by_village(session)
@@ -258,4 +263,5 @@ def monthly_report(session: Session, month: str, season_id: int | None = None) -
             paid += int(subsidy or 0)
     return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
                          totals(season_rows), int(settled or 0), int(paid or 0), area_label(session),
-                         verification.month_figures(session, month))
+                         verification.month_figures(session, month),
+                         quality_coverage.coverage(session, season.id, until=month_bounds(month)[1]))

@@ -33,6 +33,14 @@ def monthly_report_xlsx(session: Session, month: str, season_id: int | None = No
     c = report.callbacks
     sheet.table_row(["本月回访抽查(户)", sheets.count(c.size), "已回访(户)", sheets.count(c.done), "联系到(户)",
                      sheets.count(c.reached), "发现问题(户)", sheets.count(c.discrepancies)])
+    sheet.blank()
+    sheet.line(f"抽检覆盖率（截至 {report.month} 月底，种子文件 002：抽检覆盖率 100%，不合格复检率 100%）")
+    sheet.table_row(["配送企业", "进货批次", "已抽检批次", "覆盖率", "不合格批次", "不合格抽检", "已复检", "复检率"],
+                    header=True)
+    for r in report.coverage:
+        sheet.table_row([r.supplier_name, sheets.count(r.batches), sheets.count(r.checked),
+                         sheets.ratio(r.checked, r.batches), sheets.count(r.failed), sheets.count(r.failures),
+                         sheets.count(r.retested), sheets.ratio(r.retested, r.failures)], bold=r.supplier_id is None)
     sheet.signatures(["填报单位", "审核人"])
     return f"月报-{report.month}.xlsx", sheet.save()
 

@@ -78,6 +78,12 @@ class SlipView:
         return full_address(self.town.name, self.village.name, self.slip.address)
 
     @property
+    def failed_batches(self) -> list[Batch]:
+        """The batches of its coal that a government spot check has since failed (and frozen): the slip stays valid
+        (the household bought in good faith) and the town arranges an exchange (置换, seed 001)."""
+        return sorted((b for b in self.batches.values() if b.frozen_at is not None), key=lambda b: b.id)
+
+    @property
     def voidable(self) -> bool:
         return self.slip.status == SlipStatus.ISSUED and (self.summary_status is None
                                                           or self.summary_status in VOIDABLE_SUMMARY)

@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from subsidy.supply import attachments
+from subsidy.supply import attachments, depots
 from subsidy.core import audit, clock, paging
 from subsidy.policy import quality, seasons
 from subsidy.core.errors import Refused, SubsidyError
@@ -38,6 +38,7 @@ class BatchInput:
     vehicle: str = ""
     report_no: str = ""
     lab: str = ""
+    depot_id: int | None = None  # the supplier's depot (保供点) it was taken in at, if any
     # The report's values, named as subsidy/policy/quality.py INDICATORS names them, as typed or sent: the four of
     # the standards are required, the rest None (or empty) when the report does not give them.
     volatile_pct: object = None
@@ -77,6 +78,7 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     origin = clean_text_into(errors, data.origin, "origin", 100, label="产地/来源")
     vehicle = clean_text_into(errors, data.vehicle, "vehicle", 20, label="运输车辆")
     measured = quality.read_report(vars(data), errors)
+    depots.check_of_supplier(session, data.depot_id, supplier_id, errors)
     if data.arrival_date is not None and data.arrival_date > clock.today():
         errors["arrival_date"] = "到货日期不能晚于今天"
     if errors:
@@ -91,7 +93,7 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
                                           supplier_id=supplier_id, field="report").id
     batch = Batch(supplier_id=supplier_id, season_id=season.id, product=str(product), quantity_kg=data.quantity_kg,
                   producer=producer, origin=origin, arrival_date=data.arrival_date or clock.today(), vehicle=vehicle,
-                  report_no=report_no, lab=lab, passed=not failed,
+                  report_no=report_no, lab=lab, passed=not failed, depot_id=data.depot_id,
                   failed_reasons="；".join(failed)[:400], report_attachment_id=attachment_id,
                   created_by=getattr(actor, "id", None), **measured)
     session.add(batch)

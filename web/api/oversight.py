@@ -14,7 +14,6 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
-from subsidy.core import paging
 from subsidy.models import AnomalyFlag, Case
 from subsidy.oversight import anomalies, cases
 from web.api import API, MAX_INT, PageFields, RowId

@@ -10,9 +10,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from subsidy.policy import quality
-from subsidy.supply import batches, suppliers
+from subsidy.supply import batches, depots, suppliers
 from subsidy.models import Batch, Role
-from web.api import API, Body, IsoDate, Measured
+from web.api import API, Body, IsoDate, Measured, RowId
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
 from web.guards import requires
@@ -63,6 +63,8 @@ class BatchIn(ReportIn):
     vehicle: str = Field(default="", max_length=20)
     report_no: str = Field(max_length=64)
     lab: str = Field(max_length=100)
+    depot_id: RowId | None = Field(default=None, description="the supplier's depot (保供点) it was taken in at "
+                                                              "(GET /depots)")
 
 
 class ReportOut(BaseModel):
@@ -106,13 +108,23 @@ class BatchOut(ReportOut):
     report_no: str
     lab: str
     frozen: bool = Field(description="a failed spot check stopped its sales; the stock left is frozen")
+    depot_id: int | None = None
+
+
+class DepotOut(BaseModel):
+    id: int
+    supplier_id: int
+    name: str
+    address: str
+    town_id: int
+    town: str
 
 
 def batch_out(b: Batch) -> BatchOut:
     return BatchOut(id=b.id, supplier_id=b.supplier_id, season_id=b.season_id, product=b.product,
                     quantity_kg=b.quantity_kg, sold_kg=b.sold_kg, source=b.origin, producer=b.producer,
                     arrival_date=b.arrival_date, vehicle=b.vehicle, report_no=b.report_no, lab=b.lab,
-                    frozen=b.frozen_at is not None, **report_out(b))
+                    frozen=b.frozen_at is not None, depot_id=b.depot_id, **report_out(b))
 
 
 class SuppliersApi(Controller):
@@ -131,8 +143,18 @@ class SuppliersApi(Controller):
         (`passed`, and `failed_reasons` naming each failing value). 422 when the input is invalid."""
         form = batches.BatchInput(product=data.product, quantity_kg=data.quantity_kg, producer=data.producer,
                                   origin=data.source, arrival_date=data.arrival_date, vehicle=data.vehicle,
-                                  report_no=data.report_no, lab=data.lab, **data.report_values())
+                                  report_no=data.report_no, lab=data.lab, depot_id=data.depot_id,
+                                  **data.report_values())
         return batch_out(batches.record(session, user, user.supplier_id, form))
+
+    @get("/depots", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
+    def list_depots(self, session: DbSession, user: CurrentUser,
+                    supplier_id: FromQuery[int | None] = None) -> list[DepotOut]:
+        """The depots (保供点) of a supplier (a supplier its own; the others name `supplier_id`), by name."""
+        supplier_id = user.supplier_id if user.role == Role.SUPPLIER else supplier_id
+        return [DepotOut(id=r.depot.id, supplier_id=r.depot.supplier_id, name=r.depot.name,
+                         address=r.depot.address, town_id=r.depot.town_id, town=r.town)
+                for r in depots.of_supplier(session, supplier_id)] if supplier_id else []
 
     @get("/batches", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
     def list_batches(self, session: DbSession, product: FromQuery[str | None] = None,

@@ -3,7 +3,6 @@ recording a slip's delivery (配送到户) with the scan of its signed copy on t
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -17,9 +16,8 @@ from subsidy.delivery import deliveries
 from subsidy.models import COPIES, Role, SlipStatus
 from subsidy.sales import slips
 from web.deps import CurrentUser, DbSession
-from web.forms import MULTIPART, REFUSED_OR_DUPLICATE, discard, is_number, page_number
+from web.forms import MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, is_number, page_number, uploaded
 from web.guards import DELIVERY_READERS, SLIP_READERS, requires
-from web.pages.supply import UPLOAD_LIMIT, _file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -38,16 +36,6 @@ def slip_delivery_context(session, user, slip) -> dict:
     shown = deliveries.of_slip(session, slip)
     return {"delivery": shown, "today": clock.today().isoformat(),
             "can_deliver": user.role == Role.SUPPLIER and slip.status == SlipStatus.ISSUED and shown.delivery is None}
-
-
-def _delivered_on(form: dict) -> date | None:
-    raw = str(form.get("delivered_on") or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Refused("送达日期格式应为 年-月-日，例如 2021-11-05", field="delivered_on") from None
 
 
 class DeliveryPages(Controller):
@@ -98,8 +86,8 @@ class DeliveryPages(Controller):
                data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         form = {k: v for k, v in data.items() if isinstance(v, str)}
         try:
-            deliveries.record_delivery(session, user=user, number=number, delivered_on=_delivered_on(form),
-                                       receiver=form.get("receiver", ""), photo=_file(data, "photo"))
+            deliveries.record_delivery(session, user=user, number=number, delivered_on=as_date(form, "delivered_on", "送达日期"),
+                                       receiver=form.get("receiver", ""), photo=uploaded(data, "photo"))
         except REFUSED_OR_DUPLICATE as error:
             discard(session)
             v = slips.view(session, slips.get_by_number(session, number))

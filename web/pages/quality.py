@@ -9,16 +9,17 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from subsidy.core import clock
+from subsidy.core import clock, paging
 from subsidy.core.errors import Refused
 from subsidy.models import Role, Supplier
 from subsidy.policy import quality, seasons
 from subsidy.quality import coverage, inspections
 from subsidy.supply import batches
+from web import lists
 from web.deps import CurrentUser, DbSession
-from web.forms import MULTIPART, discard, page_number, refused
+from web.forms import MULTIPART, UPLOAD_LIMIT, as_date, discard, page_number, refused, text_fields, uploaded
 from web.guards import SPOT_CHECK_READERS, requires
-from web.pages.supply import UPLOAD_LIMIT, _date, _file, _text
+from web.lists import ListArgs
 
 
 def _season(session, season_id: int | None):
@@ -40,19 +41,37 @@ class SpotCheckPages(Controller):
 
     @get("/", sync_to_thread=True)
     def index(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
-              passed: FromQuery[str | None] = None, page: FromQuery[int | None] = None) -> Template:
+              passed: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
+              page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None) -> Template:
         season = _season(session, season_id)
-        page = page_number(page)
-        passed_value = {"1": True, "0": False}.get(passed or "")
-        rows, total = inspections.listing(session, season_id=season.id, passed=passed_value, page=page) \
-            if season else ([], 0)
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        passed = passed if passed in ("0", "1") else ""
+        pg = inspections.listing(session, season_id=season.id, passed={"1": True, "0": False}.get(passed),
+                                 sort=sort, **args.fetch) if season else paging.Page([], args.per_page, total=0)
+        filters = {"season_id": season.id if season else None, "passed": passed}
         return Template("quality/index.html", context={
-            "me": user, "season": season, "seasons": seasons.list_seasons(session), "rows": rows, "total": total,
-            "page": page, "per_page": inspections.PER_PAGE, "passed": passed or "",
-            "pager_url": f"/quality?season_id={season.id if season else ''}&passed={passed or ''}&",
-            "awaiting": inspections.awaiting_retest(session, season.id) if season else [],
+            "me": user, "season": season, "seasons": seasons.list_seasons(session), "pg": pg, "filters": filters,
+            "params": lists.params(filters, paging.sort_key(sort, inspections.LIST_SORTS, "-sampled_on"), args),
+            "awaiting_count": inspections.awaiting_count(session, season.id) if season else 0,
             "retests": inspections.retests(session, season.id) if season else [],
-            "coverage": coverage.coverage(session, season.id) if season else []})
+            "coverage": coverage.coverage(session, season.id) if season else [],
+            "depot_coverage": coverage.by_depot(session, season.id) if season else []})
+
+    @get("/retests", sync_to_thread=True)
+    def awaiting(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
+                 sort: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
+                 per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
+                 before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
+        season = _season(session, season_id)
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        pg = inspections.awaiting_retest(session, season.id, sort=sort, **args.fetch) if season \
+            else paging.Page([], args.per_page, total=0)
+        filters = {"season_id": season.id if season else None}
+        return Template("quality/retests.html", context={
+            "me": user, "season": season, "seasons": seasons.list_seasons(session), "pg": pg, "filters": filters,
+            "params": lists.params(filters, paging.sort_key(sort, inspections.AWAITING_SORTS, "id"), args)})
 
     @get("/new", sync_to_thread=True, guards=[requires(Role.DRC)])
     def new(self, session: DbSession, batch_id: FromQuery[int]) -> Template:
@@ -63,15 +82,15 @@ class SpotCheckPages(Controller):
                data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         try:
             form = inspections.SpotCheckInput(
-                sampled_on=_date(data, "sampled_on", "抽样日期"), place=data.get("place", ""),
+                sampled_on=as_date(data, "sampled_on", "抽样日期"), place=data.get("place", ""),
                 sampler=data.get("sampler", ""), lab=data.get("lab", ""), report_no=data.get("report_no", ""),
                 values={i.key: data.get(i.key, "") for i in quality.INDICATORS})
-            check = inspections.record(session, user, batch_id, form, report=_file(data, "report"))
+            check = inspections.record(session, user, batch_id, form, report=uploaded(data, "report"))
         except Refused as error:
             discard(session)
             context = _form_context(session, batch_id, {})
             context.pop("form")
-            return refused("quality/new.html", error, _text(data), **context)
+            return refused("quality/new.html", error, text_fields(data), **context)
         return Redirect(f"/quality/{check.id}?new=1", status_code=303)
 
     @get("/{check_id:int}", sync_to_thread=True)

@@ -3,52 +3,26 @@ and attachment downloads."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from subsidy.supply import attachments, batches, contracts, ledger, suppliers
+from subsidy.supply import attachments, batches, contracts, depots, ledger, suppliers
 from subsidy.policy import quality, regions, seasons
 from subsidy.core import paging
 from subsidy.quality import inspections
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, SUPPLIER_STATUS_LABELS, Product, Role, Season, Supplier, Town
-from subsidy.core.settings import get_settings
 from web import lists
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
-from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, discard, refused
+from web.forms import (
+    FORM, MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, is_number, refused, text_fields, uploaded,
+)
 from web.guards import CONTRACT_READERS, STOCK_READERS, SUPPLIER_READERS, requires
-
-UPLOAD_LIMIT = get_settings().attachment_max_bytes + 256 * 1024  # the form fields around the file
-
-
-def _date(form: dict, key: str, label: str) -> date | None:
-    raw = (form.get(key) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Refused(f"{label}格式应为 年-月-日，例如 2021-10-01", field=key) from None
-
-
-def _file(form: dict, key: str) -> tuple[str, bytes] | None:
-    upload = form.get(key)
-    if isinstance(upload, UploadFile) and upload.filename:
-        data = upload.file.read(get_settings().attachment_max_bytes + 1)
-        return upload.filename, data
-    return None
-
-
-def _text(form: dict) -> dict:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
 
 def _supplier_input(form: dict, products: list[str]) -> suppliers.SupplierInput:
     return suppliers.SupplierInput(
@@ -57,12 +31,22 @@ def _supplier_input(form: dict, products: list[str]) -> suppliers.SupplierInput:
         contact_name=form.get("contact_name", ""), contact_phone=form.get("contact_phone", ""),
         address=form.get("address", ""), bank_name=form.get("bank_name", ""),
         bank_account=form.get("bank_account", ""), tender_notice_no=form.get("tender_notice_no", ""),
-        tender_date=_date(form, "tender_date", "中标日期"), products=products)
+        tender_date=as_date(form, "tender_date", "中标日期"), products=products)
 
 
 def _products_from(form: dict) -> list[str]:
     value = form.get("products") or []
     return [value] if isinstance(value, str) else list(value)
+
+
+def _show_context(session, user, supplier_id: int, *, saved=None) -> dict[str, Any]:
+    supplier = suppliers.get(session, supplier_id)
+    season = seasons.active_season_or_none(session)
+    rows = contracts.listing(session, supplier_id=supplier.id, season_id=season.id if season else None,
+                             per_page=200, count=False).items
+    return {"s": supplier, "me": user, "contracts": rows, "products_label": suppliers.products_label(supplier),
+            "notice": "已保存" if saved else None, "depots": depots.of_supplier(session, supplier.id),
+            "town_options": [(t.id, t.name) for t in regions.towns(session)]}
 
 
 def _supplier_form(s: Supplier) -> dict:
@@ -110,13 +94,20 @@ class SuppliersPages(Controller):
     @get("/{supplier_id:int}", sync_to_thread=True)
     def show(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
              saved: FromQuery[int | None] = None) -> Template:
-        supplier = suppliers.get(session, supplier_id)
-        season = seasons.active_season_or_none(session)
-        rows = contracts.listing(session, supplier_id=supplier.id, season_id=season.id if season else None,
-                                 per_page=200, count=False).items
-        return Template("suppliers/show.html", context={
-            "s": supplier, "me": user, "contracts": rows, "products_label": suppliers.products_label(supplier),
-            "notice": "已保存" if saved else None})
+        return Template("suppliers/show.html", context=_show_context(session, user, supplier_id, saved=saved))
+
+    @post("/{supplier_id:int}/depots", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def add_depot(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
+                  data: Annotated[dict, FORM]) -> Template | Redirect:
+        town = (data.get("town_id") or "").strip()
+        try:
+            depots.create(session, user, supplier_id, depots.DepotInput(
+                name=data.get("name", ""), address=data.get("address", ""),
+                town_id=int(town) if is_number(town) else None))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
+            return refused("suppliers/show.html", error, data, **_show_context(session, user, supplier_id))
+        return Redirect(f"/suppliers/{supplier_id}?saved=1#depots", status_code=303)
 
     @get("/{supplier_id:int}/edit", sync_to_thread=True, guards=[requires(Role.DRC)])
     def edit(self, session: DbSession, supplier_id: FromPath[int]) -> Template:
@@ -272,7 +263,7 @@ class ContractsPages(Controller):
             form = contracts.ContractInput(
                 supplier_id=as_id("supplier_id"), town_id=as_id("town_id"), season_id=as_id("season_id"),
                 product=data.get("product", ""), price=data.get("price", ""),
-                signed_on=_date(data, "signed_on", "签订日期"), guarantee_received=bool(data.get("guarantee_received")))
+                signed_on=as_date(data, "signed_on", "签订日期"), guarantee_received=bool(data.get("guarantee_received")))
             contract = contracts.create(session, user, form)
         except REFUSED_OR_DUPLICATE as error:
             discard(session)
@@ -290,14 +281,14 @@ class ContractsPages(Controller):
     def upload(self, session: DbSession, user: CurrentUser, contract_id: FromPath[int],
                data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         contracts.get(session, contract_id)
-        upload = _file(data, "file")
+        upload = uploaded(data, "file")
         try:
             if upload is None:
                 raise Refused("请选择要上传的文件", field="file")
             contracts.attach(session, user, contract_id, data.get("kind", ""), filename=upload[0], data=upload[1])
         except Refused as error:
             discard(session)
-            return refused("suppliers/contract.html", error, _text(data), me=user,
+            return refused("suppliers/contract.html", error, text_fields(data), me=user,
                            **_contract_context(session, contract_id))
         return Redirect(f"/contracts/{contract_id}?saved=1", status_code=303)
 
@@ -324,10 +315,12 @@ def _batch_form(data: dict) -> batches.BatchInput:
         kg = int(raw_kg) if raw_kg else None
     except ValueError:
         raise Refused("进货数量应为整数（千克）", field="quantity_kg") from None
+    depot = str(data.get("depot_id") or "").strip()
     return batches.BatchInput(
         product=data.get("product", ""), quantity_kg=kg, producer=data.get("producer", ""),
-        origin=data.get("origin", ""), arrival_date=_date(data, "arrival_date", "到货日期"),
+        origin=data.get("origin", ""), arrival_date=as_date(data, "arrival_date", "到货日期"),
         vehicle=data.get("vehicle", ""), report_no=data.get("report_no", ""), lab=data.get("lab", ""),
+        depot_id=int(depot) if is_number(depot) else None,
         **{i.key: data.get(i.key, "") for i in quality.INDICATORS})
 
 
@@ -359,21 +352,21 @@ class BatchesPages(Controller):
             "supplier_options": [(s.id, s.name) for s in suppliers.all_in_scope(session)]})
 
     @get("/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
-    def new(self, session: DbSession) -> Template:
+    def new(self, session: DbSession, user: CurrentUser) -> Template:
         season = seasons.active_season_or_none(session)
-        return Template("suppliers/batch_form.html", context=_batch_form_context(session, season, {}))
+        return Template("suppliers/batch_form.html", context=_batch_form_context(session, user, season, {}))
 
     @post("/new", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], request_max_body_size=UPLOAD_LIMIT)
     def create(self, session: DbSession, user: CurrentUser, data: Annotated[dict, MULTIPART]) -> Template | Redirect:
         try:
             form = _batch_form(data)
-            report = _file(data, "report")
+            report = uploaded(data, "report")
             batch = batches.record(session, user, user.supplier_id, form, report=report)
         except Refused as error:
             discard(session)
-            context = _batch_form_context(session, seasons.active_season_or_none(session), _text(data))
+            context = _batch_form_context(session, user, seasons.active_season_or_none(session), text_fields(data))
             context.pop("form")
-            return refused("suppliers/batch_form.html", error, _text(data), **context)
+            return refused("suppliers/batch_form.html", error, text_fields(data), **context)
         return Redirect(f"/batches/{batch.id}?new=1", status_code=303)
 
     @get("/{batch_id:int}", sync_to_thread=True)
@@ -388,10 +381,11 @@ class BatchesPages(Controller):
             if standard else [], "checks": inspections.of_batch(session, batch.id)})
 
 
-def _batch_form_context(session, season, form) -> dict[str, Any]:
+def _batch_form_context(session, user, season, form) -> dict[str, Any]:
     standards = quality.standards_of(session, season.id) if season else []
     return {"form": form, "season": season, "standards": standards, "product_options": _coal_options(),
-            "indicators": quality.INDICATORS}
+            "indicators": quality.INDICATORS, "depot_options": [
+                (r.depot.id, f"{r.depot.name}（{r.town}）") for r in depots.of_supplier(session, user.supplier_id)]}
 
 
 class LedgerPages(Controller):

@@ -207,17 +207,54 @@ def test_a_failure_makes_the_other_batches_of_the_same_source_due_for_a_retest_a
     other = add_batch(session, origin="测试矿区乙", report_no="JC-C", arrival_date=long_ago)
     elsewhere = add_batch(session, "coal-b", origin="测试矿区甲", report_no="JC-D", arrival_date=long_ago)
     check = inspections.record(session, drc, failed.id, check_input(BAD, days_ago=40))
-    due = inspections.awaiting_retest(session, season.id)
-    assert [a.batch.id for a in due] == [same.id]
+    due = inspections.awaiting_retest(session, season.id).items
+    assert [a.batch.id for a in due] == [same.id] and inspections.awaiting_count(session, season.id) == 1
     assert due[0].failed.id == check.id and due[0].deadline == check.sampled_on + timedelta(days=season.retest_days)
     assert other.id not in [a.batch.id for a in due] and elsewhere.id not in [a.batch.id for a in due]
     (late,) = inspections.overdue(session, season.id)
     assert late.supplier.id == failed.supplier_id  # 40 days ago, 30 days to re-test: overdue
     # A passed re-test within the deadline clears both lists.
     inspections.record(session, drc, same.id, check_input(days_ago=20, report_no="CJ-RE-1"))
-    assert inspections.awaiting_retest(session, season.id) == []
+    assert inspections.awaiting_retest(session, season.id).items == []
+    assert inspections.awaiting_count(session, season.id) == 0
     assert inspections.overdue(session, season.id) == []
     assert inspections.retests(session, season.id)[0].retested_on == clock.today() - timedelta(days=20)
+
+
+def test_the_retest_list_pages_by_cursor_and_names_each_batchs_earliest_failure(session, drc):
+    season = seasons.active_season(session)
+    long_ago = clock.today() - timedelta(days=60)
+    first = add_batch(session, origin="测试矿区丙", report_no="JC-P1", arrival_date=long_ago)
+    second = add_batch(session, origin="测试矿区丙", report_no="JC-P2", arrival_date=long_ago)
+    due = [add_batch(session, origin="测试矿区丙", report_no=f"JC-P-{n}", arrival_date=long_ago) for n in range(3)]
+    early = inspections.record(session, drc, first.id, check_input(BAD, days_ago=30, report_no="CJ-P-1"))
+    inspections.record(session, drc, second.id, check_input(BAD, days_ago=10, report_no="CJ-P-2"))
+    one = inspections.awaiting_retest(session, season.id, per_page=2)
+    assert [a.batch.id for a in one.items] == [due[0].id, due[1].id] and one.total == 3 and one.next
+    assert {a.failed.id for a in one.items} == {early.id}
+    assert one.items[0].deadline == early.sampled_on + timedelta(days=season.retest_days)
+    two = inspections.awaiting_retest(session, season.id, per_page=2, after=one.next)
+    assert [a.batch.id for a in two.items] == [due[2].id] and two.page == 2 and two.next is None
+    # The failed batches are frozen, so they are not due themselves.
+    assert first.id not in [a.batch.id for a in one.items + two.items]
+
+
+def test_the_spot_check_list_pages_newest_sample_first_and_filters_by_result(session, drc):
+    season = seasons.active_season(session)
+    long_ago = clock.today() - timedelta(days=60)
+    made = [inspections.record(session, drc, add_batch(session, report_no=f"JC-L-{n}", arrival_date=long_ago).id,
+                               check_input(BAD if n == 1 else None, days_ago=n, report_no=f"CJ-L-{n}"))
+            for n in (3, 1, 2, 1)]
+    one = inspections.listing(session, season_id=season.id, per_page=2)
+    two = inspections.listing(session, season_id=season.id, per_page=2, after=one.next)
+    newest = sorted(made, key=lambda c: (c.sampled_on, c.id), reverse=True)
+    assert [r.check.id for r in one.items + two.items][:4] == [c.id for c in newest]
+    assert one.items[0].batch_report_no.startswith("JC-L-") and one.items[0].supplier_name
+    back = inspections.listing(session, season_id=season.id, per_page=2, before=two.prev)
+    assert [r.check.id for r in back.items] == [r.check.id for r in one.items]
+    failed = inspections.listing(session, season_id=season.id, passed=False)
+    assert {r.check.id for r in failed.items} >= {c.id for c in made if not c.passed}
+    assert all(not r.check.passed for r in failed.items)
 
 
 def test_coverage_counts_batches_checked_failed_and_retested_per_supplier(session, drc):

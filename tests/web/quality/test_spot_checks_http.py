@@ -97,9 +97,26 @@ def test_the_spot_checks_page_opens_for_its_roles(client_as, user):
     assert page.status_code == 200 and "抽检覆盖率" in page.text
 
 
+def test_the_spot_check_list_and_the_retest_list_page_with_the_common_pager(client_as, api_as):
+    failed = _new_batch(api_as, source="测试矿区翻页")
+    same = _new_batch(api_as, source="测试矿区翻页", report_no="JC-Q-PAGE")
+    assert api_as("drc").post(f"/api/v1/batches/{failed['id']}/inspections", json=CHECK).status_code == 201
+    drc = client_as("drc")
+    listed = drc.get("/quality?passed=0&per_page=20")
+    assert listed.status_code == 200 and 'aria-label="翻页"' in listed.text and "CJ-Q-1" in listed.text
+    assert "/quality/retests" in listed.text
+    retests = drc.get("/quality/retests?per_page=20")
+    assert retests.status_code == 200 and 'aria-label="翻页"' in retests.text
+    assert f"/batches/{same['id']}" in retests.text and f"/quality/new?batch_id={same['id']}" in retests.text
+    assert f"/batches/{failed['id']}\"" not in retests.text  # frozen: not due itself
+    assert "登记复检" not in client_as("auditor").get("/quality/retests").text  # read-only for the auditor
+    assert drc.get("/quality?after=garbage").status_code == 422
+
+
 def test_a_supplier_and_a_village_may_not_open_the_spot_checks_page(client_as):
-    assert client_as("coal-a").get("/quality").status_code == 403
-    assert client_as("dongguan").get("/quality").status_code == 403
+    for path in ("/quality", "/quality/retests"):
+        assert client_as("coal-a").get(path).status_code == 403
+        assert client_as("dongguan").get(path).status_code == 403
 
 
 def test_the_form_refuses_a_future_date_with_the_reason_beside_it_and_a_failure_shows_the_sold_slips(
@@ -152,3 +169,113 @@ def test_the_bureaus_home_page_flags_a_supplier_without_a_passed_retest_in_time(
     assert _overdue_tile(drc) == "1"
     with db.new_session(engine) as s:
         assert s.execute(select(Supplier).where(Supplier.code == "coal-a")).scalar_one().status == "active"
+
+
+def _coverage_row(rows, name):
+    return next(r for r in rows if r[0] == name)
+
+
+def test_the_monthly_report_page_and_spreadsheet_carry_the_spot_check_coverage_to_the_months_end(
+        client_as, api_as, engine):
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    with db.new_session(engine) as s:
+        name = s.execute(select(Supplier.name).where(Supplier.code == "coal-a")).scalar_one()
+    month = clock.today().strftime("%Y-%m")
+
+    def page_row():
+        html = client_as("drc").get(f"/reports/monthly?month={month}").text
+        table = html[html.index('id="monthly-coverage"'):]
+        table = table[:table.index("</table>")]
+        rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+                for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+        return _coverage_row(rows, name), rows[-1]
+
+    (before, before_total) = page_row()
+    batch = _new_batch(api_as, report_no="JC-Q-MONTH")
+    assert api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json=CHECK).status_code == 201
+    after, total = page_row()
+    # supplier, batches, checked, coverage, failed batches, failed checks, re-tested, re-test rate
+    assert int(after[1]) == int(before[1]) + 1 and int(after[2]) == int(before[2]) + 1
+    assert int(after[4]) == int(before[4]) + 1 and int(after[5]) == int(before[5]) + 1
+    assert total[0] == "合计" and int(total[1]) == int(before_total[1]) + 1
+    answer = client_as("drc").get(f"/reports/monthly.xlsx?month={month}")
+    assert answer.status_code == 200
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    values = list(sheet.iter_rows(values_only=True))
+    heading = next(i for i, r in enumerate(values) if r[0] and str(r[0]).startswith("抽检覆盖率"))
+    assert values[heading + 1][:3] == ("配送企业", "进货批次", "已抽检批次")
+    row = next(r for r in values[heading + 2:] if r[0] == name)
+    assert (row[1], row[2], row[4], row[5]) == tuple(int(after[i]) for i in (1, 2, 4, 5))
+    assert row[3] == pytest.approx(int(after[2]) / int(after[1]))
+
+
+# --- depots (保供点) -----------------------------------------------------------------------------------------------
+
+def _coal_a(engine):
+    with db.new_session(engine) as s:
+        return s.execute(select(Supplier.id, Supplier.name).where(Supplier.code == "coal-a")).one()
+
+
+def _town_id(engine, code="caiyuan"):
+    from subsidy.models import Town
+    with db.new_session(engine) as s:
+        return s.execute(select(Town.id).where(Town.code == code)).scalar_one()
+
+
+def test_a_supplier_adds_a_depot_on_its_page_chooses_it_for_a_batch_and_the_bureau_sees_its_coverage(
+        client_as, api_as, engine):
+    supplier_id, name = _coal_a(engine)
+    clerk = client_as("coal-a")
+    page = clerk.get(f"/suppliers/{supplier_id}")
+    assert page.status_code == 200 and "登记保供点" in page.text
+    bad = clerk.submit(f"/suppliers/{supplier_id}/depots", {"name": "", "address": "", "town_id": ""})
+    assert bad.status_code == 422 and "请选择保供点所在的街道/镇" in bad.text
+    done = clerk.submit(f"/suppliers/{supplier_id}/depots",
+                        {"name": "东关保供点", "address": "东关村1组1号", "town_id": str(_town_id(engine))},
+                        follow_redirects=False)
+    assert done.status_code == 303, done.text[:300]
+    again = clerk.submit(f"/suppliers/{supplier_id}/depots",
+                         {"name": "东关保供点", "address": "别处", "town_id": str(_town_id(engine))})
+    assert again.status_code == 422 and "已有名为“东关保供点”的保供点" in again.text
+    (listed,) = api_as("coal-a").get("/api/v1/depots").json()
+    assert (listed["name"], listed["town"]) == ("东关保供点", "财源街道")
+    assert api_as("drc").get(f"/api/v1/depots?supplier_id={supplier_id}").json() == [listed]
+    form = clerk.get("/batches/new")
+    assert 'name="depot_id"' in form.text and "东关保供点（财源街道）" in form.text
+    batch = _new_batch(api_as, report_no="JC-Q-DEPOT", depot_id=listed["id"])
+    assert batch["depot_id"] == listed["id"]
+    wrong = api_as("coal-b").post("/api/v1/batches", json={**REPORT, "depot_id": listed["id"]})
+    assert wrong.status_code == 422 and "depot_id" in wrong.json()["errors"]
+    quality_page = client_as("drc").get("/quality").text
+    row = quality_page[quality_page.index('id="depot-coverage"'):]
+    assert "东关保供点" in row[:row.index("</table>")]
+
+
+def test_another_supplier_may_not_add_a_depot_to_a_supplier_not_its_own(client_as, engine):
+    supplier_id, _ = _coal_a(engine)
+    answer = client_as("coal-b").submit(f"/suppliers/{supplier_id}/depots",
+                                        {"name": "越权", "address": "某地", "town_id": str(_town_id(engine))})
+    assert answer.status_code in (403, 404)
+    assert "越权" not in client_as("drc").get(f"/suppliers/{supplier_id}").text
+
+
+def test_the_slip_page_marks_a_slip_sold_from_a_batch_a_spot_check_failed(client_as, api_as, engine):
+    batch = _new_batch(api_as, report_no="JC-Q-SLIP")
+    with db.transaction(engine) as s:
+        h, r = f.household(s, "dongguan", coal_kg=3000)
+        buyer = {"registration_id": r.id, "id_number": h.id_number}
+    sale = api_as("coal-a").post("/api/v1/slips", json={
+        **buyer, "lines": [{"product": "briquette", "quantity": 100, "batch_id": batch["id"]}]})
+    assert sale.status_code == 201, sale.text
+    number = sale.json()["number"]
+    assert "data-failed-batch" not in client_as("coal-a").get(f"/slips/{number}").text
+    assert api_as("drc").post(f"/api/v1/batches/{batch['id']}/inspections", json=CHECK).status_code == 201
+    for who in ("coal-a", "caiyuan", "drc"):
+        page = client_as(who).get(f"/slips/{number}")
+        assert page.status_code == 200 and f'data-failed-batch="{batch["id"]}"' in page.text, who
+        assert "JC-Q-SLIP" in page.text and "请街道/镇为该户安排置换" in page.text
+    assert f'href="/batches/{batch["id"]}"' not in client_as("caiyuan").get(f"/slips/{number}").text
