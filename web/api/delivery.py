@@ -12,13 +12,15 @@ from pydantic import BaseModel, Field
 from subsidy.delivery import deliveries
 from subsidy.models import Role
 from subsidy.sales import slips
-from web.api import API, MAX_INT, IsoDate
+from web.api import API, MAX_INT, IsoDate, PageFields
 from web.api.sales import delivery_json, view_json
 from web.deps import CurrentUser, DbSession
 from web.guards import DELIVERY_READERS, requires
+from web.lists import ListArgs
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Id = Annotated[int | None, Field(ge=1, le=MAX_INT)]
+Cursor = Annotated[str | None, Field(max_length=400)]
 
 
 class DeliveryIn(BaseModel):
@@ -47,14 +49,16 @@ class DeliveriesApi(Controller):
 
     @get("/deliveries", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
     def index(self, session: DbSession, user: CurrentUser, town_id: Id = None, village_id: Id = None,
-              pending: Annotated[int, Field(ge=0, le=1)] = 0, page: Annotated[int, Field(ge=1, le=10**6)] = 1
+              pending: Annotated[int, Field(ge=0, le=1)] = 0, page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1,
+              per_page: Annotated[int, Field(ge=1, le=100)] = 50, after: Cursor = None, before: Cursor = None
               ) -> dict:
-        """The delivery list, 50 a page by village; `pending=1`: not yet delivered. `total` is counted up to
-        1,000 (`total_capped`: there are more)."""
-        found = deliveries.delivery_list(session, user, town_id=town_id, village_id=village_id, pending=bool(pending),
-                                         page=page)
-        return {"items": [_row_json(r) for r in found.rows], "total": found.total, "total_capped": found.capped,
-                "page": found.page, "per_page": found.per_page}
+        """The delivery list by village, 50 a page (`per_page`: 20, 50 or 100); `pending=1`: not yet delivered. `total` is counted up to
+        1,000 (`total_capped`: there are more). `next`/`prev` are cursors to pass back as `after=`/`before=` (any
+        depth at the same cost); `page=` up to 1,000."""
+        pg = deliveries.delivery_list(session, user, town_id=town_id, village_id=village_id, pending=bool(pending),
+                                      **ListArgs.read(page=page, per_page=per_page, after=after,
+                                                     before=before).fetch)
+        return {"items": [_row_json(r) for r in pg.items], **PageFields.of(pg)}
 
     @get("/deliveries.xlsx", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
     def export(self, session: DbSession, user: CurrentUser, town_id: Id = None, village_id: Id = None,

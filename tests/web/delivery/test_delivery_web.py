@@ -46,12 +46,28 @@ def test_the_supplier_lists_its_towns_registrations_masked_paged_and_filtered(ap
     assert api.get(f"/api/v1/deliveries?town_id={_id(engine, Town, 'shanggao')}").status_code == 404
     assert api.get(f"/api/v1/deliveries?village_id={_id(engine, Village, 'shanggao-cun')}").status_code == 404
     assert api.get("/api/v1/deliveries?page=0").json()["page"] == 1
-    assert api.get("/api/v1/deliveries?page=99999").json()["items"] == []
+    assert api.get("/api/v1/deliveries?page=999").json()["items"] == []
+    deep = api.get("/api/v1/deliveries?page=99999")  # beyond paging.MAX_PAGE: by cursor only
+    assert deep.status_code == 422 and "page" in deep.json()["errors"]
     sheet = api.get(f"/api/v1/deliveries.xlsx?village_id={dongguan}")
     assert sheet.status_code == 200
     rows = list(load_workbook(io.BytesIO(sheet.content), read_only=True).active.iter_rows(values_only=True))
     assert rows[0][:4] == ("街道/镇", "村(社区)", "户主姓名", "身份证号码") and len(rows) == len(only["items"]) + 1
     assert all("*" in r[3] for r in rows[1:])
+    # The cursors walk the whole list, page after page, neither repeating nor skipping a household.
+    with db.transaction(engine) as s:
+        for _ in range(25):
+            f.household(s, "dongguan", coal_kg=1000)
+    walked, body = [], api.get("/api/v1/deliveries?per_page=20").json()
+    assert body["prev"] is None and body["per_page"] == 20 and body["next"]
+    while True:
+        walked += [i["registration_id"] for i in body["items"]]
+        if not body["next"]:
+            break
+        body = api.get(f"/api/v1/deliveries?per_page=20&after={body['next']}").json()
+    assert body["page"] >= 2
+    assert len(walked) == len(set(walked)) == api.get("/api/v1/deliveries").json()["total"]
+    assert api.get("/api/v1/deliveries?after=garbage").status_code == 422
 
 
 def test_the_list_is_the_suppliers_and_the_towns_only(api_as):
@@ -138,3 +154,24 @@ def test_the_list_page_and_a_villages_route_sheet(client_as, engine):
     assert page.get("/deliveries.xlsx").status_code == 200
     assert client_as("caiyuan").get("/deliveries").status_code == 200
     assert client_as("drc").get("/deliveries").status_code == 403
+
+
+def test_the_list_page_pages_by_cursor_with_the_common_pager(client_as, engine):
+    import re
+
+    with db.transaction(engine) as s:
+        for _ in range(25):
+            f.household(s, "dongguan", coal_kg=1000)
+    page = client_as("coal-a")
+    first = page.get("/deliveries?pending=0&per_page=20")
+    assert first.status_code == 200 and 'aria-label="翻页"' in first.text and "第 1" in first.text
+    after = re.search(r'href="(/deliveries\?[^"]*after=[^"]+)" rel="next"', first.text)
+    assert after, first.text[-2000:]
+    link = after.group(1).replace("&amp;", "&")
+    assert "pending=0" in link and "per_page=20" in link
+    second = page.get(link)
+    assert second.status_code == 200 and "第 2" in second.text and 'rel="prev"' in second.text
+    names = lambda html: set(re.findall(r'<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td><td class="nowrap">([^<]*)<',
+                                        html))
+    assert names(first.text) and not names(first.text) & names(second.text)
+    assert page.get("/deliveries?page=1001").status_code == 422
