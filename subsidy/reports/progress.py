@@ -3,13 +3,14 @@ session, so a town sees its own town and the district roles see everything witho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from subsidy.core.scope import scope_of
+from subsidy.delivery import deliveries
 from subsidy.policy import seasons
 from subsidy.verification import callbacks as verification
 from subsidy.models import (
@@ -241,6 +242,8 @@ class MonthlyReport:
     paid_fen: int
     area_label: str = "街道/镇"
     callbacks: verification.Progress | None = None  # the month's callback samples (回访抽查): drawn, done, reached, found
+    # How soon the month's slips were delivered, per supplier and town (配送到户及时情况).
+    timeliness: list[deliveries.Timeliness] = field(default_factory=list)
 
 
 def monthly_report(session: Session, month: str, season_id: int | None = None) -> MonthlyReport:
@@ -258,4 +261,5 @@ def monthly_report(session: Session, month: str, season_id: int | None = None) -
             paid += int(subsidy or 0)
     return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
                          totals(season_rows), int(settled or 0), int(paid or 0), area_label(session),
-                         verification.month_figures(session, month))
+                         verification.month_figures(session, month),
+                         deliveries.timeliness(session, season_id=season.id, month=month))

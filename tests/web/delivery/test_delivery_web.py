@@ -175,3 +175,56 @@ def test_the_list_page_pages_by_cursor_with_the_common_pager(client_as, engine):
                                         html))
     assert names(first.text) and not names(first.text) & names(second.text)
     assert page.get("/deliveries?page=1001").status_code == 422
+
+
+def _timeliness_rows(html: str) -> list[list[str]]:
+    import re
+
+    section = html[html.index("data-timeliness"):]
+    body = section[section.index("<tbody>"):section.index("</tbody>")]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S) if 'colspan' not in row]
+
+
+def _last_season_slip_delivered_after(engine, days: int) -> tuple[int, str]:
+    """A past season's one slip (coal-a in 财源街道, tests/web/reports/test_past_seasons.py), delivered `days` after
+    its issue: (the season's id, its month)."""
+    from subsidy.models import Delivery, Season, Slip
+    from tests.web.reports.test_past_seasons import _last_season_with_a_sale
+
+    last_id, _ = _last_season_with_a_sale(engine)
+    with db.transaction(engine) as s:
+        slip = s.execute(select(Slip).where(Slip.season_id == last_id)).scalar_one()
+        s.add(Delivery(slip_id=slip.id, supplier_id=slip.supplier_id, town_id=slip.town_id,
+                       delivered_on=slip.issued_on + timedelta(days=days), receiver=slip.head_name))
+        return last_id, s.get(Season, last_id).starts_on.strftime("%Y-%m")
+
+
+def test_the_progress_reports_timeliness_is_the_chosen_seasons(engine, client_as):
+    last_id, _ = _last_season_slip_delivered_after(engine, 5)
+    drc = client_as("drc")
+    now = _timeliness_rows(drc.get("/reports/progress").text)  # the active season's (its slip not delivered)
+    drc.submit("/reports/season", {"season_id": str(last_id), "next": "/reports/progress"})
+    past = _timeliness_rows(drc.get("/reports/progress").text)
+    # The past season's one slip, delivered on the fifth day: 1 slip, 0 within 3 days, 1 within 7, none later.
+    assert [row[1:7] for row in past] == [["财源街道", "1", "0", "1", "0", "0"]]
+    assert past != now
+
+
+def test_the_monthly_report_shows_the_months_timeliness_on_the_page_and_in_the_spreadsheet(engine, client_as):
+    last_id, month = _last_season_slip_delivered_after(engine, 2)
+    drc = client_as("drc")
+    drc.submit("/reports/season", {"season_id": str(last_id), "next": "/reports/monthly"})
+    page = drc.get(f"/reports/monthly?month={month}")
+    assert page.status_code == 200 and "本月开具的销售单" in page.text
+    assert [row[1:8] for row in _timeliness_rows(page.text)] == [["财源街道", "1", "1", "0", "0", "0", "100.0%"]]
+    sheet = drc.get(f"/reports/monthly.xlsx?month={month}")
+    assert sheet.status_code == 200
+    rows = [r for r in load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True)]
+    header = next(i for i, r in enumerate(rows) if r[0] == "配送企业")
+    assert rows[header][:8] == ("配送企业", "街道/镇", "有效销售单(张)", "3天内送达(张)", "4至7天送达(张)",
+                                "7天以上送达(张)", "未送达(张)", "3天内送达率")
+    assert rows[header + 1][1:7] == ("财源街道", 1, 1, 0, 0, 0) and rows[header + 1][7] == 1
+    # Another month of the same season has no slips: the table says so.
+    other = drc.get(f"/reports/monthly?month={month[:4]}-{'06' if month[5:] != '06' else '07'}")
+    assert _timeliness_rows(other.text) == [] and "暂无销售单" in other.text
