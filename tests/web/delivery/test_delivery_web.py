@@ -8,7 +8,7 @@ import io
 from datetime import timedelta
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from subsidy.core import clock, db
 from subsidy.models import Town, Village
@@ -103,6 +103,77 @@ def test_recording_a_delivery_answers_the_slip_with_it_and_refuses_what_the_cont
     assert again.status_code == 409
     assert api.get(f"/api/v1/slips/{number}").json()["delivery"]["receiver"] == "王小红"
     assert api_as("caiyuan").get(f"/api/v1/slips/{number}").json()["delivery"]["receiver"] == "王小红"
+
+
+def test_the_api_takes_the_signed_copys_scan_as_multipart_and_refuses_a_bad_one_by_its_field(api_as, engine, monkeypatch):
+    from subsidy.core.settings import get_settings
+
+    from subsidy.models import Attachment
+
+    number = _slip(engine, days_ago=1)
+    api = api_as("coal-a")
+    today = clock.today().isoformat()
+    form = {"delivered_on": today, "receiver": "王小红"}
+    with db.new_session(engine) as s:
+        files_before = s.execute(select(func.count()).select_from(Attachment)).scalar()
+    # Refused by content, whatever its name or declared type says.
+    fake = api.post(f"/api/v1/slips/{number}/delivery", data=form,
+                    files={"photo": ("签收联.png", b"GIF89a not a png at all", "image/png")})
+    assert fake.status_code == 422 and "photo" in fake.json()["errors"], fake.text
+    import dataclasses
+
+    from subsidy.supply import attachments
+    from web.api import delivery as delivery_api
+
+    small = dataclasses.replace(get_settings(), attachment_max_bytes=1024)
+    for module in (attachments, delivery_api):
+        monkeypatch.setattr(module, "get_settings", lambda: small)
+    big = api.post(f"/api/v1/slips/{number}/delivery", data=form,
+                   files={"photo": ("签收联.png", PNG + b"\0" * 2000, "image/png")})
+    assert big.status_code == 422 and "不能超过" in big.json()["errors"]["photo"], big.text
+    monkeypatch.undo()
+    not_a_file = api.post(f"/api/v1/slips/{number}/delivery", data={**form, "photo": "签收联.png"})
+    assert not_a_file.status_code == 422 and "photo" in not_a_file.json()["errors"]
+    bad_date = api.post(f"/api/v1/slips/{number}/delivery", data={**form, "delivered_on": "2021/11/05"},
+                        files={"photo": ("签收联.png", PNG, "image/png")})
+    assert bad_date.status_code == 422 and "delivered_on" in bad_date.json()["errors"]
+    # Nothing was written by the refusals: the slip is still undelivered, and no file was kept.
+    assert api.get(f"/api/v1/slips/{number}").json()["delivery"] is None
+    done = api.post(f"/api/v1/slips/{number}/delivery", data=form,
+                    files={"photo": ("签收联.png", PNG, "image/png")})
+    assert done.status_code == 200, done.text
+    assert done.json()["delivery"]["receiver"] == "王小红"
+    with db.new_session(engine) as s:
+        from subsidy.models import Attachment, Delivery, Slip
+
+        kept = s.execute(select(Attachment).join(Delivery, Delivery.photo_attachment_id == Attachment.id)
+                         .join(Slip, Slip.id == Delivery.slip_id).where(Slip.number == number)).scalar_one()
+        assert (kept.content_type, kept.data, kept.filename) == ("image/png", PNG, "签收联.png")
+        # The refused uploads kept nothing: the accepted scan is the one file more than before.
+        assert s.execute(select(func.count()).select_from(Attachment)).scalar() == files_before + 1
+    again = api.post(f"/api/v1/slips/{number}/delivery", data=form, files={"photo": ("x.png", PNG, "image/png")})
+    assert again.status_code == 409
+
+
+def test_the_api_still_takes_json_and_refuses_a_wrong_type_by_name(api_as, engine):
+    number = _slip(engine)
+    api = api_as("coal-a")
+    typed = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": 20211105, "receiver": "王小红"})
+    assert typed.status_code == 422 and "delivered_on" in typed.json()["errors"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in typed.json()["errors"]["delivered_on"])
+    name = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": clock.today().isoformat(),
+                                                              "receiver": 5})
+    assert name.status_code == 422 and "receiver" in name.json()["errors"]
+    broken = api.post(f"/api/v1/slips/{number}/delivery", content=b"{not json",
+                      headers={"content-type": "application/json"})
+    assert broken.status_code == 422
+    done = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": clock.today().isoformat(),
+                                                              "receiver": "王小红"})
+    assert done.status_code == 200 and done.json()["delivery"]["receiver"] == "王小红"
+    schema = api.get("/schema/openapi.json").json()
+    body = schema["paths"]["/api/v1/slips/{number}/delivery"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert body["multipart/form-data"]["schema"]["properties"]["photo"]["format"] == "binary"
 
 
 def test_a_voided_slip_is_409(api_as, engine):
