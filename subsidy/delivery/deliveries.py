@@ -116,7 +116,9 @@ def record_delivery(session: Session, *, user: User, number: str, delivered_on: 
 def issue_at_the_door(session: Session, *, clerk: User, registration_id: int, id_number: str,
                       lines: list[issuing.LineIn], receiver: str, preview_token: str | None = None) -> Slip:
     """Issue a slip at the household's door and record its delivery, on the day of issue, in the same transaction:
-    both are recorded, or neither."""
+    both are recorded, or neither. The receiver's name is checked first, so that a missing one refuses the sale
+    before any of it is written."""
+    clean_text(receiver, "receiver", RECEIVER_MAX, label="签收人姓名", required=True)
     slip = issuing.issue_slip(session, clerk=clerk, registration_id=registration_id, id_number=id_number,
                               lines=lines, preview_token=preview_token)
     record_delivery(session, user=clerk, number=slip.number, delivered_on=slip.issued_on, receiver=receiver)

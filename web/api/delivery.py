@@ -22,7 +22,7 @@ from subsidy.delivery import deliveries
 from subsidy.models import Role
 from subsidy.sales import slips
 from web.api import API, MAX_INT, IsoDate, PageFields
-from web.api.sales import delivery_json, view_json
+from web.api.sales import slip_with_delivery
 from web.deps import CurrentUser, DbSession
 from web.guards import DELIVERY_READERS, requires
 from web.lists import ListArgs
@@ -109,10 +109,6 @@ class DeliveryOperation(Operation):
             "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT, properties=_DELIVERY_FIELDS)),
             "multipart/form-data": OpenAPIMediaType(schema=Schema(
                 type=OpenAPIType.OBJECT, properties={**_DELIVERY_FIELDS, "photo": photo}))})
-
-
-def slip_with_delivery(session, slip, viewer) -> dict:
-    return {**view_json(slips.view(session, slip), viewer), "delivery": delivery_json(deliveries.of_slip(session, slip))}
 
 
 def _row_json(row: deliveries.Row) -> dict:

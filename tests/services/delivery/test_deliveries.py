@@ -237,6 +237,18 @@ def test_a_refused_sale_at_the_door_records_no_delivery_either(session, as_user)
     assert session.execute(select(func.count()).select_from(Delivery)).scalar() == 0
 
 
+def test_a_sale_at_the_door_the_rules_refuse_records_no_delivery(session, as_user):
+    h = _household(session, coal_kg=2000)
+    _with_batch(session)
+    s, clerk = as_user("coal-a")
+    with pytest.raises(Refused):
+        deliveries.issue_at_the_door(s, clerk=clerk, registration_id=h.id, id_number=h.id_number,
+                                     lines=[issuing.LineIn("briquette", 5000)], receiver=h.head_name)
+    s.rollback()
+    assert session.execute(select(func.count()).select_from(Slip).where(Slip.registration_id == h.id)).scalar() == 0
+    assert session.execute(select(func.count()).select_from(Delivery)).scalar() == 0
+
+
 # --- the delivery list --------------------------------------------------------------------------------------------
 
 def _ids(session, **codes) -> SimpleNamespace:

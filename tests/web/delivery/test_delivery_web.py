@@ -299,3 +299,65 @@ def test_the_monthly_report_shows_the_months_timeliness_on_the_page_and_in_the_s
     # Another month of the same season has no slips: the table says so.
     other = drc.get(f"/reports/monthly?month={month[:4]}-{'06' if month[5:] != '06' else '07'}")
     assert _timeliness_rows(other.text) == [] and "暂无销售单" in other.text
+
+
+# --- issued at the door --------------------------------------------------------------------------------------------
+
+def test_the_api_issues_a_slip_at_the_door_with_its_delivery_or_neither(api_as, engine):
+    from subsidy.models import Delivery, Slip
+    from tests.web.sales.test_slips import approved
+
+    rid, id_number = approved(engine)
+    api = api_as("coal-a")
+    sale = {"registration_id": rid, "id_number": id_number, "lines": [{"product": "briquette", "quantity": 1000}]}
+    nobody = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": "  "}})
+    assert nobody.status_code == 422 and "delivery.receiver" in nobody.json()["errors"], nobody.text
+    typed = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": 7}})
+    assert typed.status_code == 422 and "delivery.receiver" in typed.json()["errors"]
+    with db.new_session(engine) as s:
+        assert s.execute(select(func.count()).select_from(Slip).where(Slip.registration_id == rid)).scalar() == 0
+    done = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": "王小红"}},
+                    headers={"Idempotency-Key": "door-1"})
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["delivery"]["receiver"] == "王小红" and body["delivery"]["delivered_on"] == body["issued_on"]
+    assert body["delivery"]["days_since_issue"] == 0 and body["amount_fen"] > 0
+    # A retry with the same key answers the same slip; nothing is issued or delivered twice.
+    again = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": "王小红"}},
+                     headers={"Idempotency-Key": "door-1"})
+    assert again.status_code == 201 and again.json()["number"] == body["number"]
+    with db.new_session(engine) as s:
+        slip_ids = s.execute(select(Slip.id).where(Slip.registration_id == rid)).scalars().all()
+        assert len(slip_ids) == 1
+        assert s.execute(select(func.count()).select_from(Delivery).where(Delivery.slip_id.in_(slip_ids))
+                         ).scalar() == 1
+    assert api.get(f"/api/v1/slips/{body['number']}").json()["delivery"]["receiver"] == "王小红"
+    # Without `delivery` the answer is the plain sale, not yet delivered.
+    rid2, id2 = approved(engine, "xiguan")
+    plain = api.post("/api/v1/slips", json={**sale, "registration_id": rid2, "id_number": id2})
+    assert plain.status_code == 201 and plain.json()["delivery"] is None
+
+
+def test_the_counter_issues_at_the_door_when_asked(client_as, engine):
+    import re
+
+    from tests.web.sales.test_slips import approved, preview_token
+
+    rid, id_number = approved(engine)
+    page = client_as("coal-a")
+    form = {"id_number": id_number, "registration_id": str(rid), "product_0": "briquette", "quantity_0": "1"}
+    preview = page.submit("/slips/new", {**form, "step": "preview"})
+    assert preview.status_code == 200 and "data-at-door" in preview.text and "上门开单" in preview.text
+    head = re.search(r'name="receiver" value="([^"]*)"', preview.text).group(1)
+    assert head  # the head's name by default
+    token = preview_token(preview.text)
+    # No name: refused on the preview (the sale stands), nothing issued.
+    nameless = page.submit("/slips/new", {**form, "step": "confirm", "preview_token": token, "at_door": "1",
+                                          "receiver": ""})
+    assert nameless.status_code == 422 and "签收人姓名" in nameless.text and "确认开具" in nameless.text
+    done = page.submit("/slips/new", {**form, "step": "confirm", "preview_token": token, "at_door": "1",
+                                      "receiver": head}, follow_redirects=False)
+    assert done.status_code == 303 and "delivered=1" in done.headers["location"]
+    shown = page.get(done.headers["location"])
+    assert "已当场送达" not in shown.text and "登记当场送达" in shown.text
+    assert "已送达" in shown.text and "开单后 0 天" in shown.text and "登记送达</button>" not in shown.text
