@@ -151,7 +151,11 @@ def draw_sample(session: Session, *, user: User, summary_id: int, percent=None, 
     session.flush()
     session.execute(insert(CallbackSampleSlip), [{"sample_id": sample.id, "slip_id": slip_id, "position": i}
                                                  for i, slip_id in enumerate(chosen, start=1)])
-    numbers = dict(session.execute(select(Slip.id, Slip.number).where(Slip.id.in_(chosen))
+    # Read back through the rows just written, not `IN (chosen)`: a draw of tens of thousands of slips would pass
+    # more bind parameters than SQLite (32,766) or psycopg (65,535) take.
+    numbers = dict(session.execute(select(Slip.id, Slip.number)
+                                   .join(CallbackSampleSlip, CallbackSampleSlip.slip_id == Slip.id)
+                                   .where(CallbackSampleSlip.sample_id == sample.id)
                                    .execution_options(unscoped=True)).all())
     audit.record(session, user, "callback.sample_drawn", sample)
     return Drawn(sample, [numbers[i] for i in chosen])
