@@ -115,7 +115,9 @@ class SamplePages(Controller):
         notice = (f"销售单{number}回访发现问题，已剔除并登记案件" if c.discrepancy else
                   f"已记录销售单{number}的回访" if c.done else f"已记录销售单{number}的第{c.attempts}次拨打，未联系到")
         back = _back(data)
-        return _go(f"/summaries/{summary_id}/sample?page={back.page}&per_page={back.per_page}&notice={notice}")
+        where = (f"&page={back.page}" if back.page > 1 else "") + (
+            f"&per_page={back.per_page}" if back.per_page != callbacks.PAGE else "")
+        return _go(f"/summaries/{summary_id}/sample?notice={notice}{where}")
 
 
 controllers = [SamplePages]
