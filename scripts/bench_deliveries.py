@@ -7,7 +7,8 @@ of those in coal-a's towns sold to coal-a on a slip each, half of those slips de
 (contracts in three towns: about 430,000 registrations in its list):
 
 - the service (`deliveries.delivery_list`) and the page and the API through the app in process, each the median of
-  several runs of the first page, "not yet delivered", one village, and a page 200 deep;
+  several runs of the first page, "not yet delivered", one village, a page 200 deep by number (OFFSET) and the
+  page after it by cursor (paging.fetch: the list's key, village and id, from the index);
 - beside them, in the same run, a bare psycopg query of the same first page and its capped count (the floor).
 
 Goal: page and API under 100 ms server time. `--households N` for other sizes, `--database-url` for the server
@@ -164,7 +165,11 @@ def measure(url: str) -> dict[str, float]:
     figures["service, first page"] = median_ms(service())
     figures["service, not yet delivered"] = median_ms(service(pending=True))
     figures["service, one village, not yet delivered"] = median_ms(service(village_id=village, pending=True))
-    figures["service, page 200"] = median_ms(service(page=200))
+    figures["service, page 200 (by number: OFFSET)"] = median_ms(service(page=200))
+    deep = deliveries.delivery_list(scoped, clerk, page=200, count=False).next
+    db.end_read(scoped)
+    figures["service, page 201 by cursor"] = median_ms(service(after=deep))
+    figures["service, page 201 by cursor, no count"] = median_ms(service(after=deep, count=False))
     scoped.close()
 
     with psycopg.connect(db.normalise_url(url).replace("postgresql+psycopg", "postgresql")) as c:
@@ -182,6 +187,8 @@ def measure(url: str) -> dict[str, float]:
         assert client.get("/api/v1/deliveries", headers=api).status_code == 200
         figures["API, first page"] = median_ms(lambda: client.get("/api/v1/deliveries", headers=api))
         figures["API, not yet delivered"] = median_ms(lambda: client.get("/api/v1/deliveries?pending=1", headers=api))
+        figures["API, page 201 by cursor"] = median_ms(
+            lambda: client.get(f"/api/v1/deliveries?after={deep}", headers=api))
         client.get("/login")
         login = client.post("/login", data={"username": "coal-a", "password": "coal-a-demo",
                                             "_csrf_token": client.cookies.get("csrftoken")})

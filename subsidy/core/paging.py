@@ -188,15 +188,21 @@ def _counted(stmt):
     return stmt.with_only_columns(literal(1), maintain_column_froms=True).order_by(None)
 
 
+def _count_of(stmt, counted):
+    """SELECT count(*) FROM `counted`, run as `stmt` is (its execution options: a subquery drops them, and an
+    `unscoped` list must not be counted through the caller's scope)."""
+    return select(func.count()).select_from(counted.subquery()).execution_options(**stmt.get_execution_options())
+
+
 def capped_count(session: Session, stmt, cap: int = COUNT_CAP) -> int:
     """How many rows `stmt` matches, counting at most cap + 1 of them (an index range read, not the table)."""
-    return session.execute(select(func.count()).select_from(_counted(stmt).limit(cap + 1).subquery())).scalar_one()
+    return session.execute(_count_of(stmt, _counted(stmt).limit(cap + 1))).scalar_one()
 
 
 def exact_count(session: Session, stmt, *, timeout_ms: int = EXACT_COUNT_TIMEOUT_MS) -> int | None:
     """How many rows `stmt` matches, or None if PostgreSQL could not count them within `timeout_ms`. The timeout is
     set in a savepoint, which is always rolled back: SET LOCAL ends with it, and the count wrote nothing."""
-    query = select(func.count()).select_from(_counted(stmt).subquery())
+    query = _count_of(stmt, _counted(stmt))
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(query).scalar_one()
     savepoint = session.begin_nested()

@@ -28,7 +28,8 @@ route sheet, the spreadsheet and the API (the driver finds the household by its 
 village when in doubt); the town sees both whole, as on its other lists.
 
 Size: registrations are read a village at a time in id order from `ix_registration_delivery` (village, season,
-status, id), a page at a time; the count stops at `COUNT_CAP` (a page says "1,000+"), the exports stream.
+status, id), a page at a time through subsidy.core.paging.fetch (by cursor at any depth, or by page number); the
+count stops at `COUNT_CAP` (a page says "1,000+"), the exports stream.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def record_delivery(session: Session, *, user: User, number: str, delivered_on: 
 def issue_at_the_door(session: Session, *, clerk: User, registration_id: int, id_number: str,
                       lines: list[issuing.LineIn], receiver: str, preview_token: str | None = None) -> Slip:
     """Issue a slip at the household's door and record its delivery, on the day of issue, in the same transaction:
-    both are recorded, or neither."""
+    both are recorded, or neither. The receiver's name is checked first, so that a missing one refuses the sale
+    before any of it is written."""
+    clean_text(receiver, "receiver", RECEIVER_MAX, label="签收人姓名", required=True)
     slip = issuing.issue_slip(session, clerk=clerk, registration_id=registration_id, id_number=id_number,
                               lines=lines, preview_token=preview_token)
     record_delivery(session, user=clerk, number=slip.number, delivered_on=slip.issued_on, receiver=receiver)
@@ -239,9 +242,9 @@ _ROW_COLUMNS = (Registration.id, Registration.village_id, Registration.coal_kg, 
 
 
 def _rows_statement(r: Reach, pending: bool):
+    """The list's rows, unordered: paging.fetch orders a page by ORDER, iter_rows the whole list."""
     return (select(*_ROW_COLUMNS).join(Household, Household.id == Registration.household_id)
-            .where(*_conditions(r, pending)).order_by(Registration.village_id, Registration.id)
-            .execution_options(unscoped=True))
+            .where(*_conditions(r, pending)).execution_options(unscoped=True))
 
 
 @dataclass
@@ -304,31 +307,36 @@ def _attach_slips(session: Session, rows: list[Row]) -> None:
         by_id[rid].slips.append(ListedSlip(*values[:5], values[5] or ""))
 
 
-@dataclass
-class Page:
-    rows: list[Row]
-    total: int
-    capped: bool  # `total` is COUNT_CAP and there are more
-    page: int
-    per_page: int
-    reach: Reach
+# The list's one order: by village, then registration id (ix_registration_delivery: village, season, status, id).
+ORDER = paging.Order.of(None, {"village": Registration.village_id}, "village", Registration.id)
 
 
 def delivery_list(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None,
-                  pending: bool = False, page: int = 1, per_page: int = PER_PAGE) -> Page:
-    """One page of the viewer's delivery list (see the module docstring), by village, and how many rows it has up to
-    COUNT_CAP."""
+                  pending: bool = False, page: int = 1, per_page: int = PER_PAGE, after: str | None = None,
+                  before: str | None = None, count: bool | str = True) -> paging.Page:
+    """One page of the viewer's delivery list (see the module docstring), by village, through paging.fetch: `items`
+    are Rows, `extra["reach"]` the viewer's Reach; a page by cursor (`after`/`before`) or by number. The count stops
+    at COUNT_CAP ("1,000+", `total_capped`), `count="exact"` counts to the end (PostgreSQL: within paging's time
+    limit), `count=False` not at all."""
     r = reach(session, viewer, town_id=town_id, village_id=village_id)
     per_page = paging.page_size(per_page)
-    page = min(max(1, page), 10**6)
     if not r.villages:
-        return Page([], 0, False, page, per_page, r)
-    counted = select(Registration.id).where(*_conditions(r, pending)).limit(COUNT_CAP + 1).subquery()
-    total = session.execute(select(func.count()).select_from(counted).execution_options(unscoped=True)).scalar_one()
-    rows = [_row(r, viewer, v) for v in session.execute(
-        _rows_statement(r, pending).offset((page - 1) * per_page).limit(per_page))]
-    _attach_slips(session, rows)
-    return Page(rows, min(total, COUNT_CAP), total > COUNT_CAP, page, per_page, r)
+        return paging.Page([], per_page, total=0, extra={"reach": r})
+    result = paging.fetch(session, _rows_statement(r, pending), ORDER, per_page=per_page, page=page, after=after,
+                          before=before, count=False)
+    result.items = [_row(r, viewer, values) for values in result.items]
+    _attach_slips(session, result.items)
+    result.extra["reach"] = r
+    # Counted on the registrations alone (not joined to the households), and only to COUNT_CAP: the not-yet-delivered
+    # test costs a probe per row, so paging's own cap of 10,000 would cost ten times this (bench_deliveries.py).
+    counted = select(Registration.id).where(*_conditions(r, pending)).execution_options(unscoped=True)
+    if count == "exact":
+        result.total = paging.exact_count(session, counted)
+        result.exact_failed = result.total is None
+    if count and result.total is None:
+        found = paging.capped_count(session, counted, cap=COUNT_CAP)
+        result.total, result.total_capped = min(found, COUNT_CAP), found > COUNT_CAP
+    return result
 
 
 def iter_rows(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None,
@@ -338,7 +346,8 @@ def iter_rows(session: Session, viewer: User, *, town_id: int | None = None, vil
     if not r.villages:
         return
     batch: list[Row] = []
-    for values in session.execute(_rows_statement(r, pending).execution_options(yield_per=chunk)):
+    for values in session.execute(_rows_statement(r, pending).order_by(*ORDER.clauses())
+                                  .execution_options(yield_per=chunk)):
         batch.append(_row(r, viewer, values))
         if len(batch) == chunk:
             _attach_slips(session, batch)

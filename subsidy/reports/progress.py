@@ -3,13 +3,14 @@ session, so a town sees its own town and the district roles see everything witho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from subsidy.core.scope import scope_of
+from subsidy.delivery import deliveries
 from subsidy.policy import seasons
 from subsidy.quality import coverage as quality_coverage
 from subsidy.verification import callbacks as verification
@@ -245,6 +246,8 @@ class MonthlyReport:
     # Spot-check coverage (抽检覆盖率, seed 002) per supplier, the season's batches and spot checks up to the month's
     # end: sampled against supplied, failed, re-tested; the last row is the total.
     coverage: list[quality_coverage.Coverage] | None = None
+    # How soon the month's slips were delivered, per supplier and town (配送到户及时情况).
+    timeliness: list[deliveries.Timeliness] = field(default_factory=list)
 
 
 def monthly_report(session: Session, month: str, season_id: int | None = None) -> MonthlyReport:
@@ -264,4 +267,5 @@ def monthly_report(session: Session, month: str, season_id: int | None = None) -
     return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
                          totals(season_rows), int(settled or 0), int(paid or 0), area_label(session),
                          verification.month_figures(session, month),
-                         quality_coverage.coverage(session, season.id, until=month_bounds(month)[1]))
+                         quality_coverage.coverage(session, season.id, until=month_bounds(month)[1]),
+                         deliveries.timeliness(session, season_id=season.id, month=month))

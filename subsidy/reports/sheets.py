@@ -11,6 +11,11 @@ from subsidy.reports import acceptance, dispatch, progress
 from subsidy.settlement.sheets import Sheet
 
 
+TIMELINESS_HEADER = ["配送企业", "街道/镇", "有效销售单(张)", "3天内送达(张)", "4至7天送达(张)", "7天以上送达(张)",
+                     "未送达(张)", "3天内送达率"]
+TIMELINESS_COUNTS = ("slips", "within_3", "within_7", "later", "not_delivered")
+
+
 def monthly_report_xlsx(session: Session, month: str, season_id: int | None = None) -> tuple[str, bytes]:
     report = progress.monthly_report(session, month, season_id)
     sheet = Sheet("月报", [16, 14, 14, 14, 10, 10, 14, 14, 10, 10, 16])
@@ -41,6 +46,14 @@ def monthly_report_xlsx(session: Session, month: str, season_id: int | None = No
         sheet.table_row([r.supplier_name, sheets.count(r.batches), sheets.count(r.checked),
                          sheets.ratio(r.checked, r.batches), sheets.count(r.failed), sheets.count(r.failures),
                          sheets.count(r.retested), sheets.ratio(r.retested, r.failures)], bold=r.supplier_id is None)
+    sheet.blank()
+    sheet.line("本月开具销售单的配送到户及时情况（按配送企业、街道/镇）")
+    sheet.table_row(TIMELINESS_HEADER, header=True)
+    for t in report.timeliness:
+        sheet.table_row([t.supplier, t.town, *[sheets.count(getattr(t, name)) for name in TIMELINESS_COUNTS],
+                         sheets.ratio(t.within_3, t.slips)])
+    if not report.timeliness:
+        sheet.line("本月无有效销售单。")
     sheet.signatures(["填报单位", "审核人"])
     return f"月报-{report.month}.xlsx", sheet.save()
 

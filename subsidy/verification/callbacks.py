@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
-from subsidy.core import audit
+from subsidy.core import audit, paging
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.models import (
@@ -151,7 +151,11 @@ def draw_sample(session: Session, *, user: User, summary_id: int, percent=None, 
     session.flush()
     session.execute(insert(CallbackSampleSlip), [{"sample_id": sample.id, "slip_id": slip_id, "position": i}
                                                  for i, slip_id in enumerate(chosen, start=1)])
-    numbers = dict(session.execute(select(Slip.id, Slip.number).where(Slip.id.in_(chosen))
+    # Read back through the rows just written, not `IN (chosen)`: a draw of tens of thousands of slips would pass
+    # more bind parameters than SQLite (32,766) or psycopg (65,535) take.
+    numbers = dict(session.execute(select(Slip.id, Slip.number)
+                                   .join(CallbackSampleSlip, CallbackSampleSlip.slip_id == Slip.id)
+                                   .where(CallbackSampleSlip.sample_id == sample.id)
                                    .execution_options(unscoped=True)).all())
     audit.record(session, user, "callback.sample_drawn", sample)
     return Drawn(sample, [numbers[i] for i in chosen])
@@ -271,24 +275,28 @@ def progress(session: Session, summary_ids: list[int]) -> dict[int, Progress]:
             for summary_id, sample_id, size, done, reached, found in rows}
 
 
-def sampled_rows(session: Session, sample: CallbackSample, page: int = 1) -> list[SampledRow]:
-    """One page of the sample's slips in the order of the draw, each with its latest recording. Positions run
-    1..size without gaps, so a page is a range on the (sample, position) key."""
-    first = (max(page, 1) - 1) * PAGE + 1
-    placed = session.execute(
-        select(CallbackSampleSlip.position, Slip)
-        .join(Slip, Slip.id == CallbackSampleSlip.slip_id)
-        .where(CallbackSampleSlip.sample_id == sample.id, CallbackSampleSlip.position >= first,
-               CallbackSampleSlip.position < first + PAGE)
-        .order_by(CallbackSampleSlip.position).execution_options(unscoped=True)).all()
-    slip_ids = [slip.id for _, slip in placed]
+# A sample's one order: the draw's (positions run 1..size without gaps; unique with the sample, so also the tiebreak).
+ORDER = paging.Order.of(None, {"position": CallbackSampleSlip.position}, "position", CallbackSampleSlip.position)
+
+
+def sampled_rows(session: Session, sample: CallbackSample, *, page: int = 1, per_page: int = PAGE,
+                 after: str | None = None, before: str | None = None) -> paging.Page:
+    """One page of the sample's slips in the order of the draw (paging.fetch: by cursor or by page number), each
+    with its latest recording, as SampledRows; `total` is the sample's size (nothing to count)."""
+    stmt = (select(CallbackSampleSlip.position, Slip).join(Slip, Slip.id == CallbackSampleSlip.slip_id)
+            .where(CallbackSampleSlip.sample_id == sample.id).execution_options(unscoped=True))
+    result = paging.fetch(session, stmt, ORDER, per_page=per_page, page=page, after=after, before=before,
+                          count=False)
+    slip_ids = [slip.id for _, slip in result.items]
     latest: dict[int, Callback] = {}
     if slip_ids:
         for callback in session.execute(select(Callback).where(Callback.sample_id == sample.id,
                                                                Callback.slip_id.in_(slip_ids))
                                         .order_by(Callback.attempts).execution_options(unscoped=True)).scalars():
             latest[callback.slip_id] = callback
-    return [SampledRow(position, slip, latest.get(slip.id)) for position, slip in placed]
+    result.items = [SampledRow(position, slip, latest.get(slip.id)) for position, slip in result.items]
+    result.total = sample.size
+    return result
 
 
 def month_figures(session: Session, month: str) -> Progress:
@@ -309,20 +317,22 @@ def month_figures(session: Session, month: str) -> Progress:
 @dataclass(frozen=True)
 class SamplePage:
     """What the sample's page shows: the summary, its sample (None before the draw) with its progress, one page
-    of the drawn slips, and whether the sample may still be drawn or called."""
+    of the drawn slips (a paging.Page of SampledRows), and whether the sample may still be drawn or called."""
 
     summary: Summary
     sample: CallbackSample | None
     progress: Progress | None
-    rows: list[SampledRow]
+    rows: paging.Page
     drawable: bool
     recordable: bool
 
 
-def sample_page(session: Session, summary_id: int, page: int = 1) -> SamplePage:
+def sample_page(session: Session, summary_id: int, **page) -> SamplePage:
+    """The summary's sample with one page of its slips (paging.fetch's keyword arguments: `page`, `per_page`,
+    `after`, `before`)."""
     summary = get_or_404(session, Summary, summary_id)
     sample = sample_of(session, summary.id)
     if sample is None:
-        return SamplePage(summary, None, None, [], summary.status in DRAWABLE, False)
+        return SamplePage(summary, None, None, paging.Page([], PAGE, total=0), summary.status in DRAWABLE, False)
     return SamplePage(summary, sample, progress(session, [summary.id]).get(summary.id),
-                      sampled_rows(session, sample, page), False, summary.status in RECORDABLE)
+                      sampled_rows(session, sample, **page), False, summary.status in RECORDABLE)

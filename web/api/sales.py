@@ -11,7 +11,7 @@ from subsidy.rules import barcodes, numbers
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import Role, Slip, SlipLine, SlipScan
 from subsidy.core.scope import Record, show_id, show_phone
-from web.api import API, MAX_INT, RowId
+from web.api import API, MAX_INT, Body, RowId
 from web.api.idempotency import idempotent
 from web.deps import CurrentUser, DbSession
 from web.guards import requires
@@ -29,11 +29,21 @@ class LineIn(BaseModel):
     unit_price_fen: int | None = None
 
 
-class SlipIn(BaseModel):
+class AtTheDoorIn(BaseModel):
+    receiver: str = Field(description="who received it at the door: the head or another adult of the household")
+
+
+class SlipIn(Body):
+    # The receiver is the delivery's (subsidy/delivery/deliveries.py: issue_at_the_door), named as sent.
+    service_names = {"receiver": "delivery.receiver"}
+
     registration_id: RowId
     id_number: str = Field(description="the buyer's ID number as read from the ID card; must be the registration's "
                                         "household's (otherwise 404)")
     lines: list[LineIn] = Field(min_length=1, max_length=20)
+    delivery: AtTheDoorIn | None = Field(default=None, description=(
+        "issued at the door (a supplier's van with a printer): the slip's delivery is recorded with it, today, to "
+        "this receiver, in the same transaction; both or neither"))
 
 
 class VoidIn(BaseModel):
@@ -86,9 +96,14 @@ def view_json(v: slips.SlipView, viewer) -> dict:
     return slip_json(v.slip, v.lines, v.supplier, v.scans, viewer)
 
 
+def slip_with_delivery(session, slip: Slip, viewer) -> dict:
+    """GET /slips/{number}'s answer: the slip with its `delivery` (None before it is delivered)."""
+    return {**view_json(slips.view(session, slip), viewer), "delivery": delivery_json(deliveries.of_slip(session, slip))}
+
+
 def issued_json(issued: issuing.Issued, viewer) -> dict:
     """The answer to a sale, from what it wrote (no read back on the hot path); equal to GET /slips/{number}."""
-    # A slip just issued has no delivery yet (one issued at the door gets it in its own step).
+    # A slip just issued has no delivery yet (one issued at the door is answered by slip_with_delivery).
     return {**slip_json(issued.slip, issued.slip_lines, issued.supplier, {}, viewer), "delivery": None}
 
 
@@ -125,18 +140,23 @@ class SlipsApi(Controller):
 
     @post("/slips", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def issue(self, request: Request, session: DbSession, user: CurrentUser, data: JSONBody[SlipIn]) -> Response:
-        """Issue a slip; `Idempotency-Key` makes retries safe."""
+        """Issue a slip; `Idempotency-Key` makes retries safe. With `delivery: {receiver}` it is issued at the door:
+        the answer carries its `delivery` too."""
         lines = [issuing.LineIn(**ln.model_dump()) for ln in data.lines]
-        return idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
-            201, issued_json(issuing.issue(session, clerk=user, registration_id=data.registration_id,
-                                           id_number=data.id_number, lines=lines), user)))
+        sale = {"clerk": user, "registration_id": data.registration_id, "id_number": data.id_number, "lines": lines}
+        if data.delivery is not None:
+            return idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
+                201, slip_with_delivery(session, deliveries.issue_at_the_door(
+                    session, receiver=data.delivery.receiver, **sale), user)))
+        # Fingerprinted without the absent `delivery`, as before it existed: a retry across the upgrade still matches.
+        return idempotent(request, session, user, "POST /slips", data.model_dump(exclude={"delivery"}), lambda: (
+            201, issued_json(issuing.issue(session, **sale), user)))
 
     @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
     def read(self, session: DbSession, user: CurrentUser, number: FromPath[str]) -> dict:
         if number.endswith((".png", ".svg")) or "/" in number:
             raise NotFound()
-        slip = slips.get_by_number(session, number)
-        return {**view_json(slips.view(session, slip), user), "delivery": delivery_json(deliveries.of_slip(session, slip))}
+        return slip_with_delivery(session, slips.get_by_number(session, number), user)
 
     @get("/slips/{number:str}/barcode.png", sync_to_thread=True, guards=[requires(*READERS)])
     def barcode_png(self, session: DbSession, number: FromPath[str], copy: FromQuery[int | None] = None) -> Response:

@@ -16,8 +16,10 @@ from subsidy.delivery import deliveries
 from subsidy.models import COPIES, Role, SlipStatus
 from subsidy.sales import slips
 from web.deps import CurrentUser, DbSession
-from web.forms import MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, is_number, page_number, uploaded
+from web import lists
+from web.forms import MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, is_number, uploaded
 from web.guards import DELIVERY_READERS, SLIP_READERS, requires
+from web.lists import ListArgs
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -45,17 +47,18 @@ class DeliveryPages(Controller):
     @get("/deliveries", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
     def index(self, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
               village_id: FromQuery[str | None] = None, pending: FromQuery[str | None] = None,
-              page: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None) -> Template:
+              page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+              after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
+              count: FromQuery[str | None] = None) -> Template:
         town, village, only_pending = _id(town_id), _id(village_id), _pending(pending)
-        found = deliveries.delivery_list(session, user, town_id=town, village_id=village, pending=only_pending,
-                                         page=page_number(page), per_page=per_page)
-        options = deliveries.reach(session, user)
-        params = {"town_id": town or "", "village_id": village or "", "pending": "1" if only_pending else "0",
-                  "per_page": found.per_page}
+        args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        pg = deliveries.delivery_list(session, user, town_id=town, village_id=village, pending=only_pending,
+                                      **args.fetch)
+        filters = {"town_id": town or "", "village_id": village or "", "pending": "1" if only_pending else "0"}
         return Template("delivery/index.html", context={
-            "found": found, "rows": found.rows, "params": params, "options": options,
-            "export_query": urlencode([(k, v) for k, v in params.items() if v and k != "per_page"]),
-            "query": "?" + urlencode([(k, v) for k, v in params.items() if v]) + "&"})
+            "pg": pg, "rows": pg.items, "params": lists.params(filters, None, args),
+            "options": deliveries.reach(session, user), "capped_at": deliveries.COUNT_CAP,
+            "export_query": urlencode([(k, v) for k, v in filters.items() if v])})
 
     @get("/deliveries.xlsx", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
     def export(self, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,

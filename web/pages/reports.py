@@ -52,8 +52,9 @@ class ReportPages(Controller):
             "town_target": progress.town_target_of_village(session, season_id),
             "season": seasons.season_or_active(session, season_id),
             "last": None if month else progress.last_season(session, villages=villages, season_id=season_id),
-            # How soon slips were delivered, per supplier and town (issue #16 item 5; subsidy/delivery/).
-            "timeliness": deliveries.timeliness(session, month=month)})
+            # How soon slips were delivered, per supplier and town (issue #16 item 5; subsidy/delivery/), in the
+            # season the report is run for, like the rest of the page.
+            "timeliness": deliveries.timeliness(session, season_id=season_id, month=month)})
 
     @get("/suppliers", sync_to_thread=True)
     def suppliers(self, request: Request, session: DbSession) -> Template:

@@ -136,13 +136,22 @@ class SlipPages(Controller):
                                     id_number=str(data.get("id_number", "")), lines=lines)
                 return Template("slips/new.html", context={**context, "form": data, "step": "preview", "plan": plan,
                                                            "line_count": count})
-            slip = issuing.issue_slip(session, clerk=user, registration_id=found.registration.id,
-                                      id_number=str(data.get("id_number", "")), lines=lines,
-                                      preview_token=str(data.get("preview_token", "")))
+            sale = {"clerk": user, "registration_id": found.registration.id,
+                    "id_number": str(data.get("id_number", "")), "lines": lines,
+                    "preview_token": str(data.get("preview_token", ""))}
+            if data.get("at_door") == "1":  # issued at the door: its delivery recorded with it, or neither
+                slip = deliveries.issue_at_the_door(session, receiver=str(data.get("receiver", "")), **sale)
+            else:
+                slip = issuing.issue_slip(session, **sale)
         except Refused as error:
             discard(session)  # a refused sale keeps nothing it took (the first line's stock)
+            if "receiver" in error.errors:  # the sale itself passed: the preview stands, the name is to fix
+                return refused("slips/new.html", error, data, step="preview", line_count=count, **context,
+                               plan=issuing.plan(session, clerk=user, registration_id=found.registration.id,
+                                                 id_number=str(data.get("id_number", "")), lines=lines))
             return refused("slips/new.html", _map_field(error), data, step="lines", line_count=count, **context)
-        return Redirect(f"/slips/{slip.number}?issued=1", status_code=303)
+        return Redirect(f"/slips/{slip.number}?issued=1{'&delivered=1' if data.get('at_door') == '1' else ''}",
+                        status_code=303)
 
     @staticmethod
     def _lines(context: dict, form: dict, count: int, notice: str | None = None) -> Template:
@@ -192,7 +201,8 @@ class SlipPages(Controller):
     def detail(self, session: DbSession, user: CurrentUser, number: FromPath[str], issued: FromQuery[int | None] = None,
                delivered: FromQuery[int | None] = None) -> Template:
         v = slips.view(session, slips.get_by_number(session, number))
-        notice = "销售单已开具，请打印五联交付" if issued else ("已登记送达" if delivered else None)
+        notice = ("销售单已开具并登记当场送达，请打印五联交付" if issued and delivered else
+                  "销售单已开具，请打印五联交付" if issued else ("已登记送达" if delivered else None))
         return Template("slips/detail.html", context={"v": v, "copies": COPIES, "notice": notice,
                                                       "can_void": user.role == Role.SUPPLIER and v.voidable,
                                                       **slip_delivery_context(session, user, v.slip)})

@@ -19,18 +19,23 @@ from subsidy.settlement import summaries
 from subsidy.verification import callbacks
 from web.deps import CurrentUser, DbSession
 from web.forms import FORM, discard, is_number
+from web import lists
 from web.guards import REVIEWERS, requires
+from web.lists import ListArgs
 
 CALLERS = (Role.TOWN, Role.DRC)
 READERS = REVIEWERS + (Role.AUDITOR,)
 
 
-def _context(session: Session, user: User, summary_id: int, page: int = 1, *, confidence: str | None = None,
-             margin: str | None = None) -> dict[str, Any]:
-    view = callbacks.sample_page(session, summary_id, page)
+def _context(session: Session, user: User, summary_id: int, args: ListArgs | None = None, *,
+             confidence: str | None = None, margin: str | None = None) -> dict[str, Any]:
+    args = args or ListArgs.read(per_page=callbacks.PAGE)
+    view = callbacks.sample_page(session, summary_id, page=args.page, per_page=args.per_page, after=args.after,
+                                 before=args.before)
     towns, suppliers = summaries.names(session)
     context = {"view": view, "summary": view.summary, "town": towns.get(view.summary.town_id, ""),
-               "supplier": suppliers[view.summary.supplier_id], "page": page, "per_page": callbacks.PAGE,
+               "supplier": suppliers[view.summary.supplier_id], "pg": view.rows,
+               "params": lists.params({}, None, args),
                "can_call": user.role in CALLERS, "confidences": sorted(sampling.Z_MILLI),
                "tries": UNREACHED_AFTER_TRIES,
                "calc": {"confidence": confidence or "95", "margin": margin or "5"}, "form": {}}
@@ -45,6 +50,14 @@ def _context(session: Session, user: User, summary_id: int, page: int = 1, *, co
     return context
 
 
+def _back(form: dict) -> ListArgs:
+    """The page of the sample a callback form was sent from (its number and size), to show again."""
+    try:
+        return ListArgs.read(page=form.get("page"), per_page=form.get("per_page") or callbacks.PAGE)
+    except Refused:
+        return ListArgs.read(per_page=callbacks.PAGE)
+
+
 def _go(url: str) -> Redirect:
     return Redirect(quote(url, safe="/?=&-#"), status_code=303)
 
@@ -55,13 +68,16 @@ class SamplePages(Controller):
     guards = [requires(*READERS)]
 
     @get("/{summary_id:int}/sample", sync_to_thread=True)
-    def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int], page: FromQuery[int] = 1,
+    def show(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
+             page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
+             after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
              confidence: FromQuery[str | None] = None, margin: FromQuery[str | None] = None,
              notice: FromQuery[str | None] = None) -> Template:
-        """The draw page (with the calculator: `confidence`, `margin`) before the draw, the sample after it."""
+        """The draw page (with the calculator: `confidence`, `margin`) before the draw, the sample after it, a page
+        of its slips at a time (100 by default)."""
+        args = ListArgs.read(page=page, per_page=per_page or callbacks.PAGE, after=after, before=before)
         return Template("verification/sample.html", context=_context(
-            session, user, summary_id, max(1, min(page, 10**6)), confidence=confidence, margin=margin)
-            | {"notice": notice})
+            session, user, summary_id, args, confidence=confidence, margin=margin) | {"notice": notice})
 
     @post("/{summary_id:int}/sample", sync_to_thread=True, guards=[requires(*CALLERS)])
     def draw(self, session: DbSession, user: CurrentUser, summary_id: FromPath[int],
@@ -93,12 +109,15 @@ class SamplePages(Controller):
         except Refused as error:
             discard(session)
             return Template("verification/sample.html", status_code=422, context=_context(
-                session, user, summary_id, int(data["page"]) if is_number(str(data.get("page", ""))) else 1)
-                | {"error": error, "errors": error.errors, "form": data, "failed": number})
+                session, user, summary_id, _back(data)) | {"error": error, "errors": error.errors, "form": data,
+                                                            "failed": number})
         c = recorded.callback
         notice = (f"销售单{number}回访发现问题，已剔除并登记案件" if c.discrepancy else
                   f"已记录销售单{number}的回访" if c.done else f"已记录销售单{number}的第{c.attempts}次拨打，未联系到")
-        return _go(f"/summaries/{summary_id}/sample?notice={notice}")
+        back = _back(data)
+        where = (f"&page={back.page}" if back.page > 1 else "") + (
+            f"&per_page={back.per_page}" if back.per_page != callbacks.PAGE else "")
+        return _go(f"/summaries/{summary_id}/sample?notice={notice}{where}")
 
 
 controllers = [SamplePages]

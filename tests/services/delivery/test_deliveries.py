@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from subsidy.core import clock, db
+from subsidy.core import clock, db, paging
 from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.core.scope import Scope
 from subsidy.delivery import deliveries
@@ -237,6 +237,18 @@ def test_a_refused_sale_at_the_door_records_no_delivery_either(session, as_user)
     assert session.execute(select(func.count()).select_from(Delivery)).scalar() == 0
 
 
+def test_a_sale_at_the_door_the_rules_refuse_records_no_delivery(session, as_user):
+    h = _household(session, coal_kg=2000)
+    _with_batch(session)
+    s, clerk = as_user("coal-a")
+    with pytest.raises(Refused):
+        deliveries.issue_at_the_door(s, clerk=clerk, registration_id=h.id, id_number=h.id_number,
+                                     lines=[issuing.LineIn("briquette", 5000)], receiver=h.head_name)
+    s.rollback()
+    assert session.execute(select(func.count()).select_from(Slip).where(Slip.registration_id == h.id)).scalar() == 0
+    assert session.execute(select(func.count()).select_from(Delivery)).scalar() == 0
+
+
 # --- the delivery list --------------------------------------------------------------------------------------------
 
 def _ids(session, **codes) -> SimpleNamespace:
@@ -258,13 +270,13 @@ def test_the_list_holds_the_approved_registrations_of_the_suppliers_towns_masked
     session.rollback()
     s, clerk = as_user("coal-a")
     page = deliveries.delivery_list(s, clerk, per_page=100)
-    by_id = {row.registration_id: row for row in page.rows}
-    assert h.id in by_id and page.total == len(page.rows) and not page.capped
+    by_id = {row.registration_id: row for row in page.items}
+    assert h.id in by_id and page.total == len(page.items) and not page.total_capped
     row = by_id[h.id]
     assert (row.head_name, row.id_number, row.coal_left_kg, row.town) == (h.head_name, mask_id_number(h.id_number),
                                                                           2500, "财源街道")
     assert "****" in row.phone
-    assert ids.village not in {row.village_id for row in page.rows}
+    assert ids.village not in {row.village_id for row in page.items}
     assert set(by_id) <= approved
     # A town or a village without the supplier's contract is not found.
     with pytest.raises(NotFound):
@@ -277,11 +289,11 @@ def test_a_coal_supplier_does_not_list_stove_only_registrations_nor_a_stove_supp
     stove_only = _household(session, coal_kg=0, stoves=1)
     coal_only = _household(session, coal_kg=1000, stoves=0)
     s, coal = as_user("coal-a")
-    ids = {row.registration_id for row in deliveries.delivery_list(s, coal, per_page=100).rows}
+    ids = {row.registration_id for row in deliveries.delivery_list(s, coal, per_page=100).items}
     assert coal_only.id in ids and stove_only.id not in ids
     s.rollback()
     t, stove = as_user("stove-a")
-    rows = {row.registration_id: row for row in deliveries.delivery_list(t, stove, per_page=100).rows}
+    rows = {row.registration_id: row for row in deliveries.delivery_list(t, stove, per_page=100).items}
     assert stove_only.id in rows and coal_only.id not in rows and rows[stove_only.id].coal_left_kg == 0
 
 
@@ -301,18 +313,18 @@ def test_not_yet_delivered_keeps_what_is_left_to_sell_or_an_undelivered_slip(ses
                                receiver="甲")
     s.commit()
     pending = {row.registration_id: row for row in deliveries.delivery_list(s, clerk, village_id=ids.village,
-                                                                             pending=True, per_page=100).rows}
+                                                                             pending=True, per_page=100).items}
     assert made["untouched"] in pending and made["undelivered"] in pending and made["delivered"] not in pending
     waiting = pending[made["undelivered"]]
     assert [x.number for x in waiting.slips] == [made["undelivered_slip"]]
     assert waiting.undelivered == 1 and waiting.coal_left_kg == 0
     everything = {row.registration_id for row in deliveries.delivery_list(s, clerk, village_id=ids.village,
-                                                                          per_page=100).rows}
+                                                                          per_page=100).items}
     assert made["delivered"] in everything
     s.rollback()
     # The town sees the same list of its villages, ID numbers whole, every supplier's slips.
     t, town = as_user("caiyuan")
-    rows = {row.registration_id: row for row in deliveries.delivery_list(t, town, pending=True, per_page=100).rows}
+    rows = {row.registration_id: row for row in deliveries.delivery_list(t, town, pending=True, per_page=100).items}
     assert made["undelivered"] in rows and made["delivered"] not in rows
     assert "*" not in rows[made["untouched"]].id_number
     with pytest.raises(NotFound):
@@ -326,16 +338,58 @@ def test_pages_are_in_village_and_id_order_and_the_stream_is_the_same_list(sessi
     first = deliveries.delivery_list(s, clerk, per_page=20)
     second = deliveries.delivery_list(s, clerk, per_page=20, page=2)
     streamed = [(r.village_id, r.registration_id) for r in deliveries.iter_rows(s, clerk, chunk=7)]
-    paged = [(r.village_id, r.registration_id) for r in first.rows + second.rows]
+    paged = [(r.village_id, r.registration_id) for r in first.items + second.items]
     assert streamed[:len(paged)] == paged == sorted(paged)
     assert len(streamed) == first.total
+
+
+def test_a_page_by_cursor_follows_the_one_before_at_any_depth_and_back(session, as_user):
+    for village in ("xiguan", "dongguan"):
+        for _ in range(12):
+            _household(session, village, coal_kg=1000)
+    s, clerk = as_user("coal-a")
+    whole = [(r.village_id, r.registration_id) for r in deliveries.iter_rows(s, clerk)]
+    assert len(whole) > 20 and len({v for v, _ in whole}) > 1
+    seen, pg = [], deliveries.delivery_list(s, clerk, per_page=20)
+    pages = 1
+    while True:
+        seen += [(r.village_id, r.registration_id) for r in pg.items]
+        if pg.next is None:
+            break
+        pg = deliveries.delivery_list(s, clerk, per_page=20, after=pg.next)
+        pages += 1
+        assert pg.page == pages
+    # Crossing from one village to the next by cursor neither repeats nor skips a household.
+    assert seen == whole
+    assert pages >= 2
+    back = deliveries.delivery_list(s, clerk, per_page=20, before=pg.prev)
+    assert back.page == pages - 1
+    assert [(r.village_id, r.registration_id) for r in back.items] == whole[(pages - 2) * 20:(pages - 1) * 20]
+    # Narrowed to one village, the cursor stays within it.
+    one = whole[0][0]
+    mine = deliveries.delivery_list(s, clerk, village_id=one, per_page=20)
+    assert {r.village_id for r in mine.items} == {one}
+
+
+def test_a_page_beyond_the_last_numbered_one_is_refused_toward_the_cursor(as_user):
+    s, clerk = as_user("coal-a")
+    with pytest.raises(Refused) as refused:
+        deliveries.delivery_list(s, clerk, page=paging.MAX_PAGE + 1)
+    assert refused.value.field == "page"
+
+
+def test_an_exact_count_counts_past_the_cap(as_user, monkeypatch):
+    monkeypatch.setattr(deliveries, "COUNT_CAP", 3)
+    s, clerk = as_user("coal-a")
+    page = deliveries.delivery_list(s, clerk, count="exact")
+    assert not page.total_capped and page.total == len(list(deliveries.iter_rows(s, clerk))) > 3
 
 
 def test_the_count_stops_at_the_cap(as_user, monkeypatch):
     monkeypatch.setattr(deliveries, "COUNT_CAP", 3)
     s, clerk = as_user("coal-a")
     page = deliveries.delivery_list(s, clerk)
-    assert (page.total, page.capped) == (3, True) and len(page.rows) > 3
+    assert (page.total, page.total_capped) == (3, True) and len(page.items) > 3
 
 
 def test_a_village_or_the_bureau_has_no_delivery_list(as_user):

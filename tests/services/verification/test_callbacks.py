@@ -76,6 +76,24 @@ def test_the_draw_is_repeated_from_its_seed(engine, session, submitted):
         sampling.draw(drawn.sample.seed, population, len(population)) or len(population) < 3
 
 
+def test_the_sample_is_read_a_page_at_a_time_in_the_order_of_the_draw(engine, session, submitted):
+    drawn = draw(engine, submitted.id, size=submitted.slip_count)
+    fresh(session)
+    sample = callbacks.sample_of(session, submitted.id)
+    walked, pg = [], callbacks.sampled_rows(session, sample, per_page=2)
+    assert pg.total == sample.size and pg.prev is None
+    while True:
+        walked += [(row.position, row.slip.number) for row in pg.items]
+        if pg.next is None:
+            break
+        pg = callbacks.sampled_rows(session, sample, per_page=2, after=pg.next)
+    assert walked == list(enumerate(drawn.numbers, start=1))
+    second = callbacks.sampled_rows(session, sample, per_page=2, page=2)
+    assert [row.position for row in second.items] == [3, 4]
+    back = callbacks.sampled_rows(session, sample, per_page=2, before=second.prev)
+    assert [row.position for row in back.items] == [1, 2] and back.page == 1
+
+
 def test_a_percentage_is_rounded_up_to_at_least_one_slip(engine, session, submitted):
     drawn = draw(engine, submitted.id, percent=1)
     assert drawn.sample.size == 1 and drawn.sample.percent == 1

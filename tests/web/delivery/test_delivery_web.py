@@ -8,7 +8,7 @@ import io
 from datetime import timedelta
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from subsidy.core import clock, db
 from subsidy.models import Town, Village
@@ -46,12 +46,28 @@ def test_the_supplier_lists_its_towns_registrations_masked_paged_and_filtered(ap
     assert api.get(f"/api/v1/deliveries?town_id={_id(engine, Town, 'shanggao')}").status_code == 404
     assert api.get(f"/api/v1/deliveries?village_id={_id(engine, Village, 'shanggao-cun')}").status_code == 404
     assert api.get("/api/v1/deliveries?page=0").json()["page"] == 1
-    assert api.get("/api/v1/deliveries?page=99999").json()["items"] == []
+    assert api.get("/api/v1/deliveries?page=999").json()["items"] == []
+    deep = api.get("/api/v1/deliveries?page=99999")  # beyond paging.MAX_PAGE: by cursor only
+    assert deep.status_code == 422 and "page" in deep.json()["errors"]
     sheet = api.get(f"/api/v1/deliveries.xlsx?village_id={dongguan}")
     assert sheet.status_code == 200
     rows = list(load_workbook(io.BytesIO(sheet.content), read_only=True).active.iter_rows(values_only=True))
     assert rows[0][:4] == ("街道/镇", "村(社区)", "户主姓名", "身份证号码") and len(rows) == len(only["items"]) + 1
     assert all("*" in r[3] for r in rows[1:])
+    # The cursors walk the whole list, page after page, neither repeating nor skipping a household.
+    with db.transaction(engine) as s:
+        for _ in range(25):
+            f.household(s, "dongguan", coal_kg=1000)
+    walked, body = [], api.get("/api/v1/deliveries?per_page=20").json()
+    assert body["prev"] is None and body["per_page"] == 20 and body["next"]
+    while True:
+        walked += [i["registration_id"] for i in body["items"]]
+        if not body["next"]:
+            break
+        body = api.get(f"/api/v1/deliveries?per_page=20&after={body['next']}").json()
+    assert body["page"] >= 2
+    assert len(walked) == len(set(walked)) == api.get("/api/v1/deliveries").json()["total"]
+    assert api.get("/api/v1/deliveries?after=garbage").status_code == 422
 
 
 def test_the_list_is_the_suppliers_and_the_towns_only(api_as):
@@ -87,6 +103,77 @@ def test_recording_a_delivery_answers_the_slip_with_it_and_refuses_what_the_cont
     assert again.status_code == 409
     assert api.get(f"/api/v1/slips/{number}").json()["delivery"]["receiver"] == "王小红"
     assert api_as("caiyuan").get(f"/api/v1/slips/{number}").json()["delivery"]["receiver"] == "王小红"
+
+
+def test_the_api_takes_the_signed_copys_scan_as_multipart_and_refuses_a_bad_one_by_its_field(api_as, engine, monkeypatch):
+    from subsidy.core.settings import get_settings
+
+    from subsidy.models import Attachment
+
+    number = _slip(engine, days_ago=1)
+    api = api_as("coal-a")
+    today = clock.today().isoformat()
+    form = {"delivered_on": today, "receiver": "王小红"}
+    with db.new_session(engine) as s:
+        files_before = s.execute(select(func.count()).select_from(Attachment)).scalar()
+    # Refused by content, whatever its name or declared type says.
+    fake = api.post(f"/api/v1/slips/{number}/delivery", data=form,
+                    files={"photo": ("签收联.png", b"GIF89a not a png at all", "image/png")})
+    assert fake.status_code == 422 and "photo" in fake.json()["errors"], fake.text
+    import dataclasses
+
+    from subsidy.supply import attachments
+    from web.api import delivery as delivery_api
+
+    small = dataclasses.replace(get_settings(), attachment_max_bytes=1024)
+    for module in (attachments, delivery_api):
+        monkeypatch.setattr(module, "get_settings", lambda: small)
+    big = api.post(f"/api/v1/slips/{number}/delivery", data=form,
+                   files={"photo": ("签收联.png", PNG + b"\0" * 2000, "image/png")})
+    assert big.status_code == 422 and "不能超过" in big.json()["errors"]["photo"], big.text
+    monkeypatch.undo()
+    not_a_file = api.post(f"/api/v1/slips/{number}/delivery", data={**form, "photo": "签收联.png"})
+    assert not_a_file.status_code == 422 and "photo" in not_a_file.json()["errors"]
+    bad_date = api.post(f"/api/v1/slips/{number}/delivery", data={**form, "delivered_on": "2021/11/05"},
+                        files={"photo": ("签收联.png", PNG, "image/png")})
+    assert bad_date.status_code == 422 and "delivered_on" in bad_date.json()["errors"]
+    # Nothing was written by the refusals: the slip is still undelivered, and no file was kept.
+    assert api.get(f"/api/v1/slips/{number}").json()["delivery"] is None
+    done = api.post(f"/api/v1/slips/{number}/delivery", data=form,
+                    files={"photo": ("签收联.png", PNG, "image/png")})
+    assert done.status_code == 200, done.text
+    assert done.json()["delivery"]["receiver"] == "王小红"
+    with db.new_session(engine) as s:
+        from subsidy.models import Attachment, Delivery, Slip
+
+        kept = s.execute(select(Attachment).join(Delivery, Delivery.photo_attachment_id == Attachment.id)
+                         .join(Slip, Slip.id == Delivery.slip_id).where(Slip.number == number)).scalar_one()
+        assert (kept.content_type, kept.data, kept.filename) == ("image/png", PNG, "签收联.png")
+        # The refused uploads kept nothing: the accepted scan is the one file more than before.
+        assert s.execute(select(func.count()).select_from(Attachment)).scalar() == files_before + 1
+    again = api.post(f"/api/v1/slips/{number}/delivery", data=form, files={"photo": ("x.png", PNG, "image/png")})
+    assert again.status_code == 409
+
+
+def test_the_api_still_takes_json_and_refuses_a_wrong_type_by_name(api_as, engine):
+    number = _slip(engine)
+    api = api_as("coal-a")
+    typed = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": 20211105, "receiver": "王小红"})
+    assert typed.status_code == 422 and "delivered_on" in typed.json()["errors"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in typed.json()["errors"]["delivered_on"])
+    name = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": clock.today().isoformat(),
+                                                              "receiver": 5})
+    assert name.status_code == 422 and "receiver" in name.json()["errors"]
+    broken = api.post(f"/api/v1/slips/{number}/delivery", content=b"{not json",
+                      headers={"content-type": "application/json"})
+    assert broken.status_code == 422
+    done = api.post(f"/api/v1/slips/{number}/delivery", json={"delivered_on": clock.today().isoformat(),
+                                                              "receiver": "王小红"})
+    assert done.status_code == 200 and done.json()["delivery"]["receiver"] == "王小红"
+    schema = api.get("/schema/openapi.json").json()
+    body = schema["paths"]["/api/v1/slips/{number}/delivery"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert body["multipart/form-data"]["schema"]["properties"]["photo"]["format"] == "binary"
 
 
 def test_a_voided_slip_is_409(api_as, engine):
@@ -138,3 +225,139 @@ def test_the_list_page_and_a_villages_route_sheet(client_as, engine):
     assert page.get("/deliveries.xlsx").status_code == 200
     assert client_as("caiyuan").get("/deliveries").status_code == 200
     assert client_as("drc").get("/deliveries").status_code == 403
+
+
+def test_the_list_page_pages_by_cursor_with_the_common_pager(client_as, engine):
+    import re
+
+    with db.transaction(engine) as s:
+        for _ in range(25):
+            f.household(s, "dongguan", coal_kg=1000)
+    page = client_as("coal-a")
+    first = page.get("/deliveries?pending=0&per_page=20")
+    assert first.status_code == 200 and 'aria-label="翻页"' in first.text and "第 1" in first.text
+    after = re.search(r'href="(/deliveries\?[^"]*after=[^"]+)" rel="next"', first.text)
+    assert after, first.text[-2000:]
+    link = after.group(1).replace("&amp;", "&")
+    assert "pending=0" in link and "per_page=20" in link
+    second = page.get(link)
+    assert second.status_code == 200 and "第 2" in second.text and 'rel="prev"' in second.text
+    names = lambda html: set(re.findall(r'<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td><td class="nowrap">([^<]*)<',
+                                        html))
+    assert names(first.text) and not names(first.text) & names(second.text)
+    assert page.get("/deliveries?page=1001").status_code == 422
+
+
+def _timeliness_rows(html: str) -> list[list[str]]:
+    import re
+
+    section = html[html.index("data-timeliness"):]
+    body = section[section.index("<tbody>"):section.index("</tbody>")]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S) if 'colspan' not in row]
+
+
+def _last_season_slip_delivered_after(engine, days: int) -> tuple[int, str]:
+    """A past season's one slip (coal-a in 财源街道, tests/web/reports/test_past_seasons.py), delivered `days` after
+    its issue: (the season's id, its month)."""
+    from subsidy.models import Delivery, Season, Slip
+    from tests.web.reports.test_past_seasons import _last_season_with_a_sale
+
+    last_id, _ = _last_season_with_a_sale(engine)
+    with db.transaction(engine) as s:
+        slip = s.execute(select(Slip).where(Slip.season_id == last_id)).scalar_one()
+        s.add(Delivery(slip_id=slip.id, supplier_id=slip.supplier_id, town_id=slip.town_id,
+                       delivered_on=slip.issued_on + timedelta(days=days), receiver=slip.head_name))
+        return last_id, s.get(Season, last_id).starts_on.strftime("%Y-%m")
+
+
+def test_the_progress_reports_timeliness_is_the_chosen_seasons(engine, client_as):
+    last_id, _ = _last_season_slip_delivered_after(engine, 5)
+    drc = client_as("drc")
+    now = _timeliness_rows(drc.get("/reports/progress").text)  # the active season's (its slip not delivered)
+    drc.submit("/reports/season", {"season_id": str(last_id), "next": "/reports/progress"})
+    past = _timeliness_rows(drc.get("/reports/progress").text)
+    # The past season's one slip, delivered on the fifth day: 1 slip, 0 within 3 days, 1 within 7, none later.
+    assert [row[1:7] for row in past] == [["财源街道", "1", "0", "1", "0", "0"]]
+    assert past != now
+
+
+def test_the_monthly_report_shows_the_months_timeliness_on_the_page_and_in_the_spreadsheet(engine, client_as):
+    last_id, month = _last_season_slip_delivered_after(engine, 2)
+    drc = client_as("drc")
+    drc.submit("/reports/season", {"season_id": str(last_id), "next": "/reports/monthly"})
+    page = drc.get(f"/reports/monthly?month={month}")
+    assert page.status_code == 200 and "本月开具的销售单" in page.text
+    assert [row[1:8] for row in _timeliness_rows(page.text)] == [["财源街道", "1", "1", "0", "0", "0", "100.0%"]]
+    sheet = drc.get(f"/reports/monthly.xlsx?month={month}")
+    assert sheet.status_code == 200
+    rows = [r for r in load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True)]
+    header = next(i for i, r in enumerate(rows) if r[0] == "配送企业")
+    assert rows[header][:8] == ("配送企业", "街道/镇", "有效销售单(张)", "3天内送达(张)", "4至7天送达(张)",
+                                "7天以上送达(张)", "未送达(张)", "3天内送达率")
+    assert rows[header + 1][1:7] == ("财源街道", 1, 1, 0, 0, 0) and rows[header + 1][7] == 1
+    # Another month of the same season has no slips: the table says so.
+    other = drc.get(f"/reports/monthly?month={month[:4]}-{'06' if month[5:] != '06' else '07'}")
+    assert _timeliness_rows(other.text) == [] and "暂无销售单" in other.text
+
+
+# --- issued at the door --------------------------------------------------------------------------------------------
+
+def test_the_api_issues_a_slip_at_the_door_with_its_delivery_or_neither(api_as, engine):
+    from subsidy.models import Delivery, Slip
+    from tests.web.sales.test_slips import approved
+
+    rid, id_number = approved(engine)
+    api = api_as("coal-a")
+    sale = {"registration_id": rid, "id_number": id_number, "lines": [{"product": "briquette", "quantity": 1000}]}
+    nobody = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": "  "}})
+    assert nobody.status_code == 422 and "delivery.receiver" in nobody.json()["errors"], nobody.text
+    typed = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": 7}})
+    assert typed.status_code == 422 and "delivery.receiver" in typed.json()["errors"]
+    with db.new_session(engine) as s:
+        assert s.execute(select(func.count()).select_from(Slip).where(Slip.registration_id == rid)).scalar() == 0
+    done = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": "王小红"}},
+                    headers={"Idempotency-Key": "door-1"})
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["delivery"]["receiver"] == "王小红" and body["delivery"]["delivered_on"] == body["issued_on"]
+    assert body["delivery"]["days_since_issue"] == 0 and body["amount_fen"] > 0
+    # A retry with the same key answers the same slip; nothing is issued or delivered twice.
+    again = api.post("/api/v1/slips", json={**sale, "delivery": {"receiver": "王小红"}},
+                     headers={"Idempotency-Key": "door-1"})
+    assert again.status_code == 201 and again.json()["number"] == body["number"]
+    with db.new_session(engine) as s:
+        slip_ids = s.execute(select(Slip.id).where(Slip.registration_id == rid)).scalars().all()
+        assert len(slip_ids) == 1
+        assert s.execute(select(func.count()).select_from(Delivery).where(Delivery.slip_id.in_(slip_ids))
+                         ).scalar() == 1
+    assert api.get(f"/api/v1/slips/{body['number']}").json()["delivery"]["receiver"] == "王小红"
+    # Without `delivery` the answer is the plain sale, not yet delivered.
+    rid2, id2 = approved(engine, "xiguan")
+    plain = api.post("/api/v1/slips", json={**sale, "registration_id": rid2, "id_number": id2})
+    assert plain.status_code == 201 and plain.json()["delivery"] is None
+
+
+def test_the_counter_issues_at_the_door_when_asked(client_as, engine):
+    import re
+
+    from tests.web.sales.test_slips import approved, preview_token
+
+    rid, id_number = approved(engine)
+    page = client_as("coal-a")
+    form = {"id_number": id_number, "registration_id": str(rid), "product_0": "briquette", "quantity_0": "1"}
+    preview = page.submit("/slips/new", {**form, "step": "preview"})
+    assert preview.status_code == 200 and "data-at-door" in preview.text and "上门开单" in preview.text
+    head = re.search(r'name="receiver" value="([^"]*)"', preview.text).group(1)
+    assert head  # the head's name by default
+    token = preview_token(preview.text)
+    # No name: refused on the preview (the sale stands), nothing issued.
+    nameless = page.submit("/slips/new", {**form, "step": "confirm", "preview_token": token, "at_door": "1",
+                                          "receiver": ""})
+    assert nameless.status_code == 422 and "签收人姓名" in nameless.text and "确认开具" in nameless.text
+    done = page.submit("/slips/new", {**form, "step": "confirm", "preview_token": token, "at_door": "1",
+                                      "receiver": head}, follow_redirects=False)
+    assert done.status_code == 303 and "delivered=1" in done.headers["location"]
+    shown = page.get(done.headers["location"])
+    assert "已当场送达" not in shown.text and "登记当场送达" in shown.text
+    assert "已送达" in shown.text and "开单后 0 天" in shown.text and "登记送达</button>" not in shown.text

@@ -99,6 +99,7 @@ def test_the_pages_draw_calculate_and_record(engine, client_as, submitted):
     assert shown.status_code == 200 and "已随机抽取2张销售单" in shown.text
     numbers = re.findall(r'data-slip="([^"]+)"', shown.text)
     assert len(numbers) == 2 and "待回访" in shown.text
+    assert "共 2 条，第 1/1 页" in shown.text  # the common pager, by the sample's size
     refused = drc.submit(f"/summaries/{submitted}/callbacks", data={
         "slip_number": numbers[0], "reached": "1", "attempts": "1", "received_kg": "", "received_stoves": "0",
         "paid": "0"})
