@@ -37,7 +37,7 @@ ALLOWED = {
                 "subsidy.models"},
     "reports": {"subsidy.rules", "subsidy.core", "subsidy.accounts", "subsidy.policy", "subsidy.registry",
                 "subsidy.supply", "subsidy.sales", "subsidy.settlement", "subsidy.oversight", "subsidy.verification", "subsidy.quality",
-                "subsidy.models"},
+                "subsidy.delivery", "subsidy.models"},
     "cli": {"subsidy"},
     "demo": {"subsidy"},
 }

@@ -86,7 +86,8 @@ def _period(period: str | None, date: str | None) -> tuple[str, object]:
 def _dispatch_context(request: Request, session, kind: str, day) -> dict:
     report = dispatch.dispatch(session, kind=kind, day=day)
     query = f"period={kind}&date={day.isoformat()}"
-    return {"report": report, "day": day, "kinds": list(periods.KINDS.items()), "one_day": timedelta(days=1),
+    return {"report": report, "columns": dispatch.COLUMNS, "day": day, "kinds": list(periods.KINDS.items()),
+            "one_day": timedelta(days=1),
             "person": request.scope.get("person"), "print_href": f"/reports/dispatch/print?{query}",
             "xlsx_href": f"/reports/dispatch.xlsx?{query}", "back_href": f"/reports/dispatch?{query}"}
 

@@ -125,3 +125,31 @@ def test_the_bureau_closes_the_season_from_the_acceptance_page(engine, client_as
     assert printed.status_code == 200 and "考核验收签字页" in printed.text
     assert client_as("finance").get("/reports/acceptance").status_code == 200
     assert client_as("caiyuan").get("/reports/acceptance").status_code == 403
+
+
+def test_the_delivery_columns_are_on_the_page_the_print_and_the_sheet_alike(engine, api_as, client_as):
+    _sell(engine, {"dongguan": 1000})
+    drc = client_as("drc")
+    for path in ("/reports/dispatch?period=month", "/reports/dispatch/print?period=month"):
+        text = drc.get(path).text
+        assert "配送到户(张)" in text and "未配送(张)" in text and 'data-figure="undelivered"' in text, path
+    _, rows = _rows(api_as("drc").get("/api/v1/reports/dispatch.xlsx?period=month").content)
+    header = [c.value for c in rows[2]]
+    undelivered = _row_of(rows, "合计")[header.index("未配送(张)本期")]
+    assert undelivered.value == 1 and undelivered.data_type == "n"
+    assert "配送到户(张)上期" in header
+
+
+def test_the_acceptance_page_and_sheet_have_the_delivery_callback_and_spot_check_sections(engine, api_as, client_as):
+    _sell(engine, {"dongguan": 1000})
+    season_id = _season_id(engine)
+    page = client_as("auditor").get(f"/reports/acceptance?season_id={season_id}").text
+    for section in ("deliveries", "callbacks", "spot_checks"):
+        assert f'data-section="{section}"' in page, section
+    assert "尚未列入" not in page and "定稿时尚未统计" not in page
+    _, rows = _rows(api_as("auditor").get(f"/api/v1/reports/acceptance.xlsx?season_id={season_id}").content)
+    lines = [r[0].value for r in rows]
+    assert {"七、配送到户", "八、回访抽查", "九、政府抽检"} <= set(lines)
+    header = next(r for r in rows if r[0].value == "街道/镇" and r[3].value == "未配送")
+    total = rows[rows.index(header) + 2]  # caiyuan's row, then the total
+    assert total[0].value == "合计" and total[3].value == 1 and total[3].data_type == "n"
