@@ -328,7 +328,7 @@ def parse(session: Session, actor, rows: Iterable[tuple], *, deadline: float | N
         raise Refused("只有村(社区)可以导入购买登记表")
     season = season or seasons.active_season(session)
     if season.closed_at is not None:  # said before the rows are read; the write checks it again under the lock
-        raise Refused(seasons.CLOSED)
+        raise seasons.SeasonClosed()
     villages = _villages(session, actor)
     today = clock.today()
     result = ImportResult()

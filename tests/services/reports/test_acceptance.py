@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from subsidy.core import clock, db
-from subsidy.core.errors import Conflict, NotAllowed, Refused, SubsidyError
+from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
 from subsidy.models import AcceptanceSnapshot, AuditEntry, Delivery, Season, Settlement, SettlementFund, Slip
 from subsidy.quality import inspections
 from subsidy.policy import seasons
@@ -139,13 +139,13 @@ def test_a_closed_season_refuses_a_slip_and_a_registration_and_stays_readable(en
     session.commit()
     season_id = _season_id(session)
     _close(engine, season_id)
-    with pytest.raises(Refused, match="已由区发改局关闭"):
+    with pytest.raises(seasons.SeasonClosed, match="已由区发改局关闭"):
         do(engine, "coal-a", lambda s, me: issuing.issue_slip(
             s, clerk=me, registration_id=r.id, id_number=h.id_number, lines=[issuing.LineIn("briquette", 500)]))
-    with pytest.raises(Refused, match="已由区发改局关闭"):
+    with pytest.raises(seasons.SeasonClosed, match="已由区发改局关闭"):
         do(engine, "dongguan", lambda s, me: households.register_purchase(
             s, me, households.register_household(s, me, me.village_id, household_input()).id, 1000, 0))
-    with pytest.raises(Refused, match="已由区发改局关闭"):
+    with pytest.raises(seasons.SeasonClosed, match="已由区发改局关闭"):
         do(engine, "dongguan", lambda s, me: spreadsheet.import_rows(
             s, me, [spreadsheet.HEADER, row()]))
     fresh(session)
@@ -188,7 +188,7 @@ def test_a_slip_racing_the_close_lands_before_it_or_is_refused(engine, session, 
         sales = list(pool.map(sell, range(len(buyers))))
         closing.result()
     refused = [x for x in sales if not isinstance(x, str)]
-    assert all(isinstance(x, Refused) and "关闭" in x.message for x in refused), sales
+    assert all(isinstance(x, seasons.SeasonClosed) and "关闭" in x.message for x in refused), sales
     frozen = _report(engine, season_id)
     fresh(session)
     stored = session.execute(select(func.count(Slip.id)).where(Slip.season_id == season_id)).scalar()

@@ -110,8 +110,8 @@ def test_a_closed_season_refuses_a_registration_in_the_api_with_the_reason(engin
     assert created.status_code == 201, created.text
     refused = village.post(f"/api/v1/households/{created.json()['id']}/registrations",
                            json={"coal_kg": 1000, "stoves": 0})
-    assert refused.status_code == 422
-    assert "关闭" in str(refused.json()["errors"])
+    assert refused.status_code == 409
+    assert "关闭" in refused.json()["detail"] and "关闭" in str(refused.json()["errors"])
 
 
 def test_the_bureau_closes_the_season_from_the_acceptance_page(engine, client_as):
