@@ -518,8 +518,8 @@ class RegistrationRow:
 
 def list_registrations(session: Session, *, status: str = "", village_id: int | None = None, q: str = "",
                        season_id: int | None = None, sort: str | None = None, **page) -> paging.Page:
-    """Registrations of the active season in scope, with their households and villages, filtered, a page at a time
-    (paging.fetch's keyword arguments), by village by default."""
+    """Registrations of a season (`season_id`: a past one for an auditor; None: the active one) in scope, with their
+    households and villages, filtered, a page at a time (paging.fetch's keyword arguments), by village by default."""
     if season_id is None:
         season = seasons.active_season_or_none(session)
         if season is None:
@@ -542,12 +542,14 @@ def list_registrations(session: Session, *, status: str = "", village_id: int | 
     return result
 
 
-def iter_registrations(session: Session, *, status: str = "", village_id: int | None = None, chunk: int = 1000):
-    """Every registration row of the active season in scope (for exports), a chunk at a time, by cursor."""
+def iter_registrations(session: Session, *, status: str = "", village_id: int | None = None,
+                       season_id: int | None = None, chunk: int = 1000):
+    """Every registration row of a season (None: the active one) in scope (for exports), a chunk at a time, by
+    cursor."""
     after = None
     while True:
-        result = list_registrations(session, status=status, village_id=village_id, per_page=chunk, after=after,
-                                    count=False)
+        result = list_registrations(session, status=status, village_id=village_id, season_id=season_id,
+                                    per_page=chunk, after=after, count=False)
         yield from result.items
         if result.next is None:
             return
@@ -569,10 +571,11 @@ class Count:
         return sum(self.by_status.values())
 
 
-def counts(session: Session) -> tuple[list[Count], list[Count]]:
-    """Registrations of the active season in scope, per village and per town: count by state, registered kg and
-    stoves (approved ones only, as that is what may be sold)."""
-    season = seasons.active_season_or_none(session)
+def counts(session: Session, season_id: int | None = None) -> tuple[list[Count], list[Count]]:
+    """Registrations of a season (None: the active one) in scope, per village and per town: count by state,
+    registered kg and stoves (approved ones only, as that is what may be sold)."""
+    season = seasons.season_or_active(session, season_id) if season_id is not None \
+        else seasons.active_season_or_none(session)
     if season is None:
         return [], []
     rows = session.execute(

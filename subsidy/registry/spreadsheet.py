@@ -801,13 +801,15 @@ def template_bytes(session: Session) -> bytes:
     return out.getvalue()
 
 
-def export_registrations(session: Session, actor, *, status: str = "", village_id: int | None = None) -> bytes:
-    """The registrations list (active season, in scope, filtered) with its state, as a spreadsheet."""
+def export_registrations(session: Session, actor, *, status: str = "", village_id: int | None = None,
+                         season_id: int | None = None) -> bytes:
+    """The registrations list (of a season, None: the active one; in scope, filtered) with its state, as a
+    spreadsheet."""
     from subsidy.registry.households import iter_registrations
     from subsidy.models import REGISTRATION_STATUS_LABELS
 
     rows = ((r.household, r.registration, r.village)
-            for r in iter_registrations(session, status=status, village_id=village_id))
+            for r in iter_registrations(session, status=status, village_id=village_id, season_id=season_id))
     return write_rows(actor, rows, extra_columns=("状态", "驳回原因"),
                       extra=lambda h, r, v: (REGISTRATION_STATUS_LABELS.get(r.status, r.status), r.reject_reason))
 
