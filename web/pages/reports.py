@@ -105,7 +105,7 @@ def _acceptance_context(session, season_id: int) -> dict:
     return {"r": r, "town_names": {t["town_id"]: t["town"] for t in r.towns},
             "season_list": seasons.list_seasons(session), "product_labels": PRODUCT_LABELS,
             "category_labels": CATEGORY_LABELS, "case_status_labels": CASE_STATUS_LABELS,
-            "finding_labels": CASE_FINDING_LABELS}
+            "finding_labels": CASE_FINDING_LABELS, "not_yet": acceptance.NOT_YET_REPORTED}
 
 
 class SeasonChoice(Controller):

@@ -4,13 +4,14 @@ season through the API and the page."""
 
 from __future__ import annotations
 
+import json
 from io import BytesIO
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from subsidy.core import clock, db
-from subsidy.models import Season
+from subsidy.models import AcceptanceSnapshot, Season
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 
 
@@ -153,3 +154,20 @@ def test_the_acceptance_page_and_sheet_have_the_delivery_callback_and_spot_check
     header = next(r for r in rows if r[0].value == "街道/镇" and r[3].value == "未配送")
     total = rows[rows.index(header) + 2]  # caiyuan's row, then the total
     assert total[0].value == "合计" and total[3].value == 1 and total[3].data_type == "n"
+
+
+def test_a_season_closed_before_the_new_sections_still_opens_its_frozen_report(engine, api_as, client_as):
+    season_id = _season_id(engine)
+    assert api_as("drc").post(f"/api/v1/seasons/{season_id}/close").status_code == 200
+    with db.transaction(engine) as s:  # the snapshot as the version before the sections froze it
+        snapshot = s.get(AcceptanceSnapshot, season_id)
+        old = json.loads(snapshot.figures)
+        for name in ("deliveries", "callbacks", "spot_checks"):
+            del old[name]
+        old["left_out"] = {"callbacks": "回访抽查户数、发现问题数（回访抽查模块上线后列入）"}
+        snapshot.figures = json.dumps(old, ensure_ascii=False)
+    for path in (f"/reports/acceptance?season_id={season_id}", f"/reports/acceptance/print?season_id={season_id}"):
+        page = client_as("auditor").get(path)
+        assert page.status_code == 200, path
+        assert 'data-missing="deliveries"' in page.text and "回访抽查模块上线后列入" in page.text, path
+    assert client_as("auditor").get(f"/reports/acceptance.xlsx?season_id={season_id}").status_code == 200
