@@ -76,6 +76,16 @@ def dispatch_xlsx(session: Session, *, kind: str, day, filled_by) -> tuple[str, 
     return f"{report.period.title}-{report.period.first.isoformat()}.xlsx", sheet.save()
 
 
+def _one_row(sheet: Sheet, figures: dict | None, name: str, columns: list) -> None:
+    """A section of one row of figures (callbacks, spot checks): `columns` as (heading, key of a count, or a function
+    of the figures giving the cell); for an old snapshot without the section, the line saying so."""
+    if figures is None:
+        sheet.line(acceptance.NOT_YET_REPORTED[name])
+        return
+    sheet.table_row([heading for heading, _ in columns], header=True)
+    sheet.table_row([value(figures) if callable(value) else sheets.count(figures[value]) for _, value in columns])
+
+
 def acceptance_xlsx(session: Session, season_id: int) -> tuple[str, bytes]:
     """The season's acceptance report (考核验收) on one printable sheet: the towns' table, coal and stoves by product and
     by household category, subsidy by fund, batches, cases, deliveries, callbacks, spot checks, the comparison with
@@ -157,24 +167,15 @@ def acceptance_xlsx(session: Session, season_id: int) -> tuple[str, bytes]:
         sheet.line(acceptance.NOT_YET_REPORTED["deliveries"])
     sheet.blank()
     sheet.line("八、回访抽查")
-    if r.callbacks:
-        c = r.callbacks
-        sheet.table_row(["抽样(次)", "抽取销售单(张)", "完成回访(户)", "联系到(户)", "发现问题(户)"], header=True)
-        sheet.table_row([sheets.count(c["samples"]), sheets.count(c["drawn"]), sheets.count(c["done"]),
-                         sheets.count(c["answered"]), sheets.count(c["discrepancies"])])
-    else:
-        sheet.line(acceptance.NOT_YET_REPORTED["callbacks"])
+    _one_row(sheet, r.callbacks, "callbacks", [
+        ("抽样(次)", "samples"), ("抽取销售单(张)", "drawn"), ("完成回访(户)", "done"), ("联系到(户)", "answered"),
+        ("发现问题(户)", "discrepancies")])
     sheet.blank()
     sheet.line("九、政府抽检")
-    if r.spot_checks:
-        q = r.spot_checks
-        sheet.table_row(["抽检(次)", "不合格(次)", "进货批次", "已抽检批次", "抽检覆盖率", "不合格", "已复检"],
-                        header=True)
-        sheet.table_row([sheets.count(q["count"]), sheets.count(q["failed"]), sheets.count(q["batches"]),
-                         sheets.count(q["checked"]), sheets.ratio(q["checked"], q["batches"]),
-                         sheets.count(q["failures"]), sheets.count(q["retested"])])
-    else:
-        sheet.line(acceptance.NOT_YET_REPORTED["spot_checks"])
+    _one_row(sheet, r.spot_checks, "spot_checks", [
+        ("抽检(次)", "count"), ("不合格(次)", "failed"), ("进货批次", "batches"), ("已抽检批次", "checked"),
+        ("抽检覆盖率", lambda q: sheets.ratio(q["checked"], q["batches"])), ("不合格", "failures"),
+        ("已复检", "retested")])
     if r.left_out:
         sheet.blank()
         sheet.line("附：定稿时尚未列入的项目")

@@ -104,23 +104,25 @@ def test_a_closed_season_approves_nothing_in_bulk(engine, session, closing):
     assert fresh(session).get(Registration, registration.id).status == "noticed"
 
 
-def test_a_closed_season_issues_no_slip(engine, session, closing):
+def _sale(session):
+    """(registration, the sale of 500 kg to a new approved household as a `do` work)."""
     household, registration = f.household(session, "dongguan")
     session.commit()
-    closing()
-    _refused(engine, "coal-a", lambda s, me: issuing.issue_slip(
+    return registration, lambda s, me: issuing.issue_slip(
         s, clerk=me, registration_id=registration.id, id_number=household.id_number,
-        lines=[issuing.LineIn("briquette", 500)]))
+        lines=[issuing.LineIn("briquette", 500)])
+
+
+def test_a_closed_season_issues_no_slip(engine, session, closing):
+    registration, sale = _sale(session)
+    closing()
+    _refused(engine, "coal-a", sale)
     assert fresh(session).execute(select(func.count(Slip.id))
                                   .where(Slip.registration_id == registration.id)).scalar() == 0
 
 
 def _sold(engine, session) -> Slip:
-    household, registration = f.household(session, "dongguan")
-    session.commit()
-    return do(engine, "coal-a", lambda s, me: issuing.issue_slip(
-        s, clerk=me, registration_id=registration.id, id_number=household.id_number,
-        lines=[issuing.LineIn("briquette", 500)]))
+    return do(engine, "coal-a", _sale(session)[1])
 
 
 def test_a_closed_season_voids_no_slip(engine, session, closing):

@@ -3,36 +3,26 @@ defaults to the active one, in the caller's scope as ever."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
 from subsidy.core import clock, db
 from subsidy.core.errors import NotFound
 from subsidy.core.scope import Scope
-from subsidy.models import Registration, Season
+from subsidy.models import Season
 from subsidy.registry import households
 from subsidy.sales import listing
-from tests.factories.accounts import season as make_season
 from tests.factories.registry import user
-from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.factories.settlement import approved_registrations, make_slip, past_season_with_a_sale, supplier
 
 
 @pytest.fixture
 def last_season(engine, demo):
     """A season a year before the demo's, with one approved registration (a dongguan household) and one slip."""
     with db.transaction(engine) as s:
+        last, registration, slip = past_season_with_a_sale(s, 1200, coal_kg=2000)
         active = s.execute(select(Season).where(Season.is_active.is_(True))).scalar_one()
-        last = make_season(s, name="上一采暖季", code="LAST", starts_on=(active.starts_on - timedelta(days=365)).isoformat(),
-                           ends_on=(active.starts_on - timedelta(days=200)).isoformat())
         current = approved_registrations(s, "dongguan")[0]
-        registration = Registration(household_id=current.household_id, season_id=last.id,
-                                    village_id=current.village_id, coal_kg=2000, stoves=0, status="approved")
-        s.add(registration)
-        s.flush()
-        slip = make_slip(s, supplier=supplier(s, "coal-a"), registration=registration, issued_on=last.starts_on,
-                         coal_kg=1200)
         make_slip(s, supplier=supplier(s, "coal-a"), registration=current, issued_on=clock.today(), coal_kg=300)
         return {"season": last.id, "active": active.id, "registration": registration.id, "slip": slip.number}
 

@@ -3,7 +3,6 @@ compares the season with the last; the acceptance report of a past season; a hou
 
 from __future__ import annotations
 
-from datetime import timedelta
 from io import BytesIO
 
 from openpyxl import load_workbook
@@ -11,22 +10,15 @@ from sqlalchemy import select
 
 from subsidy.core import db
 from subsidy.models import Registration, Season, Slip
-from tests.factories.accounts import season as make_season
-from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.factories.settlement import approved_registrations, make_slip, past_season_with_a_sale, supplier
 
 
 def _last_season_with_a_sale(engine, kg: int = 1500) -> tuple[int, int]:
     """A season a year before the demo's, in which the first approved dongguan household bought `kg`."""
     with db.transaction(engine) as s:
+        last, registration, _ = past_season_with_a_sale(s, kg)
         active = s.execute(select(Season).where(Season.is_active.is_(True))).scalar_one()
-        last = make_season(s, name="上一采暖季", code="LAST", starts_on=(active.starts_on - timedelta(days=365)).isoformat(),
-                           ends_on=(active.starts_on - timedelta(days=200)).isoformat())
         current = approved_registrations(s, "dongguan")[0]
-        registration = Registration(household_id=current.household_id, season_id=last.id,
-                                    village_id=current.village_id, coal_kg=3000, stoves=0, status="approved")
-        s.add(registration)
-        s.flush()
-        make_slip(s, supplier=supplier(s, "coal-a"), registration=registration, issued_on=last.starts_on, coal_kg=kg)
         make_slip(s, supplier=supplier(s, "coal-a"), registration=current, issued_on=active.starts_on, coal_kg=500)
         return last.id, current.household_id
 
