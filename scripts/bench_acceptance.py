@@ -75,6 +75,10 @@ GENERATE = [
     """INSERT INTO slip_line (slip_id, line_no, product, quantity, unit_price_fen, amount_fen, subsidy_fen,
                               active_key, serial)
        SELECT id, 2, 'stove', 1, 120000, 120000, 40000, 0, 'S' || id FROM slip WHERE stoves = 1""",
+    # Three standing slips in four delivered, 0 to 9 days after their issue (the deliveries section).
+    """INSERT INTO delivery (slip_id, supplier_id, town_id, delivered_on, receiver, receiver_is_head, recorded_at)
+       SELECT id, supplier_id, town_id, issued_on + (id % 10), '户主', true, now() FROM slip
+       WHERE status = 'issued' AND id % 4 <> 0""",
 ]
 
 # The same figures as `acceptance.compute`, by hand: one plain statement per aggregate.
@@ -99,10 +103,26 @@ HAND = [
        ON s.id = f.settlement_id WHERE s.season_id = :season GROUP BY f.fund, f.name, s.status""",
     "SELECT passed, count(*), sum(quantity_kg), sum(sold_kg) FROM batch WHERE season_id = :season GROUP BY passed",
     "SELECT status, finding, count(*) FROM oversight_case WHERE season_id = :season GROUP BY status, finding",
+    """SELECT s.supplier_id, s.town_id, s.issued_on, d.delivered_on, count(*) FROM slip s
+       LEFT JOIN delivery d ON d.slip_id = s.id WHERE s.season_id = :season AND s.status = 'issued'
+       GROUP BY s.supplier_id, s.town_id, s.issued_on, d.delivered_on""",
+    """SELECT count(*), coalesce(sum(c.size), 0) FROM callback_sample c JOIN summary m ON m.id = c.summary_id
+       WHERE m.season_id = :season""",
+    """SELECT count(*), sum(CASE WHEN c.reached THEN 1 ELSE 0 END), sum(CASE WHEN c.discrepancy THEN 1 ELSE 0 END)
+       FROM callback c JOIN callback_sample p ON p.id = c.sample_id JOIN summary m ON m.id = p.summary_id
+       WHERE m.season_id = :season AND c.done""",
+    """SELECT count(*), sum(CASE WHEN passed THEN 0 ELSE 1 END) FROM spot_check WHERE season_id = :season""",
+    """SELECT b.supplier_id, count(b.id), count(k.batch_id) FROM batch b LEFT JOIN
+       (SELECT batch_id FROM spot_check WHERE season_id = :season GROUP BY batch_id) k ON k.batch_id = b.id
+       WHERE b.season_id = :season GROUP BY b.supplier_id""",
 ]
 
 HAND_DISPATCH = """SELECT town_id, count(*), sum(coal_kg), sum(stoves) FROM slip
     WHERE season_id = :season AND status = 'issued' AND issued_on BETWEEN :first AND :last GROUP BY town_id"""
+# The dispatch report's undelivered figure by hand: standing slips issued by the week's end, undelivered by then.
+HAND_UNDELIVERED = """SELECT s.town_id, count(*) FROM slip s
+    LEFT JOIN delivery d ON d.slip_id = s.id AND d.delivered_on <= :last
+    WHERE s.season_id = :season AND s.status = 'issued' AND s.issued_on <= :last AND d.id IS NULL GROUP BY s.town_id"""
 
 
 def _best(work, runs: int = 2) -> float:
@@ -152,10 +172,12 @@ def run(url: str, label: str) -> None:
         service = _best(lambda: dispatch.dispatch(session, kind="week", day=day))
         session.rollback()
         with engine.connect() as c:
-            hand = _best(lambda: c.execute(text(HAND_DISPATCH), {**params, "first": week.first,
-                                                                   "last": week.last}).all())
+            week_params = {**params, "first": week.first, "last": week.last}
+            hand = _best(lambda: c.execute(text(HAND_DISPATCH), week_params).all())
+            undelivered = _best(lambda: c.execute(text(HAND_UNDELIVERED), week_params).all())
         print(f"  week's dispatch report (dispatch.dispatch) {service:6.2f} s   | plain SQL, the week's slips: "
-              f"{hand:6.2f} s   (the report also reads registrations, cases and the season to date)", flush=True)
+              f"{hand:6.2f} s, the undelivered at its end: {undelivered:6.2f} s   (the report also reads "
+              f"registrations, deliveries, cases and the season to date, for this week and the last)", flush=True)
     finally:
         session.close()
 

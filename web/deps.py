@@ -269,6 +269,12 @@ def chosen_season_id(request: Request, session: Session) -> int | None:
     return session.execute(select(Season.id).where(Season.id == int(raw))).scalar_one_or_none()
 
 
+def list_season_id(request: Request, session: Session, season_id: int | None) -> int | None:
+    """The season a list shows (registrations, slips): the one picked on the list (`season_id` in its query or
+    form), else the one chosen for the session at the top of the reports, else None (the active one)."""
+    return season_id if season_id is not None else chosen_season_id(request, session)
+
+
 def is_secure(request: Request) -> bool:
     if request.url.scheme == "https":
         return True

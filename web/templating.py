@@ -81,6 +81,13 @@ def menu_for(role, current_path: str) -> dict:
     return {"home": home, "groups": groups, "active": active}
 
 
+def offers(role, path: str) -> bool:
+    """`{% if offers(me.role, "/reports/acceptance") %}`: whether the menu offers `role` the page at `path`, so that a
+    link to a menu page elsewhere (a report's tabs, the seasons' list) is shown exactly to the roles its guard lets
+    in. False for a path that is not a menu item."""
+    return any(path == item and role in roles for _, item, roles in NAV)
+
+
 def _whoami(user, person=None) -> str:
     """`{{ me|whoami(request.scope.person) }}`: who is signed in, said once in the header: "王文书 · 东关村（村/社区）",
     the person's name, then the unit (subsidy.core.people, read with the login session) and the role."""
@@ -193,6 +200,7 @@ def configure(engine: Engine) -> None:
     })
     env.globals.update({
         "menu_for": menu_for,
+        "offers": offers,
         "PAGE_SIZES": paging.PAGE_SIZES, "MAX_PAGE": paging.MAX_PAGE,
         "ROLE_LABELS": ROLE_LABELS, "ZONE_LABELS": ZONE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS,
         "PRODUCT_LABELS": PRODUCT_LABELS,

@@ -51,7 +51,7 @@ from subsidy.models import (
     COAL_PRODUCTS, Attachment, Contract, Delivery, Household, Product, Registration, RegistrationStatus, Role, Season,
     Slip, SlipStatus, Supplier, Town, User, Village,
 )
-from subsidy.policy.seasons import active_season
+from subsidy.policy.seasons import active_season, lock_open
 from subsidy.rules.months import month_bounds, parse_month
 from subsidy.rules.text import clean_text
 from subsidy.sales import issuing, slips
@@ -87,6 +87,7 @@ def record_delivery(session: Session, *, user: User, number: str, delivered_on: 
     if user.role != Role.SUPPLIER:
         raise NotAllowed("只有开具销售单的配送企业可以登记配送")
     slip = slips.get_by_number(session, number, for_update=True)
+    lock_open(session, slip.season_id)  # the acceptance report froze what was delivered when the season closed
     if slip.status == SlipStatus.VOIDED:
         raise Conflict("该销售单已作废，不能登记配送", field="number")
     if _delivery_of(session, slip.id) is not None:

@@ -30,19 +30,30 @@ def active_season_or_none(session: Session) -> Season | None:
     return session.execute(select(Season).where(Season.is_active.is_(True))).scalar_one_or_none()
 
 
-CLOSED = "本采暖季已由区发改局关闭（已考核验收），不再受理购买登记，也不能开具销售单"
+CLOSED = ("本采暖季已由区发改局关闭（已考核验收），不再受理购买登记、公示和审核，也不能开具、作废销售单或登记配送；"
+          "所有记录仍可查阅")
+
+
+class SeasonClosed(Conflict):
+    """A write into a closed season: it conflicts with the season's state (409, CONTRACT.md), whatever the input.
+    A Conflict, not a Refusal: a form re-rendered for bad input does not catch it, and the page or the API answers
+    the reason once (web/errors.py)."""
+
+    def __init__(self, field: str = "season_id"):
+        super().__init__(CLOSED, field)
 
 
 def lock_open(session: Session, season_id: int) -> Season:
-    """The season, share-locked until the caller's commit, for a write that adds to it (a registration, a slip);
-    Refused (field `season_id`) once it is closed. Closing takes the row's exclusive lock
+    """The season, share-locked until the caller's commit, for a write that belongs to it (a registration and its
+    notice and decision, a slip and its void and delivery, a batch); SeasonClosed (409) once it is closed. Every
+    such write calls this before it changes anything. Closing takes the row's exclusive lock
     (subsidy/reports/acceptance.py: close_season), so a write racing the close either commits before the close reads
     the season's figures or waits and is refused here: nothing lands in a closed season. (SQLite: write transactions
     are IMMEDIATE, one at a time, so the plain read decides the same.)"""
     season = session.execute(select(Season).where(Season.id == season_id).with_for_update(read=True)
                              .execution_options(populate_existing=True)).scalar_one()
     if season.closed_at is not None:
-        raise Refused(CLOSED, field="season_id")
+        raise SeasonClosed()
     return season
 
 

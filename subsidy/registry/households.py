@@ -367,7 +367,7 @@ def publish_notice(session: Session, actor, village_id: int, objection_contact: 
     The notice runs the season's `notice_days`; approval is possible from `ends_on` on."""
     _require(actor, Role.VILLAGE)
     village = get_or_404(session, Village, village_id)
-    season = seasons.active_season(session)
+    season = seasons.lock_open(session, seasons.active_season(session).id)
     contact = clean_text(objection_contact, "objection_contact", 200, label="异议受理") or default_objection(village)
     today = clock.today()
     notice = Notice(village_id=village.id, season_id=season.id, published_on=today,
@@ -408,6 +408,7 @@ def notice_rows(session: Session, notice_id: int) -> list[tuple[Registration, Ho
 
 def _decide(session: Session, actor, registration_id: int, status: RegistrationStatus, reason: str = "") -> Registration:
     registration = get_or_404(session, Registration, registration_id)
+    seasons.lock_open(session, registration.season_id)
     before = audit.snapshot(registration)
     if registration.status != RegistrationStatus.NOTICED:
         label = {RegistrationStatus.REGISTERED: "尚未公示", RegistrationStatus.APPROVED: "已审核通过",
@@ -468,6 +469,8 @@ def approve_chosen(session: Session, actor, registration_ids: list[int]) -> list
             done.append(_decide(session, actor, registration_id, RegistrationStatus.APPROVED))
         except NotFound:
             problems.append(f"登记#{registration_id}：未找到，或不在您的管辖范围内")
+        except seasons.SeasonClosed:
+            raise  # the whole season refuses, not one registration
         except Conflict as error:
             name = session.execute(select(Household.head_name).join(
                 Registration, Registration.household_id == Household.id).where(Registration.id == registration_id)
@@ -480,10 +483,12 @@ def approve_chosen(session: Session, actor, registration_ids: list[int]) -> list
 
 
 def approve_all_due(session: Session, actor, village_id: int | None = None) -> int:
-    """Approve every noticed registration in scope (optionally of one village) whose notice period has ended."""
+    """Approve every noticed registration of the active season in scope (optionally of one village) whose notice
+    period has ended; SeasonClosed once the season is closed."""
     _require(actor, Role.TOWN)
+    season = seasons.lock_open(session, seasons.active_season(session).id)
     stmt = (select(Registration.id).outerjoin(Notice, Notice.id == Registration.notice_id)
-            .where(Registration.status == RegistrationStatus.NOTICED,
+            .where(Registration.season_id == season.id, Registration.status == RegistrationStatus.NOTICED,
                    or_(Notice.ends_on <= clock.today(), Registration.notice_id.is_(None)))
             .order_by(Registration.id))
     if village_id:
@@ -513,8 +518,8 @@ class RegistrationRow:
 
 def list_registrations(session: Session, *, status: str = "", village_id: int | None = None, q: str = "",
                        season_id: int | None = None, sort: str | None = None, **page) -> paging.Page:
-    """Registrations of the active season in scope, with their households and villages, filtered, a page at a time
-    (paging.fetch's keyword arguments), by village by default."""
+    """Registrations of a season (`season_id`: a past one for an auditor; None: the active one) in scope, with their
+    households and villages, filtered, a page at a time (paging.fetch's keyword arguments), by village by default."""
     if season_id is None:
         season = seasons.active_season_or_none(session)
         if season is None:
@@ -537,12 +542,14 @@ def list_registrations(session: Session, *, status: str = "", village_id: int | 
     return result
 
 
-def iter_registrations(session: Session, *, status: str = "", village_id: int | None = None, chunk: int = 1000):
-    """Every registration row of the active season in scope (for exports), a chunk at a time, by cursor."""
+def iter_registrations(session: Session, *, status: str = "", village_id: int | None = None,
+                       season_id: int | None = None, chunk: int = 1000):
+    """Every registration row of a season (None: the active one) in scope (for exports), a chunk at a time, by
+    cursor."""
     after = None
     while True:
-        result = list_registrations(session, status=status, village_id=village_id, per_page=chunk, after=after,
-                                    count=False)
+        result = list_registrations(session, status=status, village_id=village_id, season_id=season_id,
+                                    per_page=chunk, after=after, count=False)
         yield from result.items
         if result.next is None:
             return
@@ -564,10 +571,11 @@ class Count:
         return sum(self.by_status.values())
 
 
-def counts(session: Session) -> tuple[list[Count], list[Count]]:
-    """Registrations of the active season in scope, per village and per town: count by state, registered kg and
-    stoves (approved ones only, as that is what may be sold)."""
-    season = seasons.active_season_or_none(session)
+def counts(session: Session, season_id: int | None = None) -> tuple[list[Count], list[Count]]:
+    """Registrations of a season (None: the active one) in scope, per village and per town: count by state,
+    registered kg and stoves (approved ones only, as that is what may be sold)."""
+    season = seasons.season_or_active(session, season_id) if season_id is not None \
+        else seasons.active_season_or_none(session)
     if season is None:
         return [], []
     rows = session.execute(

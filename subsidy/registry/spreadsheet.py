@@ -328,7 +328,7 @@ def parse(session: Session, actor, rows: Iterable[tuple], *, deadline: float | N
         raise Refused("只有村(社区)可以导入购买登记表")
     season = season or seasons.active_season(session)
     if season.closed_at is not None:  # said before the rows are read; the write checks it again under the lock
-        raise Refused(seasons.CLOSED)
+        raise seasons.SeasonClosed()
     villages = _villages(session, actor)
     today = clock.today()
     result = ImportResult()
@@ -801,13 +801,15 @@ def template_bytes(session: Session) -> bytes:
     return out.getvalue()
 
 
-def export_registrations(session: Session, actor, *, status: str = "", village_id: int | None = None) -> bytes:
-    """The registrations list (active season, in scope, filtered) with its state, as a spreadsheet."""
+def export_registrations(session: Session, actor, *, status: str = "", village_id: int | None = None,
+                         season_id: int | None = None) -> bytes:
+    """The registrations list (of a season, None: the active one; in scope, filtered) with its state, as a
+    spreadsheet."""
     from subsidy.registry.households import iter_registrations
     from subsidy.models import REGISTRATION_STATUS_LABELS
 
     rows = ((r.household, r.registration, r.village)
-            for r in iter_registrations(session, status=status, village_id=village_id))
+            for r in iter_registrations(session, status=status, village_id=village_id, season_id=season_id))
     return write_rows(actor, rows, extra_columns=("状态", "驳回原因"),
                       extra=lambda h, r, v: (REGISTRATION_STATUS_LABELS.get(r.status, r.status), r.reject_reason))
 

@@ -12,37 +12,41 @@ the closing transaction, under the season row's exclusive lock (which waits for 
 writing into the season: policy/seasons.py `lock_open`), and stores it in `acceptance_snapshot`: the report of a
 closed season is that snapshot, whatever is corrected later.
 
-Sections not here yet, because their tables are being built by other streams, each named in `LEFT_OUT` where it plugs
-in (one section function added to `TOWN_SECTIONS` or `DISTRICT_SECTIONS`):
-- spot checks (抽检) of batches and their failures: subsidy/quality (the quality stream);
-- callbacks (回访) and discrepancies: subsidy/verification (the callbacks stream);
-- deliveries, and what was undelivered at the end of the season: subsidy/delivery (the delivery stream).
+Deliveries (delivered, undelivered at the end, how soon: subsidy/delivery), callbacks (samples, slips drawn,
+answered, discrepancies: subsidy/verification) and spot checks (count, failed, coverage: subsidy/quality) are
+district-level sections like the others. A snapshot frozen before they existed holds `left_out` (their Chinese
+placeholders) and none of them: `from_figures` opens it as it was frozen, the new sections None, and the page and the
+sheet say those items were not yet reported when the season closed.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
 from subsidy.core.errors import Conflict, NotAllowed, NotFound
+from subsidy.delivery import deliveries as delivery
 from subsidy.policy import seasons
+from subsidy.quality import coverage as spot_coverage
 from subsidy.models import (
-    AcceptanceSnapshot, Batch, Case, CaseStatus, Registration, Role, Season, Settlement, SettlementFund,
-    SettlementStatus, SettlementTown, Slip, SlipLine, SlipStatus, Town, TownTarget, Village,
+    AcceptanceSnapshot, Batch, Callback, CallbackSample, Case, CaseStatus, Registration, Role, Season, Settlement,
+    SettlementFund, SettlementStatus, SettlementTown, Slip, SlipLine, SlipStatus, SpotCheck, Summary, Town,
+    TownTarget, Village,
 )
 
 # The figures of a town's row, in the order the report shows them.
 TOWN_FIGURES = ("target_coal_kg", "target_stoves", "registered", "approved", "covered", "slips", "coal_kg", "stoves",
                 "amount_fen", "subsidy_fen", "settled_fen", "paid_fen", "voided", "cases", "cases_closed")
 
-LEFT_OUT = {
-    "spot_checks": "政府抽检批次数、不合格批次数（质量抽检模块上线后列入）",
-    "callbacks": "回访抽查户数、发现问题数（回访抽查模块上线后列入）",
-    "undelivered": "季末未配送到户数（配送模块上线后列入）",
+# The sections a snapshot frozen before they were reported lacks, as the page and the sheet name them then.
+NOT_YET_REPORTED = {
+    "deliveries": "配送到户情况（定稿时尚未统计）",
+    "callbacks": "回访抽查情况（定稿时尚未统计）",
+    "spot_checks": "政府抽检情况（定稿时尚未统计）",
 }
 
 
@@ -60,7 +64,19 @@ class Acceptance:
     batches: dict  # {count, passed, failed, quantity_kg, sold_kg}
     case_outcomes: list[dict]  # {status, finding, count}
     previous: dict | None = None  # {season: name, total: {...}} of the season before
-    left_out: dict = field(default_factory=lambda: dict(LEFT_OUT))
+    # {towns: [{town_id, town, slips, delivered, undelivered, within_3, within_7, later}], total: {...}}
+    deliveries: dict | None = None
+    callbacks: dict | None = None  # {samples, drawn, done, answered, discrepancies}
+    spot_checks: dict | None = None  # {count, failed, batches, checked, coverage_bp, failures, retested}
+    # Only in a snapshot frozen before the three above were reported: their placeholders, as it was frozen.
+    left_out: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_figures(cls, figures: dict) -> "Acceptance":
+        """A report from its stored JSON, whatever version froze it: keys it lacks take their defaults, keys this
+        version no longer has are dropped."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in figures.items() if key in known})
 
 
 def _rows(session: Session) -> dict[int, dict]:
@@ -200,8 +216,57 @@ def _case_outcomes(session: Session, season_id: int) -> list[dict]:
         .group_by(Case.status, Case.finding).order_by(Case.status, Case.finding))]
 
 
+def _deliveries(session: Session, season_id: int) -> dict:
+    """Per town, the season's standing slips by how soon they were delivered (subsidy/delivery: `timeliness`, its
+    one home), and in total; `undelivered` is what was not delivered when the report was made (at the close, for a
+    frozen one)."""
+    towns: dict[int, dict] = {}
+    names = dict(session.execute(select(Town.id, Town.name).order_by(Town.id)).all())
+    keys = ("slips", "delivered", "undelivered", "within_3", "within_7", "later")
+    for t in delivery.timeliness(session, season_id=season_id):
+        row = towns.setdefault(t.town_id, {"town_id": t.town_id, "town": names.get(t.town_id, t.town),
+                                           **{k: 0 for k in keys}})
+        row["slips"] += t.slips
+        row["delivered"] += t.slips - t.not_delivered
+        row["undelivered"] += t.not_delivered
+        row["within_3"] += t.within_3
+        row["within_7"] += t.within_7
+        row["later"] += t.later
+    listed = [towns[town_id] for town_id in sorted(towns)]
+    return {"towns": listed, "total": {"town_id": None, "town": "合计",
+                                       **{k: sum(r[k] for r in listed) for k in keys}}}
+
+
+def _callbacks(session: Session, season_id: int) -> dict:
+    """The season's callback samples (回访抽查): samples drawn, slips drawn, callbacks finished (reached, or not
+    after three tries), households answered (reached), discrepancies found."""
+    samples, drawn = session.execute(
+        select(func.count(CallbackSample.id), func.coalesce(func.sum(CallbackSample.size), 0))
+        .join(Summary, Summary.id == CallbackSample.summary_id).where(Summary.season_id == season_id)).one()
+    done, answered, discrepancies = session.execute(
+        select(func.count(Callback.id), func.coalesce(func.sum(case((Callback.reached, 1), else_=0)), 0),
+               func.coalesce(func.sum(case((Callback.discrepancy, 1), else_=0)), 0))
+        .join(CallbackSample, CallbackSample.id == Callback.sample_id)
+        .join(Summary, Summary.id == CallbackSample.summary_id)
+        .where(Summary.season_id == season_id, Callback.done)).one()
+    return {"samples": int(samples), "drawn": int(drawn), "done": int(done), "answered": int(answered),
+            "discrepancies": int(discrepancies)}
+
+
+def _spot_checks(session: Session, season_id: int) -> dict:
+    """The authorities' spot checks (抽检) of the season: how many and how many failed, and the coverage of the
+    season's batches (subsidy/quality/coverage.py, its one home): batches, checked, coverage in basis points."""
+    count, failed = session.execute(
+        select(func.count(SpotCheck.id), func.coalesce(func.sum(case((SpotCheck.passed, 0), else_=1)), 0))
+        .where(SpotCheck.season_id == season_id)).one()
+    total = spot_coverage.coverage(session, season_id)[-1]
+    return {"count": int(count), "failed": int(failed), "batches": total.batches, "checked": total.checked,
+            "coverage_bp": total.coverage_bp, "failures": total.failures, "retested": total.retested}
+
+
 DISTRICT_SECTIONS = {"products": _products, "categories": _categories, "funds": _funds, "batches": _batches,
-                     "case_outcomes": _case_outcomes}
+                     "case_outcomes": _case_outcomes, "deliveries": _deliveries, "callbacks": _callbacks,
+                     "spot_checks": _spot_checks}
 
 
 def _town_rows(session: Session, season_id: int) -> tuple[list[dict], dict]:
@@ -241,7 +306,7 @@ def report(session: Session, season_id: int) -> Acceptance:
     if season.closed_at is not None:
         snapshot = session.get(AcceptanceSnapshot, season.id)
         if snapshot is not None:
-            return Acceptance(**json.loads(snapshot.figures))
+            return Acceptance.from_figures(json.loads(snapshot.figures))
     return compute(session, season)
 
 

@@ -5,10 +5,11 @@ previous month). Seed 002: "日调度、周通报", the monthly report by the 23
 
 The report is a list of row sources (`SOURCES`), each one GROUP BY over the period in the caller's scoped session (a
 town sees its own town), giving (town_id, {figure: value}) pairs. Every moment is put in the period of its China date:
-a slip by its `issued_on`, a registration or a case by its UTC timestamp between the period's China midnights.
+a slip by its `issued_on`, a delivery by its `delivered_on`, a registration or a case by its UTC timestamp between the
+period's China midnights.
 
-Not here yet, because their tables are being built by other streams: deliveries (配送到户, subsidy/delivery/). Its
-place is one row source in `SOURCES` and one field in `Figures` (see `DELIVERIES`).
+`COLUMNS` is the one list of the table's figure columns, in order, with their headings and units: the page, its print
+and the spreadsheet all lay the table out from it (a figure added to `Figures` and `SOURCES` appears in all three).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from subsidy.core import clock
-from subsidy.models import Case, CaseStatus, Registration, RegistrationStatus, Season, Slip, SlipStatus, Town, Village
+from subsidy.models import (
+    Case, CaseStatus, Delivery, Registration, RegistrationStatus, Season, Slip, SlipStatus, Town, Village,
+)
 from subsidy.policy import seasons
 from subsidy.rules.periods import Period, period_of, previous
 
@@ -34,6 +37,8 @@ class Figures:
     slips: int = 0
     coal_kg: int = 0
     stoves: int = 0
+    delivered: int = 0  # standing slips delivered in the period (配送到户)
+    undelivered: int = 0  # standing slips issued by the period's last day and not delivered by then
     cases_received: int = 0
     cases_closed: int = 0
 
@@ -43,9 +48,28 @@ class Figures:
 
 
 FIGURES = tuple(f.name for f in fields(Figures))
-# The place of the deliveries (配送到户) once subsidy/delivery/ has its table: a field `deliveries` in Figures, and a
-# row source `_deliveries(session, season_id, period)` counting deliveries by their China date, added to SOURCES.
-DELIVERIES = None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure column of the table: the `Figures` field, its heading, and whether it is kg shown in tons."""
+
+    name: str
+    label: str
+    tons: bool = False
+
+
+COLUMNS = (
+    Column("registrations_received", "受理登记(户)"),
+    Column("registrations_approved", "审核通过(户)"),
+    Column("slips", "销售单(张)"),
+    Column("coal_kg", "洁净煤(吨)", tons=True),
+    Column("stoves", "炉具(台)"),
+    Column("delivered", "配送到户(张)"),
+    Column("undelivered", "未配送(张)"),
+    Column("cases_received", "受理投诉(件)"),
+    Column("cases_closed", "办结投诉(件)"),
+)
 
 
 @dataclass
@@ -125,7 +149,25 @@ def _cases(session: Session, season_id: int, period: Period):
         yield town_id, {"cases_closed": int(n)}
 
 
-SOURCES = [_registrations_received, _registrations_approved, _slips, _cases]
+def _deliveries(session: Session, season_id: int, period: Period):
+    """Delivered: standing slips whose delivery is dated in the period. Undelivered: standing slips issued by the
+    period's last day without a delivery dated by then (what was still to hand over when the period ended). Read
+    from the slips (scoped: a town its own) joined to their deliveries."""
+    standing = (Slip.season_id == season_id, Slip.status == SlipStatus.ISSUED)
+    for town_id, n in session.execute(
+            select(Slip.town_id, func.count(Delivery.id)).join(Delivery, Delivery.slip_id == Slip.id)
+            .where(*standing, Delivery.delivered_on >= period.first, Delivery.delivered_on <= period.last)
+            .group_by(Slip.town_id)):
+        yield town_id, {"delivered": int(n)}
+    for town_id, n in session.execute(
+            select(Slip.town_id, func.count(Slip.id))
+            .outerjoin(Delivery, and_(Delivery.slip_id == Slip.id, Delivery.delivered_on <= period.last))
+            .where(*standing, Slip.issued_on <= period.last, Delivery.id.is_(None))
+            .group_by(Slip.town_id)):
+        yield town_id, {"undelivered": int(n)}
+
+
+SOURCES = [_registrations_received, _registrations_approved, _slips, _deliveries, _cases]
 
 
 def season_of_day(session: Session, day: date) -> Season | None:
@@ -176,7 +218,7 @@ def dispatch(session: Session, *, kind: str, day: date) -> Dispatch:
         "销售单按开具日（北京时间）计入，已作废的销售单不计；购买登记按受理时间、审核通过时间计入；投诉举报按受理时间、办结时间计入。",
         f"“上期”为{'上月' if kind == 'month' else '上周同期'}（{before.first.isoformat()} 至 {before.last.isoformat()}）。",
         "完成率为本采暖季截至本期末的累计销售量占目标任务的比例。",
-        "配送到户数待配送模块上线后列入。",
+        "配送到户按送达日期计入；未配送为截至本期末已开具、尚未登记送达的销售单（已作废的不计）。",
     ]
     if season is None:
         notes.insert(0, "该日期不在任何采暖季内，也没有进行中的采暖季。")

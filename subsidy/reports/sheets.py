@@ -58,13 +58,8 @@ def monthly_report_xlsx(session: Session, month: str, season_id: int | None = No
     return f"月报-{report.month}.xlsx", sheet.save()
 
 
-DISPATCH_COLUMNS = [("registrations_received", "受理登记(户)"), ("registrations_approved", "审核通过(户)"),
-                    ("slips", "销售单(张)"), ("coal_kg", "洁净煤(吨)"), ("stoves", "炉具(台)"),
-                    ("cases_received", "受理投诉(件)"), ("cases_closed", "办结投诉(件)")]
-
-
-def _figure(name: str, value: int):
-    return sheets.tons(value) if name == "coal_kg" else sheets.count(value)
+def _figure(column: dispatch.Column, value: int):
+    return sheets.tons(value) if column.tons else sheets.count(value)
 
 
 def dispatch_xlsx(session: Session, *, kind: str, day, filled_by) -> tuple[str, bytes]:
@@ -72,21 +67,22 @@ def dispatch_xlsx(session: Session, *, kind: str, day, filled_by) -> tuple[str, 
     last, per town and in total, against the targets), notes, then 填报单位 / 填报人 / 联系电话 / 日期.
     `filled_by`: the person making it (subsidy.core.people.Person)."""
     report = dispatch.dispatch(session, kind=kind, day=day)
-    widths = [18] + [11] * (2 * len(DISPATCH_COLUMNS)) + [11, 11, 9, 10, 10, 9]
+    widths = [18] + [11] * (2 * len(dispatch.COLUMNS)) + [11, 11, 9, 10, 10, 9]
     sheet = Sheet(report.period.title, widths)
     season = report.season.name if report.season else ""
     sheet.title(f"散煤清洁化治理工作{report.period.title}")
     sheet.line(f"{season}    调度期间：{report.period.label}    对比：{report.before.first.isoformat()} 至 "
                f"{report.before.last.isoformat()}")
     header = ["街道/镇"]
-    for _, label in DISPATCH_COLUMNS:
-        header += [f"{label}本期", f"{label}上期"]
+    for column in dispatch.COLUMNS:
+        header += [f"{column.label}本期", f"{column.label}上期"]
     header += ["目标(吨)", "累计(吨)", "完成率", "目标炉具(台)", "累计炉具(台)", "完成率"]
     sheet.table_row(header, header=True)
     for row in report.rows + [report.total]:
         values = [row.town]
-        for name, _ in DISPATCH_COLUMNS:
-            values += [_figure(name, getattr(row.now, name)), _figure(name, getattr(row.before, name))]
+        for column in dispatch.COLUMNS:
+            values += [_figure(column, getattr(row.now, column.name)),
+                       _figure(column, getattr(row.before, column.name))]
         values += [sheets.tons(row.target_coal_kg), sheets.tons(row.season_coal_kg),
                    sheets.ratio(row.season_coal_kg, row.target_coal_kg), sheets.count(row.target_stoves),
                    sheets.count(row.season_stoves), sheets.ratio(row.season_stoves, row.target_stoves)]
@@ -101,10 +97,20 @@ def dispatch_xlsx(session: Session, *, kind: str, day, filled_by) -> tuple[str, 
     return f"{report.period.title}-{report.period.first.isoformat()}.xlsx", sheet.save()
 
 
+def _one_row(sheet: Sheet, figures: dict | None, name: str, columns: list) -> None:
+    """A section of one row of figures (callbacks, spot checks): `columns` as (heading, key of a count, or a function
+    of the figures giving the cell); for an old snapshot without the section, the line saying so."""
+    if figures is None:
+        sheet.line(acceptance.NOT_YET_REPORTED[name])
+        return
+    sheet.table_row([heading for heading, _ in columns], header=True)
+    sheet.table_row([value(figures) if callable(value) else sheets.count(figures[value]) for _, value in columns])
+
+
 def acceptance_xlsx(session: Session, season_id: int) -> tuple[str, bytes]:
     """The season's acceptance report (考核验收) on one printable sheet: the towns' table, coal and stoves by product and
-    by household category, subsidy by fund, batches, cases, the comparison with last season, what is not yet
-    reported, and a signature page of its own (a page break before it)."""
+    by household category, subsidy by fund, batches, cases, deliveries, callbacks, spot checks, the comparison with
+    last season, and a signature page of its own (a page break before it)."""
     r = acceptance.report(session, season_id)
     names = {t["town_id"]: t["town"] for t in r.towns}
     sheet = Sheet("考核验收", [18, 11, 10, 10, 10, 10, 10, 12, 10, 14, 14, 14, 14, 9, 9, 9, 9, 9])
@@ -169,9 +175,33 @@ def acceptance_xlsx(session: Session, season_id: int) -> tuple[str, bytes]:
         sheet.table_row([CASE_STATUS_LABELS.get(c["status"], c["status"]),
                          CASE_FINDING_LABELS.get(c["finding"], c["finding"] or "—"), sheets.count(c["count"])])
     sheet.blank()
-    sheet.line("七、尚未列入的项目")
-    for text in r.left_out.values():
-        sheet.line(f"· {text}")
+    sheet.line("七、配送到户")
+    if r.deliveries:
+        sheet.table_row(["街道/镇", "销售单(张)", "已配送", "未配送", "3日内送达", "4至7日", "7日以上", "配送率"],
+                        header=True)
+        for d in r.deliveries["towns"] + [r.deliveries["total"]]:
+            sheet.table_row([d["town"], sheets.count(d["slips"]), sheets.count(d["delivered"]),
+                             sheets.count(d["undelivered"]), sheets.count(d["within_3"]), sheets.count(d["within_7"]),
+                             sheets.count(d["later"]), sheets.ratio(d["delivered"], d["slips"])],
+                            bold=d["town_id"] is None)
+    else:
+        sheet.line(acceptance.NOT_YET_REPORTED["deliveries"])
+    sheet.blank()
+    sheet.line("八、回访抽查")
+    _one_row(sheet, r.callbacks, "callbacks", [
+        ("抽样(次)", "samples"), ("抽取销售单(张)", "drawn"), ("完成回访(户)", "done"), ("联系到(户)", "answered"),
+        ("发现问题(户)", "discrepancies")])
+    sheet.blank()
+    sheet.line("九、政府抽检")
+    _one_row(sheet, r.spot_checks, "spot_checks", [
+        ("抽检(次)", "count"), ("不合格(次)", "failed"), ("进货批次", "batches"), ("已抽检批次", "checked"),
+        ("抽检覆盖率", lambda q: sheets.ratio(q["checked"], q["batches"])), ("不合格", "failures"),
+        ("已复检", "retested")])
+    if r.left_out:
+        sheet.blank()
+        sheet.line("附：定稿时尚未列入的项目")
+        for text in r.left_out.values():
+            sheet.line(f"· {text}")
     sheet.page_break()
     sheet.title("考核验收签字页")
     sheet.line(f"{r.season['name']}清洁取暖工作考核验收")

@@ -508,7 +508,7 @@ def plan(session: Session, *, clerk: User, registration_id: int, id_number: str,
     if not _is_the_buyer(buyer, id_number):
         raise NotFound(NOT_FOUND)
     if buyer.season_closed_at is not None:
-        raise _refuse(seasons.CLOSED, "registration_id")
+        raise seasons.SeasonClosed("registration_id")
     if not buyer.season_active:
         _refuse_other_season(session, supplier, buyer)
     # All of this supplier's prices in the household's town and the tiers, read with the buyer.

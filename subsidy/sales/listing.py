@@ -1,20 +1,22 @@
-"""Lists of slips in the caller's scope: filtered by day, month, town, status, household, buyer's name or slip
-number, newest first (or by number) a page at a time, and the same list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
+"""Lists of slips in the caller's scope, of one season (the one chosen, else the active one): filtered by day, month,
+town, status, household, buyer's name or slip number, newest first (or by number) a page at a time, and the same list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import paging
+from subsidy.policy import seasons
 from subsidy.core.scope import Record, show_id
+from subsidy.core.errors import NotFound
 from subsidy.models import (
-    Slip, Town, User, Village,
+    Season, Slip, Town, User, Village,
 )
 from subsidy.rules.months import month_bounds, parse_month
 
@@ -30,6 +32,8 @@ DEFAULT_SORT = "-issued_on"
 
 @dataclass
 class SlipFilter:
+    # The season listed: a past one for an auditor, None for the active one (`in_season` decides it).
+    season_id: int | None = None
     day: date | None = None
     month: str | None = None  # YYYY-MM
     town_id: int | None = None
@@ -41,8 +45,18 @@ class SlipFilter:
     # A slip number or the beginning of one (TS21A-000123): a range on the unique index of the numbers, not a LIKE.
     number: str | None = None
 
+    def in_season(self, session: Session) -> "SlipFilter":
+        """This filter with its season decided: the one asked for, else the active one (NotFound for an unknown
+        season; no season at all lists nothing)."""
+        if self.season_id is not None:
+            if session.get(Season, self.season_id) is None:
+                raise NotFound()
+            return self
+        active = seasons.active_season_or_none(session)
+        return replace(self, season_id=active.id if active else 0)
+
     def conditions(self) -> list:
-        cond = []
+        cond = [] if self.season_id is None else [Slip.season_id == self.season_id]
         if self.buyer:
             cond.append(Slip.head_name == self.buyer)
         if self.number:
@@ -76,11 +90,11 @@ def list_slips(session: Session, flt: SlipFilter, *, sort: str | None = None, **
     """A page of the slips in scope that pass `flt` (paging.fetch's `page`, `after`, `before`, `per_page`,
     `count`). `sort`: a key of SORTS ("-key" descending); any other is ignored (newest first)."""
     order = paging.Order.of(sort, SORTS, DEFAULT_SORT, Slip.id)
-    return paging.fetch(session, select(Slip).where(*flt.conditions()), order, **page)
+    return paging.fetch(session, select(Slip).where(*flt.in_season(session).conditions()), order, **page)
 
 
 def iter_slips(session: Session, flt: SlipFilter) -> Iterator[Slip]:
-    stmt = select(Slip).where(*flt.conditions()).order_by(Slip.issued_on, Slip.id).execution_options(yield_per=1000)
+    stmt = select(Slip).where(*flt.in_season(session).conditions()).order_by(Slip.issued_on, Slip.id).execution_options(yield_per=1000)
     yield from session.execute(stmt).scalars()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit, clock
+from subsidy.policy import seasons
 from subsidy.supply import batches
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.models import (
@@ -36,6 +37,7 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
     slip = get_by_number(session, number)
     if not reason:
         raise Refused("请填写作废原因", field="reason")
+    seasons.lock_open(session, slip.season_id)  # a closed season's slips stand as they were closed
     if slip.summary_id is not None:
         # Lock the summary so a town approval cannot slip in between this check and the void.
         status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id).with_for_update()

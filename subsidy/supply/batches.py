@@ -60,7 +60,7 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     """The supplier records a batch it took in. Decided at once against the active season's standard for the
     product; a failing batch is kept (the report is evidence) with the reasons, and can never be sold from."""
     errors: dict[str, str] = {}
-    season = seasons.active_season(session)
+    season = seasons.lock_open(session, seasons.active_season(session).id)  # no stock into a closed season
     try:
         product = Product(data.product)
         if product not in COAL_PRODUCTS:

@@ -4,7 +4,7 @@ settlement and report tests (the selling use case lives in subsidy/sales/, anoth
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -76,6 +76,25 @@ def make_slip(session: Session, *, supplier: Supplier, registration: Registratio
             sold_coal_kg=Registration.sold_coal_kg + coal_kg, sold_stoves=Registration.sold_stoves + stoves))
     session.flush()
     return slip
+
+
+def past_season_with_a_sale(session: Session, kg: int = 1500, *, coal_kg: int = 3000):
+    """A season a year before the active one ("上一采暖季"), in which the first approved dongguan household (approved
+    again there for `coal_kg`) bought `kg`; returns (season, registration, slip). The caller commits."""
+    from tests.factories.accounts import season as make_season
+
+    active = session.execute(select(Season).where(Season.is_active.is_(True))).scalar_one()
+    last = make_season(session, name="上一采暖季", code="LAST",
+                       starts_on=(active.starts_on - timedelta(days=365)).isoformat(),
+                       ends_on=(active.starts_on - timedelta(days=200)).isoformat())
+    current = approved_registrations(session, "dongguan")[0]
+    registration = Registration(household_id=current.household_id, season_id=last.id, village_id=current.village_id,
+                                coal_kg=coal_kg, stoves=0, status="approved")
+    session.add(registration)
+    session.flush()
+    slip = make_slip(session, supplier=supplier(session, "coal-a"), registration=registration,
+                     issued_on=last.starts_on, coal_kg=kg)
+    return last, registration, slip
 
 
 def allow_early(engine, *summary_ids: int, username: str = "drc") -> None:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from subsidy.models import Role
-from web.templating import MENU_GROUPS, NAV
+from web.templating import MENU_GROUPS, NAV, offers
 
 # One demo persona per role.
 PERSONAS = {Role.VILLAGE: "dongguan", Role.TOWN: "caiyuan", Role.SUPPLIER: "coal-a", Role.DRC: "drc",
@@ -82,3 +82,23 @@ def test_every_page_a_role_is_offered_opens_and_every_page_it_is_not_offered_is_
             assert _highlighted(response.text) == [path], (role, path)  # exactly one item, its own
         else:
             assert response.status_code in (403, 302, 303), (role, path, response.status_code)
+
+
+def test_a_link_to_a_menu_page_is_offered_exactly_to_the_roles_the_menu_offers_it():
+    assert offers(Role.DRC, "/reports/acceptance") and offers(Role.AUDITOR, "/reports/acceptance")
+    assert not offers(Role.ADMIN, "/reports/acceptance") and not offers(Role.TOWN, "/reports/acceptance")
+    assert offers(Role.TOWN, "/reports/dispatch") and not offers(Role.ADMIN, "/reports/dispatch")
+    assert not offers(Role.DRC, "/not-a-menu-page")
+    for _, path, roles in NAV:
+        assert {r for r in Role if offers(r, path)} == set(roles), path
+
+
+def test_the_administrator_is_not_offered_the_acceptance_report_it_cannot_open(client_as):
+    admin = client_as("admin")
+    assert admin.get("/reports/acceptance").status_code == 403
+    for page in ("/seasons", "/reports/progress"):
+        text = admin.get(page).text
+        assert "/reports/acceptance" not in text and "/reports/dispatch" not in text, page
+    bureau = client_as("drc")
+    assert "/reports/acceptance?season_id=" in bureau.get("/seasons").text
+    assert 'href="/reports/acceptance"' in bureau.get("/reports/progress").text

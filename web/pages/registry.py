@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -19,7 +19,7 @@ from subsidy.models import REGISTRATION_STATUS_LABELS, Role, Season, Village
 from subsidy.rules.money import column_totals
 from sqlalchemy import select
 from web import lists
-from web.deps import CurrentUser, DbSession, ReadSession
+from web.deps import CurrentUser, DbSession, ReadSession, list_season_id
 from web.lists import ListArgs
 from web.forms import FORM, MULTIPART, REFUSED_OR_DUPLICATE, as_int, discard, is_number, refused
 from web.guards import REGISTRY_READERS, requires
@@ -229,31 +229,44 @@ class HouseholdPages(Controller):
         return Redirect("/households/import?cancelled=1", status_code=303)
 
 
+def _listed_season(session, season_id: int | None) -> Season | None:
+    """The season a registrations page lists: the one asked for (NotFound for an unknown id), else the active one
+    (None when there is none)."""
+    return seasons.season_or_active(session, season_id) if season_id is not None \
+        else seasons.active_season_or_none(session)
+
+
 class RegistrationPages(Controller):
     path = "/registrations"
     include_in_schema = False
 
     def _list(self, session, user, *, status="", village_id=None, q="", args: ListArgs | None = None, sort=None,
-              status_code=200, **extra) -> Template:
+              status_code=200, season_id: int | None = None, **extra) -> Template:
         args = args or ListArgs.read()
+        season = _listed_season(session, season_id)
+        season_id = season.id if season else None
         result = households.list_registrations(session, status=status, village_id=village_id, q=q, sort=sort,
-                                               **args.fetch)
-        by_village, by_town = households.counts(session)
+                                               season_id=season_id, **args.fetch)
+        by_village, by_town = households.counts(session, season_id)
         villages = _villages(session)
         return Template("households/registrations.html", status_code=status_code, context={
             "me": user, "result": result, "status": status, "village_id": village_id, "q": q,
-            "params": lists.params({"status": status, "village_id": village_id, "q": q},
+            "season_list": seasons.list_seasons(session), "open": season is not None and season.is_active
+                                                                  and season.closed_at is None,
+            "params": lists.params({"status": status, "village_id": village_id, "q": q,
+                                    "season_id": None if season is None or season.is_active else season.id},
                                    paging.sort_key(sort, households.REGISTRATION_SORTS, "village"), args),
             "villages": villages, "village_names": {v.id: v.name for v in villages},
             "deciders": people.people(session, [row.registration.decided_by for row in result.items]),
             "statuses": REGISTRATION_STATUS_LABELS,
-            "by_village": by_village, "by_town": by_town, "season": seasons.active_season_or_none(session),
+            "by_village": by_village, "by_town": by_town, "season": season,
             "notices": households.notices(session)[:10] if user.role in (Role.VILLAGE, Role.TOWN) else [],
             **extra})
 
     @get("/", sync_to_thread=True, guards=[READERS])
-    def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
-              village_id: FromQuery[int | None] = None, page: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
+              village_id: FromQuery[int | None] = None, season_id: FromQuery[int | None] = None,
+              page: FromQuery[str | None] = None,
               done: FromQuery[str] = "", sort: FromQuery[str | None] = None,
               per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
               before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
@@ -262,26 +275,31 @@ class RegistrationPages(Controller):
             message = f"已审核通过{int(done[4:])}户。"
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         return self._list(session, user, status=status, village_id=village_id, args=args, sort=sort,
-                          notice=message)
+                          season_id=list_season_id(request, session, season_id), notice=message)
 
     @post("/search", sync_to_thread=True, guards=[READERS], status_code=200)
-    def search(self, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
+    def search(self, request: Request, session: DbSession, user: CurrentUser, data: Annotated[dict, FORM]) -> Template:
         village_id = int(data["village_id"]) if is_number(str(data.get("village_id", ""))) else None
+        season_id = as_int(data, "season_id", "采暖季", required=False)
         return self._list(session, user, status=str(data.get("status", "")), village_id=village_id,
-                          q=str(data.get("q", "")), args=ListArgs.of_form(data), sort=data.get("sort"))
+                          q=str(data.get("q", "")), args=ListArgs.of_form(data), sort=data.get("sort"),
+                          season_id=list_season_id(request, session, season_id))
 
     @get("/counts", sync_to_thread=True, guards=[READERS])
-    def counts(self, session: DbSession, user: CurrentUser) -> Template:
-        by_village, by_town = households.counts(session)
+    def counts(self, request: Request, session: DbSession, user: CurrentUser,
+               season_id: FromQuery[int | None] = None) -> Template:
+        season = _listed_season(session, list_season_id(request, session, season_id))
+        by_village, by_town = households.counts(session, season.id if season else None)
         return Template("households/counts.html", context={
             "by_village": by_village, "by_town": by_town, "statuses": REGISTRATION_STATUS_LABELS,
-            "season": seasons.active_season_or_none(session)})
+            "season": season, "season_list": seasons.list_seasons(session)})
 
     @get("/export.xlsx", sync_to_thread=True, guards=[READERS])
-    def export(self, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
-               village_id: FromQuery[int | None] = None) -> Response[bytes]:
+    def export(self, request: Request, session: DbSession, user: CurrentUser, status: FromQuery[str] = "",
+               village_id: FromQuery[int | None] = None, season_id: FromQuery[int | None] = None) -> Response[bytes]:
+        season = _listed_season(session, list_season_id(request, session, season_id))
         return _xlsx("registrations.xlsx", spreadsheet.export_registrations(
-            session, user, status=status, village_id=village_id))
+            session, user, status=status, village_id=village_id, season_id=season.id if season else None))
 
     @post("/{registration_id:int}/approve", sync_to_thread=True, guards=[TOWN])
     def approve(self, session: DbSession, user: CurrentUser, registration_id: FromPath[int]) -> Redirect:

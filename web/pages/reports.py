@@ -87,7 +87,8 @@ def _period(period: str | None, date: str | None) -> tuple[str, object]:
 def _dispatch_context(request: Request, session, kind: str, day) -> dict:
     report = dispatch.dispatch(session, kind=kind, day=day)
     query = f"period={kind}&date={day.isoformat()}"
-    return {"report": report, "day": day, "kinds": list(periods.KINDS.items()), "one_day": timedelta(days=1),
+    return {"report": report, "columns": dispatch.COLUMNS, "day": day, "kinds": list(periods.KINDS.items()),
+            "one_day": timedelta(days=1),
             "person": request.scope.get("person"), "print_href": f"/reports/dispatch/print?{query}",
             "xlsx_href": f"/reports/dispatch.xlsx?{query}", "back_href": f"/reports/dispatch?{query}"}
 
@@ -105,7 +106,7 @@ def _acceptance_context(session, season_id: int) -> dict:
     return {"r": r, "town_names": {t["town_id"]: t["town"] for t in r.towns},
             "season_list": seasons.list_seasons(session), "product_labels": PRODUCT_LABELS,
             "category_labels": CATEGORY_LABELS, "case_status_labels": CASE_STATUS_LABELS,
-            "finding_labels": CASE_FINDING_LABELS}
+            "finding_labels": CASE_FINDING_LABELS, "not_yet": acceptance.NOT_YET_REPORTED}
 
 
 class SeasonChoice(Controller):

@@ -7,20 +7,20 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from subsidy.core import paging
 from subsidy.rules import barcodes, numbers
 from subsidy.rules.text import clean_text
-from subsidy.policy import regions
+from subsidy.policy import regions, seasons
 from subsidy.supply import batches
 from subsidy.core.errors import NotFound, Refused, SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role, Season
 from subsidy.rules.measures import parse_tons_to_kg
 from web import lists
-from web.deps import CurrentUser, DbSession
+from web.deps import CurrentUser, DbSession, list_season_id
 from web.lists import ListArgs
 from web.forms import FORM, discard, is_number, refused
 from web.guards import SCANNING_OFFICES, SELLERS, SLIP_READERS, requires
@@ -84,15 +84,17 @@ def _date_or_none(text: str | None) -> date | None:
 
 
 def _filter(day: str | None, month: str | None, town_id: int | None, status: str | None,
-            household_id: int | None, buyer: str | None = None, number: str | None = None) -> listing.SlipFilter:
+            household_id: int | None, buyer: str | None = None, number: str | None = None,
+            season_id: int | None = None) -> listing.SlipFilter:
     try:
         the_day = date.fromisoformat(day) if day else None
     except ValueError:
         raise Refused("日期格式应为 YYYY-MM-DD", field="day") from None
     buyer = clean_text(buyer, "buyer", 40, label="购买人姓名")
     number = clean_text(number, "number", 32, label="销售单号")
-    return listing.SlipFilter(day=the_day, month=month or None, town_id=town_id, status=status or None,
-                              household_id=household_id, buyer=buyer or None, number=number or None)
+    return listing.SlipFilter(season_id=season_id, day=the_day, month=month or None, town_id=town_id,
+                              status=status or None, household_id=household_id, buyer=buyer or None,
+                              number=number or None)
 
 
 class SlipPages(Controller):
@@ -160,7 +162,8 @@ class SlipPages(Controller):
 
     # --- lists ------------------------------------------------------------------------------------------------
     @get("/slips", sync_to_thread=True, guards=[requires(*READERS)])
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+              season_id: FromQuery[int | None] = None,
               day: FromQuery[str | None] = None, month: FromQuery[str | None] = None,
               town_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
               household_id: FromQuery[int | None] = None, buyer: FromQuery[str | None] = None,
@@ -169,29 +172,35 @@ class SlipPages(Controller):
               before: FromQuery[str | None] = None, count: FromQuery[str | None] = None,
               on: FromQuery[str | None] = None) -> Template:
         """`on`: jump to the slips of that day (by date, newest first unless sorted oldest first)."""
-        flt = _filter(day, month, town_id, status, household_id, buyer, number)
+        flt = _filter(day, month, town_id, status, household_id, buyer, number,
+                      list_season_id(request, session, season_id)).in_season(session)
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         jump = _date_or_none(on)
         if jump and paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT).lstrip("-") != "issued_on":
             sort = listing.DEFAULT_SORT  # a date is found in an order by date
         pg = listing.list_slips(session, flt, sort=sort, at=jump, **args.fetch)
-        filters = {"day": day, "month": month, "town_id": town_id, "status": status, "household_id": household_id,
+        season = session.get(Season, flt.season_id) if flt.season_id else None
+        filters = {"season_id": None if season is None or season.is_active else season.id, "day": day,
+                   "month": month, "town_id": town_id, "status": status, "household_id": household_id,
                    "buyer": flt.buyer, "number": flt.number}
         return Template("slips/index.html", context={
             "pg": pg, "params": lists.params(filters, paging.sort_key(sort, listing.SORTS, listing.DEFAULT_SORT),
                                              args),
             "form": {k: (v or "") for k, v in filters.items()},
+            "season": season, "season_list": seasons.list_seasons(session),
             "household_id": household_id, "on": jump.isoformat() if jump else "",
             "towns": regions.towns(session), "export_query": urlencode(
                 [(k, v) for k, v in filters.items() if v]),
             "town_names": {t.id: t.name for t in regions.towns(session)}})
 
     @get("/slips.xlsx", sync_to_thread=True, guards=[requires(*READERS)])
-    def export(self, session: DbSession, user: CurrentUser, day: FromQuery[str | None] = None,
+    def export(self, request: Request, session: DbSession, user: CurrentUser,
+               season_id: FromQuery[int | None] = None, day: FromQuery[str | None] = None,
                month: FromQuery[str | None] = None, town_id: FromQuery[int | None] = None,
                status: FromQuery[str | None] = None, household_id: FromQuery[int | None] = None,
                buyer: FromQuery[str | None] = None, number: FromQuery[str | None] = None) -> Response:
-        flt = _filter(day, month, town_id, status, household_id, buyer, number)
+        flt = _filter(day, month, town_id, status, household_id, buyer, number,
+                      list_season_id(request, session, season_id))
         body = listing.export_xlsx(session, flt, viewer=user)
         return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="slips.xlsx"'})

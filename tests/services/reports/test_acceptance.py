@@ -4,25 +4,33 @@ PostgreSQL), and stays readable."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from io import BytesIO
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from subsidy.core import clock, db
-from subsidy.core.errors import Conflict, NotAllowed, Refused, SubsidyError
-from subsidy.models import AuditEntry, Season, Settlement, SettlementFund, Slip
+from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
+from subsidy.models import AcceptanceSnapshot, AuditEntry, Delivery, Season, Settlement, SettlementFund, Slip
+from subsidy.quality import inspections
 from subsidy.policy import seasons
 from subsidy.registry import households, spreadsheet
-from subsidy.reports import acceptance
+from subsidy.reports import acceptance, sheets
 from subsidy.sales import issuing
 from subsidy.settlement import statements
 from tests.factories import sales as f
 from tests.factories.registry import household_input, row
 from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.services.quality.test_spot_checks import BAD, check_input
 from tests.services.settlement.test_settlement import (  # noqa: F401 - `session`: the plain session fixture
     build, do, fresh, session, this_month, through_the_chain)
+from tests.services.verification.test_callbacks import (  # noqa: F401 - `submitted`: a submitted summary
+    as_sold, call, draw, submitted)
 
 
 def _season_id(session) -> int:
@@ -131,13 +139,13 @@ def test_a_closed_season_refuses_a_slip_and_a_registration_and_stays_readable(en
     session.commit()
     season_id = _season_id(session)
     _close(engine, season_id)
-    with pytest.raises(Refused, match="已由区发改局关闭"):
+    with pytest.raises(seasons.SeasonClosed, match="已由区发改局关闭"):
         do(engine, "coal-a", lambda s, me: issuing.issue_slip(
             s, clerk=me, registration_id=r.id, id_number=h.id_number, lines=[issuing.LineIn("briquette", 500)]))
-    with pytest.raises(Refused, match="已由区发改局关闭"):
+    with pytest.raises(seasons.SeasonClosed, match="已由区发改局关闭"):
         do(engine, "dongguan", lambda s, me: households.register_purchase(
             s, me, households.register_household(s, me, me.village_id, household_input()).id, 1000, 0))
-    with pytest.raises(Refused, match="已由区发改局关闭"):
+    with pytest.raises(seasons.SeasonClosed, match="已由区发改局关闭"):
         do(engine, "dongguan", lambda s, me: spreadsheet.import_rows(
             s, me, [spreadsheet.HEADER, row()]))
     fresh(session)
@@ -180,8 +188,76 @@ def test_a_slip_racing_the_close_lands_before_it_or_is_refused(engine, session, 
         sales = list(pool.map(sell, range(len(buyers))))
         closing.result()
     refused = [x for x in sales if not isinstance(x, str)]
-    assert all(isinstance(x, Refused) and "关闭" in x.message for x in refused), sales
+    assert all(isinstance(x, seasons.SeasonClosed) and "关闭" in x.message for x in refused), sales
     frozen = _report(engine, season_id)
     fresh(session)
     stored = session.execute(select(func.count(Slip.id)).where(Slip.season_id == season_id)).scalar()
     assert stored == len(sales) - len(refused) == frozen.total["slips"]
+
+
+# --- deliveries, callbacks and spot checks -------------------------------------------------------------------------
+
+def _deliver(session, slip, days_after: int) -> None:
+    """A delivery of `slip`, `days_after` its issue (the table as subsidy/delivery writes it)."""
+    session.add(Delivery(slip_id=slip.id, supplier_id=slip.supplier_id, town_id=slip.town_id,
+                         delivered_on=slip.issued_on + timedelta(days=days_after), receiver="户主"))
+
+
+def test_the_deliveries_section_counts_delivered_and_undelivered_and_how_soon_per_town(engine, session, demo):
+    seller = supplier(session, "coal-a")
+    day = clock.today() - timedelta(days=10)
+    sold = [make_slip(session, supplier=seller, registration=r, issued_on=day, coal_kg=500)
+            for r in (approved_registrations(session, "dongguan")[:2] + approved_registrations(session, "xiguan")[:2])]
+    assert len({slip.town_id for slip in sold}) == 1 and len(sold) == 4  # caiyuan's two villages
+    voided = make_slip(session, supplier=seller, registration=approved_registrations(session, "yingxi")[0],
+                       issued_on=day, coal_kg=500, status="voided")
+    for slip, days in zip(sold, (0, 5, 9)):  # the fourth is not delivered
+        _deliver(session, slip, days)
+    session.commit()
+    d = _report(engine, _season_id(session)).deliveries
+    town = next(t for t in d["towns"] if t["town_id"] == sold[0].town_id)
+    assert (town["slips"], town["delivered"], town["undelivered"]) == (4, 3, 1)
+    assert (town["within_3"], town["within_7"], town["later"]) == (1, 1, 1)
+    assert d["total"]["slips"] == 4 and voided.town_id not in {t["town_id"] for t in d["towns"]}  # voided: none
+
+
+def test_the_callbacks_section_counts_samples_answers_and_discrepancies(engine, session, submitted):
+    drawn = draw(engine, submitted.id, size=3)
+    as_sold(engine, drawn.numbers[0])
+    as_sold(engine, drawn.numbers[1], received_kg=0)  # denies the purchase: a discrepancy
+    call(engine, drawn.numbers[2], reached=False, attempts=1)  # not reached yet: not done
+    c = _report(engine, _season_id(session)).callbacks
+    assert c == {"samples": 1, "drawn": 3, "done": 2, "answered": 2, "discrepancies": 1}
+
+
+def test_the_spot_checks_section_counts_checks_failures_and_coverage(engine, session, demo):
+    first, second = f.batch(session), f.batch(session)
+    f.batch(session)  # a third batch nobody checked
+    drc = f.user(session, "drc")
+    inspections.record(session, drc, first.id, check_input())
+    inspections.record(session, drc, second.id, check_input(BAD, report_no="CJ-2026-002"))
+    session.commit()
+    q = _report(engine, _season_id(session)).spot_checks
+    assert (q["count"], q["failed"], q["checked"], q["failures"]) == (2, 1, 2, 1)
+    assert q["batches"] >= 3 and q["coverage_bp"] == 2 * 10000 // q["batches"]
+
+
+def test_a_snapshot_frozen_before_the_new_sections_still_opens_as_it_was(engine, session, demo):
+    _sell_awkward(session)
+    season_id = _season_id(session)
+    _close(engine, season_id)
+    fresh(session)
+    snapshot = session.get(AcceptanceSnapshot, season_id)
+    old = json.loads(snapshot.figures)
+    for name in ("deliveries", "callbacks", "spot_checks"):
+        del old[name]
+    old["left_out"] = {"undelivered": "季末未配送到户数（配送模块上线后列入）"}
+    old["retired_figure"] = 1  # a key a later version no longer has
+    snapshot.figures = json.dumps(old, ensure_ascii=False)
+    session.commit()
+    r = _report(engine, season_id)
+    assert not r.draft and r.deliveries is None and r.callbacks is None and r.spot_checks is None
+    assert r.left_out == old["left_out"] and r.total == old["total"]
+    name, content = do(engine, "auditor", lambda s, me: sheets.acceptance_xlsx(s, season_id))
+    texts = [c.value for row in load_workbook(BytesIO(content)).active.iter_rows() for c in row if c.value]
+    assert acceptance.NOT_YET_REPORTED["deliveries"] in texts and "· 季末未配送到户数（配送模块上线后列入）" in texts

@@ -10,7 +10,7 @@ import pytest
 from subsidy import demo as demo_data
 from subsidy.core import clock, db
 from subsidy.core.scope import Scope
-from subsidy.models import Town
+from subsidy.models import Delivery, Town
 from subsidy.registry import households
 from subsidy.reports import dispatch
 from subsidy.rules.periods import period_of, previous
@@ -137,3 +137,28 @@ def test_a_town_sees_its_own_town_alone(engine, session, demo):
     assert [r.town for r in report.rows] == ["财源街道"]
     assert report.total.now.coal_kg == 1000
     assert _report(engine, "drc", "day", clock.today()).total.now.coal_kg == 2000
+
+
+def test_every_figure_has_one_column_for_the_page_the_print_and_the_sheet():
+    assert [c.name for c in dispatch.COLUMNS] == list(dispatch.FIGURES)
+    assert [c.name for c in dispatch.COLUMNS if c.tons] == ["coal_kg"]
+
+
+def test_deliveries_count_in_the_week_they_were_made_and_the_rest_as_undelivered_at_its_end(engine, session, demo):
+    week = period_of("week", clock.today())
+    seller = supplier(session, "coal-a")
+    registrations = approved_registrations(session, "dongguan")[:2] + approved_registrations(session, "xiguan")[:2]
+    slips = [make_slip(session, supplier=seller, registration=r, issued_on=week.first - timedelta(days=2),
+                       coal_kg=500) for r in registrations]
+    make_slip(session, supplier=seller, registration=approved_registrations(session, "yingxi")[0],
+              issued_on=week.first, coal_kg=500, status="voided")  # a voided slip is neither
+    for slip, on in ((slips[0], week.first - timedelta(days=1)), (slips[1], week.first), (slips[2], week.last)):
+        session.add(Delivery(slip_id=slip.id, supplier_id=slip.supplier_id, town_id=slip.town_id,
+                             delivered_on=on, receiver="户主"))
+    session.commit()
+    report = _report(engine, "drc", "week", clock.today())
+    caiyuan = _row(report, "caiyuan", engine)
+    assert (caiyuan.now.delivered, caiyuan.now.undelivered) == (2, 1)  # slips[3] was never delivered
+    assert (caiyuan.before.delivered, caiyuan.before.undelivered) == (1, 3)  # at last week's end, one was delivered
+    assert report.total.now.delivered == 2 and report.total.now.undelivered == 1
+    assert _report(engine, "caiyuan", "week", clock.today()).total.now.undelivered == 1

@@ -4,13 +4,14 @@ season through the API and the page."""
 
 from __future__ import annotations
 
+import json
 from io import BytesIO
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from subsidy.core import clock, db
-from subsidy.models import Season
+from subsidy.models import AcceptanceSnapshot, Season
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 
 
@@ -110,8 +111,8 @@ def test_a_closed_season_refuses_a_registration_in_the_api_with_the_reason(engin
     assert created.status_code == 201, created.text
     refused = village.post(f"/api/v1/households/{created.json()['id']}/registrations",
                            json={"coal_kg": 1000, "stoves": 0})
-    assert refused.status_code == 422
-    assert "关闭" in str(refused.json()["errors"])
+    assert refused.status_code == 409
+    assert "关闭" in refused.json()["detail"] and "关闭" in str(refused.json()["errors"])
 
 
 def test_the_bureau_closes_the_season_from_the_acceptance_page(engine, client_as):
@@ -125,3 +126,48 @@ def test_the_bureau_closes_the_season_from_the_acceptance_page(engine, client_as
     assert printed.status_code == 200 and "考核验收签字页" in printed.text
     assert client_as("finance").get("/reports/acceptance").status_code == 200
     assert client_as("caiyuan").get("/reports/acceptance").status_code == 403
+
+
+def test_the_delivery_columns_are_on_the_page_the_print_and_the_sheet_alike(engine, api_as, client_as):
+    _sell(engine, {"dongguan": 1000})
+    drc = client_as("drc")
+    for path in ("/reports/dispatch?period=month", "/reports/dispatch/print?period=month"):
+        text = drc.get(path).text
+        assert "配送到户(张)" in text and "未配送(张)" in text and 'data-figure="undelivered"' in text, path
+    _, rows = _rows(api_as("drc").get("/api/v1/reports/dispatch.xlsx?period=month").content)
+    header = [c.value for c in rows[2]]
+    undelivered = _row_of(rows, "合计")[header.index("未配送(张)本期")]
+    assert undelivered.value == 1 and undelivered.data_type == "n"
+    assert "配送到户(张)上期" in header
+
+
+def test_the_acceptance_page_and_sheet_have_the_delivery_callback_and_spot_check_sections(engine, api_as, client_as):
+    _sell(engine, {"dongguan": 1000})
+    season_id = _season_id(engine)
+    page = client_as("auditor").get(f"/reports/acceptance?season_id={season_id}").text
+    for section in ("deliveries", "callbacks", "spot_checks"):
+        assert f'data-section="{section}"' in page, section
+    assert "尚未列入" not in page and "定稿时尚未统计" not in page
+    _, rows = _rows(api_as("auditor").get(f"/api/v1/reports/acceptance.xlsx?season_id={season_id}").content)
+    lines = [r[0].value for r in rows]
+    assert {"七、配送到户", "八、回访抽查", "九、政府抽检"} <= set(lines)
+    header = next(r for r in rows if r[0].value == "街道/镇" and r[3].value == "未配送")
+    total = rows[rows.index(header) + 2]  # caiyuan's row, then the total
+    assert total[0].value == "合计" and total[3].value == 1 and total[3].data_type == "n"
+
+
+def test_a_season_closed_before_the_new_sections_still_opens_its_frozen_report(engine, api_as, client_as):
+    season_id = _season_id(engine)
+    assert api_as("drc").post(f"/api/v1/seasons/{season_id}/close").status_code == 200
+    with db.transaction(engine) as s:  # the snapshot as the version before the sections froze it
+        snapshot = s.get(AcceptanceSnapshot, season_id)
+        old = json.loads(snapshot.figures)
+        for name in ("deliveries", "callbacks", "spot_checks"):
+            del old[name]
+        old["left_out"] = {"callbacks": "回访抽查户数、发现问题数（回访抽查模块上线后列入）"}
+        snapshot.figures = json.dumps(old, ensure_ascii=False)
+    for path in (f"/reports/acceptance?season_id={season_id}", f"/reports/acceptance/print?season_id={season_id}"):
+        page = client_as("auditor").get(path)
+        assert page.status_code == 200, path
+        assert 'data-missing="deliveries"' in page.text and "回访抽查模块上线后列入" in page.text, path
+    assert client_as("auditor").get(f"/reports/acceptance.xlsx?season_id={season_id}").status_code == 200
