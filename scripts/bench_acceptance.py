@@ -44,10 +44,11 @@ SLIPS_PER_HOUSEHOLD = int(os.environ.get("BENCH_SLIPS_PER_HOUSEHOLD", 2))
 # The rows, generated in the database. :season, :first (the season's first day), :days (its length).
 GENERATE = [
     """INSERT INTO household (village_id, head_name, address, category, created_at, updated_at, id_number_sealed,
-                              id_number_hmac, id_number_tail, phone_sealed, phone_hmac, phone_tail)
+                              id_number_hmac, id_number_tail, id_number_tail6_hmac, phone_sealed, phone_hmac,
+                              phone_tail)
        SELECT v.ids[1 + i % array_length(v.ids, 1)], '户主' || i, '示范村' || i || '号',
               (ARRAY['ordinary','ordinary','ordinary','low_income','five_guarantee','poverty_registered'])[1 + i % 6],
-              now(), now(), 'x', 'bench' || i, lpad((i % 10000)::text, 4, '0'), 'x', 'p' || i, '0000'
+              now(), now(), 'x', 'bench' || i, lpad((i % 10000)::text, 4, '0'), 't6' || i, 'x', 'p' || i, '0000'
        FROM generate_series(1, :households) AS i,
             (SELECT array_agg(id ORDER BY id) AS ids FROM village WHERE zone <> 'ban') AS v""",
     """INSERT INTO registration (household_id, season_id, village_id, coal_kg, stoves, status, decided_at,

@@ -80,9 +80,10 @@ def generate(engine, households: int) -> None:
             FROM village v""")
         sql(c, f"""
             INSERT INTO household (village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail,
-                                   phone_sealed, phone_hmac, phone_tail, address, address_key, category, created_at,
+                                   id_number_tail6_hmac, phone_sealed, phone_hmac, phone_tail, address, address_key, category, created_at,
                                    updated_at)
             SELECT v.id, '户主' || g, 'bench:' || g, md5('id' || g) || md5('id2' || g), right('000' || g, 4),
+                   md5('t6' || g) || md5('t6b' || g),
                    'bench:' || g, md5('phone' || CASE WHEN g % 1000 < 3 THEN 's' || (g / 1000) ELSE 'u' || g END)
                                   || md5('p2' || g / 1000),
                    right('000' || g, 4),

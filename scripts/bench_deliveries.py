@@ -76,8 +76,9 @@ def prepare(url: str, households: int) -> None:
                   "FROM village WHERE code LIKE '%-b%'")
         c.execute("""
             INSERT INTO household (village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail,
-                                   phone_sealed, phone_hmac, phone_tail, address, category, created_at, updated_at)
-            SELECT v.id, '压测户' || g, s.id_number, md5('id' || g), lpad((g %% 10000)::text, 4, '0'),
+                                   id_number_tail6_hmac, phone_sealed, phone_hmac, phone_tail, address, category,
+                                   created_at, updated_at)
+            SELECT v.id, '压测户' || g, s.id_number, md5('id' || g), lpad((g %% 10000)::text, 4, '0'), md5('t6' || g),
                    s.phone, md5('ph' || g), lpad((g %% 10000)::text, 4, '0'), '压测地址' || g || '号', 'ordinary',
                    now(), now()
             FROM generate_series(1, %s) g

@@ -75,9 +75,9 @@ def load(engine) -> None:
                   "h0": h0, "r0": r0, "households": HOUSEHOLDS, "per": SLIPS_PER_HOUSEHOLD, "pool": POOL}
         c.execute(text("""
             INSERT INTO household (id, village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail,
-                                   phone_sealed, phone_hmac, phone_tail, address, category, created_at, updated_at)
+                                   id_number_tail6_hmac, phone_sealed, phone_hmac, phone_tail, address, category, created_at, updated_at)
             SELECT CAST(:h0 AS int) + g, (:villages)[1 + g % CAST(:n AS int)], '户主' || g, tok.sealed, md5(g::text) || md5('h' || g),
-                   lpad((g % 10000)::text, 4, '0'), '', '', '', '某村' || g || '号', 'ordinary', now(), now()
+                   lpad((g % 10000)::text, 4, '0'), md5('t6' || g), '', '', '', '某村' || g || '号', 'ordinary', now(), now()
             FROM generate_series(1, CAST(:households AS int)) g JOIN tok ON tok.i = g % CAST(:pool AS int)"""), params)
         c.execute(text("""
             INSERT INTO registration (id, household_id, season_id, village_id, coal_kg, stoves, status, reject_reason,

@@ -9,6 +9,9 @@ Prints slips/s, p50/p99 latency, and checks that no registration is oversold and
 
 Goal: >= 200 slips/s on PostgreSQL with p99 < 200 ms on a 2-core machine.
 
+BENCH_PROFILE=OUT runs the server under cProfile (every thread: scripts/profiled_server.py) and writes
+OUT.<backend>.<processes>.prof; the figures are then slower than without it.
+
 On PostgreSQL, when pgbench is on PATH (BENCH_PGBENCH=0 skips it, or names the binary), each server-process count also
 measures the machine's plain write rate as a reference in the same run: `pgbench -N` (BENCH_PGBENCH_CLIENTS clients,
 default 4, on a scratch pgbench database on the same server) alone, then the sales again with that pgbench beside them.
@@ -324,9 +327,14 @@ def measure(label: str, url: str, regs: list[tuple[int, str]], workers: int, pgb
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + uuid.uuid4().hex),
            "SUBSIDY_AUDIT_KEY": os.environ["SUBSIDY_AUDIT_KEY"],
            "SUBSIDY_ARGON2_TIME_COST": "1", "SUBSIDY_ARGON2_MEMORY_KIB": "8192", "PYTHONPATH": str(ROOT)}
+    # BENCH_PROFILE=OUT: the server runs under cProfile, every thread (scripts/profiled_server.py), and writes
+    # OUT.<label>.<workers>.prof when it stops; read it with `python -m pstats`.
+    profile = os.environ.get("BENCH_PROFILE")
+    wrapper = ([str(Path(__file__).resolve().parent / "profiled_server.py"),
+                f"{profile}.{label.replace(' ', '-')}.{workers}.prof"] if profile else [])
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+        [sys.executable, *wrapper, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -398,7 +406,7 @@ def measure(label: str, url: str, regs: list[tuple[int, str]], workers: int, pgb
         beside_tps = PgBench.tps(beside) if beside else None
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=60 if profile else 10)
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     checks = verify(url)

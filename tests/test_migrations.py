@@ -202,3 +202,50 @@ def test_the_upgrade_writes_the_address_key_of_every_existing_household_in_batch
         assert keys == [address_key(spellings[0])] == ["东关村3组5号"]
         assert first == ids[0] and len(ids) > 3
     engine.dispose()
+
+
+def test_the_upgrade_hashes_the_last_six_of_every_existing_id_number_and_marks_the_households_changed(db_url):
+    """0016_h_scale on a database whose households (more than one batch of them) have no tail hash yet: each is found
+    by its last six characters afterwards, and each is stamped changed for the platform export (an export had moved
+    the SQLite epoch on in between; on PostgreSQL the stamp is the upgrade's transaction)."""
+    from datetime import date, datetime, timezone
+
+    import sqlalchemy as sa
+
+    from subsidy import demo
+    from subsidy.core import vault
+    from subsidy.models import Household
+    from subsidy.registry import households
+    from subsidy.rules.idnumbers import make_id_number
+
+    engine = db.make_engine(db_url)
+    extra = [make_id_number("370911", date(1940 + n % 50, n % 12 + 1, n % 28 + 1), f"{n % 1000:03d}")
+             for n in range(1200)]
+    with db.transaction(engine) as s:
+        demo.load(s, households_per_village=2)
+        village_id = s.execute(sa.select(sa.func.min(Household.village_id))).scalar_one()
+        s.execute(sa.insert(Household.__table__), [
+            {"village_id": village_id, "head_name": "某某", "id_number": n, "phone": "", "address": "某处",
+             "category": "ordinary", "created_at": datetime(2026, 12, 1, tzinfo=timezone.utc),
+             "updated_at": datetime(2026, 12, 1, tzinfo=timezone.utc)}
+            for n in extra])
+    engine.dispose()
+    command.downgrade(db.alembic_config(db_url), "0016_h_scale-1")
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execute(sa.text("UPDATE export_clock SET epoch = epoch + 1 WHERE id = 1"))
+        before = connection.execute(sa.text("SELECT max(change_seq) FROM household")).scalar()
+    engine.dispose()
+    command.upgrade(db.alembic_config(db_url), "head")
+    engine.dispose()
+    engine = db.make_engine(db_url)
+    with db.new_session(engine) as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Household)
+                         .where(Household.id_number_tail6_hmac == "")).scalar_one() == 0
+        assert s.execute(sa.select(sa.func.min(Household.change_seq))).scalar_one() > before
+        for n in (extra[0], extra[700], extra[-1]):
+            found = [h.id_number for h in households.list_households(s, q=n[-6:]).items]
+            assert n in found and all(i.endswith(n[-6:]) for i in found)
+        one = s.execute(sa.select(Household).where(Household.id_number_hmac == vault.blind("id_number", extra[1])))
+        assert one.scalar_one().id_number_tail6_hmac == vault.tail6_blind("id_number", extra[1][-6:])
+    engine.dispose()

@@ -61,7 +61,8 @@ _SEALER_LOCK = 0x5EA1  # the PostgreSQL advisory lock that lets one process seal
 _MASKED = {"id_number": mask_id_number, "phone": mask_phone, "contact_phone": mask_phone}
 # The lookup hashes and tails of sealed fields (subsidy/core/vault.py) add nothing to the masked value but a token
 # that finds the person.
-_OMITTED = {"password_hash", "token_hash", "data", "id_number_hmac", "id_number_tail", "phone_hmac", "phone_tail"}
+_OMITTED = {"password_hash", "token_hash", "data", "id_number_hmac", "id_number_tail", "id_number_tail6_hmac",
+            "phone_hmac", "phone_tail"}
 
 
 def masked(values: dict) -> dict:

@@ -11,6 +11,9 @@ attribute and never sees them):
   uniqueness of ID numbers compare this column, never the ciphertext (which differs at every write: random nonce).
 - `<field>_tail`: the last four characters, which every masked display shows anyway (`370902********1234`,
   `138****5678`): the search by trailing digits.
+- `household.id_number_tail6_hmac`: the lookup hash of an ID number's last six characters (`tail6_blind`), for the
+  search by them: two characters more than any display shows, so not in clear. Hashed as a field of its own name,
+  so that it never equals the hash of anything else.
 
 Keys. SUBSIDY_DATA_KEY (`<id>:<secret>`) encrypts; the keys in SUBSIDY_DATA_OLD_KEYS still decrypt, and `subsidy keys
 rotate` re-encrypts every row under the current key (subsidy/core/datakeys.py), after which the old key may go. Each
@@ -44,6 +47,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from subsidy.core.settings import Settings, get_settings
 
 TAIL = 4
+TAIL6 = 6
 _NONCE = 12
 
 
@@ -132,6 +136,11 @@ def blind(field: str, value: str | None) -> str:
 
 def tail(value: str | None) -> str:
     return (value or "")[-TAIL:]
+
+
+def tail6_blind(field: str, value: str | None) -> str:
+    """The lookup hash of the last six characters of `value` ("" for none): what a search by them compares."""
+    return vault().blind(f"{field}_tail6", (value or "")[-TAIL6:])
 
 
 def lookups(**values: str | None) -> dict[str, str]:

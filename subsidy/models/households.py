@@ -9,14 +9,15 @@ from sqlmodel import Field, SQLModel
 
 from subsidy.models.base import change_seq_field, created_at_field, postgresql_only
 from subsidy.models.enums import Category, RegistrationStatus, check_in
-from subsidy.models.sealed import from_parameter, hmac_of, keep_lookups, sealed, tail_of
+from subsidy.models.sealed import from_parameter, hmac_of, keep_lookups, sealed, tail6_hmac_of, tail_of
 from subsidy.rules.addresses import KEY_LENGTH, address_key
 
 
 class Household(SQLModel, table=True):
     """A household of the registry. Its ID number and phone are sealed at rest (subsidy/models/sealed.py): the
     attributes read and take the plaintext; lookups compare `id_number_hmac` / `phone_hmac` (the unique constraint
-    that registers an ID number once in the district is on `id_number_hmac`), tail searches `*_tail`.
+    that registers an ID number once in the district is on `id_number_hmac`), tail searches `*_tail` (the last four)
+    and `id_number_tail6_hmac` (the lookup hash of an ID number's last six).
     `address_key` is the address's normal form (subsidy/rules/addresses.py), kept like the lookups: an attribute event
     for objects, a column default for Core INSERTs; a Core UPDATE of the address sets it too (the import does)."""
 
@@ -40,6 +41,7 @@ class Household(SQLModel, table=True):
     id_number: str = sealed("id_number")
     id_number_hmac: str = hmac_of("id_number", unique=True)  # registered once in the district
     id_number_tail: str = tail_of("id_number", index=True)
+    id_number_tail6_hmac: str = tail6_hmac_of("id_number", index=True)
     phone: str = sealed("phone", default="")
     phone_hmac: str = hmac_of("phone", index=True)
     phone_tail: str = tail_of("phone", index=True)
@@ -52,7 +54,7 @@ class Household(SQLModel, table=True):
     change_seq: int = change_seq_field()
 
 
-keep_lookups(Household, "id_number", "phone")
+keep_lookups(Household, "id_number", "phone", tail6=("id_number",))
 
 
 @event.listens_for(Household.address, "set")

@@ -7,6 +7,9 @@ the row is written:
   them from the row's plaintext parameter;
 - a Core statement that spells every column (the sale's hand-written INSERT): `vault.lookups(...)` gives them.
 
+A household's ID number has a fourth, `id_number_tail6_hmac` (`tail6_hmac_of`, kept the same two ways: the event of
+`keep_lookups(..., tail6=...)` and a column default): the lookup hash of its last six characters.
+
 Comparing the sealed column itself is refused with a TypeError: its ciphertext differs at every write, so
 `Household.id_number == x` would silently match nothing. Compare `<field>_hmac` with `vault.blind(field, x)`, or
 `<field>_tail`.
@@ -73,10 +76,19 @@ def tail_of(field: str, *, index: bool = False):
                                                 default=from_parameter(field, vault.tail)))
 
 
-def keep_lookups(cls, *fields: str) -> None:
-    """Set `<field>_hmac` and `<field>_tail` whenever `<field>` is set on an object of `cls`."""
+def tail6_hmac_of(field: str, *, index: bool = False):
+    derive = from_parameter(field, lambda value: vault.tail6_blind(field, value))
+    return Field(default=None, sa_column=Column(f"{field}_tail6_hmac", String(HMAC_LENGTH), nullable=False,
+                                                index=index, default=derive))
+
+
+def keep_lookups(cls, *fields: str, tail6: tuple[str, ...] = ()) -> None:
+    """Set `<field>_hmac` and `<field>_tail` whenever `<field>` is set on an object of `cls`, and
+    `<field>_tail6_hmac` for the fields named in `tail6`."""
     for field in fields:
         def on_set(target, value, _old, _initiator, field=field):
             setattr(target, f"{field}_hmac", vault.blind(field, value))
             setattr(target, f"{field}_tail", vault.tail(value))
+            if field in tail6:
+                setattr(target, f"{field}_tail6_hmac", vault.tail6_blind(field, value))
         event.listen(getattr(cls, field), "set", on_set)

@@ -201,6 +201,8 @@ def _matching(q: str):
       hash, ix_household_phone_hmac;
     - four letters or digits: the last four of an ID number or of a phone (their stored tails, each indexed: two
       index scans ORed into one bitmap on PostgreSQL, a MULTI-INDEX OR on SQLite);
+    - six: the last six of an ID number, equality on their lookup hash, ix_household_id_number_tail6_hmac (a
+      phone is found whole or by its last four: no six-character tail is kept for it);
     - anything else with a Han character or a Latin letter: the name contains it. On PostgreSQL the pg_trgm GIN index
       ix_household_head_name_trgm serves it from three characters on; one or two characters (a surname, most of the
       time) match so many households that reading them in id order finds a page at once. On SQLite a scan in id order
@@ -224,6 +226,8 @@ def _matching(q: str):
             pass
         if len(compact) == vault.TAIL:
             return or_(Household.id_number_tail == compact, Household.phone_tail == compact)
+        if len(compact) == vault.TAIL6:
+            return Household.id_number_tail6_hmac == vault.tail6_blind("id_number", compact)
         return false()
     return Household.head_name.contains(q, autoescape=True)
 

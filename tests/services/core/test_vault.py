@@ -41,6 +41,10 @@ def test_the_row_holds_a_ciphertext_under_the_key_id_a_keyed_hash_and_the_last_f
     assert row.id_number_sealed.startswith("test:") and id_number not in row.id_number_sealed
     assert row.id_number_hmac == vault.blind("id_number", id_number) and len(row.id_number_hmac) == 64
     assert (row.id_number_tail, row.phone_tail) == (id_number[-4:], "7766")
+    # The last six are a hash of their own: not the whole number's, and not in clear.
+    assert row.id_number_tail6_hmac == vault.tail6_blind("id_number", id_number) == vault.tail6_blind("id_number",
+                                                                                                      id_number[-6:])
+    assert len(row.id_number_tail6_hmac) == 64 and row.id_number_tail6_hmac != vault.blind("id_number", id_number[-6:])
     assert "id_number" not in row._mapping and "phone" not in row._mapping
     with db.new_session(engine) as s:
         assert (s.get(Household, made.id).id_number, s.get(Household, made.id).phone) == (id_number, "13905387766")
@@ -65,6 +69,7 @@ def test_an_edit_moves_the_hash_and_the_tail_with_the_value(demo, engine):
         households.edit_household(s, actor, made.id, household_input(id_number=new_number, phone="0538-8221234"))
     row = _stored(engine, made.id)
     assert (row.id_number_hmac, row.id_number_tail) == (vault.blind("id_number", new_number), new_number[-4:])
+    assert row.id_number_tail6_hmac == vault.tail6_blind("id_number", new_number)
     assert (row.phone_hmac, row.phone_tail) == (vault.blind("phone", "0538-8221234"), "1234")
     with db.new_session(engine) as s:
         assert households.holder_of(s, new_number)[0] == made.id
@@ -186,3 +191,22 @@ def test_no_data_key_stops_the_start(db_url, monkeypatch):
     _use_keys(monkeypatch, "")
     with pytest.raises(SystemExit, match="SUBSIDY_DATA_KEY and SUBSIDY_LOOKUP_KEY must both be set"):
         create_app()
+
+
+def test_the_audit_of_a_registration_and_an_edit_holds_none_of_the_lookup_hashes(demo, engine):
+    from subsidy.models import AuditEntry
+
+    made = _register(engine)
+    with db.transaction(engine) as s:
+        actor = user(s, "dongguan")
+        households.edit_household(s, actor, made.id, household_input(id_number=new_id_number()))
+    row = _stored(engine, made.id)
+    with db.new_session(engine, scope=None) as s:
+        entries = s.execute(select(AuditEntry).where(AuditEntry.entity == "household",
+                                                     AuditEntry.entity_id == str(made.id))).scalars().all()
+    assert {e.action for e in entries} == {"household.registered", "household.edited"}
+    written = " ".join(f"{e.before} {e.after}" for e in entries)
+    assert "head_name" in written
+    for secret in (made.id_number_hmac, made.id_number_tail6_hmac, row.id_number_hmac, row.id_number_tail6_hmac,
+                   "_hmac", "tail6"):
+        assert secret not in written

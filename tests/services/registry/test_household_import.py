@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from subsidy.core import db, vault
-from subsidy.registry import spreadsheet
+from subsidy.registry import households, spreadsheet
 from subsidy import cli
 from subsidy.registry.spreadsheet import HEADER, ImportRefused
 from subsidy.models import AuditEntry, Household, Registration
@@ -193,3 +193,14 @@ def test_an_import_writes_the_address_key_of_new_households_and_of_changed_addre
         key = s.execute(select(Household.address_key).where(
             Household.id_number_hmac == vault.blind("id_number", number))).scalar_one()
     assert key == "东关村4组8号"
+
+
+def test_an_imported_household_is_found_by_the_last_six_of_its_id_number(demo, engine):
+    """The import's Core INSERT leaves id_number_tail6_hmac out: its column default computes it from the ID number."""
+    number = new_id_number()
+    run(engine, xlsx([row(id_number=number)]))
+    with db.new_session(engine) as s:
+        stored = s.execute(select(Household.id_number_tail6_hmac).where(
+            Household.id_number_hmac == vault.blind("id_number", number))).scalar_one()
+        found = [h.id_number for h in households.list_households(s, q=number[-6:]).items]
+    assert stored == vault.tail6_blind("id_number", number) and number in found

@@ -43,6 +43,28 @@ def test_four_trailing_characters_find_id_numbers_and_phones_ending_so(demo, eng
                for h in households.list_households(session, q=made.id_number[-4:]).items)
 
 
+def test_six_trailing_characters_find_the_id_numbers_ending_so_and_no_phone(demo, engine, session):
+    whole = new_id_number()
+    made = _registered(engine, session, head_name="钱玉兰", id_number=whole, phone="13905778899")
+    found = households.list_households(session, q=whole[-6:].lower()).items
+    assert made.id in [h.id for h in found]
+    assert all(h.id_number.endswith(whole[-6:]) for h in found)
+    assert made.id not in _found(session, whole[-7:-1])  # six characters, but not the last six
+    assert made.id not in _found(session, "778899")  # the phone's last six: phones are found whole or by four
+
+
+def test_an_edited_id_number_is_found_by_its_new_last_six_and_not_its_old(demo, engine, session):
+    made = _registered(engine, session, head_name="冯建国")
+    old, new = made.id_number, new_id_number()
+    actor, s = scoped(engine, session, "dongguan")
+    households.edit_household(s, actor, made.id, household_input(head_name="冯建国", id_number=new))
+    s.commit()
+    s.close()
+    assert old[-6:] != new[-6:]
+    assert made.id in _found(session, new[-6:])
+    assert made.id not in _found(session, old[-6:])
+
+
 def test_a_phone_is_found_whatever_its_separators_and_a_fragment_of_other_length_finds_nothing(demo, engine, session):
     made = _registered(engine, session, head_name="孙立平", phone="13605381122")
     assert _found(session, "136 0538 1122") == [made.id]
@@ -69,12 +91,13 @@ SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
 
 _LOAD = text("""
-    INSERT INTO household (village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail, phone_sealed,
-                           phone_hmac, phone_tail, address, category, created_at, updated_at)
+    INSERT INTO household (village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail,
+                           id_number_tail6_hmac, phone_sealed, phone_hmac, phone_tail, address, category, created_at,
+                           updated_at)
     SELECT :village,
            substr(:surnames, 1 + i % 20, 1) || substr(:given, 1 + (i / 20) % 28, 1)
                || CASE WHEN i % 3 = 0 THEN substr(:given, 1 + (i / 560) % 28, 1) ELSE '' END,
-           'plan:x', md5('i' || i) || md5('j' || i), lpad((i % 10000)::text, 4, '0'),
+           'plan:x', md5('i' || i) || md5('j' || i), lpad((i % 10000)::text, 4, '0'), md5('t' || i) || md5('u' || i),
            'plan:x', md5('p' || i) || md5('q' || i), lpad(((i * 7) % 10000)::text, 4, '0'),
            '东关村', 'ordinary', now(), now()
     FROM generate_series(1, :n) AS i
@@ -106,6 +129,7 @@ def test_each_kind_of_search_reads_its_index_at_100000_households(demo, engine, 
         whole: {"uq_household_id_number_hmac"},
         "137 0538 4455": {"ix_household_phone_hmac"},
         whole[-4:]: {"ix_household_id_number_tail", "ix_household_phone_tail"},
+        whole[-6:]: {"ix_household_id_number_tail6_hmac"},
         "欧阳春": {"ix_household_head_name_trgm"},
     }
     for q, indexes in expected.items():
