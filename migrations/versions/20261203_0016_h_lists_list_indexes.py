@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision: str = '0016_h_lists'
-down_revision: Union[str, Sequence[str], None] = '0015_h_platform'
+down_revision: Union[str, Sequence[str], None] = '0016_h_platform'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 
 revision: str = '0016_h_scale'
-down_revision: Union[str, Sequence[str], None] = '0015_h_platform'
+down_revision: Union[str, Sequence[str], None] = '0017_h_quality_depots'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
