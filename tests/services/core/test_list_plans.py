@@ -30,10 +30,11 @@ from tests.conftest import _create_pg_database, _drop_pg_database, _pg_url
 ROWS = 50_000
 
 _LOAD = [
-    """INSERT INTO household (village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail, phone_sealed,
-                              phone_hmac, phone_tail, address, address_key, category, created_at, updated_at)
+    """INSERT INTO household (village_id, head_name, id_number_sealed, id_number_hmac, id_number_tail,
+                              id_number_tail6_hmac, phone_sealed, phone_hmac, phone_tail, address, address_key, category,
+                              created_at, updated_at)
        SELECT v.ids[1 + i % array_length(v.ids, 1)], '户' || (i % 997) || '号', :sealed_id, md5('i' || i) || md5('j' || i),
-              lpad((i % 10000)::text, 4, '0'), :sealed_phone, md5('p' || i) || md5('q' || i),
+              lpad((i % 10000)::text, 4, '0'), md5('t' || i) || md5('u' || i), :sealed_phone, md5('p' || i) || md5('q' || i),
               lpad(((i * 7) % 10000)::text, 4, '0'), '某路' || i || '号', 'plan-' || i, 'ordinary', now(), now()
        FROM generate_series(1, :n) AS i, (SELECT array_agg(id ORDER BY id) AS ids FROM village) AS v""",
     """INSERT INTO registration (household_id, season_id, village_id, coal_kg, stoves, status, reject_reason,
