@@ -73,6 +73,17 @@ def beside(writers: list[threading.Thread], exporter, stop: threading.Event) -> 
     reader.join()
 
 
+def horizon_past(engine, target: int) -> None:
+    """Wait until an export's horizon has passed `target` (see `settled`)."""
+    for _ in range(400):
+        snapshot = platform.open_snapshot(engine, None)
+        snapshot.close()
+        if snapshot.horizon > target:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the horizon stood below {target} for 20 s")
+
+
 def add_household(engine, name="新住户") -> int:
     with db.transaction(engine) as s:
         household = Household(village_id=village(s, "dongguan").id, head_name=name, id_number=new_id_number(),
@@ -275,6 +286,7 @@ def test_the_set_is_written_with_a_manifest_of_counts_and_hashes_and_the_cli_kee
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert len(data.decode("utf-8-sig").splitlines()) == entry["rows"] + 1
     new_id = add_household(engine)
+    horizon_past(engine, settled(engine))  # a horizon held back would leave it for the third night
     assert cli.main(["export", str(tmp_path / "night2"), "--mark-file", str(mark_file)]) == 0
     second = json.loads((tmp_path / "night2" / "manifest.json").read_text(encoding="utf-8"))
     counts = {f["file"]: f["rows"] for f in second["files"]}
