@@ -330,12 +330,17 @@ def test_an_interrupted_download_is_logged_as_such_and_the_same_call_again_gives
 
 
 def test_the_new_files_carry_deliveries_spot_checks_and_the_batches_lab_values(engine, demo, tmp_path):
-    made = awkward_rows(engine)
-    deliveries, _, _ = export_all(engine, "deliveries")
+    marks = {name: export(engine, name)[1] for name in ("deliveries", "spot_checks")}
+    made = awkward_rows(engine)  # after the marks: their change markers (migration 0016_h_platform) take them
+    deliveries, delivered_mark, _ = export_all(engine, "deliveries", marks["deliveries"])
     assert [(int(r["slip_id"]), r["delivered_on"], r["receiver"], r["receiver_is_head"], r["has_photo"])
             for r in deliveries] == [(made["slips"][0], "2026-12-04", '张"三"', "0", "0")]
     assert deliveries[0]["recorded_at"] == "2026-12-01T23:59:59Z"
-    checks, _, _ = export_all(engine, "spot_checks")
+    with db.transaction(engine) as s:  # an edit stamps the row again
+        s.execute(update(Delivery).where(Delivery.slip_id == made["slips"][0]).values(receiver="张三"))
+    again, _, _ = export_all(engine, "deliveries", delivered_mark)
+    assert [(int(r["slip_id"]), r["receiver"]) for r in again] == [(made["slips"][0], "张三")]
+    checks, _, _ = export_all(engine, "spot_checks", marks["spot_checks"])
     assert [(int(r["batch_id"]), r["passed"], r["volatile_cpct"], r["mercury_ng_g"], r["sampler"]) for r in checks] \
         == [(made["batch"], "0", "1200", "", "质监,站")]
     batches = {int(r["batch_id"]): r for r in export_all(engine, "batches")[0]}
