@@ -73,6 +73,17 @@ def beside(writers: list[threading.Thread], exporter, stop: threading.Event) -> 
     reader.join()
 
 
+def horizon_past(engine, target: int) -> None:
+    """Wait until an export's horizon has passed `target` (see `settled`)."""
+    for _ in range(400):
+        snapshot = platform.open_snapshot(engine, None)
+        snapshot.close()
+        if snapshot.horizon > target:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the horizon stood below {target} for 20 s")
+
+
 def add_household(engine, name="新住户") -> int:
     with db.transaction(engine) as s:
         household = Household(village_id=village(s, "dongguan").id, head_name=name, id_number=new_id_number(),
@@ -275,6 +286,7 @@ def test_the_set_is_written_with_a_manifest_of_counts_and_hashes_and_the_cli_kee
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert len(data.decode("utf-8-sig").splitlines()) == entry["rows"] + 1
     new_id = add_household(engine)
+    horizon_past(engine, settled(engine))  # a horizon held back would leave it for the third night
     assert cli.main(["export", str(tmp_path / "night2"), "--mark-file", str(mark_file)]) == 0
     second = json.loads((tmp_path / "night2" / "manifest.json").read_text(encoding="utf-8"))
     counts = {f["file"]: f["rows"] for f in second["files"]}
@@ -318,12 +330,17 @@ def test_an_interrupted_download_is_logged_as_such_and_the_same_call_again_gives
 
 
 def test_the_new_files_carry_deliveries_spot_checks_and_the_batches_lab_values(engine, demo, tmp_path):
-    made = awkward_rows(engine)
-    deliveries, _, _ = export_all(engine, "deliveries")
+    marks = {name: export(engine, name)[1] for name in ("deliveries", "spot_checks")}
+    made = awkward_rows(engine)  # after the marks: their change markers (migration 0016_h_platform) take them
+    deliveries, delivered_mark, _ = export_all(engine, "deliveries", marks["deliveries"])
     assert [(int(r["slip_id"]), r["delivered_on"], r["receiver"], r["receiver_is_head"], r["has_photo"])
             for r in deliveries] == [(made["slips"][0], "2026-12-04", '张"三"', "0", "0")]
     assert deliveries[0]["recorded_at"] == "2026-12-01T23:59:59Z"
-    checks, _, _ = export_all(engine, "spot_checks")
+    with db.transaction(engine) as s:  # an edit stamps the row again
+        s.execute(update(Delivery).where(Delivery.slip_id == made["slips"][0]).values(receiver="张三"))
+    again, _, _ = export_all(engine, "deliveries", delivered_mark)
+    assert [(int(r["slip_id"]), r["receiver"]) for r in again] == [(made["slips"][0], "张三")]
+    checks, _, _ = export_all(engine, "spot_checks", marks["spot_checks"])
     assert [(int(r["batch_id"]), r["passed"], r["volatile_cpct"], r["mercury_ng_g"], r["sampler"]) for r in checks] \
         == [(made["batch"], "0", "1200", "", "质监,站")]
     batches = {int(r["batch_id"]): r for r in export_all(engine, "batches")[0]}
