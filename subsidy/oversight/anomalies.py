@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select, union_all,
-    update,
+    BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select,
+    union_all, update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -440,8 +440,8 @@ def dismiss(session: Session, user: User, flag_id: int, *, reason: str) -> Anoma
 def confirm(session: Session, user: User, flag_id: int, *, comment: str = "") -> AnomalyFlag:
     """open → confirmed, opening a case (channel `system`, the bureau's) that names the flag and links its first
     household or slip; a flag whose evidence opened its case already (`case_id`: a callback's) is confirmed onto
-    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one case
-    (the conditional update decides, and the loser's case rolls back with its transaction)."""
+    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one
+    case (the conditional update decides, and the loser's case rolls back with its transaction)."""
     comment = clean_text(comment, "comment", REASON_MAX, label="核查意见")
     flag = get_or_404(session, AnomalyFlag, flag_id)
     if flag.status not in (AnomalyStatus.OPEN, AnomalyStatus.CLEARED):
