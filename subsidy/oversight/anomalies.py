@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select, union_all,
-    update,
+    BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select,
+    union_all, update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -209,19 +209,19 @@ def unscanned_copy(ctx: Context) -> Select:
     has not scanned: one flag per office copy, town and month of issue (a month's flag stops changing once its slips
     are all older than the limit). One anti-join per copy, each hashing only that copy's scans, not one over every
     slip and copy at once, whose hash of all the scans spilled to disk at scale; the slips come from the index
-    ix_slip_season_day alone (scripts/bench_anomalies.py)."""
+    ix_slip_season_day alone (scripts/bench_anomalies.py). The count is the flag's size: no window counts it
+    again over every member row."""
     def of_copy(copy_no: int) -> Select:
         scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copy_no).exists()
         return (select(_s.c.id, _s.c.town_id, literal(copy_no).label("copy_no"), _month(_s.c.issued_on).label("month"))
                 .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
                        _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned))
     missing = union_all(*(of_copy(n) for n in OFFICE_COPIES)).subquery()
-    per_group = func.count().over(partition_by=(missing.c.copy_no, missing.c.town_id, missing.c.month))
     copy_name = case(*((missing.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
     return (select(_text("copy:", missing.c.copy_no, ":town:", missing.c.town_id, ":", missing.c.month)
                    .label("subject_key"), missing.c.id.label("member_id"),
                    _text(_t.c.name, " ", copy_name, " ", missing.c.month).label("subject"),
-                   per_group.label("figure"), literal(UNSCANNED_DAYS).label("base"))
+                   literal(0).label("figure"), literal(UNSCANNED_DAYS).label("base"))
             .join_from(missing, _t, _t.c.id == missing.c.town_id))
 
 
@@ -241,12 +241,11 @@ def undelivered(ctx: Context) -> Select:
                       _s.c.issued_on < ctx.today - timedelta(days=UNDELIVERED_DAYS), ~delivered).subquery())
     group = (waiting.c.supplier_id, waiting.c.town_id, waiting.c.month)
     oldest = func.min(waiting.c.issued_on).over(partition_by=group)
-    per_group = func.count().over(partition_by=group)
-    found = select(waiting, oldest.label("oldest"), per_group.label("n")).subquery()
+    found = select(waiting, oldest.label("oldest")).subquery()
     return (select(_text("supplier:", found.c.supplier_id, ":town:", found.c.town_id, ":", found.c.month)
                    .label("subject_key"), found.c.id.label("member_id"),
                    _text(_supplier.c.name, " ", _t.c.name, " ", found.c.month, "（最早", found.c.oldest, "开具）")
-                   .label("subject"), found.c.n.label("figure"), literal(UNDELIVERED_DAYS).label("base"))
+                   .label("subject"), literal(0).label("figure"), literal(UNDELIVERED_DAYS).label("base"))
             .join_from(found, _supplier, _supplier.c.id == found.c.supplier_id)
             .join(_t, _t.c.id == found.c.town_id))
 
@@ -441,8 +440,8 @@ def dismiss(session: Session, user: User, flag_id: int, *, reason: str) -> Anoma
 def confirm(session: Session, user: User, flag_id: int, *, comment: str = "") -> AnomalyFlag:
     """open → confirmed, opening a case (channel `system`, the bureau's) that names the flag and links its first
     household or slip; a flag whose evidence opened its case already (`case_id`: a callback's) is confirmed onto
-    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one case
-    (the conditional update decides, and the loser's case rolls back with its transaction)."""
+    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one
+    case (the conditional update decides, and the loser's case rolls back with its transaction)."""
     comment = clean_text(comment, "comment", REASON_MAX, label="核查意见")
     flag = get_or_404(session, AnomalyFlag, flag_id)
     if flag.status not in (AnomalyStatus.OPEN, AnomalyStatus.CLEARED):
