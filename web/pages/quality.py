@@ -1,5 +1,6 @@
-"""Pages of government spot checks (抽检): the season's list with the re-tests due and the coverage, the form that
-records one against a batch, and a spot check beside the supplier's own report with the slips sold from the batch."""
+"""Pages of government spot checks (抽检): the season's list with the re-tests due and the coverage (per supplier
+and per depot), the batches awaiting a re-test (/quality/retests), the form that records one against a batch, and
+a spot check beside the supplier's own report with the slips sold from the batch."""
 
 from __future__ import annotations
 
