@@ -1,5 +1,6 @@
-"""Pages of government spot checks (抽检): the season's list with the re-tests due and the coverage, the form that
-records one against a batch, and a spot check beside the supplier's own report with the slips sold from the batch."""
+"""Pages of government spot checks (抽检): the season's list with the re-tests due and the coverage (per supplier
+and per depot), the batches awaiting a re-test (/quality/retests), the form that records one against a batch, and
+a spot check beside the supplier's own report with the slips sold from the batch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar.response import Redirect, Template
 
 from subsidy.core import clock, paging
 from subsidy.core.errors import Refused
-from subsidy.models import Role, Supplier
+from subsidy.models import Depot, Role, Supplier
 from subsidy.policy import quality, seasons
 from subsidy.quality import coverage, inspections
 from subsidy.supply import batches
@@ -75,7 +76,11 @@ class SpotCheckPages(Controller):
 
     @get("/new", sync_to_thread=True, guards=[requires(Role.DRC)])
     def new(self, session: DbSession, batch_id: FromQuery[int]) -> Template:
-        return Template("quality/new.html", context=_form_context(session, batch_id, {}))
+        context = _form_context(session, batch_id, {})
+        depot = session.get(Depot, context["batch"].depot_id) if context["batch"].depot_id else None
+        if depot is not None:  # where the batch was taken in: the usual place of the sample
+            context["form"] = {"place": f"{depot.name}（{depot.address}）"[:100]}
+        return Template("quality/new.html", context=context)
 
     @post("/new", sync_to_thread=True, guards=[requires(Role.DRC)], request_max_body_size=UPLOAD_LIMIT)
     def create(self, session: DbSession, user: CurrentUser, batch_id: FromQuery[int],

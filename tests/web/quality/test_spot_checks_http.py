@@ -279,3 +279,16 @@ def test_the_slip_page_marks_a_slip_sold_from_a_batch_a_spot_check_failed(client
         assert page.status_code == 200 and f'data-failed-batch="{batch["id"]}"' in page.text, who
         assert "JC-Q-SLIP" in page.text and "请街道/镇为该户安排置换" in page.text
     assert f'href="/batches/{batch["id"]}"' not in client_as("caiyuan").get(f"/slips/{number}").text
+
+
+def test_the_spot_check_form_offers_the_batchs_depot_as_the_place_of_the_sample(client_as, api_as, engine):
+    supplier_id, _ = _coal_a(engine)
+    assert client_as("coal-a").submit(f"/suppliers/{supplier_id}/depots", {
+        "name": "岱庙保供点", "address": "岱庙街道3号", "town_id": str(_town_id(engine, "daimiao"))},
+        follow_redirects=False).status_code == 303
+    (depot,) = [d for d in api_as("coal-a").get("/api/v1/depots").json() if d["name"] == "岱庙保供点"]
+    batch = _new_batch(api_as, report_no="JC-Q-PLACE", depot_id=depot["id"])
+    form = client_as("drc").get(f"/quality/new?batch_id={batch['id']}").text
+    assert 'value="岱庙保供点（岱庙街道3号）"' in form
+    bare = _new_batch(api_as, report_no="JC-Q-NOPLACE")
+    assert 'name="place" type="text" value=""' in client_as("drc").get(f"/quality/new?batch_id={bare['id']}").text
