@@ -1,5 +1,6 @@
 """Lists of slips in the caller's scope, of one season (the one chosen, else the active one): filtered by day, month,
-town, status, household, buyer's name or slip number, newest first (or by number) a page at a time, and the same list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
+town, status, household, buyer's name or slip number, newest first (or by number) a page at a time, and the same
+list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def list_slips(session: Session, flt: SlipFilter, *, sort: str | None = None, **
 
 
 def iter_slips(session: Session, flt: SlipFilter) -> Iterator[Slip]:
-    stmt = select(Slip).where(*flt.in_season(session).conditions()).order_by(Slip.issued_on, Slip.id).execution_options(yield_per=1000)
+    stmt = (select(Slip).where(*flt.in_season(session).conditions()).order_by(Slip.issued_on, Slip.id)
+            .execution_options(yield_per=1000))
     yield from session.execute(stmt).scalars()
 
 
