@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from litestar.template.config import TemplateConfig
@@ -166,6 +166,12 @@ def _qs(params: dict, **changes) -> str:
     return urlencode([(k, v) for k, v in merged.items() if v not in (None, "")])
 
 
+def _query_pairs(url: str) -> list[tuple[str, str]]:
+    """`{% for name, value in url|query_pairs %}`: the parameters of a URL's query, for a GET form's hidden fields
+    (a page-number pager's jump keeps the list's filters)."""
+    return parse_qsl(url.partition("?")[2])
+
+
 def configure(engine: Engine) -> None:
     env = engine.engine
     env.filters.update({
@@ -197,6 +203,7 @@ def configure(engine: Engine) -> None:
         "capitals": lambda fen: yuan_in_capitals(int(fen or 0)),
         "whoami": _whoami,
         "qs": _qs,
+        "query_pairs": _query_pairs,
     })
     env.globals.update({
         "menu_for": menu_for,
