@@ -65,10 +65,10 @@ def test_nothing_ticked_is_refused(client_as, noticed):
     assert response.status_code == 422 and "请勾选" in response.text
 
 
-def test_a_stale_summary_in_a_chosen_set_refuses_the_set(client_as, engine):
-    from subsidy.models import Summary
+def submitted_pair(client_as, engine) -> list[int]:
+    """Two summaries of coal-a of this month (财源街道, 岱庙街道), allowed early and submitted: their ids."""
     from tests.factories.settlement import allow_early
-    from tests.web.settlement.test_settlement_pages import month, seen, seen_in_queue, sell, summary_ids
+    from tests.web.settlement.test_settlement_pages import month, sell, summary_ids
 
     sell(engine, villages=("dongguan", "yingxi"))
     coal_a = client_as("coal-a")
@@ -77,6 +77,14 @@ def test_a_stale_summary_in_a_chosen_set_refuses_the_set(client_as, engine):
     allow_early(engine, *built)
     for summary_id in built:
         coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
+    return built
+
+
+def test_a_stale_summary_in_a_chosen_set_refuses_the_set(client_as, engine):
+    from subsidy.models import Summary
+    from tests.web.settlement.test_settlement_pages import seen, seen_in_queue, summary_ids
+
+    built = submitted_pair(client_as, engine)
     for town_name in ("caiyuan", "daimiao"):
         town = client_as(town_name)
         for summary_id in summary_ids(town.get("/summaries").text):
@@ -103,16 +111,9 @@ def test_a_stale_summary_in_a_chosen_set_refuses_the_set(client_as, engine):
 def one_ready_one_not(client_as, engine):
     """Two summaries of coal-a submitted: 财源街道's approved by its town (the bureau's turn), 岱庙街道's not yet
     (still the town's turn). Their ids (ready, not ready)."""
-    from tests.factories.settlement import allow_early
-    from tests.web.settlement.test_settlement_pages import month, seen, sell, summary_ids
+    from tests.web.settlement.test_settlement_pages import seen, summary_ids
 
-    sell(engine, villages=("dongguan", "yingxi"))
-    coal_a = client_as("coal-a")
-    built = summary_ids(coal_a.submit("/summaries/build", {"month": month()}).text)
-    assert len(built) == 2
-    allow_early(engine, *built)
-    for summary_id in built:
-        coal_a.submit(f"/summaries/{summary_id}/submit", {"password": "coal-a-demo"})
+    built = submitted_pair(client_as, engine)
     town = client_as("caiyuan")
     (ready,) = [i for i in summary_ids(town.get("/summaries").text) if i in built]
     town.submit(f"/summaries/{ready}/approve", {"comment": "同意", "seen": seen(town, ready), "confirmed": "1"})
