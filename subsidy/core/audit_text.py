@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from subsidy.core import clock, people
 from subsidy.models import (
-    CATEGORY_LABELS, COPIES, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS, SETTLEMENT_STATUS_LABELS,
+    CASE_CATEGORY_LABELS, CATEGORY_LABELS, COPIES, PRODUCT_LABELS, REGISTRATION_STATUS_LABELS, ROLE_LABELS,
+    SETTLEMENT_STATUS_LABELS,
     SLIP_STATUS_LABELS, SUMMARY_STATUS_LABELS, SUPPLIER_STATUS_LABELS, ZONE_LABELS, AuditEntry, Household,
     Registration, Supplier, Town, Village,
 )
@@ -74,6 +75,8 @@ ACTIONS: dict[str, Action] = {
     "case.accepted": Action("受理投诉举报", "受理了投诉举报案件{number}，开始办理"),
     "case.closed": Action("办结投诉举报", "办结了投诉举报案件{number}：{outcome}"),
     "case.reopened": Action("重新办理投诉举报", "重新打开了投诉举报案件{number}"),
+    "case.noted": Action("投诉举报案件备注", "在投诉举报案件{number}中记录：{comment}"),
+    "case.deadlines_saved": Action("设置案件办理期限", "设置了{name}各类投诉举报案件的办理期限：{case_deadlines}"),
     "anomaly.run": Action("运行异常预警", "运行了异常预警规则，新增预警{raised}条，待核查{open}条"),
     "anomaly.dismissed": Action("排除异常预警", "排除了异常预警#{entity_id}（{subject}）：{reason}"),
     "anomaly.confirmed": Action("确认异常预警", "确认了异常预警#{entity_id}（{subject}），转为案件办理"),
@@ -219,6 +222,12 @@ def _copy(value) -> str:
         return _text(value)
 
 
+def _deadlines(value) -> str:
+    if not isinstance(value, dict):
+        return _text(value)
+    return "，".join(f"{CASE_CATEGORY_LABELS.get(k, k)}{v}天" for k, v in value.items())
+
+
 # key -> (label, formatter). Keys without an entry (ids, timestamps, hashes) are left to the raw entry.
 Formatter = Callable[[object], str]
 FIELDS: dict[str, tuple[str, Formatter]] = {
@@ -248,6 +257,7 @@ FIELDS: dict[str, tuple[str, Formatter]] = {
     "status": ("状态", _text),          # by the entry's kind, in _value
     "reject_reason": ("驳回原因", _text),
     "outcome": ("处理结果", _text),
+    "case_deadlines": ("案件办理期限", _deadlines),
     "description": ("内容", _text),
     "void_reason": ("作废原因", _text),
     "set_aside_reason": ("剔除原因", _text),
@@ -462,7 +472,7 @@ def _value(entity: str, key: str, value, names: dict) -> str:
     if key == "status":
         return _STATUS_BY_ENTITY.get(entity, {}).get(value, _text(value))
     formatter = FIELDS.get(key, (None, _text))[1]
-    if isinstance(value, (list, dict)):
+    if isinstance(value, (list, dict)) and formatter is not _deadlines:
         return json.dumps(value, ensure_ascii=False)
     return formatter(value)
 

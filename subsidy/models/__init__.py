@@ -19,7 +19,7 @@ from subsidy.models.slips import HouseholdStove, Slip, SlipCounter, SlipLine, Sl
 from subsidy.models.settlement import (Payment, PaymentFile, Settlement, SettlementFund, SettlementTown, Summary,
                                        SummaryEvent)
 from subsidy.models.platform import ExportClock
-from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseEvent, CaseLink
+from subsidy.models.oversight import AnomalyFlag, Case, CaseCounter, CaseDeadline, CaseEvent, CaseLink
 from subsidy.models.delivery import Delivery
 from subsidy.models.verification import UNREACHED_AFTER_TRIES, Callback, CallbackSample, CallbackSampleSlip
 from subsidy.models.quality import SpotCheck
@@ -30,7 +30,7 @@ __all__ = [
     "AuditLink", "AuditSeal", "Attachment", "Batch", "Depot",
     "Contract", "Supplier", "Household", "ImportUpload", "Notice", "Registration", "HouseholdStove", "Slip", "SlipCounter",
     "SlipLine", "SlipScan", "Settlement", "SettlementFund", "SettlementTown", "Summary", "SummaryEvent",
-    "AnomalyFlag", "Case", "CaseCounter", "CaseEvent", "CaseLink", "Delivery",
+    "AnomalyFlag", "Case", "CaseCounter", "CaseDeadline", "CaseEvent", "CaseLink", "Delivery",
     "UNREACHED_AFTER_TRIES", "Callback", "CallbackSample", "CallbackSampleSlip",
     "SpotCheck",
     "Payment", "PaymentFile", "ExportClock",

@@ -60,6 +60,23 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = None
 
 
+class CaseDeadline(SQLModel, table=True):
+    """The days a case of one category has to be handled in a season (its policy); a category without a row has
+    the default (subsidy/oversight/cases.py: DEFAULT_DEADLINE_DAYS)."""
+
+    __tablename__ = "case_deadline"
+    __table_args__ = (
+        UniqueConstraint("season_id", "category"),
+        CheckConstraint(check_in("category", CaseCategory), name="category"),
+        CheckConstraint("days > 0 AND days <= 365", name="days"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    season_id: int = Field(foreign_key="season.id")  # indexed by the unique (season_id, category)
+    category: str = Field(max_length=16)
+    days: int
+
+
 class CaseLink(SQLModel, table=True):
     """What a case concerns: a household, a slip, a supplier or a batch (any, several or none)."""
 
@@ -87,7 +104,7 @@ class CaseEvent(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
     username: str = Field(default="system", max_length=64)
     role: str = Field(default="", max_length=16)
-    action: str = Field(max_length=16)  # open, accept, close, reopen, comment
+    action: str = Field(max_length=16)  # open, accept, close, reopen, note
     from_status: str = Field(default="", max_length=16)
     to_status: str = Field(max_length=16)
     comment: str = Field(default="", sa_type=Text)

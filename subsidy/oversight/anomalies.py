@@ -10,8 +10,8 @@ clerk), `member_id` (a household's or a slip's id), `subject` (the subject as pe
 the rows of every rule into flags in one INSERT ... SELECT each, with no row of the season's data passing through
 Python. Adding a rule is adding one function and one entry.
 
-A flag that names its case at birth (`callback_discrepancy`: the case the callback opened) is confirmed onto that
-case; confirming any other flag opens a new one.
+A flag that names its case at birth (`callback_discrepancy`: the case the callback opened) is noted in that case's
+history when it is raised, and confirmed onto that case (another note); confirming any other flag opens a new one.
 
 A flag's `fingerprint` is md5 of the rule, the subject and the sorted member ids, unique per rule: the same evidence
 found again is the same flag (a dismissed one stays dismissed, an open one stays open), new evidence (a fourth
@@ -394,6 +394,10 @@ def run(session: Session, actor: User | None = None, *, rules: list[str] | None 
     names = [n for n in RULES if rules is None or n in rules]
     for name in names:
         _upsert(session, ctx, name, RULES[name], now)
+    # A flag raised with its case (a callback's) is noted in that case's history: a few a night, not a season's rows.
+    for linked in session.execute(select(AnomalyFlag).where(AnomalyFlag.first_seen_at == now,
+                                                            AnomalyFlag.case_id.is_not(None))).scalars():
+        cases.note(session, None, linked.case_id, comment=_linked_note(linked))
     raised = dict(session.execute(select(_flag_t.c.rule, func.count()).where(_flag_t.c.first_seen_at == now)
                                   .group_by(_flag_t.c.rule)).all())
     still = dict(session.execute(select(_flag_t.c.rule, func.count()).where(_flag_t.c.status == AnomalyStatus.OPEN)
@@ -437,11 +441,22 @@ def dismiss(session: Session, user: User, flag_id: int, *, reason: str) -> Anoma
     return flag
 
 
+def _linked_note(flag_: AnomalyFlag) -> str:
+    return f"异常预警 #{flag_.id}（{title_of(flag_.rule)}：{flag_.subject}，{figures_of(flag_)}）关联本案件，待核查"[
+        :cases.COMMENT_MAX]
+
+
+def _confirmed_note(flag_: AnomalyFlag, comment: str) -> str:
+    text = f"异常预警 #{flag_.id}（{title_of(flag_.rule)}：{flag_.subject}）经区发改局核查确认，并入本案件办理"
+    return (text + (f"。核查意见：{comment}" if comment else ""))[:cases.COMMENT_MAX]
+
+
 def confirm(session: Session, user: User, flag_id: int, *, comment: str = "") -> AnomalyFlag:
     """open → confirmed, opening a case (channel `system`, the bureau's) that names the flag and links its first
     household or slip; a flag whose evidence opened its case already (`case_id`: a callback's) is confirmed onto
-    that case and opens none. A flag reviewed already is a Conflict (409): two reviewers confirming at once open one
-    case (the conditional update decides, and the loser's case rolls back with its transaction)."""
+    that case, noted in its history (`case.noted`), and opens none. A flag reviewed already is a Conflict (409):
+    two reviewers confirming at once open one case (the conditional update decides, and the loser's case rolls back
+    with its transaction)."""
     comment = clean_text(comment, "comment", REASON_MAX, label="核查意见")
     flag = get_or_404(session, AnomalyFlag, flag_id)
     if flag.status not in (AnomalyStatus.OPEN, AnomalyStatus.CLEARED):
@@ -450,6 +465,7 @@ def confirm(session: Session, user: User, flag_id: int, *, comment: str = "") ->
         # The evidence opened its case already (a callback's): the flag is confirmed onto it, not onto a second.
         flag, before = _review(session, user, flag_id, AnomalyStatus.CONFIRMED, reason=comment)
         audit.record(session, user, "anomaly.confirmed", flag, before=before, after=_snapshot(flag))
+        cases.note(session, user, flag.case_id, comment=_confirmed_note(flag, comment))
         return flag
     first = int(flag.members.split(",")[0]) if flag.members else None
     link = {}

@@ -14,8 +14,9 @@ closing at once close once (the other gets Conflict, 409).
 Numbers: `TS-21A-0001`, district code, season code and a per-season sequence from `case_counter`, taken by an
 UPDATE in the opening transaction: unique (a constraint) and gapless (a rolled-back opening gives its number back).
 
-Deadlines: `DEADLINE_DAYS` per category, from the day the case is opened (China time). The season's policy has no
-per-category deadlines yet; when it gets them, they replace this table and this is the default.
+Deadlines: the days of the case's category in its season's policy (`case_deadline`, edited on the season's policy
+page and in the API: `save_deadlines`), from the day the case is opened (China time); a category the policy does not
+set has `DEFAULT_DEADLINE_DAYS`. A case keeps the deadline it was opened with when the policy changes later.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,7 @@ from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.models import (
     CASE_CATEGORY_LABELS, CASE_CHANNEL_LABELS, CASE_FINDING_LABELS, Batch, Case, CaseCategory,
-    CaseCounter, CaseEvent, CaseLink, CaseLinkKind, CaseStatus, District, Household, Role, Season, Slip,
+    CaseCounter, CaseDeadline, CaseEvent, CaseLink, CaseLinkKind, CaseStatus, District, Household, Role, Season, Slip,
     Supplier, Town, User,
 )
 from subsidy.policy.seasons import active_season
@@ -42,13 +43,9 @@ from subsidy.rules.text import clean_text
 
 DESCRIPTION_MAX = 2000
 COMMENT_MAX = 1000
-# Days to handle a case, per category (counted from the day it is opened). Quality and short weight touch what a
-# household burns this winter: they are the urgent ones.
+# Days to handle a case of a category the season's policy does not set (counted from the day it is opened).
 DEFAULT_DEADLINE_DAYS = 7
-DEADLINE_DAYS = {
-    CaseCategory.QUALITY: 5, CaseCategory.SHORT_WEIGHT: 5, CaseCategory.PRICE: 7, CaseCategory.IMPERSONATION: 7,
-    CaseCategory.BAN_ZONE: 5, CaseCategory.SERVICE: 7, CaseCategory.OTHER: DEFAULT_DEADLINE_DAYS,
-}
+DEADLINE_DAYS_MAX = 365  # the CHECK of case_deadline.days
 WRITERS = frozenset({Role.TOWN, Role.DRC})
 READERS = frozenset({Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR})
 
@@ -59,7 +56,7 @@ NEXT = {
     ("close", CaseStatus.IN_PROGRESS): CaseStatus.CLOSED,
     ("reopen", CaseStatus.CLOSED): CaseStatus.IN_PROGRESS,
 }
-ACTION_LABELS = {"open": "登记", "accept": "受理", "close": "办结", "reopen": "重新办理"}
+ACTION_LABELS = {"open": "登记", "accept": "受理", "close": "办结", "reopen": "重新办理", "note": "备注"}
 
 
 @dataclass(frozen=True)
@@ -77,8 +74,59 @@ def is_overdue(case: Case, today: date | None = None) -> bool:
     return case.status != CaseStatus.CLOSED and case.deadline < (today or clock.today())
 
 
-def deadline_for(category: str, opened_on: date) -> date:
-    return opened_on + timedelta(days=DEADLINE_DAYS.get(category, DEFAULT_DEADLINE_DAYS))
+def deadline_days(session: Session, season_id: int) -> dict[str, int]:
+    """Days to handle a case, per category, in the season's policy: every category, the default where it sets none."""
+    days = {str(c): DEFAULT_DEADLINE_DAYS for c in CaseCategory}
+    days.update(session.execute(select(CaseDeadline.category, CaseDeadline.days)
+                                .where(CaseDeadline.season_id == season_id)).all())
+    return days
+
+
+def deadline_for(session: Session, season_id: int, category: str, opened_on: date) -> date:
+    """The deadline of a case of `category` opened on `opened_on` in the season."""
+    days = session.execute(select(CaseDeadline.days).where(CaseDeadline.season_id == season_id,
+                                                           CaseDeadline.category == category)).scalar_one_or_none()
+    return opened_on + timedelta(days=days or DEFAULT_DEADLINE_DAYS)
+
+
+def save_deadlines(session: Session, actor: User, season_id: int, values: dict) -> dict[str, int]:
+    """Set the season's days per category from `values` (category → whole days 1 to 365, as text from the policy
+    page or as numbers from the API; a blank or missing category takes the default). Refused whole, every wrong
+    field named (`deadline_<category>`), when any is wrong; the bureau only. Cases opened earlier keep theirs."""
+    if actor.role != Role.DRC:
+        raise NotAllowed("只有区发改局可以设置案件办理期限")
+    season = get_or_404(session, Season, season_id)
+    unknown = sorted(set(values) - {str(c) for c in CaseCategory})
+    errors: dict[str, str] = {}
+    if unknown:
+        errors[f"deadline_{unknown[0]}"] = "未知的问题类别"
+    chosen: dict[str, int] = {}
+    for category in CaseCategory:
+        raw = values.get(str(category))
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            chosen[str(category)] = DEFAULT_DEADLINE_DAYS
+            continue
+        text = raw.strip() if isinstance(raw, str) else raw
+        if isinstance(text, bool) or not (isinstance(text, int) or (isinstance(text, str) and text.isascii()
+                                                                     and text.isdigit())):
+            errors[f"deadline_{category}"] = f"{CASE_CATEGORY_LABELS[category]}的办理期限应为整数天"
+            continue
+        days = int(text)
+        if not 1 <= days <= DEADLINE_DAYS_MAX:
+            errors[f"deadline_{category}"] = (f"{CASE_CATEGORY_LABELS[category]}的办理期限应在1至"
+                                              f"{DEADLINE_DAYS_MAX}天之间")
+            continue
+        chosen[str(category)] = days
+    if errors:
+        raise Refused(next(iter(errors.values())), errors=errors)
+    before = deadline_days(session, season.id)
+    session.execute(delete(CaseDeadline).where(CaseDeadline.season_id == season.id))
+    session.add_all(CaseDeadline(season_id=season.id, category=c, days=d) for c, d in chosen.items())
+    session.flush()
+    audit.record(session, actor, "case.deadlines_saved", season, entity_id=str(season.id),
+                 before={"name": season.name, "case_deadlines": before},
+                 after={"name": season.name, "case_deadlines": chosen})
+    return chosen
 
 
 def _require_writer(user: User | None) -> None:
@@ -193,7 +241,7 @@ def open_case(session: Session, user: User | None, *, channel: str, category: st
     seq = _next_seq(session, season.id)
     case = Case(number=case_number(district_code, season.code, seq), season_id=season.id, seq=seq, channel=channel,
                 category=category, description=description, town_id=assigned, status=CaseStatus.OPEN,
-                deadline=deadline_for(category, clock.today()), opened_by=getattr(user, "id", None))
+                deadline=deadline_for(session, season.id, category, clock.today()), opened_by=getattr(user, "id", None))
     session.add(case)
     session.flush()
     for kind, target_id, label in links:
@@ -253,6 +301,17 @@ def reopen(session: Session, user: User | None, case_id: int, *, comment: str) -
     comment = clean_text(comment, "comment", COMMENT_MAX, label="重新办理的原因", required=True)
     case, before = _move(session, user, case_id, "reopen", comment, finding="", outcome="", closed_at=None)
     audit.record(session, user, "case.reopened", case, before=before)
+    return case
+
+
+def note(session: Session, user: User | None, case_id: int, *, comment: str) -> Case:
+    """A note in the case's history that changes nothing else (its status stays): what the bureau or the system
+    learnt about it, such as an anomaly flag confirmed onto it or found linked to it. `user` None is the system."""
+    _require_writer(user)
+    comment = clean_text(comment, "comment", COMMENT_MAX, label="备注", required=True)
+    case = get_or_404(session, Case, case_id)
+    _event(session, case, user, "note", case.status, case.status, comment)
+    audit.record(session, user, "case.noted", case, after={**audit.snapshot(case), "comment": comment})
     return case
 
 

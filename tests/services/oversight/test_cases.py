@@ -50,8 +50,8 @@ def test_a_case_walks_open_in_progress_closed_and_reopened_keeping_every_step(as
     s.commit()
     assert (case.status, case.town_id, case.description) == ("open", town.town_id, "少给了两百斤")
     assert case.number.startswith("TS-") and case.number.endswith("-0001")
-    assert case.deadline == cases.deadline_for("short_weight", case.created_at.astimezone(
-        timezone(timedelta(hours=8))).date())
+    # The demo's policy sets no deadline for short weight: the default 7 days from the day it was opened.
+    assert case.deadline == case.created_at.astimezone(timezone(timedelta(hours=8))).date() + timedelta(days=7)
     cases.accept(s, town, case.id, comment="已联系配送企业")
     s.commit()
     assert case.status == CaseStatus.IN_PROGRESS
