@@ -99,7 +99,7 @@ def save_deadlines(session: Session, actor: User, season_id: int, values: dict) 
     unknown = sorted(set(values) - {str(c) for c in CaseCategory})
     errors: dict[str, str] = {}
     if unknown:
-        errors[f"deadline_{unknown[0]}"] = "未知的问题类别"
+        errors["deadlines"] = f"未知的问题类别：{unknown[0][:32]}"
     chosen: dict[str, int] = {}
     for category in CaseCategory:
         raw = values.get(str(category))

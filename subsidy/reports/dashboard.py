@@ -63,8 +63,10 @@ def waiting_for(session: Session, user: User) -> list[Waiting]:
         unscanned = select(Slip.id).where(Slip.status == SlipStatus.ISSUED, ~select(SlipScan.id).where(
             SlipScan.slip_id == Slip.id, SlipScan.copy_no == copy).exists())
         items.append(Waiting("本单位尚未扫码登记的销售单联", _count(session, unscanned), "/scans/missing"))
-    if role in (Role.TOWN, Role.DRC):
+    if role in (Role.TOWN, Role.DRC, Role.FINANCE, Role.AUDITOR):
+        # Every role that sees cases (finance and the auditor read them) is shown the overdue ones of its scope.
         items.append(Waiting("逾期未办结的投诉举报案件", cases.overdue_count(session), "/cases?overdue=1", urgent=True))
+    if role in (Role.TOWN, Role.DRC):
         items.append(Waiting("待受理的投诉举报案件", _count(session, select(Case.id).where(
             Case.status == CaseStatus.OPEN)), "/cases?status=open"))
     if role == Role.DRC:

@@ -1,15 +1,16 @@
 """The anomaly rule `callback_discrepancy` over callbacks recorded through the verification service (both backends):
 a callback with a discrepancy is flagged with its slip and the case it opened, a matching callback is not, and
-confirming the flag confirms that case instead of opening a second one."""
+confirming the flag confirms that case instead of opening a second one, and both the flag's raising and its
+confirmation are noted in that case's history."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from subsidy.core import db
+from subsidy.core import audit_text, db
 from subsidy.core.errors import Conflict
-from subsidy.models import AnomalyFlag, Case, User
+from subsidy.models import AnomalyFlag, AuditEntry, Case, CaseEvent, User
 from subsidy.oversight import anomalies
 from tests.services.settlement.test_settlement import do, fresh
 from tests.services.verification.test_callbacks import (  # noqa: F401 - the same fixtures and helpers
@@ -60,3 +61,35 @@ def test_confirming_the_flag_confirms_the_callbacks_case_and_opens_no_other(engi
     with db.new_session(engine) as s:
         drc = s.execute(select(User).where(User.username == "drc")).scalar_one()
         assert anomalies.view(s, drc, flag.id).case.id == recorded.callback.case_id
+
+
+def _notes(session, case_id):
+    return list(fresh(session).execute(select(CaseEvent).where(CaseEvent.case_id == case_id,
+                                                              CaseEvent.action == "note")
+                                       .order_by(CaseEvent.id)).scalars())
+
+
+def test_the_callbacks_case_is_noted_when_its_flag_is_raised_and_again_when_the_flag_is_confirmed(engine, session,
+                                                                                                  submitted):
+    [number] = draw(engine, submitted.id, size=1).numbers
+    recorded = as_sold(engine, number, received_kg=100)
+    case_id = recorded.callback.case_id
+    status = fresh(session).get(Case, case_id).status
+    _run(engine)
+    [flag] = _flags(session)
+    [raised] = _notes(session, case_id)
+    assert raised.username == "system" and (raised.from_status, raised.to_status) == (status, status)
+    assert f"异常预警 #{flag.id}" in raised.comment and "关联本案件" in raised.comment
+    _run(engine)
+    assert len(_notes(session, case_id)) == 1  # found again: no second note
+    do(engine, "drc", lambda s, me: anomalies.confirm(s, me, flag.id, comment="回访属实"))
+    raised_note, confirmed = _notes(session, case_id)
+    assert raised_note.id == raised.id and confirmed.username == "drc"
+    assert f"异常预警 #{flag.id}" in confirmed.comment and "回访属实" in confirmed.comment
+    assert fresh(session).get(Case, case_id).status == status  # a note moves nothing
+    with db.new_session(engine) as s:
+        entries = s.execute(select(AuditEntry).where(AuditEntry.action == "case.noted", AuditEntry.entity_id ==
+                                                     str(case_id)).order_by(AuditEntry.id)).scalars().all()
+        assert [e.username for e in entries] == ["system", "drc"]
+        sentence = audit_text.describe(s, entries[-1:])[0].sentence
+        assert "在投诉举报案件" in sentence and "回访属实" in sentence

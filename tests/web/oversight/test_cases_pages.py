@@ -22,7 +22,7 @@ def test_a_town_opens_accepts_closes_and_reopens_a_case_on_the_pages(client_as, 
     assert made.status_code == 303
     url = made.headers["location"].split("?")[0]
     page = town.get(url).text
-    assert "待受理" in page and "受理（办理中）" in page and "2026-12-06" in page  # quality: 5 days
+    assert "待受理" in page and "受理（办理中）" in page and "2026-12-08" in page  # the policy sets none: 7 days
     assert town.submit(url + "/accept", {"comment": "已派人核查"}).status_code == 200
     page = town.get(url).text
     assert "办理中" in page and "已派人核查" in page
