@@ -189,3 +189,37 @@ def test_without_an_active_season_the_page_is_not_found_and_a_crowd_still_reads_
         answer = anonymous.get("/public")
         assert answer.status_code == 404 and answer.headers["cache-control"] == "no-store"
     assert app.state.public_cache.loads == loads + 1
+
+
+def test_the_whole_demo_of_make_run_leaves_no_personal_data_on_the_public_page_or_in_its_json(app, engine):
+    """The full demo (`make run`: every village's households, the default count, not the tests' few), checked household
+    by household; nor a person of the staff (a clerk's name, a supplier's contact and phone)."""
+    from subsidy import demo as demo_data
+    from subsidy.models import Supplier, User
+
+    with db.transaction(engine) as s:
+        assert demo_data.load(s)  # a database without the tests' demo: the full one loads here
+    with db.new_session(engine) as s:
+        households = s.execute(sa.select(Household)).scalars().all()
+        rows = [(h.head_name, h.id_number, h.phone, h.address) for h in households]
+        staff = [n for (n,) in s.execute(sa.select(User.display_name)).all() if n]
+        contacts = s.execute(sa.select(Supplier.contact_name, Supplier.contact_phone)).all()
+    assert len(rows) >= demo_data.HOUSEHOLDS_PER_VILLAGE * 10 and all(r[1] for r in rows)
+    app.state.public_cache.entries.clear()
+    anonymous = PageClient(app)
+    answers = [anonymous.get(path) for path in PATHS]
+    assert [a.status_code for a in answers] == [200, 200]
+    text = "\n".join(a.text for a in answers)
+    assert "泰安市甲洁净煤配送有限公司" in text and "0538-12345" in text
+    for name, id_number, phone, address in rows:
+        assert name not in text and address not in text, name
+        for value in (id_number, phone):
+            if value:
+                for form in _masked_forms(value):
+                    assert form not in text, (value, form)
+    for name in staff + [c for c, _ in contacts if c]:
+        assert name not in text, name
+    for _, phone in contacts:
+        if phone:
+            assert phone not in text, phone
+    assert "*" not in text
