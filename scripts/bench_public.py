@@ -30,6 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SUBSIDY_AUDIT_KEY", "bench:bench-audit-key-not-for-production-0123456789")
+# The demo's ID numbers and phones are sealed at rest (subsidy/core/vault.py): the keys of a bench, as
+# scripts/bench_anomalies.py has (without them the demo does not load and the run stops before measuring).
+os.environ.setdefault("SUBSIDY_DATA_KEY", "bench:bench-data-key-not-for-production-0123456789")
+os.environ.setdefault("SUBSIDY_LOOKUP_KEY", "bench-lookup-key-not-for-production-0123456789")
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
 
 import httpx  # noqa: E402
 
