@@ -57,11 +57,12 @@ class SeasonClosed(Refused):
 
 def lock_open(session: Session, season_id: int) -> Season:
     """The season, share-locked until the caller's commit, for a write that belongs to it (a registration and its
-    notice and decision, a slip and its void and delivery, a batch); SeasonClosed (a refusal: 422) once it is closed. Every
-    such write calls this before it changes anything (SeasonClosed lists them, and what stays allowed). Closing takes the row's exclusive lock
-    (subsidy/reports/acceptance.py: close_season), so a write racing the close either commits before the close reads
-    the season's figures or waits and is refused here: nothing lands in a closed season. (SQLite: write transactions
-    are IMMEDIATE, one at a time, so the plain read decides the same.)"""
+    notice and decision, a slip and its void and delivery, a batch); SeasonClosed (a refusal: 422) once it is
+    closed. Every such write calls this before it changes anything (SeasonClosed lists them, and what stays
+    allowed). Closing takes the row's exclusive lock (subsidy/reports/acceptance.py: close_season), so a write racing
+    the close either commits before the close reads the season's figures or waits and is refused here: nothing lands
+    in a closed season. (SQLite: write transactions are IMMEDIATE, one at a time, so the plain read decides the
+    same.)"""
     season = session.execute(select(Season).where(Season.id == season_id).with_for_update(read=True)
                              .execution_options(populate_existing=True)).scalar_one()
     if season.closed_at is not None:

@@ -172,8 +172,8 @@ def test_the_cases_received_and_closed_equal_the_case_list_by_china_day(engine, 
 
     utc = timezone.utc
     opened = []
-    for moment in (datetime.combine(SUNDAY, time(15, 0), tzinfo=utc), datetime.combine(SUNDAY, time(16, 30), tzinfo=utc),
-                   datetime.combine(MONDAY, time(2, 0), tzinfo=utc)):
+    for moment in (datetime.combine(SUNDAY, time(15, 0), tzinfo=utc),
+                   datetime.combine(SUNDAY, time(16, 30), tzinfo=utc), datetime.combine(MONDAY, time(2, 0), tzinfo=utc)):
         clock.freeze(moment)
         s, me = _as(engine, "caiyuan")
         with s:
@@ -194,6 +194,6 @@ def test_the_cases_received_and_closed_equal_the_case_list_by_china_day(engine, 
                 received = [c for c in mine if week.first <= clock.local(c.created_at).date() <= week.last]
                 closed = [c for c in mine if c.closed_at and week.first <= clock.local(c.closed_at).date() <= week.last]
                 assert (row.now.cases_received, row.now.cases_closed) == (len(received), len(closed)), row.town_id
-    assert (_row(this_week, "caiyuan", engine).now.cases_received, _row(this_week, "caiyuan", engine).now.cases_closed) \
-        == (2, 1)
+    caiyuan = _row(this_week, "caiyuan", engine).now
+    assert (caiyuan.cases_received, caiyuan.cases_closed) == (2, 1)
     assert _row(last_week, "caiyuan", engine).now.cases_received >= 1

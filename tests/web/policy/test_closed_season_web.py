@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from subsidy.core import clock, db
-from subsidy.models import Batch, Registration, Season, Slip
+from subsidy.models import Batch, Household, Registration, Season, Slip
 from tests.factories import sales as f
 from subsidy.registry import households
 from tests.factories.registry import household_input, row, xlsx
@@ -78,6 +78,11 @@ def _page_refuses(answer, where):
 
 
 def test_the_pages_say_the_season_is_closed(engine, api_as, client_as, prepared):
+    village = client_as("dongguan")
+    stored = village.submit("/households/import", files={"file": ("form.xlsx", xlsx([row(name="赵闭季")]),
+                                                                   "application/octet-stream")},
+                            follow_redirects=False)
+    assert stored.status_code == 303  # previewed while the season was open, confirmed after it closed
     _close(api_as, prepared["season"])
     town = client_as("caiyuan")
     for path, form in ((f"/registrations/{prepared['noticed']}/approve", {}),
@@ -96,7 +101,9 @@ def test_the_pages_say_the_season_is_closed(engine, api_as, client_as, prepared)
     _page_refuses(seller.submit("/batches/new", {k: str(v) for k, v in BATCH.items()},
                                 files={"report": ("报告.pdf", PDF, "application/pdf")}, follow_redirects=False),
                   "batch")
-    village = client_as("dongguan")
+    _page_refuses(village.submit(f"{stored.headers['location']}/confirm", {}, follow_redirects=False), "confirm")
+    _page_refuses(village.submit(f"/households/registrations/{prepared['registered']}/change",
+                                 {"coal_tons": "0.5", "stoves": "0"}, follow_redirects=False), "change")
     _page_refuses(village.submit("/registrations/notice", {}, follow_redirects=False), "notice")
     _page_refuses(village.submit(f"/households/{prepared['household']}/registrations",
                                  {"coal_tons": "1", "stoves": "0"}, follow_redirects=False), "register")
@@ -106,6 +113,8 @@ def test_the_pages_say_the_season_is_closed(engine, api_as, client_as, prepared)
     with db.new_session(engine) as s:
         assert s.get(Registration, prepared["noticed"]).status == "noticed"
         assert s.execute(select(func.count(Batch.id)).where(Batch.report_no == BATCH["report_no"])).scalar() == 0
+        assert s.execute(select(func.count(Household.id)).where(Household.head_name == "赵闭季")).scalar() == 0
+        assert s.get(Registration, prepared["registered"]).coal_kg != 500
 
 
 def test_a_closed_seasons_household_page_offers_no_registration_form_but_the_reason(engine, api_as, client_as,
