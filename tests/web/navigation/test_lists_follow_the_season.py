@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from subsidy.core import clock, db
-from subsidy.models import AnomalyFlag, Batch, Household, Season, SpotCheck, Summary
+from subsidy.models import AnomalyFlag, Batch, Contract, Household, Season, SpotCheck, Summary
 from subsidy.oversight import cases
 from subsidy.quality import inspections
 from subsidy.settlement import summaries
@@ -145,3 +145,19 @@ def test_the_acceptance_report_compares_the_season_with_the_last(engine, client_
                                   .content)).active
     row = next(r for r in sheet.iter_rows() if str(r[0].value or "").startswith("上季（上一采暖季）"))
     assert row[7].data_type == "n" and float(row[7].value) == 1.5
+
+
+def test_the_contract_list_and_coverage_follow_a_past_season_chosen_at_the_top(engine, client_as, two_seasons):
+    """The contract list shows every season until a past one is chosen (its own season picker keeps 全部), then
+    that season's contracts alone; the coverage table is the chosen season's."""
+    with db.new_session(engine) as s:
+        ids = sorted(s.execute(select(Contract.id)).scalars())
+    old_id, now_id = ids[0], ids[-1]
+    _moved_to_the_past(engine, two_seasons, Contract, old_id)
+    drc = client_as("drc")
+    listed = drc.get("/contracts?per_page=100").text
+    assert f'href="/contracts/{old_id}"' in listed and f'href="/contracts/{now_id}"' in listed
+    _choose(drc, two_seasons["last"])
+    listed = drc.get("/contracts?per_page=100").text
+    assert f'href="/contracts/{old_id}"' in listed and f'href="/contracts/{now_id}"' not in listed
+    assert "配送覆盖：上一采暖季" in drc.get("/contracts/coverage").text
