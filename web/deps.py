@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import db
 from subsidy.core.errors import SubsidyError
 from subsidy.models import Season, User
+from subsidy.policy import seasons
 from subsidy.core.scope import Scope
 from subsidy.core.settings import get_settings
 from web.auth import REQUEST_SESSION
@@ -273,6 +274,18 @@ def list_season_id(request: Request, session: Session, season_id: int | None) ->
     """The season a list shows (registrations, slips): the one picked on the list (`season_id` in its query or
     form), else the one chosen for the session at the top of the reports, else None (the active one)."""
     return season_id if season_id is not None else chosen_season_id(request, session)
+
+
+def listed_season(request: Request, session: Session, season_id: int | None) -> Season | None:
+    """The season a list shows, as a row: `list_season_id`'s choice (NotFound for an unknown id asked for), else the
+    active season, else None (no season at all yet)."""
+    chosen = list_season_id(request, session, season_id)
+    return seasons.season_or_active(session, chosen) if chosen is not None else seasons.active_season_or_none(session)
+
+
+def season_param(season: Season | None) -> int | None:
+    """The `season_id` a list's links carry: a past season's id, none for the active one (the default)."""
+    return None if season is None or season.is_active else season.id
 
 
 def is_secure(request: Request) -> bool:

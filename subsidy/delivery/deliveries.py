@@ -177,10 +177,11 @@ class Reach:
     towns: dict[int, str]
 
 
-def reach(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None) -> Reach:
+def reach(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None,
+          season_id: int | None = None) -> Reach:
     """The viewer's reach, narrowed to a town or a village; NotFound for one outside it, NotAllowed for a role
-    without a delivery list. One statement (the active season, the contracts, their towns' villages): the list runs
-    it on every page."""
+    without a delivery list. One statement (the season, the contracts, their towns' villages): the list runs it on
+    every page. `season_id`: a past season's list (what was delivered and what was not); the active one when None."""
     if viewer.role not in READERS:
         raise NotAllowed("只有配送企业和街道/镇可以查看配送清单")
     if viewer.role == Role.SUPPLIER:
@@ -190,9 +191,9 @@ def reach(session: Session, viewer: User, *, town_id: int | None = None, village
     else:
         statement = (select(Season.id, Village.id, Village.town_id, Village.name, Town.name, literal(None))
                      .select_from(Season).join(Town, Town.id == viewer.town_id).join(Village, Village.town_id == Town.id))
-    rows = session.execute(statement.where(Season.is_active.is_(True)).order_by(Village.id)
-                           .execution_options(unscoped=True)).all()
-    season_id = rows[0][0] if rows else active_season(session).id
+    which = Season.id == season_id if season_id is not None else Season.is_active.is_(True)
+    rows = session.execute(statement.where(which).order_by(Village.id).execution_options(unscoped=True)).all()
+    season_id = rows[0][0] if rows else (season_id if season_id is not None else active_season(session).id)
     products: dict[int, set[str]] = defaultdict(set)
     villages, towns = {}, {}
     for _, v, t, name, town_name, product in rows:
@@ -314,12 +315,12 @@ ORDER = paging.Order.of(None, {"village": Registration.village_id}, "village", R
 
 def delivery_list(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None,
                   pending: bool = False, page: int = 1, per_page: int = PER_PAGE, after: str | None = None,
-                  before: str | None = None, count: bool | str = True) -> paging.Page:
+                  before: str | None = None, count: bool | str = True, season_id: int | None = None) -> paging.Page:
     """One page of the viewer's delivery list (see the module docstring), by village, through paging.fetch: `items`
     are Rows, `extra["reach"]` the viewer's Reach; a page by cursor (`after`/`before`) or by number. The count stops
     at COUNT_CAP ("1,000+", `total_capped`), `count="exact"` counts to the end (PostgreSQL: within paging's time
     limit), `count=False` not at all."""
-    r = reach(session, viewer, town_id=town_id, village_id=village_id)
+    r = reach(session, viewer, town_id=town_id, village_id=village_id, season_id=season_id)
     per_page = paging.page_size(per_page)
     if not r.villages:
         return paging.Page([], per_page, total=0, extra={"reach": r})
@@ -341,9 +342,9 @@ def delivery_list(session: Session, viewer: User, *, town_id: int | None = None,
 
 
 def iter_rows(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None,
-              pending: bool = False, chunk: int = 500) -> Iterator[Row]:
+              pending: bool = False, chunk: int = 500, season_id: int | None = None) -> Iterator[Row]:
     """The whole list, streamed in chunks with their slips (the route sheet and the spreadsheet)."""
-    r = reach(session, viewer, town_id=town_id, village_id=village_id)
+    r = reach(session, viewer, town_id=town_id, village_id=village_id, season_id=season_id)
     if not r.villages:
         return
     batch: list[Row] = []
@@ -359,7 +360,7 @@ def iter_rows(session: Session, viewer: User, *, town_id: int | None = None, vil
 
 
 def export_xlsx(session: Session, viewer: User, *, town_id: int | None = None, village_id: int | None = None,
-                pending: bool = False) -> bytes:
+                pending: bool = False, season_id: int | None = None) -> bytes:
     """The delivery list as a spreadsheet (write-only, streamed): typed text as text cells, quantities as numbers."""
     import io
 
@@ -371,7 +372,8 @@ def export_xlsx(session: Session, viewer: User, *, town_id: int | None = None, v
     ws = wb.create_sheet("配送清单")
     sheets.append(ws, ["街道/镇", "村(社区)", "户主姓名", "身份证号码", "联系电话", "住址", "待售洁净煤(吨)",
                        "待售炉具(台)", "未送达销售单", "销售单号", "开具日期", "送达日期", "签收人"])
-    for row in iter_rows(session, viewer, town_id=town_id, village_id=village_id, pending=pending):
+    for row in iter_rows(session, viewer, town_id=town_id, village_id=village_id, pending=pending,
+                         season_id=season_id):
         slip_cells = [sheets.count(row.undelivered), sheets.text("、".join(s.number for s in row.slips)),
                       sheets.text("、".join(s.issued_on.isoformat() for s in row.slips)),
                       sheets.text("、".join(s.delivered_on.isoformat() if s.delivered_on else "未送达"

@@ -495,11 +495,14 @@ SORTS = {"id": AnomalyFlag.id}
 DEFAULT_SORT = "-id"
 
 
-def list_flags(session: Session, *, rule: str | None = None, status: str | None = None, sort: str | None = None,
-               **page) -> paging.Page:
+def list_flags(session: Session, *, rule: str | None = None, status: str | None = None,
+               season_id: int | None = None, sort: str | None = None, **page) -> paging.Page:
     """A page of the flags, newest first (paging.fetch's keyword arguments: cursors, a capped count, like every
-    list); an unknown rule or status is refused by its field."""
+    list), of the season whose run raised them (`season_id`; every season when None); an unknown rule or status is
+    refused by its field."""
     where = []
+    if season_id is not None:
+        where.append(AnomalyFlag.season_id == season_id)
     if rule:
         if rule not in RULES:
             raise Refused("没有这条预警规则", field="rule")

@@ -353,10 +353,14 @@ DEFAULT_SORT = "-id"
 
 
 def list_cases(session: Session, *, status: str | None = None, category: str | None = None,
-               town_id: int | None = None, overdue: bool = False, sort: str | None = None, **page) -> paging.Page:
+               town_id: int | None = None, overdue: bool = False, season_id: int | None = None,
+               sort: str | None = None, **page) -> paging.Page:
     """A page of the cases in the session's scope, newest first by default (paging.fetch's keyword arguments);
-    `town_id` 0 is the bureau's own cases. An unknown status or category is refused by its field."""
+    `town_id` 0 is the bureau's own cases; `season_id` the season they were received in (every season when None).
+    An unknown status or category is refused by its field."""
     where = _filters(status=status, category=category, town_id=town_id, overdue=overdue)
+    if season_id is not None:
+        where.append(Case.season_id == season_id)
     return paging.fetch(session, select(Case).where(*where), paging.Order.of(sort, SORTS, DEFAULT_SORT, Case.id),
                         **page)
 

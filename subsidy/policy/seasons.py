@@ -34,10 +34,22 @@ CLOSED = ("本采暖季已由区发改局关闭（已考核验收），不再受
           "所有记录仍可查阅")
 
 
-class SeasonClosed(Conflict):
-    """A write into a closed season: it conflicts with the season's state (409, CONTRACT.md), whatever the input.
-    A Conflict, not a Refusal: a form re-rendered for bad input does not catch it, and the page or the API answers
-    the reason once (web/errors.py)."""
+class SeasonClosed(Refused):
+    """A write into a closed season: a refusal (422 with the field and the reason, CONTRACT.md: POST
+    /seasons/{id}/close), so that a form re-rendered for bad input shows the reason beside its field and the API
+    answers `{"errors": {field: reason}}`. `field` is the field that names the season's record in the write
+    (`registration_id` for a sale, `season_id` when the season is the active one).
+
+    What a closed season refuses (each write calls `lock_open` first): registrations (new, changed, imported),
+    notices (公示), the town's decisions (approve, reject, approve in bulk), slips (issued at the counter or at the
+    door), voids, deliveries, and new batches of stock.
+
+    What it still takes, because they look back at what was done in it and change none of its figures (the frozen
+    acceptance report stays true): callbacks to its slips' households (回访: the sample is drawn and answered after
+    the sales), spot checks of its batches (a failed one still opens a case and stops the batch), cases about it,
+    the monthly summaries of its last months through their review and settlement, and the payment of its
+    settlements (paid, failed, reissued: finance pays after the season). tests/services/policy/test_closed_season.py
+    shows both lists."""
 
     def __init__(self, field: str = "season_id"):
         super().__init__(CLOSED, field)
@@ -45,11 +57,12 @@ class SeasonClosed(Conflict):
 
 def lock_open(session: Session, season_id: int) -> Season:
     """The season, share-locked until the caller's commit, for a write that belongs to it (a registration and its
-    notice and decision, a slip and its void and delivery, a batch); SeasonClosed (409) once it is closed. Every
-    such write calls this before it changes anything. Closing takes the row's exclusive lock
-    (subsidy/reports/acceptance.py: close_season), so a write racing the close either commits before the close reads
-    the season's figures or waits and is refused here: nothing lands in a closed season. (SQLite: write transactions
-    are IMMEDIATE, one at a time, so the plain read decides the same.)"""
+    notice and decision, a slip and its void and delivery, a batch); SeasonClosed (a refusal: 422) once it is
+    closed. Every such write calls this before it changes anything (SeasonClosed lists them, and what stays
+    allowed). Closing takes the row's exclusive lock (subsidy/reports/acceptance.py: close_season), so a write racing
+    the close either commits before the close reads the season's figures or waits and is refused here: nothing lands
+    in a closed season. (SQLite: write transactions are IMMEDIATE, one at a time, so the plain read decides the
+    same.)"""
     season = session.execute(select(Season).where(Season.id == season_id).with_for_update(read=True)
                              .execution_options(populate_existing=True)).scalar_one()
     if season.closed_at is not None:

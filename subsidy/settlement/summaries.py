@@ -603,9 +603,12 @@ DEFAULT_SORT = "-month"
 
 
 def list_summaries(session: Session, *, month: str | None = None, status: str | None = None,
-                   sort: str | None = None, **page) -> paging.Page:
-    """A page of the summaries in scope (paging.fetch's keyword arguments), newest month first by default."""
+                   season_id: int | None = None, sort: str | None = None, **page) -> paging.Page:
+    """A page of the summaries in scope (paging.fetch's keyword arguments), newest month first by default, of one
+    season (`season_id`; every season when None)."""
     query = select(Summary)
+    if season_id is not None:
+        query = query.where(Summary.season_id == season_id)
     if month:
         query = query.where(Summary.month == parse_month(month))
     if status:

@@ -135,7 +135,7 @@ class SlipsApi(Controller):
     @post("/registrations/lookup", sync_to_thread=True, guards=[requires(Role.SUPPLIER)], status_code=200)
     def lookup(self, session: DbSession, user: CurrentUser, data: JSONBody[LookupIn]) -> dict:
         """The approved registration of the household with that ID number, if in the supplier's towns (POST: the ID
-        number never appears in a URL)."""
+        number never appears in a URL). 422 on `id_number` with the reason once the season is closed."""
         return found_json(issuing.lookup(session, user=user, id_number=data.id_number), user)
 
     @post("/slips", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -15,7 +15,8 @@ from subsidy.core.errors import Refused
 from subsidy.delivery import deliveries
 from subsidy.models import COPIES, Role, SlipStatus
 from subsidy.sales import slips
-from web.deps import CurrentUser, DbSession
+from subsidy.policy import seasons
+from web.deps import CurrentUser, DbSession, listed_season, season_param
 from web import lists
 from web.forms import MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, is_number, uploaded
 from web.guards import DELIVERY_READERS, SLIP_READERS, requires
@@ -45,39 +46,49 @@ class DeliveryPages(Controller):
     include_in_schema = False
 
     @get("/deliveries", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
-    def index(self, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
               village_id: FromQuery[str | None] = None, pending: FromQuery[str | None] = None,
+              season_id: FromQuery[int | None] = None,
               page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
               after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
               count: FromQuery[str | None] = None) -> Template:
         town, village, only_pending = _id(town_id), _id(village_id), _pending(pending)
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        season = listed_season(request, session, season_id)  # asked for, else chosen at the top, else active
+        listed = season.id if season else None
         pg = deliveries.delivery_list(session, user, town_id=town, village_id=village, pending=only_pending,
-                                      **args.fetch)
-        filters = {"town_id": town or "", "village_id": village or "", "pending": "1" if only_pending else "0"}
+                                      season_id=listed, **args.fetch)
+        filters = {"town_id": town or "", "village_id": village or "", "pending": "1" if only_pending else "0",
+                   "season_id": season_param(season) or ""}
         return Template("delivery/index.html", context={
             "pg": pg, "rows": pg.items, "params": lists.params(filters, None, args),
-            "options": deliveries.reach(session, user), "capped_at": deliveries.COUNT_CAP,
+            "season": season, "season_list": seasons.list_seasons(session),
+            "options": deliveries.reach(session, user, season_id=listed), "capped_at": deliveries.COUNT_CAP,
             "export_query": urlencode([(k, v) for k, v in filters.items() if v])})
 
     @get("/deliveries.xlsx", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
-    def export(self, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
-               village_id: FromQuery[str | None] = None, pending: FromQuery[str | None] = None) -> Response:
+    def export(self, request: Request, session: DbSession, user: CurrentUser, town_id: FromQuery[str | None] = None,
+               village_id: FromQuery[str | None] = None, pending: FromQuery[str | None] = None,
+               season_id: FromQuery[int | None] = None) -> Response:
+        season = listed_season(request, session, season_id)
         body = deliveries.export_xlsx(session, user, town_id=_id(town_id), village_id=_id(village_id),
-                                      pending=_pending(pending))
+                                      pending=_pending(pending), season_id=season.id if season else None)
         return Response(body, media_type=XLSX, headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote('配送清单.xlsx')}"})
 
     @get("/deliveries/route", sync_to_thread=True, guards=[requires(*DELIVERY_READERS)])
-    def route(self, session: DbSession, user: CurrentUser, village_id: FromQuery[str | None] = None,
-              pending: FromQuery[str | None] = None) -> Template:
+    def route(self, request: Request, session: DbSession, user: CurrentUser, village_id: FromQuery[str | None] = None,
+              pending: FromQuery[str | None] = None, season_id: FromQuery[int | None] = None) -> Template:
         """A village's route sheet (配送路单), A4: each household with what is left, and empty columns for the
         quantity delivered, the date and the household's signature."""
         village = _id(village_id)
         if village is None:
             raise Refused("请选择要打印路单的村（社区）", field="village_id")
-        rows = list(deliveries.iter_rows(session, user, village_id=village, pending=_pending(pending)))
-        r = deliveries.reach(session, user, village_id=village)
+        season = listed_season(request, session, season_id)
+        listed = season.id if season else None
+        rows = list(deliveries.iter_rows(session, user, village_id=village, pending=_pending(pending),
+                                         season_id=listed))
+        r = deliveries.reach(session, user, village_id=village, season_id=listed)
         town_id, village_name = r.villages[village]
         return Template("delivery/route.html", context={
             "rows": rows, "village": village_name, "town": r.towns.get(town_id, ""),

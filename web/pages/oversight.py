@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -20,7 +20,8 @@ from subsidy.models import (
 )
 from subsidy.oversight import anomalies, cases
 from web import lists
-from web.deps import CurrentUser, DbSession
+from subsidy.policy import seasons
+from web.deps import CurrentUser, DbSession, listed_season, season_param
 from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
 from web.guards import ANOMALY_READERS, ANOMALY_REVIEWERS, CASE_READERS, CASE_WRITERS, requires
@@ -58,7 +59,8 @@ class CasePages(Controller):
     guards = [requires(*CASE_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, status: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, status: FromQuery[str | None] = None,
+              season_id: FromQuery[int | None] = None,
               category: FromQuery[str | None] = None, town_id: FromQuery[str | None] = None,
               overdue: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
               sort: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
@@ -68,13 +70,16 @@ class CasePages(Controller):
         town = int(town_id) if town_id and is_number(town_id) else None
         status = status if status in CASE_STATUS_LABELS else None
         category = category if category in CASE_CATEGORY_LABELS else None
+        season = listed_season(request, session, season_id)  # the season chosen at the top, else the active one
         pg = cases.list_cases(session, status=status, category=category, town_id=town, overdue=bool(overdue),
-                              sort=sort, **args.fetch)
-        filters = {"status": status, "category": category, "town_id": town, "overdue": "1" if overdue else None}
+                              season_id=season.id if season else None, sort=sort, **args.fetch)
+        filters = {"status": status, "category": category, "town_id": town, "overdue": "1" if overdue else None,
+                   "season_id": season_param(season)}
         return Template("cases/index.html", context={
             "pg": pg, "params": lists.params(filters, paging.sort_key(sort, cases.SORTS, cases.DEFAULT_SORT), args),
             "status": status or "", "category": category or "", "town_id": town, "overdue": bool(overdue),
             "towns": _towns(session), "is_overdue": cases.is_overdue,
+            "season": season, "season_list": seasons.list_seasons(session),
             "can_open": user.role in CASE_WRITERS, **LABELS})
 
     @get("/new", sync_to_thread=True, guards=[requires(*CASE_WRITERS)])
@@ -153,7 +158,8 @@ class AnomalyPages(Controller):
     guards = [requires(*ANOMALY_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, rule: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, rule: FromQuery[str | None] = None,
+              season_id: FromQuery[int | None] = None,
               status: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
               sort: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
               after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
@@ -161,10 +167,14 @@ class AnomalyPages(Controller):
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         rule = rule if rule in anomalies.RULES else None
         status = status if status in ANOMALY_STATUS_LABELS else None
-        pg = anomalies.list_flags(session, rule=rule, status=status, sort=sort, **args.fetch)
+        season = listed_season(request, session, season_id)  # the season chosen at the top, else the active one
+        pg = anomalies.list_flags(session, rule=rule, status=status, season_id=season.id if season else None,
+                                  sort=sort, **args.fetch)
         order = paging.sort_key(sort, anomalies.SORTS, anomalies.DEFAULT_SORT)
         return Template("anomalies/index.html", context={
-            "pg": pg, "params": lists.params({"rule": rule, "status": status}, order, args), "rule": rule or "",
+            "pg": pg, "params": lists.params({"rule": rule, "status": status, "season_id": season_param(season)},
+                                             order, args), "rule": rule or "",
+            "season": season, "season_list": seasons.list_seasons(session),
             "status": status or "", "notice": notice, "figures_of": anomalies.figures_of,
             "can_review": user.role in ANOMALY_REVIEWERS, **ANOMALY_LABELS})
 

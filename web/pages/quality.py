@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -17,15 +17,10 @@ from subsidy.policy import quality, seasons
 from subsidy.quality import coverage, inspections
 from subsidy.supply import batches
 from web import lists
-from web.deps import CurrentUser, DbSession
+from web.deps import CurrentUser, DbSession, listed_season
 from web.forms import MULTIPART, UPLOAD_LIMIT, as_date, discard, page_number, refused, text_fields, uploaded
 from web.guards import SPOT_CHECK_READERS, requires
 from web.lists import ListArgs
-
-
-def _season(session, season_id: int | None):
-    return next((s for s in seasons.list_seasons(session) if s.id == season_id), None) if season_id \
-        else seasons.active_season_or_none(session)
 
 
 def _form_context(session, batch_id: int | None, form: dict) -> dict[str, Any]:
@@ -41,12 +36,12 @@ class SpotCheckPages(Controller):
     guards = [requires(*SPOT_CHECK_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
               passed: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
               page: FromQuery[str | None] = None, per_page: FromQuery[str | None] = None,
               after: FromQuery[str | None] = None, before: FromQuery[str | None] = None,
               count: FromQuery[str | None] = None) -> Template:
-        season = _season(session, season_id)
+        season = listed_season(request, session, season_id)  # asked for, else chosen at the top, else active
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         passed = passed if passed in ("0", "1") else ""
         pg = inspections.listing(session, season_id=season.id, passed={"1": True, "0": False}.get(passed),
@@ -61,11 +56,12 @@ class SpotCheckPages(Controller):
             "depot_coverage": coverage.by_depot(session, season.id) if season else []})
 
     @get("/retests", sync_to_thread=True)
-    def awaiting(self, session: DbSession, user: CurrentUser, season_id: FromQuery[int | None] = None,
+    def awaiting(self, request: Request, session: DbSession, user: CurrentUser,
+                 season_id: FromQuery[int | None] = None,
                  sort: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
                  per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
                  before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
-        season = _season(session, season_id)
+        season = listed_season(request, session, season_id)  # asked for, else chosen at the top, else active
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         pg = inspections.awaiting_retest(session, season.id, sort=sort, **args.fetch) if season \
             else paging.Page([], args.per_page, total=0)

@@ -122,6 +122,7 @@ class HouseholdPages(Controller):
             "household_seasons": households.seasons_of(session, found.id, registrations),
             "entries": audit_text.describe(session, entries), "deciders": deciders,
             "current": current, "village": session.get(Village, found.village_id),
+            "season_closed": seasons.CLOSED,  # a closed season offers no registration form, its reason instead
             "form": extra.pop("form", {}), **extra})
 
     @get("/{household_id:int}/edit", sync_to_thread=True, guards=[VILLAGE])

@@ -7,7 +7,7 @@ from datetime import date
 from urllib.parse import quote
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
@@ -19,7 +19,8 @@ from subsidy.models import COPIES, COPY_OF_OFFICE, Role, Settlement, SettlementS
 from subsidy.core.scope import get_or_404
 from web.api.settlement import xlsx
 from web import lists
-from web.deps import CurrentUser, DbSession
+from subsidy.policy import seasons
+from web.deps import CurrentUser, DbSession, listed_season, season_param
 from web.lists import ListArgs
 from web.forms import FORM, discard, is_number
 from web.guards import SETTLEMENT_READERS, SUMMARY_READERS, requires
@@ -43,14 +44,18 @@ def _ids(data: dict) -> list[int]:
 
 
 def _index_context(session: Session, user: User, month: str | None, status: str | None,
-                   args: ListArgs, sort: str | None = None) -> dict[str, Any]:
+                   args: ListArgs, sort: str | None = None, season=None) -> dict[str, Any]:
+    """The summaries page: what waits for the caller (any season), and the list of `season` (the one chosen at the
+    top; the active one when None)."""
     towns, suppliers = summaries.names(session)
     waiting = summaries.queue(session, user)
-    filters = {"month": month or "", "status": status or ""}
+    season = season or seasons.active_season_or_none(session)
+    filters = {"month": month or "", "status": status or "", "season_id": season_param(season)}
     return {"waiting": waiting, "waiting_total": column_totals(
         waiting, "slip_count", "coal_kg", "stoves", "amount_fen", "subsidy_fen"),
         "pg": summaries.list_summaries(session, month=month or None, status=status or None, sort=sort,
-                                       **args.fetch),
+                                       season_id=season.id if season else None, **args.fetch),
+        "season": season, "season_list": seasons.list_seasons(session),
         "params": lists.params(filters, paging.sort_key(sort, summaries.SORTS, summaries.DEFAULT_SORT), args),
         "towns": towns, "suppliers": suppliers,
         "month": month or "", "status": status or "", "this_month": months.month_of(clock.today()),
@@ -89,16 +94,18 @@ class SummaryPages(Controller):
     guards = [requires(*READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, month: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, month: FromQuery[str | None] = None,
+              season_id: FromQuery[int | None] = None,
               status: FromQuery[str | None] = None, page: FromQuery[str | None] = None,
               notice: FromQuery[str | None] = None, sort: FromQuery[str | None] = None,
               per_page: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
               before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        season = listed_season(request, session, season_id)
         try:
-            context = _index_context(session, user, month, status, args, sort)
+            context = _index_context(session, user, month, status, args, sort, season)
         except Refused as error:
-            context = _index_context(session, user, None, None, ListArgs.read()) | {"error": error}
+            context = _index_context(session, user, None, None, ListArgs.read(), season=season) | {"error": error}
         return Template("summaries/index.html", context=context | {"notice": notice})
 
     @post("/build", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -17,7 +17,7 @@ from subsidy.quality import inspections
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import COAL_PRODUCTS, PRODUCT_LABELS, SUPPLIER_STATUS_LABELS, Product, Role, Season, Supplier, Town
 from web import lists
-from web.deps import CurrentUser, DbSession
+from web.deps import CurrentUser, DbSession, list_season_id, listed_season, season_param
 from web.lists import ListArgs
 from web.forms import (
     FORM, MULTIPART, REFUSED_OR_DUPLICATE, UPLOAD_LIMIT, as_date, discard, is_number, refused, text_fields, uploaded,
@@ -225,12 +225,13 @@ class ContractsPages(Controller):
     guards = [requires(*CONTRACT_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
               season_id: FromQuery[int | None] = None, supplier_id: FromQuery[int | None] = None,
               town_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None,
               sort: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
               before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
+        season_id = list_season_id(request, session, season_id)  # a past season chosen at the top; else every season
         pg = contracts.listing(session, season_id=season_id, supplier_id=supplier_id, town_id=town_id, sort=sort,
                                **args.fetch)
         filters = {"season_id": season_id, "supplier_id": supplier_id, "town_id": town_id}
@@ -240,8 +241,8 @@ class ContractsPages(Controller):
             "filters": {k: v or "" for k, v in filters.items()}, **_choices(session)})
 
     @get("/coverage", sync_to_thread=True)
-    def coverage(self, session: DbSession, season_id: FromQuery[int | None] = None) -> Template:
-        season = session.get(Season, season_id) if season_id else seasons.active_season_or_none(session)
+    def coverage(self, request: Request, session: DbSession, season_id: FromQuery[int | None] = None) -> Template:
+        season = listed_season(request, session, season_id)  # asked for, else chosen at the top, else active
         cover = contracts.coverage(session, season.id) if season else []
         return Template("suppliers/coverage.html", context={"season": season, "coverage": cover,
                                                            **_choices(session)})
@@ -334,17 +335,20 @@ class BatchesPages(Controller):
     guards = [requires(*STOCK_READERS)]
 
     @get("/", sync_to_thread=True)
-    def index(self, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+    def index(self, request: Request, session: DbSession, user: CurrentUser, page: FromQuery[str | None] = None,
+              season_id: FromQuery[int | None] = None,
               product: FromQuery[str | None] = None, passed: FromQuery[str | None] = None,
               supplier_id: FromQuery[int | None] = None, per_page: FromQuery[str | None] = None,
               sort: FromQuery[str | None] = None, after: FromQuery[str | None] = None,
               before: FromQuery[str | None] = None, count: FromQuery[str | None] = None) -> Template:
         args = ListArgs.read(page=page, per_page=per_page, after=after, before=before, count=count)
         passed_value = {"1": True, "0": False}.get(passed or "")
+        season = listed_season(request, session, season_id)  # asked for, else chosen at the top, else active
         pg = batches.listing(session, product=product or None, passed=passed_value, supplier_id=supplier_id,
-                             sort=sort, **args.fetch)
-        filters = {"product": product, "passed": passed, "supplier_id": supplier_id}
+                             season_id=season.id if season else None, sort=sort, **args.fetch)
+        filters = {"product": product, "passed": passed, "supplier_id": supplier_id, "season_id": season_param(season)}
         return Template("suppliers/batches.html", context={
+            "season": season, "season_list": seasons.list_seasons(session),
             "pg": pg, "rows": pg.items, "me": user,
             "params": lists.params(filters, paging.sort_key(sort, batches.SORTS, "-id"), args),
             "filters": {k: v or "" for k, v in filters.items()},

@@ -1,6 +1,8 @@
 """A closed season takes no more writes (DESIGN.md invariant 9, issue #18 item 2): every write that belongs to a
-season answers SeasonClosed (a Conflict: 409) with the reason, and changes nothing. One test per write, each made
-possible first (the record in the state the write needs) and then refused once the bureau has closed the season."""
+season answers SeasonClosed (a refusal: 422 with the field) with the reason, and changes nothing. One test per write,
+each made possible first (the record in the state the write needs) and then refused once the bureau has closed the
+season. Last, what a closed season still takes (seasons.SeasonClosed): the callbacks and spot checks that look back at
+its slips and batches, and its summaries through settlement to payment."""
 
 from __future__ import annotations
 
@@ -8,18 +10,27 @@ import pytest
 from sqlalchemy import func, select
 
 from subsidy.core import clock
-from subsidy.core.errors import Conflict
-from subsidy.models import AuditEntry, Batch, Delivery, Notice, Registration, Slip, SlipStatus
+from subsidy.core.errors import Refused
+from subsidy.models import (
+    AuditEntry, Batch, Callback, Delivery, Notice, Registration, SettlementStatus, Slip, SlipStatus, SpotCheck, Summary,
+)
 from subsidy.policy import seasons
 from subsidy.registry import households, spreadsheet
 from subsidy.reports import acceptance
 from subsidy.delivery import deliveries
 from subsidy.sales import issuing, voiding
+from subsidy.quality import inspections
+from subsidy.settlement import statements
 from subsidy.supply import batches
+from subsidy.verification import callbacks
 from tests.factories import sales as f
 from tests.factories.registry import household_input, row
 from tests.factories.supply import batch_input
-from tests.services.settlement.test_settlement import do, fresh, session  # noqa: F401 - `session` fixture
+from tests.factories.settlement import supplier
+from tests.services.quality import test_spot_checks as spot_tests
+from tests.services.settlement.test_settlement import (  # noqa: F401 - `session` fixture
+    approve, build, do, fresh, sell, session, submit, this_month, town_code,
+)
 
 CLOSED_WORDS = "已由区发改局关闭"
 
@@ -41,7 +52,9 @@ def _refused(engine, username, work):
     """`work` as `username` is refused because the season is closed, with the reason, and commits nothing."""
     with pytest.raises(seasons.SeasonClosed, match=CLOSED_WORDS) as refusal:
         do(engine, username, work)
-    assert isinstance(refusal.value, Conflict)
+    assert isinstance(refusal.value, Refused)  # 422 over HTTP, with the field
+    assert set(refusal.value.errors) <= {"season_id", "registration_id"}
+    assert CLOSED_WORDS in next(iter(refusal.value.errors.values()))
     return refusal.value
 
 
@@ -167,3 +180,52 @@ def test_an_open_season_still_takes_every_one_of_these_writes(engine, session, d
     _registration(session, "registered")
     assert do(engine, "dongguan", lambda s, me: households.publish_notice(s, me, me.village_id))[1] >= 1
     do(engine, "coal-a", lambda s, me: batches.record(s, me, me.supplier_id, batch_input()))
+
+
+# --- what a closed season still takes --------------------------------------------------------------------------------
+
+@pytest.fixture
+def submitted(engine, session, closing):
+    """coal-a's month in caiyuan, built and submitted before the season closes: its summary id."""
+    sell(session, villages=("dongguan",), kg=400)
+    (draft,) = build(engine)
+    submit(engine, draft.id)
+    return draft.id
+
+
+def test_a_closed_season_still_takes_callbacks_to_its_slips(engine, session, closing, submitted):
+    closing()
+    drawn = do(engine, "drc", lambda s, me: callbacks.draw_sample(s, user=me, summary_id=submitted, size=2))
+    number = drawn.numbers[0]
+    slip = fresh(session).execute(select(Slip).where(Slip.number == number)).scalar_one()
+    said = dict(reached=True, attempts=1, received_kg=slip.coal_kg, received_stoves=slip.stoves,
+                paid_fen=slip.household_pays_fen)
+    session.rollback()
+    do(engine, "drc", lambda s, me: callbacks.record_callback(s, user=me, slip_number=number, **said))
+    assert fresh(session).execute(select(func.count(Callback.id))).scalar() == 1
+
+
+def test_a_closed_season_still_takes_spot_checks_of_its_batches_and_a_failure_still_freezes(engine, session,
+                                                                                            closing):
+    batch_id = fresh(session).execute(select(Batch.id).order_by(Batch.id)).scalars().first()
+    session.rollback()
+    closing()
+    check = do(engine, "drc", lambda s, me: inspections.record(s, me, batch_id, spot_tests.check_input(spot_tests.BAD)))
+    assert not check.passed and check.case_id is not None
+    assert fresh(session).get(Batch, batch_id).frozen_at is not None
+    assert session.execute(select(func.count(SpotCheck.id))).scalar() == 1
+
+
+def test_a_closed_season_still_reviews_settles_and_pays_its_last_month(engine, session, closing, submitted):
+    closing()
+    code = town_code(fresh(session), fresh(session).get(Summary, submitted))
+    for reviewer in (code, "drc", "finance"):
+        approve(engine, reviewer, submitted)
+    seller_id = supplier(fresh(session), "coal-a").id
+    session.rollback()
+    statement, created = do(engine, "finance", lambda s, me: statements.settle(
+        s, officer=me, supplier_id=seller_id, month=this_month()))
+    assert created
+    paid = do(engine, "finance", lambda s, me: statements.pay(s, officer=me, settlement_id=statement.id,
+                                                             reference="BANK-CLOSED-1", paid_on=clock.today()))
+    assert paid.status == SettlementStatus.PAID

@@ -16,7 +16,9 @@ from sqlalchemy import func, select, update
 
 from subsidy.core import clock, db
 from subsidy.core.errors import Conflict, NotAllowed, SubsidyError
-from subsidy.models import AcceptanceSnapshot, AuditEntry, Delivery, Season, Settlement, SettlementFund, Slip
+from subsidy.models import (
+    AcceptanceSnapshot, AuditEntry, Delivery, Season, Settlement, SettlementFund, SettlementTown, Slip,
+)
 from subsidy.quality import inspections
 from subsidy.policy import seasons
 from subsidy.registry import households, spreadsheet
@@ -27,6 +29,7 @@ from tests.factories import sales as f
 from tests.factories.registry import household_input, row
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 from tests.services.quality.test_spot_checks import BAD, check_input
+from tests.services.settlement import test_settlement as settlement_tests
 from tests.services.settlement.test_settlement import (  # noqa: F401 - `session`: the plain session fixture
     build, do, fresh, session, this_month, through_the_chain)
 from tests.services.verification.test_callbacks import (  # noqa: F401 - `submitted`: a submitted summary
@@ -93,6 +96,37 @@ def test_the_acceptance_totals_equal_the_settlements_to_the_fen(engine, session,
     assert sum(c["subsidy_fen"] for c in district_categories) == r.total["subsidy_fen"]
     assert sum(c["households"] for c in district_categories) == r.total["covered"]
     assert r.draft and r.total["covered"] == len({s.household_id for s in standing})
+
+
+def test_each_towns_settled_and_paid_equal_its_statements_town_rows_to_the_fen(engine, session, demo):
+    """Two statements (coal-a's paid, stove-a's settled and not paid): each town's settled and paid figures are the
+    sums of the statements' town rows, and the district's the sums of the towns'."""
+    _sell_awkward(session)
+    through_the_chain(engine, session, build(engine))
+    for summary in build(engine, "stove-a"):
+        settlement_tests.submit(engine, summary.id, "stove-a")
+        for reviewer in (settlement_tests.town_code(session, summary), "drc", "finance"):
+            settlement_tests.approve(engine, reviewer, summary.id)
+    made = {}
+    for code in ("coal-a", "stove-a"):
+        made[code], _ = do(engine, "finance", lambda s, me: statements.settle(
+            s, officer=me, supplier_id=supplier(s, code).id, month=this_month()))
+    do(engine, "finance", lambda s, me: statements.pay(s, officer=me, settlement_id=made["coal-a"].id,
+                                                      reference="B-2", paid_on=clock.today()))
+    season_id = _season_id(session)
+    r = _report(engine, season_id)
+    fresh(session)
+    by_town = session.execute(select(SettlementTown.town_id, Settlement.status, SettlementTown.subsidy_fen)
+                              .join(Settlement, Settlement.id == SettlementTown.settlement_id)
+                              .where(Settlement.season_id == season_id)).all()
+    assert {t for t, _, _ in by_town} and made["stove-a"].subsidy_fen > 0
+    for town in r.towns:
+        mine = [(status, fen) for t, status, fen in by_town if t == town["town_id"]]
+        assert town["settled_fen"] == sum(fen for _, fen in mine), town["town"]
+        assert town["paid_fen"] == sum(fen for status, fen in mine if status == "paid"), town["town"]
+    assert r.total["settled_fen"] == sum(t["settled_fen"] for t in r.towns) \
+        == made["coal-a"].subsidy_fen + made["stove-a"].subsidy_fen
+    assert r.total["paid_fen"] == sum(t["paid_fen"] for t in r.towns) == made["coal-a"].subsidy_fen
 
 
 def test_categories_are_reported_apart(engine, session, demo):

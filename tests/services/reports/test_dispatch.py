@@ -162,3 +162,38 @@ def test_deliveries_count_in_the_week_they_were_made_and_the_rest_as_undelivered
     assert (caiyuan.before.delivered, caiyuan.before.undelivered) == (1, 3)  # at last week's end, one was delivered
     assert report.total.now.delivered == 2 and report.total.now.undelivered == 1
     assert _report(engine, "caiyuan", "week", clock.today()).total.now.undelivered == 1
+
+
+def test_the_cases_received_and_closed_equal_the_case_list_by_china_day(engine, on_sunday):
+    """Cases opened late on Sunday in China (15:00 UTC), just after its midnight (16:30 UTC) and on Monday, one of
+    them closed on Monday: the week from Monday counts what the case list holds for those China days, town by
+    town, and the week before what it holds for Sunday."""
+    from subsidy.oversight import cases
+
+    utc = timezone.utc
+    opened = []
+    for moment in (datetime.combine(SUNDAY, time(15, 0), tzinfo=utc),
+                   datetime.combine(SUNDAY, time(16, 30), tzinfo=utc), datetime.combine(MONDAY, time(2, 0), tzinfo=utc)):
+        clock.freeze(moment)
+        s, me = _as(engine, "caiyuan")
+        with s:
+            opened.append(db.run_in_transaction(s, lambda: cases.open_case(
+                s, me, channel="hotline", category="service", description="配送不及时")).id)
+    clock.freeze(datetime.combine(MONDAY, time(3, 0), tzinfo=utc))
+    s, me = _as(engine, "caiyuan")
+    with s:
+        db.run_in_transaction(s, lambda: cases.close(s, me, opened[1], finding="true", outcome="已督促配送"))
+    this_week, last_week = _report(engine, "drc", "week", MONDAY), _report(engine, "drc", "week", SUNDAY)
+    s, _ = _as(engine, "drc")
+    with s:
+        listed = [c for n in range(1, 5) for c in cases.list_cases(s, page=n, per_page=50).items]
+        for report in (this_week, last_week):
+            week = report.period
+            for row in report.rows:
+                mine = [c for c in listed if (c.town_id or None) == row.town_id]
+                received = [c for c in mine if week.first <= clock.local(c.created_at).date() <= week.last]
+                closed = [c for c in mine if c.closed_at and week.first <= clock.local(c.closed_at).date() <= week.last]
+                assert (row.now.cases_received, row.now.cases_closed) == (len(received), len(closed)), row.town_id
+    caiyuan = _row(this_week, "caiyuan", engine).now
+    assert (caiyuan.cases_received, caiyuan.cases_closed) == (2, 1)
+    assert _row(last_week, "caiyuan", engine).now.cases_received >= 1

@@ -99,7 +99,7 @@ def test_the_acceptance_report_is_a_draft_until_the_bureau_closes_the_season_thr
     assert auditor.get("/api/v1/reports/acceptance.xlsx?season_id=999999").status_code == 404
 
 
-def test_a_closed_season_refuses_a_registration_in_the_api_with_the_reason(engine, api_as):
+def test_a_closed_season_refuses_a_registration_in_the_api_with_422_and_the_reason(engine, api_as):
     season_id = _season_id(engine)
     assert api_as("drc").post(f"/api/v1/seasons/{season_id}/close").status_code == 200
     village = api_as("dongguan")
@@ -111,7 +111,7 @@ def test_a_closed_season_refuses_a_registration_in_the_api_with_the_reason(engin
     assert created.status_code == 201, created.text
     refused = village.post(f"/api/v1/households/{created.json()['id']}/registrations",
                            json={"coal_kg": 1000, "stoves": 0})
-    assert refused.status_code == 409
+    assert refused.status_code == 422  # CONTRACT.md: refused with the reason, by field
     assert "关闭" in refused.json()["detail"] and "关闭" in str(refused.json()["errors"])
 
 
