@@ -85,7 +85,15 @@ class Rule:
     members: Callable[[Context], Select]
     # How one flag's figures read: str.format over figure, base and size.
     figures: str
+    # PostgreSQL planner settings for this rule's statement alone (SET LOCAL before it, back to the default after):
+    # the anti-joins of `unscanned_copy` and `undelivered` merge two inputs that both come sorted by slip from an
+    # index, where the planner's estimate prefers hashing the whole of slip_scan or delivery (and, in parallel,
+    # every worker reads the merged index in full): about half the time at 100,000 households, and no hash that
+    # outgrows work_mem at the full size (scripts/bench_anomalies.py, docs/benchmarks.md).
+    planner: tuple[tuple[str, str], ...] = ()
 
+
+_MERGED = (("enable_hashjoin", "off"), ("max_parallel_workers_per_gather", "0"))
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
@@ -165,58 +173,101 @@ def repeated_voids(ctx: Context) -> Select:
     return union_all(by_household, by_clerk)
 
 
-def _bursts(ctx: Context, limit: int, *, night: bool) -> Select:
-    """The slips of a season each inside some run of more than `limit` slips by one clerk within BURST_SECONDS:
-    a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it, and a slip is in a
-    run when the latest start at or before it is at most `limit` slips back (a running MAX of the starts' row
-    numbers: one pass, where a MAX over the `limit` rows before each slip cost `limit` steps a slip). The clerk's
-    slips come in time order from the index ix_slip_clerk_time, unsorted. One flag per clerk and day. `night`: only
-    the slips issued at night count, as if the day's slips were not there."""
+def _burst_buckets(ctx: Context):
+    """The 10-minute buckets (seconds since 1970 // BURST_SECONDS, aligned to China's hours: 8 h is 48 buckets) of
+    each clerk that a burst can touch, with what it can be (`day`, `night`: 1 or 0). A run of more than `limit`
+    slips within BURST_SECONDS lies in one bucket or two neighbouring ones, so a bucket can hold a run's slips only
+    if its count, or its count and a neighbour's, exceed the limit; at night only the night buckets count (every
+    slip of a bucket has its hour). One GROUP BY of the season's slips per clerk and bucket and a window over those
+    counts (LAG/LEAD by one): the season's slips are not sorted or windowed one by one."""
     at = _seconds(_s.c.issued_at, ctx)
-    where = [_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)]
-    if night:
-        hour = _hour(at, ctx)
-        where.append(or_(hour >= NIGHT[0], hour < NIGHT[1]))
-    timed = select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t")).where(*where).subquery()
-    in_time = {"partition_by": timed.c.issued_by, "order_by": (timed.c.issued_at, timed.c.id)}
-    later = func.lead(timed.c.t, limit).over(**in_time)
-    number = func.row_number().over(**in_time)
-    starts = (select(timed, number.label("n"), case((later - timed.c.t < BURST_SECONDS, number), else_=None)
-                     .label("start")).subquery())
-    latest = func.max(starts.c.start).over(partition_by=starts.c.issued_by,
-                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
-    marked = select(starts, latest.label("latest")).subquery()
-    inside = marked.c.n - marked.c.latest <= limit  # NULL (no start yet) is not inside
-    per_day = func.count().over(partition_by=(marked.c.issued_by, marked.c.issued_on))
-    prefix, label = ("night:", "夜间 ") if night else ("", "")
-    found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, per_day.label("n"))
-             .where(inside).subquery())
-    return (select(_text(prefix, "clerk:", found.c.issued_by, ":", found.c.issued_on).label("subject_key"),
-                   found.c.id.label("member_id"),
-                   _text(label, "开单员 ", _user_t.c.username, " ", found.c.issued_on).label("subject"),
-                   found.c.n.label("figure"), literal(limit).label("base"))
-            .join_from(found, _user_t, _user_t.c.id == found.c.issued_by))
+    # floor on PostgreSQL; SQLite (no floor without its math functions) truncates, the same for t > 0
+    bucket = func.floor(at / BURST_SECONDS) if ctx.postgres else cast(at / BURST_SECONDS, Integer)
+    counts = (select(_s.c.issued_by, bucket.label("b"), func.count().label("n"))
+              .where(_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None))
+              .group_by(_s.c.issued_by, bucket).subquery())
+    hour = _hour(counts.c.b * BURST_SECONDS, ctx)
+    night_n = case((or_(hour >= NIGHT[0], hour < NIGHT[1]), counts.c.n), else_=0)
+    in_order = {"partition_by": counts.c.issued_by, "order_by": counts.c.b}
+    near = select(counts.c.issued_by, counts.c.b, counts.c.n, night_n.label("nn"),
+                  func.lag(counts.c.b).over(**in_order).label("prev_b"),
+                  func.lag(counts.c.n).over(**in_order).label("prev_n"),
+                  func.lag(night_n).over(**in_order).label("prev_nn"),
+                  func.lead(counts.c.b).over(**in_order).label("next_b"),
+                  func.lead(counts.c.n).over(**in_order).label("next_n"),
+                  func.lead(night_n).over(**in_order).label("next_nn")).subquery()
+
+    def over(n, prev_n, next_n, limit):
+        return or_(n > limit, and_(near.c.prev_b == near.c.b - 1, prev_n + n > limit),
+                   and_(near.c.next_b == near.c.b + 1, n + next_n > limit))
+
+    day = over(near.c.n, near.c.prev_n, near.c.next_n, ctx.burst_slips)
+    night = and_(near.c.nn > 0, over(near.c.nn, near.c.prev_nn, near.c.next_nn, ctx.night_burst_slips))
+    return (select(near.c.issued_by, near.c.b, case((day, 1), else_=0).label("day"),
+                   case((night, 1), else_=0).label("night"))
+            .where(or_(day, night)).subquery("burst_bucket"))
 
 
 def burst(ctx: Context) -> Select:
     """A clerk issuing more than `anomaly_burst_slips` slips within ten minutes, or more than
-    `anomaly_night_burst_slips` within ten minutes at night (22:00-06:00 China time)."""
-    return union_all(_bursts(ctx, ctx.burst_slips, night=False), _bursts(ctx, ctx.night_burst_slips, night=True))
+    `anomaly_night_burst_slips` within ten minutes at night (22:00-06:00 China time): one flag per clerk and day
+    (the night's with the prefix `night:`), the slips inside a run its evidence.
+
+    Only the slips of the buckets `_burst_buckets` found are looked at (read by clerk and time range from the index
+    ix_slip_clerk_time), once for the day's limit and once, as if the day's slips were not there, for the night's
+    (`pass`). Among them a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it,
+    and a slip is in a run when the latest start at or before it is at most `limit` slips back (a running MAX of the
+    starts' row numbers). The same slips as over the whole season: every slip between a run's first and last is in
+    the buckets kept, and leaving other slips out can only move a slip's successors later."""
+    buckets = _burst_buckets(ctx)
+    passes = union_all(select(literal(0).label("night")), select(literal(1).label("night"))).subquery("burst_pass")
+    at = _seconds(_s.c.issued_at, ctx)
+    if ctx.postgres:  # the bucket's time range, which the index ix_slip_clerk_time serves
+        in_bucket = and_(_s.c.issued_at >= func.to_timestamp(buckets.c.b * BURST_SECONDS),
+                         _s.c.issued_at < func.to_timestamp((buckets.c.b + 1) * BURST_SECONDS))
+    else:
+        in_bucket = and_(at >= buckets.c.b * BURST_SECONDS, at < (buckets.c.b + 1) * BURST_SECONDS)
+    timed = (select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t"), passes.c.night)
+             .select_from(buckets).join(passes, literal(True))
+             .join(_s, and_(_s.c.season_id == ctx.season_id, _s.c.issued_by == buckets.c.issued_by, in_bucket))
+             .where(or_(and_(passes.c.night == 0, buckets.c.day == 1), and_(passes.c.night == 1, buckets.c.night == 1)))
+             .subquery())
+    limit = case((timed.c.night == 1, ctx.night_burst_slips), else_=ctx.burst_slips)
+    in_time = {"partition_by": (timed.c.night, timed.c.issued_by), "order_by": (timed.c.issued_at, timed.c.id)}
+    later = case((timed.c.night == 1, func.lead(timed.c.t, ctx.night_burst_slips).over(**in_time)),
+                 else_=func.lead(timed.c.t, ctx.burst_slips).over(**in_time))
+    number = func.row_number().over(**in_time)
+    starts = (select(timed, number.label("n"), limit.label("cap"),
+                     case((later - timed.c.t < BURST_SECONDS, number), else_=None).label("start")).subquery())
+    latest = func.max(starts.c.start).over(partition_by=(starts.c.night, starts.c.issued_by),
+                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
+    marked = select(starts, latest.label("latest")).subquery()
+    inside = marked.c.n - marked.c.latest <= marked.c.cap  # NULL (no start yet) is not inside
+    per_day = func.count().over(partition_by=(marked.c.night, marked.c.issued_by, marked.c.issued_on))
+    found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, marked.c.night, marked.c.cap,
+                    per_day.label("n")).where(inside).subquery())
+    prefix = case((found.c.night == 1, "night:"), else_="")
+    label = case((found.c.night == 1, "夜间 "), else_="")
+    return (select(prefix.op("||")(_text("clerk:", found.c.issued_by, ":", found.c.issued_on)).label("subject_key"),
+                   found.c.id.label("member_id"),
+                   label.op("||")(_text("开单员 ", _user_t.c.username, " ", found.c.issued_on)).label("subject"),
+                   found.c.n.label("figure"), found.c.cap.label("base"))
+            .join_from(found, _user_t, _user_t.c.id == found.c.issued_by))
 
 
 def unscanned_copy(ctx: Context) -> Select:
     """Copies 3, 4 and 5 (town, bureau, finance) of standing slips issued 30 days ago or earlier that their office
     has not scanned: one flag per office copy, town and month of issue (a month's flag stops changing once its slips
-    are all older than the limit). One anti-join per copy, each hashing only that copy's scans, not one over every
-    slip and copy at once, whose hash of all the scans spilled to disk at scale; the slips come from the index
-    ix_slip_season_day alone (scripts/bench_anomalies.py). The count is the flag's size: no window counts it
-    again over every member row."""
-    def of_copy(copy_no: int) -> Select:
-        scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copy_no).exists()
-        return (select(_s.c.id, _s.c.town_id, literal(copy_no).label("copy_no"), _month(_s.c.issued_on).label("month"))
-                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
-                       _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned))
-    missing = union_all(*(of_copy(n) for n in OFFICE_COPIES)).subquery()
+    are all older than the limit). One anti-join of the slips × the three office copies against slip_scan, both
+    read in slip order from an index alone (ix_slip_standing; slip_scan's unique (slip_id, copy_no)) and merged:
+    one pass over the scans for all three copies, with no hash of them (`Rule.planner`; scripts/bench_anomalies.py).
+    The count is the flag's size: no window counts it again over every member row."""
+    copies = union_all(*(select(literal(n).label("copy_no")) for n in OFFICE_COPIES)).subquery("office_copy")
+    scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copies.c.copy_no).exists()
+    missing = (select(_s.c.id, _s.c.town_id, copies.c.copy_no, _month(_s.c.issued_on).label("month"))
+               .select_from(_s).join(copies, literal(True))
+               .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
+                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned).subquery())
     copy_name = case(*((missing.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
     return (select(_text("copy:", missing.c.copy_no, ":town:", missing.c.town_id, ":", missing.c.month)
                    .label("subject_key"), missing.c.id.label("member_id"),
@@ -275,12 +326,12 @@ RULES: dict[str, Rule] = {
                            AnomalyMemberKind.SLIP, repeated_voids, "作废{figure}张（开单{base}张）"),
     "unscanned_copy": Rule("存根联未扫码",
                            "销售单开具30天后，街道镇联、区发改局联或区财政局联仍未扫码登记，纸质联可能未送达。",
-                           AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）"),
+                           AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）", _MERGED),
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
                   AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
     "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
-                        AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）"),
+                        AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）", _MERGED),
     "callback_discrepancy": Rule("回访发现不符",
                                  "回访抽查时住户所说的实收数量或实付金额与销售单不符，或否认购买；"
                                  "回访时已登记案件，确认预警即确认该案件。",
@@ -393,7 +444,14 @@ def run(session: Session, actor: User | None = None, *, rules: list[str] | None 
     now = clock.now()
     names = [n for n in RULES if rules is None or n in rules]
     for name in names:
-        _upsert(session, ctx, name, RULES[name], now)
+        rule = RULES[name]
+        if ctx.postgres:
+            for setting, value in rule.planner:
+                conn.exec_driver_sql(f"SET LOCAL {setting} = {value}")
+        _upsert(session, ctx, name, rule, now)
+        if ctx.postgres:
+            for setting, _ in rule.planner:
+                conn.exec_driver_sql(f"SET LOCAL {setting} TO DEFAULT")
     raised = dict(session.execute(select(_flag_t.c.rule, func.count()).where(_flag_t.c.first_seen_at == now)
                                   .group_by(_flag_t.c.rule)).all())
     still = dict(session.execute(select(_flag_t.c.rule, func.count()).where(_flag_t.c.status == AnomalyStatus.OPEN)
