@@ -89,11 +89,13 @@ class Rule:
     # the anti-joins of `unscanned_copy` and `undelivered` merge two inputs that both come sorted by slip from an
     # index, where the planner's estimate prefers hashing the whole of slip_scan or delivery (and, in parallel,
     # every worker reads the merged index in full): about half the time at 100,000 households, and no hash that
-    # outgrows work_mem at the full size (scripts/bench_anomalies.py, docs/benchmarks.md).
+    # outgrows work_mem at the full size. `burst` runs serially: in parallel, each worker grouped the season's slips
+    # by bucket again for its share of the three neighbours (scripts/bench_anomalies.py, docs/benchmarks.md).
     planner: tuple[tuple[str, str], ...] = ()
 
 
-_MERGED = (("enable_hashjoin", "off"), ("max_parallel_workers_per_gather", "0"))
+_SERIAL = (("max_parallel_workers_per_gather", "0"),)
+_MERGED = (("enable_hashjoin", "off"), *_SERIAL)
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
@@ -176,36 +178,32 @@ def repeated_voids(ctx: Context) -> Select:
 def _burst_buckets(ctx: Context):
     """The 10-minute buckets (seconds since 1970 // BURST_SECONDS, aligned to China's hours: 8 h is 48 buckets) of
     each clerk that a burst can touch, with what it can be (`day`, `night`: 1 or 0). A run of more than `limit`
-    slips within BURST_SECONDS lies in one bucket or two neighbouring ones, so a bucket can hold a run's slips only
-    if its count, or its count and a neighbour's, exceed the limit; at night only the night buckets count (every
-    slip of a bucket has its hour). One GROUP BY of the season's slips per clerk and bucket and a window over those
-    counts (LAG/LEAD by one): the season's slips are not sorted or windowed one by one."""
+    slips within BURST_SECONDS lies in one bucket or two neighbouring ones, so one of them holds more than half the
+    limit: a `heavy` bucket. The buckets kept are the heavy ones and their two neighbours; at night only night
+    buckets count, on both sides (every slip of a bucket has its hour). One GROUP BY of the season's slips per clerk
+    and bucket whose HAVING leaves the few heavy ones: the season's slips are neither sorted nor windowed."""
     at = _seconds(_s.c.issued_at, ctx)
     # floor on PostgreSQL; SQLite (no floor without its math functions) truncates, the same for t > 0
     bucket = func.floor(at / BURST_SECONDS) if ctx.postgres else cast(at / BURST_SECONDS, Integer)
-    counts = (select(_s.c.issued_by, bucket.label("b"), func.count().label("n"))
-              .where(_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None))
-              .group_by(_s.c.issued_by, bucket).subquery())
-    hour = _hour(counts.c.b * BURST_SECONDS, ctx)
-    night_n = case((or_(hour >= NIGHT[0], hour < NIGHT[1]), counts.c.n), else_=0)
-    in_order = {"partition_by": counts.c.issued_by, "order_by": counts.c.b}
-    near = select(counts.c.issued_by, counts.c.b, counts.c.n, night_n.label("nn"),
-                  func.lag(counts.c.b).over(**in_order).label("prev_b"),
-                  func.lag(counts.c.n).over(**in_order).label("prev_n"),
-                  func.lag(night_n).over(**in_order).label("prev_nn"),
-                  func.lead(counts.c.b).over(**in_order).label("next_b"),
-                  func.lead(counts.c.n).over(**in_order).label("next_n"),
-                  func.lead(night_n).over(**in_order).label("next_nn")).subquery()
 
-    def over(n, prev_n, next_n, limit):
-        return or_(n > limit, and_(near.c.prev_b == near.c.b - 1, prev_n + n > limit),
-                   and_(near.c.next_b == near.c.b + 1, n + next_n > limit))
+    def is_night(b):
+        hour = _hour(b * BURST_SECONDS, ctx)
+        return or_(hour >= NIGHT[0], hour < NIGHT[1])
 
-    day = over(near.c.n, near.c.prev_n, near.c.next_n, ctx.burst_slips)
-    night = and_(near.c.nn > 0, over(near.c.nn, near.c.prev_nn, near.c.next_nn, ctx.night_burst_slips))
-    return (select(near.c.issued_by, near.c.b, case((day, 1), else_=0).label("day"),
-                   case((night, 1), else_=0).label("night"))
-            .where(or_(day, night)).subquery("burst_bucket"))
+    heavy = (select(_s.c.issued_by, bucket.label("b"), func.count().label("n"))
+             .where(_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None))
+             .group_by(_s.c.issued_by, bucket)
+             .having(func.count() * 2 > min(ctx.burst_slips, ctx.night_burst_slips)).subquery("heavy"))
+    sides = union_all(*(select(literal(d).label("d")) for d in (-1, 0, 1))).subquery("side")
+    near = (select(heavy.c.issued_by, (heavy.c.b + sides.c.d).label("b"),
+                   case((heavy.c.n * 2 > ctx.burst_slips, 1), else_=0).label("day"),
+                   case((and_(heavy.c.n * 2 > ctx.night_burst_slips, is_night(heavy.c.b)), 1), else_=0).label("night"))
+            .select_from(heavy).join(sides, literal(True)).subquery())
+    kept = (select(near.c.issued_by, near.c.b, func.max(near.c.day).label("day"),
+                   func.max(near.c.night).label("night")).group_by(near.c.issued_by, near.c.b).subquery())
+    return (select(kept.c.issued_by, kept.c.b, kept.c.day,
+                   case((and_(kept.c.night == 1, is_night(kept.c.b)), 1), else_=0).label("night"))
+            .subquery("burst_bucket"))
 
 
 def burst(ctx: Context) -> Select:
@@ -213,7 +211,7 @@ def burst(ctx: Context) -> Select:
     `anomaly_night_burst_slips` within ten minutes at night (22:00-06:00 China time): one flag per clerk and day
     (the night's with the prefix `night:`), the slips inside a run its evidence.
 
-    Only the slips of the buckets `_burst_buckets` found are looked at (read by clerk and time range from the index
+    Only the slips of the buckets `_burst_buckets` kept are looked at (read by clerk and time range from the index
     ix_slip_clerk_time), once for the day's limit and once, as if the day's slips were not there, for the night's
     (`pass`). Among them a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it,
     and a slip is in a run when the latest start at or before it is at most `limit` slips back (a running MAX of the
@@ -329,7 +327,7 @@ RULES: dict[str, Rule] = {
                            AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）", _MERGED),
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
-                  AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
+                  AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）", _SERIAL),
     "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
                         AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）", _MERGED),
     "callback_discrepancy": Rule("回访发现不符",
