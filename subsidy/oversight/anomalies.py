@@ -213,7 +213,7 @@ def burst(ctx: Context) -> Select:
 
     Only the slips of the buckets `_burst_buckets` kept are looked at (read by clerk and time range from the index
     ix_slip_clerk_time), once for the day's limit and once, as if the day's slips were not there, for the night's
-    (`pass`). Among them a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it,
+    (`night` 1). Among them a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it,
     and a slip is in a run when the latest start at or before it is at most `limit` slips back (a running MAX of the
     starts' row numbers). The same slips as over the whole season: every slip between a run's first and last is in
     the buckets kept, and leaving other slips out can only move a slip's successors later."""
@@ -283,7 +283,8 @@ def undelivered(ctx: Context) -> Select:
     """Standing slips issued more than 7 days ago that have no delivery (table `delivery`): one flag per supplier,
     town and month of issue, the slips its evidence; the subject names the oldest slip's day (it only changes with
     the members, as the fingerprint does). A delivery recorded later takes its slip out of the evidence, and a
-    flag whose every slip was delivered is cleared."""
+    flag whose every slip was delivered is cleared. The anti-join merges the slips in id order (ix_slip_standing)
+    with delivery's unique slip_id, both read from the index alone (`Rule.planner`)."""
     delivered = select(_delivery.c.id).where(_delivery.c.slip_id == _s.c.id).exists()
     waiting = (select(_s.c.id, _s.c.supplier_id, _s.c.town_id, _s.c.issued_on, _month(_s.c.issued_on).label("month"))
                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
