@@ -89,13 +89,11 @@ class Rule:
     # the anti-joins of `unscanned_copy` and `undelivered` merge two inputs that both come sorted by slip from an
     # index, where the planner's estimate prefers hashing the whole of slip_scan or delivery (and, in parallel,
     # every worker reads the merged index in full): about half the time at 100,000 households, and no hash that
-    # outgrows work_mem at the full size. `burst` runs serially: in parallel, each worker grouped the season's slips
-    # by bucket again for its share of the three neighbours (scripts/bench_anomalies.py, docs/benchmarks.md).
+    # outgrows work_mem at the full size (scripts/bench_anomalies.py, docs/benchmarks.md).
     planner: tuple[tuple[str, str], ...] = ()
 
 
-_SERIAL = (("max_parallel_workers_per_gather", "0"),)
-_MERGED = (("enable_hashjoin", "off"), *_SERIAL)
+_MERGED = (("enable_hashjoin", "off"), ("max_parallel_workers_per_gather", "0"))
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
@@ -175,82 +173,43 @@ def repeated_voids(ctx: Context) -> Select:
     return union_all(by_household, by_clerk)
 
 
-def _burst_buckets(ctx: Context):
-    """The 10-minute buckets (seconds since 1970 // BURST_SECONDS, aligned to China's hours: 8 h is 48 buckets) of
-    each clerk that a burst can touch, with what it can be (`day`, `night`: 1 or 0). A run of more than `limit`
-    slips within BURST_SECONDS lies in one bucket or two neighbouring ones, so one of them holds more than half the
-    limit: a `heavy` bucket. The buckets kept are the heavy ones and their two neighbours; at night only night
-    buckets count, on both sides (every slip of a bucket has its hour). One GROUP BY of the season's slips per clerk
-    and bucket whose HAVING leaves the few heavy ones: the season's slips are neither sorted nor windowed."""
+def _bursts(ctx: Context, limit: int, *, night: bool) -> Select:
+    """The slips of a season each inside some run of more than `limit` slips by one clerk within BURST_SECONDS:
+    a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it, and a slip is in a
+    run when the latest start at or before it is at most `limit` slips back (a running MAX of the starts' row
+    numbers: one pass, where a MAX over the `limit` rows before each slip cost `limit` steps a slip). The clerk's
+    slips come in time order from the index ix_slip_clerk_time, unsorted. One flag per clerk and day. `night`: only
+    the slips issued at night count, as if the day's slips were not there."""
     at = _seconds(_s.c.issued_at, ctx)
-    # floor on PostgreSQL; SQLite (no floor without its math functions) truncates, the same for t > 0
-    bucket = func.floor(at / BURST_SECONDS) if ctx.postgres else cast(at / BURST_SECONDS, Integer)
-
-    def is_night(b):
-        hour = _hour(b * BURST_SECONDS, ctx)
-        return or_(hour >= NIGHT[0], hour < NIGHT[1])
-
-    heavy = (select(_s.c.issued_by, bucket.label("b"), func.count().label("n"))
-             .where(_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None))
-             .group_by(_s.c.issued_by, bucket)
-             .having(func.count() * 2 > min(ctx.burst_slips, ctx.night_burst_slips)).subquery("heavy"))
-    sides = union_all(*(select(literal(d).label("d")) for d in (-1, 0, 1))).subquery("side")
-    near = (select(heavy.c.issued_by, (heavy.c.b + sides.c.d).label("b"),
-                   case((heavy.c.n * 2 > ctx.burst_slips, 1), else_=0).label("day"),
-                   case((and_(heavy.c.n * 2 > ctx.night_burst_slips, is_night(heavy.c.b)), 1), else_=0).label("night"))
-            .select_from(heavy).join(sides, literal(True)).subquery())
-    kept = (select(near.c.issued_by, near.c.b, func.max(near.c.day).label("day"),
-                   func.max(near.c.night).label("night")).group_by(near.c.issued_by, near.c.b).subquery())
-    return (select(kept.c.issued_by, kept.c.b, kept.c.day,
-                   case((and_(kept.c.night == 1, is_night(kept.c.b)), 1), else_=0).label("night"))
-            .subquery("burst_bucket"))
+    where = [_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)]
+    if night:
+        hour = _hour(at, ctx)
+        where.append(or_(hour >= NIGHT[0], hour < NIGHT[1]))
+    timed = select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t")).where(*where).subquery()
+    in_time = {"partition_by": timed.c.issued_by, "order_by": (timed.c.issued_at, timed.c.id)}
+    later = func.lead(timed.c.t, limit).over(**in_time)
+    number = func.row_number().over(**in_time)
+    starts = (select(timed, number.label("n"), case((later - timed.c.t < BURST_SECONDS, number), else_=None)
+                     .label("start")).subquery())
+    latest = func.max(starts.c.start).over(partition_by=starts.c.issued_by,
+                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
+    marked = select(starts, latest.label("latest")).subquery()
+    inside = marked.c.n - marked.c.latest <= limit  # NULL (no start yet) is not inside
+    per_day = func.count().over(partition_by=(marked.c.issued_by, marked.c.issued_on))
+    prefix, label = ("night:", "夜间 ") if night else ("", "")
+    found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, per_day.label("n"))
+             .where(inside).subquery())
+    return (select(_text(prefix, "clerk:", found.c.issued_by, ":", found.c.issued_on).label("subject_key"),
+                   found.c.id.label("member_id"),
+                   _text(label, "开单员 ", _user_t.c.username, " ", found.c.issued_on).label("subject"),
+                   found.c.n.label("figure"), literal(limit).label("base"))
+            .join_from(found, _user_t, _user_t.c.id == found.c.issued_by))
 
 
 def burst(ctx: Context) -> Select:
     """A clerk issuing more than `anomaly_burst_slips` slips within ten minutes, or more than
-    `anomaly_night_burst_slips` within ten minutes at night (22:00-06:00 China time): one flag per clerk and day
-    (the night's with the prefix `night:`), the slips inside a run its evidence.
-
-    Only the slips of the buckets `_burst_buckets` kept are looked at (read by clerk and time range from the index
-    ix_slip_clerk_time), once for the day's limit and once, as if the day's slips were not there, for the night's
-    (`night` 1). Among them a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it,
-    and a slip is in a run when the latest start at or before it is at most `limit` slips back (a running MAX of the
-    starts' row numbers). The same slips as over the whole season: every slip between a run's first and last is in
-    the buckets kept, and leaving other slips out can only move a slip's successors later."""
-    buckets = _burst_buckets(ctx)
-    passes = union_all(select(literal(0).label("night")), select(literal(1).label("night"))).subquery("burst_pass")
-    at = _seconds(_s.c.issued_at, ctx)
-    if ctx.postgres:  # the bucket's time range, which the index ix_slip_clerk_time serves
-        in_bucket = and_(_s.c.issued_at >= func.to_timestamp(buckets.c.b * BURST_SECONDS),
-                         _s.c.issued_at < func.to_timestamp((buckets.c.b + 1) * BURST_SECONDS))
-    else:
-        in_bucket = and_(at >= buckets.c.b * BURST_SECONDS, at < (buckets.c.b + 1) * BURST_SECONDS)
-    timed = (select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t"), passes.c.night)
-             .select_from(buckets).join(passes, literal(True))
-             .join(_s, and_(_s.c.season_id == ctx.season_id, _s.c.issued_by == buckets.c.issued_by, in_bucket))
-             .where(or_(and_(passes.c.night == 0, buckets.c.day == 1), and_(passes.c.night == 1, buckets.c.night == 1)))
-             .subquery())
-    limit = case((timed.c.night == 1, ctx.night_burst_slips), else_=ctx.burst_slips)
-    in_time = {"partition_by": (timed.c.night, timed.c.issued_by), "order_by": (timed.c.issued_at, timed.c.id)}
-    later = case((timed.c.night == 1, func.lead(timed.c.t, ctx.night_burst_slips).over(**in_time)),
-                 else_=func.lead(timed.c.t, ctx.burst_slips).over(**in_time))
-    number = func.row_number().over(**in_time)
-    starts = (select(timed, number.label("n"), limit.label("cap"),
-                     case((later - timed.c.t < BURST_SECONDS, number), else_=None).label("start")).subquery())
-    latest = func.max(starts.c.start).over(partition_by=(starts.c.night, starts.c.issued_by),
-                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
-    marked = select(starts, latest.label("latest")).subquery()
-    inside = marked.c.n - marked.c.latest <= marked.c.cap  # NULL (no start yet) is not inside
-    per_day = func.count().over(partition_by=(marked.c.night, marked.c.issued_by, marked.c.issued_on))
-    found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, marked.c.night, marked.c.cap,
-                    per_day.label("n")).where(inside).subquery())
-    prefix = case((found.c.night == 1, "night:"), else_="")
-    label = case((found.c.night == 1, "夜间 "), else_="")
-    return (select(prefix.op("||")(_text("clerk:", found.c.issued_by, ":", found.c.issued_on)).label("subject_key"),
-                   found.c.id.label("member_id"),
-                   label.op("||")(_text("开单员 ", _user_t.c.username, " ", found.c.issued_on)).label("subject"),
-                   found.c.n.label("figure"), found.c.cap.label("base"))
-            .join_from(found, _user_t, _user_t.c.id == found.c.issued_by))
+    `anomaly_night_burst_slips` within ten minutes at night (22:00-06:00 China time)."""
+    return union_all(_bursts(ctx, ctx.burst_slips, night=False), _bursts(ctx, ctx.night_burst_slips, night=True))
 
 
 def unscanned_copy(ctx: Context) -> Select:
@@ -328,7 +287,7 @@ RULES: dict[str, Rule] = {
                            AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）", _MERGED),
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
-                  AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）", _SERIAL),
+                  AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
     "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
                         AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）", _MERGED),
     "callback_discrepancy": Rule("回访发现不符",
