@@ -51,10 +51,11 @@ class Slip(SQLModel, table=True):
         # this index alone: no sort of the season's slips (scripts/bench_anomalies.py). None of its columns changes
         # after issue.
         Index("ix_slip_clerk_time", "season_id", "issued_by", "issued_at", "id", "issued_on"),
-        # The rules `unscanned_copy` and `undelivered` read a season's standing slips up to a day, with their town and
-        # supplier, from this index alone: the slip's heap (wide, and half empty by the fillfactor below) is read by
+        # The rules `unscanned_copy` and `undelivered` read a season's standing slips with their day, town and
+        # supplier from this index alone, in id order, and merge them with slip_scan's and delivery's unique indexes
+        # (no hash of the season's scans): the slip's heap (wide, and half empty by the fillfactor below) is read by
         # neither. Voiding changes `status`, which only makes that rare update non-HOT; building a summary stays HOT.
-        Index("ix_slip_season_day", "season_id", "status", "issued_on", "id", "town_id", "supplier_id"),
+        Index("ix_slip_standing", "season_id", "status", "id", "issued_on", "town_id", "supplier_id"),
         # NO index may cover summary_id, not even in a WHERE clause. Building a month writes summary_id on every
         # slip of the month (200,000 for a large supplier). While no index covers it, PostgreSQL rewrites each row on
         # its own page (a HOT update: no new entry in any of the table's indexes) and SQLite touches no index:

@@ -85,7 +85,15 @@ class Rule:
     members: Callable[[Context], Select]
     # How one flag's figures read: str.format over figure, base and size.
     figures: str
+    # PostgreSQL planner settings for this rule's statement alone (SET LOCAL before it, back to the default after):
+    # the anti-joins of `unscanned_copy` and `undelivered` merge two inputs that both come sorted by slip from an
+    # index, where the planner's estimate prefers hashing the whole of slip_scan or delivery (and, in parallel,
+    # every worker reads the merged index in full): about half the time at 100,000 households, and no hash that
+    # outgrows work_mem at the full size (scripts/bench_anomalies.py, docs/benchmarks.md).
+    planner: tuple[tuple[str, str], ...] = ()
 
+
+_MERGED = (("enable_hashjoin", "off"), ("max_parallel_workers_per_gather", "0"))
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
@@ -207,16 +215,16 @@ def burst(ctx: Context) -> Select:
 def unscanned_copy(ctx: Context) -> Select:
     """Copies 3, 4 and 5 (town, bureau, finance) of standing slips issued 30 days ago or earlier that their office
     has not scanned: one flag per office copy, town and month of issue (a month's flag stops changing once its slips
-    are all older than the limit). One anti-join per copy, each hashing only that copy's scans, not one over every
-    slip and copy at once, whose hash of all the scans spilled to disk at scale; the slips come from the index
-    ix_slip_season_day alone (scripts/bench_anomalies.py). The count is the flag's size: no window counts it
-    again over every member row."""
-    def of_copy(copy_no: int) -> Select:
-        scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copy_no).exists()
-        return (select(_s.c.id, _s.c.town_id, literal(copy_no).label("copy_no"), _month(_s.c.issued_on).label("month"))
-                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
-                       _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned))
-    missing = union_all(*(of_copy(n) for n in OFFICE_COPIES)).subquery()
+    are all older than the limit). One anti-join of the slips × the three office copies against slip_scan, both
+    read in slip order from an index alone (ix_slip_standing; slip_scan's unique (slip_id, copy_no)) and merged:
+    one pass over the scans for all three copies, with no hash of them (`Rule.planner`; scripts/bench_anomalies.py).
+    The count is the flag's size: no window counts it again over every member row."""
+    copies = union_all(*(select(literal(n).label("copy_no")) for n in OFFICE_COPIES)).subquery("office_copy")
+    scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copies.c.copy_no).exists()
+    missing = (select(_s.c.id, _s.c.town_id, copies.c.copy_no, _month(_s.c.issued_on).label("month"))
+               .select_from(_s).join(copies, literal(True))
+               .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
+                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned).subquery())
     copy_name = case(*((missing.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
     return (select(_text("copy:", missing.c.copy_no, ":town:", missing.c.town_id, ":", missing.c.month)
                    .label("subject_key"), missing.c.id.label("member_id"),
@@ -234,7 +242,8 @@ def undelivered(ctx: Context) -> Select:
     """Standing slips issued more than 7 days ago that have no delivery (table `delivery`): one flag per supplier,
     town and month of issue, the slips its evidence; the subject names the oldest slip's day (it only changes with
     the members, as the fingerprint does). A delivery recorded later takes its slip out of the evidence, and a
-    flag whose every slip was delivered is cleared."""
+    flag whose every slip was delivered is cleared. The anti-join merges the slips in id order (ix_slip_standing)
+    with delivery's unique slip_id, both read from the index alone (`Rule.planner`)."""
     delivered = select(_delivery.c.id).where(_delivery.c.slip_id == _s.c.id).exists()
     waiting = (select(_s.c.id, _s.c.supplier_id, _s.c.town_id, _s.c.issued_on, _month(_s.c.issued_on).label("month"))
                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
@@ -275,12 +284,12 @@ RULES: dict[str, Rule] = {
                            AnomalyMemberKind.SLIP, repeated_voids, "作废{figure}张（开单{base}张）"),
     "unscanned_copy": Rule("存根联未扫码",
                            "销售单开具30天后，街道镇联、区发改局联或区财政局联仍未扫码登记，纸质联可能未送达。",
-                           AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）"),
+                           AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）", _MERGED),
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
                   AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
     "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
-                        AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）"),
+                        AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）", _MERGED),
     "callback_discrepancy": Rule("回访发现不符",
                                  "回访抽查时住户所说的实收数量或实付金额与销售单不符，或否认购买；"
                                  "回访时已登记案件，确认预警即确认该案件。",
@@ -393,7 +402,14 @@ def run(session: Session, actor: User | None = None, *, rules: list[str] | None 
     now = clock.now()
     names = [n for n in RULES if rules is None or n in rules]
     for name in names:
-        _upsert(session, ctx, name, RULES[name], now)
+        rule = RULES[name]
+        if ctx.postgres:
+            for setting, value in rule.planner:
+                conn.exec_driver_sql(f"SET LOCAL {setting} = {value}")
+        _upsert(session, ctx, name, rule, now)
+        if ctx.postgres:
+            for setting, _ in rule.planner:
+                conn.exec_driver_sql(f"SET LOCAL {setting} TO DEFAULT")
     # A flag raised with its case (a callback's) is noted in that case's history: a few a night, not a season's rows.
     for linked in session.execute(select(AnomalyFlag).where(AnomalyFlag.first_seen_at == now,
                                                             AnomalyFlag.case_id.is_not(None))).scalars():

@@ -453,8 +453,9 @@ TESTED = {
 
 # Where subsidy/ may look at the dialect without a marker, and why that is no fork.
 NOT_FORKS = {
-    ("subsidy/oversight/anomalies.py", "run"): "PostgreSQL's advisory lock (one runner among several processes) and its "
-                                              "work_mem for the sorts; SQLite has one writer anyway",
+    ("subsidy/oversight/anomalies.py", "run"): "PostgreSQL's advisory lock (one runner among several processes), its "
+                                              "work_mem for the sorts and the rules' planner settings (SET LOCAL: "
+                                              "the plan changes, not the result); SQLite has one writer anyway",
     ("subsidy/core/paging.py", "exact_count"): "the time limit of an exact count exists on PostgreSQL only; SQLite "
                                                "counts a district's rows without one",
     ("subsidy/core/db.py", "is_sqlite"): "a question, not a branch",

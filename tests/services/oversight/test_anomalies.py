@@ -130,6 +130,38 @@ def test_more_than_twenty_slips_within_ten_minutes_is_a_burst_and_twenty_one_ove
     assert [x for x in _flags(session, "burst") if f"clerk:{steady.id}:" in x.subject_key] == []
 
 
+def test_a_burst_across_two_ten_minute_buckets_is_found_whole_and_its_near_miss_is_not(session, demo):
+    """The rule counts slips per clerk and 10-minute bucket (xx:00, xx:10, ...) first: a run of 21 slips from
+    10:05 lies 11 and 10 in two buckets, neither over the limit alone."""
+    fast, steady = o.clerk(session, "straddle-clerk"), o.clerk(session, "straddle-steady")
+    people = o.households(session, 21)
+    start = _local(10, 5)
+    fast_slips = [o.slip(session, h, fast, start + timedelta(seconds=25 * i)) for i, h in enumerate(people)]
+    for i, h in enumerate(people):  # 30 s apart: the 21st is exactly ten minutes after the first
+        o.slip(session, h, steady, start + timedelta(seconds=30 * i))
+    _run(session)
+    [flag] = [x for x in _flags(session, "burst") if x.subject_key.startswith(f"clerk:{fast.id}:")]
+    assert anomalies.member_ids(flag) == sorted(s.id for s in fast_slips) and flag.size == 21
+    assert [x for x in _flags(session, "burst") if f"clerk:{steady.id}:" in x.subject_key] == []
+
+
+def test_a_night_burst_across_midnight_is_flagged_on_both_days_and_day_slips_beside_a_night_run_do_not_count(
+        session, demo):
+    owl, dawn = o.clerk(session, "midnight-clerk"), o.clerk(session, "dawn-clerk")
+    people = o.households(session, 4)
+    before = _local(23, 56) - timedelta(days=1)
+    run = [o.slip(session, h, owl, before + timedelta(minutes=2 * i)) for i, h in enumerate(people)]
+    # 05:55, 05:57 and 05:59 are night, 06:01 is not: three night slips within ten minutes are no night burst
+    dawn_slips = [o.slip(session, h, dawn, _local(5, 55) + timedelta(minutes=2 * i)) for i, h in enumerate(people)]
+    _run(session)
+    flags = {x.subject_key: anomalies.member_ids(x) for x in _flags(session, "burst")
+             if f"clerk:{owl.id}:" in x.subject_key}
+    assert flags == {f"night:clerk:{owl.id}:{run[0].issued_on}": sorted(s.id for s in run[:2]),
+                     f"night:clerk:{owl.id}:{run[2].issued_on}": sorted(s.id for s in run[2:])}
+    assert run[0].issued_on != run[2].issued_on
+    assert [x for x in _flags(session, "burst") if f"clerk:{dawn.id}:" in x.subject_key] == [] and dawn_slips
+
+
 def test_four_slips_within_ten_minutes_at_night_are_a_burst_and_three_are_not(session, demo):
     owl, late = o.clerk(session, "owl-clerk"), o.clerk(session, "late-clerk")
     people = o.households(session, 4)
