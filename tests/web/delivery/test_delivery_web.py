@@ -362,3 +362,52 @@ def test_the_counter_issues_at_the_door_when_asked(client_as, engine):
     shown = page.get(done.headers["location"])
     assert "已当场送达" not in shown.text and "登记当场送达" in shown.text
     assert "已送达" in shown.text and "开单后 0 天" in shown.text and "登记送达</button>" not in shown.text
+
+
+# --- the slip lists show the delivery ----------------------------------------------------------------------------
+
+def _delivered_waiting_and_voided(engine, api_as) -> tuple[str, str, str]:
+    delivered, waiting, voided = _slip(engine, days_ago=3), _slip(engine, days_ago=9), _slip(engine, days_ago=2)
+    api = api_as("coal-a")
+    assert api.post(f"/api/v1/slips/{delivered}/delivery", json={
+        "delivered_on": (clock.today() - timedelta(days=1)).isoformat(), "receiver": "王小红"}).status_code == 200
+    assert api.post(f"/api/v1/slips/{voided}/void", json={"reason": "开错"}).status_code == 200
+    return delivered, waiting, voided
+
+
+def _delivery_cell(html: str, number: str) -> str:
+    import re
+
+    found = re.search(rf'data-delivery-of="{number}">(.*?)</td>', html, re.S)
+    assert found, number
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+def test_the_slips_page_shows_each_slips_delivery_and_the_days_since_issue(engine, api_as, client_as):
+    delivered, waiting, voided = _delivered_waiting_and_voided(engine, api_as)
+    for who in ("coal-a", "caiyuan", "drc"):
+        listed = client_as(who).get("/slips?per_page=100")
+        assert listed.status_code == 200 and "<th>配送到户</th>" in listed.text
+        on = (clock.today() - timedelta(days=1)).isoformat()
+        assert _delivery_cell(listed.text, delivered) == f"已送达 {on}（开单后 2 天）"
+        assert _delivery_cell(listed.text, waiting) == "未送达（已开单 9 天）"
+        assert _delivery_cell(listed.text, voided) == "—"
+
+
+def test_the_slips_spreadsheet_has_the_delivery_as_a_date_a_text_and_a_number(engine, api_as, client_as):
+    delivered, waiting, voided = _delivered_waiting_and_voided(engine, api_as)
+    for who in ("coal-a", "drc"):
+        answer = client_as(who).get("/slips.xlsx")
+        assert answer.status_code == 200
+        sheet = load_workbook(io.BytesIO(answer.content)).active
+        header = [c.value for c in sheet[1]]
+        assert header[-4:] == ["配送到户", "送达日期", "签收人", "开单后天数"]
+        rows = {r[0].value: r for r in sheet.iter_rows(min_row=2)}
+        state, on, receiver, days = rows[delivered][-4:]
+        assert (state.value, on.value.date(), receiver.value, days.value) == (
+            "已送达", clock.today() - timedelta(days=1), "王小红", 2)
+        assert on.is_date and receiver.data_type == "s" and days.data_type == "n"
+        state, on, receiver, days = rows[waiting][-4:]
+        assert (state.value, on.value, receiver.value, days.value) == ("未送达", None, None, 9)
+        state, on, receiver, days = rows[voided][-4:]
+        assert (state.value, on.value, receiver.value, days.value) == ("—", None, None, None)
