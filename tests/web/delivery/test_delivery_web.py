@@ -411,3 +411,31 @@ def test_the_slips_spreadsheet_has_the_delivery_as_a_date_a_text_and_a_number(en
         assert (state.value, on.value, receiver.value, days.value) == ("未送达", None, None, 9)
         state, on, receiver, days = rows[voided][-4:]
         assert (state.value, on.value, receiver.value, days.value) == ("—", None, None, None)
+
+
+def test_the_town_sees_the_approved_but_not_delivered_of_its_villages_every_suppliers(engine, api_as, client_as):
+    made = {}
+    with db.transaction(engine) as s:
+        for name, supplier, village in (("delivered", "coal-a", "dongguan"), ("by_a", "coal-a", "dongguan"),
+                                        ("by_b", "coal-b", "xiguan"), ("other_town", "coal-a", "yingxi")):
+            household, r = f.household(s, village, coal_kg=500, stoves=0)
+            slip = make_slip(s, supplier=f.supplier(s, supplier), registration=r,
+                             issued_on=clock.today() - timedelta(days=2), coal_kg=500)
+            made[name] = (household.head_name, household.id_number, slip.number)
+    assert api_as("coal-a").post(f"/api/v1/slips/{made['delivered'][2]}/delivery", json={
+        "delivered_on": clock.today().isoformat(), "receiver": "王小红"}).status_code == 200
+    town = client_as("caiyuan")
+    listed = town.get("/deliveries?per_page=100")  # opens on what is not yet delivered
+    assert listed.status_code == 200 and "本街道/镇各村、社区" in listed.text
+    for name in ("by_a", "by_b"):
+        head, id_number, number = made[name]
+        assert number in listed.text and id_number in listed.text  # the town sees ID numbers whole
+    assert "未送达，已开单 2 天" in listed.text
+    assert made["delivered"][2] not in listed.text and made["other_town"][2] not in listed.text
+    everything = town.get("/deliveries?pending=0&per_page=100")
+    assert made["delivered"][2] in everything.text and made["other_town"][2] not in everything.text
+    # Another town's village is not found; the API says the same list.
+    assert town.get(f"/deliveries?village_id={_id(engine, Village, 'yingxi')}").status_code == 404
+    api = api_as("caiyuan").get("/api/v1/deliveries?pending=1&per_page=100").json()
+    numbers = {s["number"] for item in api["items"] for s in item["slips"]}
+    assert {made["by_a"][2], made["by_b"][2]} <= numbers and made["delivered"][2] not in numbers
