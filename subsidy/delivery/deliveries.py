@@ -21,6 +21,10 @@ of the viewer's products, or a standing slip has no delivery yet. Suppliers neve
 these statements read registrations and households unscoped, and the viewer's contracts are their scope: a town or
 village outside them is not found (404).
 
+The slip lists. /slips shows each listed slip's delivery (delivered on, or not yet, and the days since issue:
+subsidy/rules/delivery.py) through `of_listed_slips`, one statement for the page's slips; the /slips.xlsx export
+(subsidy/sales/listing.py, which may not import this package) outer-joins the same table.
+
 Personal numbers. DESIGN.md invariant 5 and subsidy/core/scope.py (`SEES_PERSONAL_NUMBERS`) keep ID numbers and
 phones whole for the village and the town only; the supplier's own records are its slips, not the registry, and
 CONTRACT.md answers the delivery list's phone masked. So the supplier sees the phone masked too, on the page, the
