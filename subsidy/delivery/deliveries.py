@@ -21,6 +21,10 @@ of the viewer's products, or a standing slip has no delivery yet. Suppliers neve
 these statements read registrations and households unscoped, and the viewer's contracts are their scope: a town or
 village outside them is not found (404).
 
+The slip lists. /slips shows each listed slip's delivery (delivered on, or not yet, and the days since issue:
+subsidy/rules/delivery.py) through `of_listed_slips`, one statement for the page's slips; the /slips.xlsx export
+(subsidy/sales/listing.py, which may not import this package) outer-joins the same table.
+
 Personal numbers. DESIGN.md invariant 5 and subsidy/core/scope.py (`SEES_PERSONAL_NUMBERS`) keep ID numbers and
 phones whole for the village and the town only; the supplier's own records are its slips, not the registry, and
 CONTRACT.md answers the delivery list's phone masked. So the supplier sees the phone masked too, on the page, the
@@ -52,6 +56,7 @@ from subsidy.models import (
     Slip, SlipStatus, Supplier, Town, User, Village,
 )
 from subsidy.policy.seasons import active_season, lock_open
+from subsidy.rules.delivery import days_since_issue
 from subsidy.rules.months import month_bounds, parse_month
 from subsidy.rules.text import clean_text
 from subsidy.sales import issuing, slips
@@ -146,8 +151,36 @@ def of_slip(session: Session, slip: Slip) -> SlipDelivery:
     if delivery is not None and delivery.recorded_by:
         who = session.execute(select(func.coalesce(func.nullif(User.display_name, ""), User.username))
                               .where(User.id == delivery.recorded_by).execution_options(unscoped=True)).scalar() or ""
-    until = delivery.delivered_on if delivery is not None else clock.today()
-    return SlipDelivery(delivery, who, (until - slip.issued_on).days)
+    delivered_on = delivery.delivered_on if delivery is not None else None
+    return SlipDelivery(delivery, who, days_since_issue(slip.issued_on, delivered_on, clock.today()))
+
+
+@dataclass(frozen=True)
+class ListedDelivery:
+    """A listed slip's delivery as a list shows it: the day (None: not delivered yet) and who received it, and the
+    days since its issue (until delivery, or until today while it is not delivered; None for a voided slip that was
+    never delivered, which nobody will deliver)."""
+
+    delivered_on: date | None
+    receiver: str
+    days_since_issue: int | None
+
+
+def of_listed_slips(session: Session, listed: list[Slip]) -> dict[int, ListedDelivery]:
+    """The delivery of each slip of a list already read in the caller's scope (a page of /slips), by slip id: one
+    statement on the unique index of `delivery.slip_id` for the listed slips only, whatever their number."""
+    if not listed:
+        return {}
+    found = {slip_id: (delivered_on, receiver) for slip_id, delivered_on, receiver in session.execute(
+        select(Delivery.slip_id, Delivery.delivered_on, Delivery.receiver)
+        .where(Delivery.slip_id.in_(sorted({s.id for s in listed}))))}
+    today = clock.today()
+    shown = {}
+    for slip in listed:
+        delivered_on, receiver = found.get(slip.id, (None, ""))
+        days = days_since_issue(slip.issued_on, delivered_on, today, voided=slip.status == SlipStatus.VOIDED)
+        shown[slip.id] = ListedDelivery(delivered_on, receiver, days)
+    return shown
 
 
 def photo_of(session: Session, number: str) -> Attachment:
@@ -261,7 +294,7 @@ class ListedSlip:
     @property
     def days(self) -> int:
         """Days from issue to delivery, or to today while it is not delivered."""
-        return ((self.delivered_on or clock.today()) - self.issued_on).days
+        return days_since_issue(self.issued_on, self.delivered_on, clock.today())
 
 
 @dataclass
@@ -444,5 +477,5 @@ def timeliness(session: Session, *, season_id: int | None = None, month: str | N
         key = (supplier_id, town_id)
         if key not in found:
             found[key] = Timeliness(supplier_id, names.get(supplier_id, ""), town_id, towns.get(town_id, ""))
-        found[key].add((delivered_on - issued_on).days if delivered_on else None, n)
+        found[key].add(days_since_issue(issued_on, delivered_on, clock.today()) if delivered_on else None, n)
     return sorted(found.values(), key=lambda t: (t.supplier, t.town_id))

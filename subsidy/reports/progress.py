@@ -248,6 +248,8 @@ class MonthlyReport:
     coverage: list[quality_coverage.Coverage] | None = None
     # How soon the month's slips were delivered, per supplier and town (配送到户及时情况).
     timeliness: list[deliveries.Timeliness] = field(default_factory=list)
+    # The month's callbacks per supplier and town (its summary's sample): drawn, done, reached, discrepancies.
+    callbacks_by: list[verification.SupplierTownFigures] = field(default_factory=list)
 
 
 def monthly_report(session: Session, month: str, season_id: int | None = None) -> MonthlyReport:
@@ -258,6 +260,7 @@ def monthly_report(session: Session, month: str, season_id: int | None = None) -
     villages = by_village(session)
     month_rows = progress(session, month=month, villages=villages, season_id=season.id)
     season_rows = progress(session, villages=villages, season_id=season.id)
+    callbacks_by = verification.month_figures_by_supplier_and_town(session, month)
     settled = paid = 0
     for status, subsidy in session.execute(select(Settlement.status, func.sum(Settlement.subsidy_fen))
                                            .where(Settlement.month == month).group_by(Settlement.status)):
@@ -266,6 +269,6 @@ def monthly_report(session: Session, month: str, season_id: int | None = None) -
             paid += int(subsidy or 0)
     return MonthlyReport(month, due_date(month), season.name, month_rows, season_rows, totals(month_rows),
                          totals(season_rows), int(settled or 0), int(paid or 0), area_label(session),
-                         verification.month_figures(session, month),
+                         verification.month_figures(session, month, callbacks_by),
                          quality_coverage.coverage(session, season.id, until=month_bounds(month)[1]),
-                         deliveries.timeliness(session, season_id=season.id, month=month))
+                         deliveries.timeliness(session, season_id=season.id, month=month), callbacks_by)

@@ -14,6 +14,8 @@ from subsidy.settlement.sheets import Sheet
 TIMELINESS_HEADER = ["配送企业", "街道/镇", "有效销售单(张)", "3天内送达(张)", "4至7天送达(张)", "7天以上送达(张)",
                      "未送达(张)", "3天内送达率"]
 TIMELINESS_COUNTS = ("slips", "within_3", "within_7", "later", "not_delivered")
+CALLBACKS_HEADER = ["配送企业", "街道/镇", "回访抽取(户)", "已回访(户)", "联系到(户)", "发现问题(户)", "回访完成率"]
+CALLBACKS_COUNTS = ("size", "done", "reached", "discrepancies")
 
 
 def monthly_report_xlsx(session: Session, month: str, season_id: int | None = None) -> tuple[str, bytes]:
@@ -38,6 +40,11 @@ def monthly_report_xlsx(session: Session, month: str, season_id: int | None = No
     c = report.callbacks
     sheet.table_row(["本月回访抽查(户)", sheets.count(c.size), "已回访(户)", sheets.count(c.done), "联系到(户)",
                      sheets.count(c.reached), "发现问题(户)", sheets.count(c.discrepancies)])
+    if report.callbacks_by:
+        sheet.table_row(CALLBACKS_HEADER, header=True)
+        for r in report.callbacks_by:
+            sheet.table_row([r.supplier, r.town, *[sheets.count(getattr(r, name)) for name in CALLBACKS_COUNTS],
+                             sheets.ratio(r.done, r.size)])
     sheet.blank()
     sheet.line(f"抽检覆盖率（截至 {report.month} 月底，种子文件 002：抽检覆盖率 100%，不合格复检率 100%）")
     sheet.table_row(["配送企业", "进货批次", "已抽检批次", "覆盖率", "不合格批次", "不合格抽检", "已复检", "复检率"],

@@ -1,6 +1,9 @@
 """Lists of slips in the caller's scope, of one season (the one chosen, else the active one): filtered by day, month,
 town, status, household, buyer's name or slip number, newest first (or by number) a page at a time, and the same
-list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole).
+list as a spreadsheet streamed row by row (ID numbers masked unless the role keeps them whole), with each slip's
+delivery to the household (the day, who received it, the days since issue). The delivery is read as the plain table
+it is (`delivery`: slip_id unique, delivered_on, receiver; subsidy/delivery owns it and may import this package, not
+the other way round), by an outer join on its unique index.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subsidy.core import paging
+from subsidy.core import clock, paging
 from subsidy.policy import seasons
 from subsidy.core.scope import Record, show_id
 from subsidy.core.errors import NotFound
 from subsidy.models import (
-    Season, Slip, Town, User, Village,
+    Delivery, Season, Slip, SlipStatus, Town, User, Village,
 )
+from subsidy.rules.delivery import days_since_issue
 from subsidy.rules.months import month_bounds, parse_month
 
 
@@ -100,9 +104,19 @@ def iter_slips(session: Session, flt: SlipFilter) -> Iterator[Slip]:
     yield from session.execute(stmt).scalars()
 
 
+def iter_slips_delivered(session: Session, flt: SlipFilter) -> Iterator[tuple[Slip, date | None, str | None]]:
+    """The slips of `iter_slips`, each with its delivery's day and receiver (None, None: not delivered)."""
+    stmt = (select(Slip, Delivery.delivered_on, Delivery.receiver).outerjoin(Delivery, Delivery.slip_id == Slip.id)
+            .where(*flt.in_season(session).conditions()).order_by(Slip.issued_on, Slip.id)
+            .execution_options(yield_per=1000))
+    yield from session.execute(stmt)
+
+
 def export_xlsx(session: Session, flt: SlipFilter, *, viewer: User | None = None) -> bytes:
     """The list as a spreadsheet (openpyxl write_only, streamed). ID numbers as a list shows them to `viewer`
-    (subsidy.core.scope.WHOLE_FOR)."""
+    (subsidy.core.scope.WHOLE_FOR). The delivery: its day a date cell (empty while not delivered), the receiver's
+    name a text cell, the days since issue a number (until delivery, or until today; empty for a voided slip never
+    delivered)."""
     import io
 
     from openpyxl import Workbook
@@ -115,14 +129,18 @@ def export_xlsx(session: Session, flt: SlipFilter, *, viewer: User | None = None
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("销售单")
     sheets.append(ws, ["销售单号", "开具日期", "街道/镇", "村(社区)", "户主姓名", "身份证号码", "户类别", "洁净煤(吨)",
-                       "炉具(台)", "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因"])
-    for s in iter_slips(session, flt):
+                       "炉具(台)", "金额(元)", "补贴(元)", "用户支付(元)", "状态", "作废原因", "配送到户",
+                       "送达日期", "签收人", "开单后天数"])
+    today = clock.today()
+    for s, delivered_on, receiver in iter_slips_delivered(session, flt):
+        days = days_since_issue(s.issued_on, delivered_on, today, voided=s.status == SlipStatus.VOIDED)
+        delivered = "已送达" if delivered_on else ("未送达" if days is not None else "—")
         sheets.append(ws, [s.number, s.issued_on, towns.get(s.town_id, ""), villages.get(s.village_id, ""),
                            s.head_name, sheets.text(show_id(viewer, Record.LISTING, s.id_number)),
                            CATEGORY_LABELS.get(s.category, s.category), sheets.tons(s.coal_kg),
                            sheets.count(s.stoves), sheets.money(s.amount_fen), sheets.money(s.subsidy_fen),
                            sheets.money(s.household_pays_fen), SLIP_STATUS_LABELS.get(s.status, s.status),
-                           s.void_reason])
+                           s.void_reason, delivered, delivered_on, sheets.text(receiver), sheets.count(days)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -38,7 +38,7 @@ from subsidy.core.errors import Conflict, NotAllowed, NotFound, Refused
 from subsidy.core.scope import get_or_404
 from subsidy.models import (
     UNREACHED_AFTER_TRIES, Callback, CallbackSample, CallbackSampleSlip, CaseCategory, Role, Slip, Summary,
-    SummaryStatus, User,
+    SummaryStatus, Supplier, Town, User,
 )
 from subsidy.oversight import cases
 from subsidy.rules import sampling
@@ -299,19 +299,61 @@ def sampled_rows(session: Session, sample: CallbackSample, *, page: int = 1, per
     return result
 
 
-def month_figures(session: Session, month: str) -> Progress:
+@dataclass
+class SupplierTownFigures:
+    """The callbacks of one supplier's month in one town (its summary's sample): slips drawn, callbacks done
+    (reached, or unreached after three tries), reached, and discrepancies found."""
+
+    supplier_id: int
+    supplier: str
+    town_id: int
+    town: str
+    size: int = 0
+    done: int = 0
+    reached: int = 0
+    discrepancies: int = 0
+
+
+def month_figures_by_supplier_and_town(session: Session, month: str) -> list[SupplierTownFigures]:
+    """The callbacks of the summaries of `month` per supplier and town (a summary is one supplier's month in one
+    town), in the caller's scope (a town: its own), by supplier name and town. Two grouped statements, whatever the
+    number of callbacks."""
+    found: dict[tuple[int, int], SupplierTownFigures] = {}
+    names = dict(session.execute(select(Supplier.id, Supplier.name).execution_options(unscoped=True)).all())
+    towns = dict(session.execute(select(Town.id, Town.name).execution_options(unscoped=True)).all())
+
+    def figures(supplier_id: int, town_id: int) -> SupplierTownFigures:
+        key = (supplier_id, town_id)
+        if key not in found:
+            found[key] = SupplierTownFigures(supplier_id, names.get(supplier_id, ""), town_id, towns.get(town_id, ""))
+        return found[key]
+
+    for supplier_id, town_id, size in session.execute(
+            select(Summary.supplier_id, Summary.town_id, func.coalesce(func.sum(CallbackSample.size), 0))
+            .join(Summary, Summary.id == CallbackSample.summary_id).where(Summary.month == month)
+            .group_by(Summary.supplier_id, Summary.town_id)):
+        figures(supplier_id, town_id).size = int(size)
+    for supplier_id, town_id, done, reached, found_wrong in session.execute(
+            select(Summary.supplier_id, Summary.town_id, func.count(Callback.id),
+                   func.coalesce(func.sum(case((Callback.reached, 1), else_=0)), 0),
+                   func.coalesce(func.sum(case((Callback.discrepancy, 1), else_=0)), 0))
+            .select_from(Callback).join(CallbackSample, CallbackSample.id == Callback.sample_id)
+            .join(Summary, Summary.id == CallbackSample.summary_id)
+            .where(Callback.done, Summary.month == month).group_by(Summary.supplier_id, Summary.town_id)):
+        row = figures(supplier_id, town_id)
+        row.done, row.reached, row.discrepancies = int(done), int(reached), int(found_wrong)
+    return sorted(found.values(), key=lambda f: (f.supplier, f.town_id))
+
+
+def month_figures(session: Session, month: str,
+                  by_supplier_and_town: list[SupplierTownFigures] | None = None) -> Progress:
     """The callbacks of the summaries of `month`, in the caller's scope (a town: its own): slips drawn, callbacks
-    done, reached, discrepancies. For the monthly report."""
-    summary_ids = select(Summary.id).where(Summary.month == month)
-    row = session.execute(
-        select(func.count(CallbackSample.id), func.coalesce(func.sum(CallbackSample.size), 0))
-        .where(CallbackSample.summary_id.in_(summary_ids))).one()
-    done = session.execute(
-        select(func.count(Callback.id), func.coalesce(func.sum(case((Callback.reached, 1), else_=0)), 0),
-               func.coalesce(func.sum(case((Callback.discrepancy, 1), else_=0)), 0))
-        .join(CallbackSample, CallbackSample.id == Callback.sample_id)
-        .where(Callback.done, CallbackSample.summary_id.in_(summary_ids))).one()
-    return Progress(0, int(row[1]), int(done[0]), int(done[1]), int(done[2]))
+    done, reached, discrepancies; the total of `month_figures_by_supplier_and_town` (given, or read). For the
+    monthly report."""
+    rows = (month_figures_by_supplier_and_town(session, month) if by_supplier_and_town is None
+            else by_supplier_and_town)
+    return Progress(0, sum(r.size for r in rows), sum(r.done for r in rows), sum(r.reached for r in rows),
+                    sum(r.discrepancies for r in rows))
 
 
 @dataclass(frozen=True)

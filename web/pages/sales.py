@@ -191,6 +191,7 @@ class SlipPages(Controller):
             "household_id": household_id, "on": jump.isoformat() if jump else "",
             "towns": regions.towns(session), "export_query": urlencode(
                 [(k, v) for k, v in filters.items() if v]),
+            "deliveries": deliveries.of_listed_slips(session, pg.items),
             "town_names": {t.id: t.name for t in regions.towns(session)}})
 
     @get("/slips.xlsx", sync_to_thread=True, guards=[requires(*READERS)])

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from subsidy.core import clock, db, paging
@@ -398,6 +398,43 @@ def test_a_village_or_the_bureau_has_no_delivery_list(as_user):
         with pytest.raises(NotAllowed):
             deliveries.delivery_list(s, user)
         s.rollback()
+
+
+# --- the slip lists' delivery column --------------------------------------------------------------------------------
+
+def test_the_listed_slips_deliveries_are_read_in_one_statement_for_the_listed_slips_only(engine, session, as_user):
+    today = clock.today()
+    delivered = _slip(session, issued_on=today - timedelta(days=3))
+    waiting = _slip(session, issued_on=today - timedelta(days=9))
+    voided = _slip(session, issued_on=today - timedelta(days=2), status="voided")
+    others = [_slip(session, issued_on=today) for _ in range(4)]
+    unlisted = _slip(session, issued_on=today - timedelta(days=5))
+    s, clerk = as_user("coal-a")
+    deliveries.record_delivery(s, user=clerk, number=delivered.number, delivered_on=today - timedelta(days=1),
+                               receiver="王小红")
+    deliveries.record_delivery(s, user=clerk, number=unlisted.number, delivered_on=today, receiver="甲")
+    s.commit()
+    numbers = [delivered.number, waiting.number, voided.number, *(o.number for o in others)]
+    listed = list(s.execute(select(Slip).where(Slip.number.in_(numbers))).scalars())
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        shown = deliveries.of_listed_slips(s, listed)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # One statement whatever the number of slips, and only the listed ones are answered.
+    assert len(statements) == 1 and "delivery" in statements[0]
+    assert set(shown) == {x.id for x in listed} and unlisted.id not in shown
+    assert shown[delivered.id] == deliveries.ListedDelivery(today - timedelta(days=1), "王小红", 2)
+    assert shown[waiting.id] == deliveries.ListedDelivery(None, "", 9)
+    # A voided slip that was never delivered waits for nobody: no days.
+    assert shown[voided.id] == deliveries.ListedDelivery(None, "", None)
+    assert {shown[o.id].days_since_issue for o in others} == {0}
+    assert deliveries.of_listed_slips(s, []) == {}
 
 
 # --- timeliness ---------------------------------------------------------------------------------------------------

@@ -290,6 +290,29 @@ def test_the_month_report_counts_the_callbacks(engine, session, submitted):
     assert (figures.size, figures.done, figures.reached, figures.discrepancies) == (2, 2, 1, 1)
 
 
+def test_the_month_report_counts_the_callbacks_per_supplier_and_town_in_the_callers_scope(engine, session, submitted):
+    numbers = draw(engine, submitted.id, size=3).numbers
+    as_sold(engine, numbers[0], received_kg=100)      # reached, a discrepancy
+    call(engine, numbers[1], reached=False, attempts=3)  # done: unreached after three tries
+    call(engine, numbers[2], reached=False, attempts=1)  # not done yet
+    session.rollback()  # the fixture's read ended before this session writes (SQLite)
+    sell(session, "coal-b", villages=("yingxi",), kg=400)
+    (other,) = build(engine, "coal-b")
+    submit(engine, other.id, "coal-b")
+    (theirs,) = draw(engine, other.id, size=1).numbers
+    as_sold(engine, theirs)
+    fresh(session)
+    rows = callbacks.month_figures_by_supplier_and_town(session, this_month())
+    assert [(r.supplier, r.town, r.size, r.done, r.reached, r.discrepancies) for r in rows] == [
+        ("泰安市乙清洁能源有限公司", "岱庙街道", 1, 1, 1, 0), ("泰安市甲洁净煤配送有限公司", "财源街道", 3, 2, 1, 1)]
+    total = callbacks.month_figures(session, this_month())
+    assert (total.size, total.done, total.reached, total.discrepancies) == (4, 3, 2, 1)
+    # The town sees its own town's row only, and its total is that row.
+    mine = do(engine, "caiyuan", lambda s, me: callbacks.month_figures_by_supplier_and_town(s, this_month()))
+    assert [(r.town, r.size, r.done) for r in mine] == [("财源街道", 3, 2)]
+    assert do(engine, "caiyuan", lambda s, me: callbacks.month_figures(s, this_month()).size) == 3
+
+
 def test_the_database_keeps_one_done_callback_per_sampled_slip(engine, session, submitted):
     """Behind the service: a second done row for the same sampled slip is refused by the partial unique index."""
     (number,) = draw(engine, submitted.id, size=1).numbers

@@ -362,3 +362,80 @@ def test_the_counter_issues_at_the_door_when_asked(client_as, engine):
     shown = page.get(done.headers["location"])
     assert "已当场送达" not in shown.text and "登记当场送达" in shown.text
     assert "已送达" in shown.text and "开单后 0 天" in shown.text and "登记送达</button>" not in shown.text
+
+
+# --- the slip lists show the delivery ----------------------------------------------------------------------------
+
+def _delivered_waiting_and_voided(engine, api_as) -> tuple[str, str, str]:
+    delivered, waiting, voided = _slip(engine, days_ago=3), _slip(engine, days_ago=9), _slip(engine, days_ago=2)
+    api = api_as("coal-a")
+    assert api.post(f"/api/v1/slips/{delivered}/delivery", json={
+        "delivered_on": (clock.today() - timedelta(days=1)).isoformat(), "receiver": "王小红"}).status_code == 200
+    assert api.post(f"/api/v1/slips/{voided}/void", json={"reason": "开错"}).status_code == 200
+    return delivered, waiting, voided
+
+
+def _delivery_cell(html: str, number: str) -> str:
+    import re
+
+    found = re.search(rf'data-delivery-of="{number}">(.*?)</td>', html, re.S)
+    assert found, number
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+def test_the_slips_page_shows_each_slips_delivery_and_the_days_since_issue(engine, api_as, client_as):
+    delivered, waiting, voided = _delivered_waiting_and_voided(engine, api_as)
+    for who in ("coal-a", "caiyuan", "drc"):
+        listed = client_as(who).get("/slips?per_page=100")
+        assert listed.status_code == 200 and "<th>配送到户</th>" in listed.text
+        on = (clock.today() - timedelta(days=1)).isoformat()
+        assert _delivery_cell(listed.text, delivered) == f"已送达 {on}（开单后 2 天）"
+        assert _delivery_cell(listed.text, waiting) == "未送达（已开单 9 天）"
+        assert _delivery_cell(listed.text, voided) == "—"
+
+
+def test_the_slips_spreadsheet_has_the_delivery_as_a_date_a_text_and_a_number(engine, api_as, client_as):
+    delivered, waiting, voided = _delivered_waiting_and_voided(engine, api_as)
+    for who in ("coal-a", "drc"):
+        answer = client_as(who).get("/slips.xlsx")
+        assert answer.status_code == 200
+        sheet = load_workbook(io.BytesIO(answer.content)).active
+        header = [c.value for c in sheet[1]]
+        assert header[-4:] == ["配送到户", "送达日期", "签收人", "开单后天数"]
+        rows = {r[0].value: r for r in sheet.iter_rows(min_row=2)}
+        state, on, receiver, days = rows[delivered][-4:]
+        assert (state.value, on.value.date(), receiver.value, days.value) == (
+            "已送达", clock.today() - timedelta(days=1), "王小红", 2)
+        assert on.is_date and receiver.data_type == "s" and days.data_type == "n"
+        state, on, receiver, days = rows[waiting][-4:]
+        assert (state.value, on.value, receiver.value, days.value) == ("未送达", None, None, 9)
+        state, on, receiver, days = rows[voided][-4:]
+        assert (state.value, on.value, receiver.value, days.value) == ("—", None, None, None)
+
+
+def test_the_town_sees_the_approved_but_not_delivered_of_its_villages_every_suppliers(engine, api_as, client_as):
+    made = {}
+    with db.transaction(engine) as s:
+        for name, supplier, village in (("delivered", "coal-a", "dongguan"), ("by_a", "coal-a", "dongguan"),
+                                        ("by_b", "coal-b", "xiguan"), ("other_town", "coal-a", "yingxi")):
+            household, r = f.household(s, village, coal_kg=500, stoves=0)
+            slip = make_slip(s, supplier=f.supplier(s, supplier), registration=r,
+                             issued_on=clock.today() - timedelta(days=2), coal_kg=500)
+            made[name] = (household.head_name, household.id_number, slip.number)
+    assert api_as("coal-a").post(f"/api/v1/slips/{made['delivered'][2]}/delivery", json={
+        "delivered_on": clock.today().isoformat(), "receiver": "王小红"}).status_code == 200
+    town = client_as("caiyuan")
+    listed = town.get("/deliveries?per_page=100")  # opens on what is not yet delivered
+    assert listed.status_code == 200 and "本街道/镇各村、社区" in listed.text
+    for name in ("by_a", "by_b"):
+        head, id_number, number = made[name]
+        assert number in listed.text and id_number in listed.text  # the town sees ID numbers whole
+    assert "未送达，已开单 2 天" in listed.text
+    assert made["delivered"][2] not in listed.text and made["other_town"][2] not in listed.text
+    everything = town.get("/deliveries?pending=0&per_page=100")
+    assert made["delivered"][2] in everything.text and made["other_town"][2] not in everything.text
+    # Another town's village is not found; the API says the same list.
+    assert town.get(f"/deliveries?village_id={_id(engine, Village, 'yingxi')}").status_code == 404
+    api = api_as("caiyuan").get("/api/v1/deliveries?pending=1&per_page=100").json()
+    numbers = {s["number"] for item in api["items"] for s in item["slips"]}
+    assert {made["by_a"][2], made["by_b"][2]} <= numbers and made["delivered"][2] not in numbers

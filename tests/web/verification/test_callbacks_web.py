@@ -118,3 +118,29 @@ def test_the_pages_draw_calculate_and_record(engine, client_as, submitted):
     assert "本月回访抽查 2 户，已回访 1 户，其中联系到 1 户，发现问题 0 户" in report.text
     assert client_as("finance").get(f"/summaries/{submitted}/sample").status_code == 200
     assert client_as("finance").submit(f"/summaries/{submitted}/sample", data={"size": "1"}).status_code == 403
+
+
+def test_the_monthly_report_shows_the_callbacks_per_supplier_and_town_on_the_page_and_in_the_spreadsheet(
+        engine, api_as, client_as, submitted):
+    import io
+
+    from openpyxl import load_workbook
+
+    drc = api_as("drc")
+    numbers = drc.post(f"/api/v1/summaries/{submitted}/sample", json={"size": 2}).json()["slips"]
+    denied = drc.post("/api/v1/callbacks", json={
+        "slip_number": numbers[0], "reached": True, "attempts": 1, "received_kg": 0, "received_stoves": 0,
+        "paid_fen": 0, "note": ""})
+    assert denied.status_code == 201 and denied.json()["discrepancy"] is True
+    page = client_as("drc").get(f"/reports/monthly?month={month()}")
+    assert page.status_code == 200
+    table = page.text.split("data-callbacks-by", 1)[1].split("</table>", 1)[0]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)]
+    assert cells == ["泰安市甲洁净煤配送有限公司", "财源街道", "2", "1", "1", "1", "50.0%"]
+    sheet = client_as("drc").get(f"/reports/monthly.xlsx?month={month()}")
+    rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    header = next(i for i, r in enumerate(rows) if r[:3] == ("配送企业", "街道/镇", "回访抽取(户)"))
+    assert rows[header + 1][:7] == ("泰安市甲洁净煤配送有限公司", "财源街道", 2, 1, 1, 1, 0.5)
+    # Another town's monthly report has no row of this town.
+    other = client_as("daimiao").get(f"/reports/monthly?month={month()}")
+    assert other.status_code == 200 and "本月尚未抽取回访样本" in other.text
