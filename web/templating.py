@@ -94,7 +94,10 @@ def _whoami(user, person=None) -> str:
     name = people.name_of(user)
     unit = person.unit if person is not None else ""
     role = ROLE_LABELS.get(user.role, user.role)
-    return f"{name} · {unit}（{role}）" if unit and unit != name else f"{name}（{role}）"
+    if not unit or unit == name:
+        return f"{name}（{role}）"
+    # A bureau's unit is its role ("区发改局"): said once, not "孙海涛 · 区发改局（区发改局）".
+    return f"{name} · {unit}" if unit == role else f"{name} · {unit}（{role}）"
 
 
 def _date(value, fmt: str = "%Y-%m-%d") -> str:

@@ -25,6 +25,22 @@ from subsidy.rules.numbers import InvalidSlipNumber, check_slip_number
 
 VOIDABLE_SUMMARY = {SummaryStatus.DRAFT, SummaryStatus.RETURNED, SummaryStatus.SUBMITTED}
 
+ALREADY_VOIDED = "该销售单已经作废"
+# Why a slip in a summary past the town's approval cannot be voided, by the summary's status: the void page says it
+# instead of offering the form, and the void itself refuses with the same words.
+SUMMARY_BLOCKS_VOID = {
+    SummaryStatus.TOWN_APPROVED: "该销售单所在的月度汇总已经街道/镇审核，不能作废",
+    SummaryStatus.DRC_APPROVED: "该销售单所在的月度汇总已经区发改局审核，不能作废",
+    SummaryStatus.FINANCE_APPROVED: "该销售单所在的月度汇总已经财政局审核、进入结算，不能作废",
+}
+
+
+def summary_void_refusal(summary_status: str | None) -> str | None:
+    """Why a slip whose summary is in that status cannot be voided, or None when it can."""
+    if summary_status is None or summary_status in VOIDABLE_SUMMARY:
+        return None
+    return SUMMARY_BLOCKS_VOID.get(summary_status, SUMMARY_BLOCKS_VOID[SummaryStatus.TOWN_APPROVED])
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------------------------------
@@ -84,9 +100,16 @@ class SlipView:
         return sorted((b for b in self.batches.values() if b.frozen_at is not None), key=lambda b: b.id)
 
     @property
+    def void_refusal(self) -> str | None:
+        """Why this slip can no longer be voided (already voided, or its summary approved by the town or later and
+        so on its way to, or in, a settlement), or None while it can."""
+        if self.slip.status != SlipStatus.ISSUED:
+            return ALREADY_VOIDED
+        return summary_void_refusal(self.summary_status)
+
+    @property
     def voidable(self) -> bool:
-        return self.slip.status == SlipStatus.ISSUED and (self.summary_status is None
-                                                          or self.summary_status in VOIDABLE_SUMMARY)
+        return self.void_refusal is None
 
 
 def view(session: Session, slip: Slip) -> SlipView:

@@ -19,7 +19,7 @@ from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.models import (
     HouseholdStove, Registration, Role, Slip, SlipLine, SlipStatus, Summary, User,
 )
-from subsidy.sales.slips import VOIDABLE_SUMMARY, get_by_number, lines_of
+from subsidy.sales.slips import ALREADY_VOIDED, get_by_number, lines_of, summary_void_refusal
 from subsidy.settlement import summaries
 from subsidy.rules.text import clean_text
 
@@ -42,8 +42,9 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
         # Lock the summary so a town approval cannot slip in between this check and the void.
         status = session.execute(select(Summary.status).where(Summary.id == slip.summary_id).with_for_update()
                                  .execution_options(unscoped=True)).scalar()
-        if status not in VOIDABLE_SUMMARY:
-            raise Conflict("该销售单所在的月度汇总已经街道/镇审核，不能作废", field="number")
+        refusal = summary_void_refusal(status)
+        if refusal:
+            raise Conflict(refusal, field="number")
     before = audit.snapshot(slip)
     now = clock.now()
     changed = session.execute(
@@ -51,7 +52,7 @@ def void_slip(session: Session, *, user: User, number: str, reason: str) -> Slip
         .values(status=SlipStatus.VOIDED, void_reason=reason, voided_at=now, voided_by=user.id)
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        raise Conflict("该销售单已经作废", field="number")
+        raise Conflict(ALREADY_VOIDED, field="number")
     session.execute(update(Registration).where(Registration.id == slip.registration_id)
                     .values(sold_coal_kg=Registration.sold_coal_kg - slip.coal_kg,
                             sold_stoves=Registration.sold_stoves - slip.stoves)

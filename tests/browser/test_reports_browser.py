@@ -1,20 +1,18 @@
 """The report pages in a real browser at 1366×768: every chart fills its card and draws every label inside its
 drawing (measured with the browser's own text boxes, not estimated), and a village's progress page is its own.
-Screenshots of the progress pages go to docs/screenshots/ for a reviewer."""
+Screenshots of the progress pages are written for a reviewer (`shot`: into SUBSIDY_SCREENSHOTS, the folder the README
+names; nothing without it)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from subsidy.core import clock, db
 from tests.browser.conftest import login
+from tests.browser.screenshots import shot
 from tests.factories.settlement import approved_registrations, make_slip, supplier
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 # For every chart of the page: its width against its card's, and each text's box against the drawing's viewBox.
 MEASURE = """() => [...document.querySelectorAll("figure.chart")].map(figure => {
@@ -54,8 +52,7 @@ def test_the_report_charts_fill_their_cards_and_clip_no_label(page, engine):
         page.goto(path)
         _charts_fit(page)
     page.goto("/reports/progress")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "reports-progress.png"), full_page=True)
+    shot(page, "reports-progress", full_page=True)
 
 
 def test_a_village_reads_its_own_progress(page, engine):
@@ -66,5 +63,4 @@ def test_a_village_reads_its_own_progress(page, engine):
     assert page.locator("table.list thead th").first.inner_text() == "村(社区)"
     assert "不是本村目标" in page.locator(".village-target").inner_text()
     _charts_fit(page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "reports-progress-village.png"), full_page=True)
+    shot(page, "reports-progress-village", full_page=True)

@@ -16,7 +16,7 @@ from subsidy.rules import barcodes, numbers
 from subsidy.rules.text import clean_text
 from subsidy.policy import regions, seasons
 from subsidy.supply import batches
-from subsidy.core.errors import NotFound, Refused, SubsidyError
+from subsidy.core.errors import Conflict, NotFound, Refused, SubsidyError
 from subsidy.models import COPIES, COAL_PRODUCTS, PRODUCT_LABELS, Role, Season
 from subsidy.rules.measures import parse_tons_to_kg
 from web import lists
@@ -225,7 +225,8 @@ class SlipPages(Controller):
     @get("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def void_form(self, session: DbSession, number: FromPath[str]) -> Template:
         v = slips.view(session, slips.get_by_number(session, number))
-        return Template("slips/void.html", context={"v": v, "form": {}})
+        # A slip that can no longer be voided gets the reason instead of the form (issue 14, item 9).
+        return Template("slips/void.html", context={"v": v, "form": {}, "refusal": v.void_refusal})
 
     @post("/slips/{number:str}/void", sync_to_thread=True, guards=[requires(Role.SUPPLIER)])
     def void(self, session: DbSession, user: CurrentUser, number: FromPath[str], data: Annotated[dict, FORM]
@@ -235,7 +236,12 @@ class SlipPages(Controller):
         except Refused as error:
             discard(session)
             v = slips.view(session, slips.get_by_number(session, number))
-            return refused("slips/void.html", error, data, v=v)
+            return refused("slips/void.html", error, data, v=v, refusal=None)
+        except Conflict as error:  # voided meanwhile, or its summary approved meanwhile: the reason, no form
+            discard(session)
+            v = slips.view(session, slips.get_by_number(session, number))
+            return Template("slips/void.html", context={"v": v, "form": {}, "refusal": error.message},
+                            status_code=409)
         return Redirect(f"/slips/{number}", status_code=303)
 
     # --- scanning ---------------------------------------------------------------------------------------------
