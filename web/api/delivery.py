@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, Parameter
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from subsidy.core.errors import Refused
@@ -29,7 +29,7 @@ from web.lists import ListArgs
 from web.forms import UPLOAD_LIMIT
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-Id = Annotated[int | None, Field(ge=1, le=MAX_INT)]
+Id = Annotated[int | None, Parameter(ge=1, le=MAX_INT)]
 Cursor = Annotated[str | None, Field(max_length=400)]
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from pydantic import BaseModel, Field
 
 from subsidy.models import AnomalyFlag, Case
@@ -110,12 +110,13 @@ class CasesApi(Controller):
     @get("/", sync_to_thread=True, guards=[requires(*CASE_READERS)])
     def index(self, session: DbSession, status: FromQuery[str | None] = None,
               category: FromQuery[str | None] = None,
-              town_id: Annotated[int | None, Field(ge=0, le=MAX_INT)] = None,
+              town_id: Annotated[int | None, Parameter(ge=0, le=MAX_INT)] = None,
+              season_id: Annotated[int | None, Parameter(ge=1, le=MAX_INT)] = None,
               page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, per_page: FromQuery[str | None] = None,
               after: FromQuery[str | None] = None, before: FromQuery[str | None] = None) -> CasePage:
         """Cases in the caller's scope, newest first, 50 a page, each with its links and history; `town_id=0`:
-        the bureau's own."""
-        pg = cases.list_cases(session, status=status, category=category, town_id=town_id,
+        the bureau's own; `season_id`: those received in that season (every season without it)."""
+        pg = cases.list_cases(session, status=status, category=category, town_id=town_id, season_id=season_id,
                               **ListArgs.api(page=page, per_page=per_page, after=after, before=before).fetch)
         items = pg.items
         ids = [c.id for c in items]
@@ -205,12 +206,13 @@ class AnomalyReportApi(Controller):
 
     @get("/", sync_to_thread=True, guards=[requires(*ANOMALY_READERS)])
     def index(self, session: DbSession, rule: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
+              season_id: Annotated[int | None, Parameter(ge=1, le=MAX_INT)] = None,
               page: Annotated[int, Field(ge=1, le=MAX_INT)] = 1, per_page: FromQuery[str | None] = None,
               after: FromQuery[str | None] = None, before: FromQuery[str | None] = None) -> FlagPage:
         """The flags, newest first, `per_page` 20, 50 (the default) or 100 a page, each with its evidence (`ids` of
         the households or slips); `next` and `prev` are the cursors of the pages beside (`after=`, `before=`),
-        `total` counts up to 10,000 (`total_capped` when there are more); `page=` up to 1,000."""
-        pg = anomalies.list_flags(session, rule=rule, status=status,
+        `total` counts up to 10,000 (`total_capped` when there are more); `page=` up to 1,000; `season_id`: the flags of that season's runs (every season without it)."""
+        pg = anomalies.list_flags(session, rule=rule, status=status, season_id=season_id,
                                   **ListArgs.api(page=page, per_page=per_page, after=after, before=before).fetch)
         return FlagPage(items=[flag_out(f) for f in pg.items], **PageFields.of(pg))
 

@@ -161,3 +161,28 @@ def test_the_contract_list_and_coverage_follow_a_past_season_chosen_at_the_top(e
     listed = drc.get("/contracts?per_page=100").text
     assert f'href="/contracts/{old_id}"' in listed and f'href="/contracts/{now_id}"' not in listed
     assert "配送覆盖：上一采暖季" in drc.get("/contracts/coverage").text
+
+
+def test_the_api_case_and_anomaly_lists_take_a_season(engine, api_as, two_seasons):
+    """The API has no chosen season (no browser session): every season without `season_id`, that season's with it."""
+    with db.transaction(engine) as s:
+        drc = f.user(s, "drc")
+        cases.open_case(s, drc, channel="hotline", category="other", description="本季的投诉甲乙丙")
+        cases.open_case(s, drc, channel="hotline", category="other", description="上季的投诉丁戊己",
+                        season_id=two_seasons["last"])
+        now = clock.now()
+        for season_id, subject in ((two_seasons["active"], "本季预警甲乙"), (two_seasons["last"], "上季预警丙丁")):
+            s.add(AnomalyFlag(season_id=season_id, rule="undelivered", subject_key=subject, subject=subject,
+                              member_kind="slip", members="1", size=1, figure=1, base=7,
+                              fingerprint=f"{season_id:032d}", first_seen_at=now, last_seen_at=now))
+    api = api_as("drc")
+    for path, key, now_text, then_text in (("/api/v1/cases", "description", "本季的投诉甲乙丙", "上季的投诉丁戊己"),
+                                           ("/api/v1/reports/anomalies", "subject", "本季预警甲乙", "上季预警丙丁")):
+        every = {item[key] for item in api.get(path).json()["items"]}
+        assert {now_text, then_text} <= every, (path, every)
+        past = api.get(f"{path}?season_id={two_seasons['last']}")
+        assert past.status_code == 200, past.text
+        assert {item[key] for item in past.json()["items"]} == {then_text}, path
+        refused = api.get(f"{path}?season_id=0")
+        assert refused.status_code == 422 and "season_id" in refused.text, (path, refused.text)
+    assert api.get("/api/v1/cases?town_id=-1").status_code == 422
