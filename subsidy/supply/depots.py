@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subsidy.core import audit
 from subsidy.core.errors import Conflict, NotAllowed, Refused
 from subsidy.core.scope import get_or_404
-from subsidy.models import Depot, Role, Supplier, Town
+from subsidy.models import Batch, Depot, Role, Supplier, Town
 from subsidy.rules.text import clean_text_into
 
 KEEPERS = (Role.SUPPLIER, Role.DRC)  # a supplier its own, the bureau any supplier's
@@ -76,8 +77,12 @@ def update(session: Session, actor, depot_id: int, data: DepotInput) -> Depot:
     _check_keeper(actor, depot.supplier_id, "修改")
     name, address = _read(session, session.get(Supplier, depot.supplier_id), data, depot_id=depot.id)
     before = audit.snapshot(depot)
+    moved = (depot.name, depot.town_id) != (name, data.town_id)
     depot.name, depot.address, depot.town_id = name, address, data.town_id
     session.flush()
+    if moved:  # the platform's batches file carries the depot's name and town: its batches go again
+        session.execute(sa.update(Batch).where(Batch.depot_id == depot.id).values(depot_id=Batch.depot_id)
+                        .execution_options(synchronize_session=False))
     audit.record(session, actor, "depots.updated", depot, before=before)
     return depot
 
