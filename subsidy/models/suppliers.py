@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
@@ -99,6 +100,9 @@ class Depot(SQLModel, table=True):
     name: str = Field(max_length=100)
     address: str = Field(max_length=200)
     town_id: int = Field(foreign_key="town.id")
+    # A deactivated depot (depots.deactivate) is offered for no new batch; the batches taken in at it keep naming
+    # it, and coverage still counts it.
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_at_field()
 
@@ -126,6 +130,9 @@ class Batch(LabValues, table=True):
     vehicle: str = Field(default="", max_length=20)
     report_no: str = Field(max_length=64)
     lab: str = Field(max_length=100)
+    # The date on the lab's report (报告日期): None when not given. Never in the future nor before arrival_date
+    # (batches.record); the public page shows it as the day the batch was tested.
+    report_date: date | None = None
     passed: bool
     failed_reasons: str = Field(default="", max_length=400)
     # Set once, by a failed spot check (subsidy/quality/inspections.py): nothing more is sold from the batch; the

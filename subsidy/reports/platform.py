@@ -69,7 +69,7 @@ from sqlalchemy.orm import Session
 from subsidy.core import audit, clock, db, sheets, vault
 from subsidy.core.errors import NotFound, Refused
 from subsidy.models import (
-    Batch, Delivery, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, SpotCheck, Supplier,
+    Batch, Delivery, Depot, ExportClock, Household, Registration, Season, Settlement, Slip, SlipLine, SpotCheck, Supplier,
     Town, Village,
 )
 from subsidy.models.sealed import Sealed
@@ -132,6 +132,8 @@ def C(name: str, label: str, kind: str, expr, doc: str) -> Column:
 _supplier = Supplier.__table__.alias("supplier")
 _town = Town.__table__.alias("town")
 _village = Village.__table__.alias("village")
+_depot = Depot.__table__.alias("depot")
+_depot_town = Town.__table__.alias("depot_town")
 
 register(Dataset(
     name="households", title="户籍登记（户）",
@@ -288,7 +290,8 @@ def report_columns(table) -> tuple[Column, ...]:
 register(Dataset(
     name="batches", title="进货批次",
     doc="Coal batches the suppliers took in, with their third-party test results.",
-    source=Batch.__table__.join(_supplier, _supplier.c.id == Batch.supplier_id),
+    source=Batch.__table__.join(_supplier, _supplier.c.id == Batch.supplier_id)
+    .outerjoin(_depot, _depot.c.id == Batch.depot_id).outerjoin(_depot_town, _depot_town.c.id == _depot.c.town_id),
     marker=Batch.change_seq, key=Batch.id,
     columns=(
         C("batch_id", "批次编号", "int", Batch.id, "the batch's id"),
@@ -304,6 +307,13 @@ register(Dataset(
         C("frozen_at", "冻结时间", "datetime", Batch.frozen_at,
           "when a failed spot check froze it (nothing more is sold from it)"),
         C("created_at", "登记时间", "datetime", Batch.created_at, "when it was recorded"),
+        # Added after version 1 (a column added keeps the version): at the end, so a reader by position still reads.
+        C("report_date", "检测报告日期", "date", Batch.report_date, "the date on the test report; empty when not given"),
+        C("depot_id", "保供点编号", "int", Batch.depot_id, "the supplier's depot (保供点) it was taken in at; empty when "
+          "none was named"),
+        C("depot_name", "保供点", "text", _depot.c.name, "the depot's name (a depot renamed or moved sends its "
+          "batches again)"),
+        C("depot_town", "保供点所在街道/镇", "text", _depot_town.c.name, "the town the depot is in"),
     )))
 
 register(Dataset(

@@ -68,7 +68,9 @@ class PublicBatch:
     product: str
     report_no: str
     lab: str
-    tested_on: date  # the batch's arrival date, which its report accompanies; the day it was entered without one
+    # The date on the batch's test report (报告日期) when the supplier gave it; else the batch's arrival date, which
+    # its report accompanies, or the day it was entered without one.
+    tested_on: date
     volatile_cpct: int
     sulfur_cpct: int
     ash_cpct: int
@@ -77,6 +79,7 @@ class PublicBatch:
     failed_reasons: list[str]
     frozen: bool = False  # a failed spot check stopped its sales
     report: dict = field(default_factory=dict)  # every reported value by API key (quality.INDICATORS), API units
+    report_date: date | None = None  # the report's own date, None when not given
 
 
 @dataclass(frozen=True)
@@ -165,9 +168,9 @@ def disclosure(session: Session, season_id: int | None = None) -> Disclosure:
         entry.prices.append(Price(town, product, price_fen))
 
     found = [PublicBatch(name, b.product, b.report_no, b.lab,
-                         b.arrival_date or clock.local(b.created_at).date(),
+                         b.report_date or b.arrival_date or clock.local(b.created_at).date(),
                          b.volatile_cpct, b.sulfur_cpct, b.ash_cpct, b.calorific_kj_kg, bool(b.passed),
-                         batch_rules.reasons(b), b.frozen_at is not None, reported(b))
+                         batch_rules.reasons(b), b.frozen_at is not None, reported(b), b.report_date)
              for b, name in session.execute(
                  select(Batch, Supplier.name).join(Supplier, Supplier.id == Batch.supplier_id)
                  .where(Batch.season_id == season.id).order_by(Batch.arrival_date.desc(), Batch.id.desc()))]

@@ -38,6 +38,7 @@ class BatchInput:
     vehicle: str = ""
     report_no: str = ""
     lab: str = ""
+    report_date: date | None = None  # the date on the lab's report (报告日期), if given
     depot_id: int | None = None  # the supplier's depot (保供点) it was taken in at, if any
     # The report's values, named as subsidy/policy/quality.py INDICATORS names them, as typed or sent: the four of
     # the standards are required, the rest None (or empty) when the report does not give them.
@@ -79,8 +80,15 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
     vehicle = clean_text_into(errors, data.vehicle, "vehicle", 20, label="运输车辆")
     measured = quality.read_report(vars(data), errors)
     depots.check_of_supplier(session, data.depot_id, supplier_id, errors)
-    if data.arrival_date is not None and data.arrival_date > clock.today():
+    today = clock.today()
+    arrival = data.arrival_date or today  # what the batch is recorded with
+    if data.arrival_date is not None and data.arrival_date > today:
         errors["arrival_date"] = "到货日期不能晚于今天"
+    if data.report_date is not None:
+        if data.report_date > today:
+            errors["report_date"] = "检测报告日期不能晚于今天"
+        elif data.report_date < arrival and "arrival_date" not in errors:
+            errors["report_date"] = f"检测报告日期不能早于该批次的到货日期 {arrival.isoformat()}"
     if errors:
         raise Refused("批次信息有误：" + "；".join(errors.values()), errors=errors)
     standard = quality.standard_for(session, season.id, product)
@@ -92,8 +100,8 @@ def record(session: Session, actor, supplier_id: int, data: BatchInput, *, repor
         attachment_id = attachments.store(session, actor, filename=report[0], data=report[1],
                                           supplier_id=supplier_id, field="report").id
     batch = Batch(supplier_id=supplier_id, season_id=season.id, product=str(product), quantity_kg=data.quantity_kg,
-                  producer=producer, origin=origin, arrival_date=data.arrival_date or clock.today(), vehicle=vehicle,
-                  report_no=report_no, lab=lab, passed=not failed, depot_id=data.depot_id,
+                  producer=producer, origin=origin, arrival_date=arrival, vehicle=vehicle,
+                  report_no=report_no, lab=lab, report_date=data.report_date, passed=not failed, depot_id=data.depot_id,
                   failed_reasons="；".join(failed)[:400], report_attachment_id=attachment_id,
                   created_by=getattr(actor, "id", None), **measured)
     session.add(batch)

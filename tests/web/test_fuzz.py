@@ -77,3 +77,15 @@ def test_no_api_body_that_breaks_its_schema_is_accepted_or_answers_a_server_erro
                                      (not_a_server_error, negative_data_rejection)))]
     assert not failures, "\n\n".join(failures)
     assert statuses[422] > 0, statuses  # the bodies reached validation, past the guards
+
+
+def test_the_fuzzed_schema_carries_the_batchs_report_date_and_the_depot_operations(app, demo):
+    """What the two runs above walk includes issue 17's additions: `report_date` in and out of POST /batches, and
+    the depots' add, edit, deactivate and reactivate (so a 5xx or a coerced body there fails them)."""
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+    labels = {result.ok().label for result in schema.get_all_operations()}
+    assert {"POST /api/v1/depots", "PUT /api/v1/depots/{depot_id}", "POST /api/v1/depots/{depot_id}/deactivate",
+            "POST /api/v1/depots/{depot_id}/reactivate", "POST /api/v1/batches"} <= labels, sorted(labels)
+    raw = ApiClient(app).get("/schema/openapi.json").json()["components"]["schemas"]
+    assert "report_date" in raw["BatchIn"]["properties"] and "report_date" in raw["BatchOut"]["properties"]
+    assert "active" in raw["DepotOut"]["properties"]

@@ -1,17 +1,19 @@
 """Suppliers and batches in the JSON API (CONTRACT.md): GET /suppliers, POST /batches (the whole test report,
-CONTRACT.md "Quality"), GET /batches."""
+CONTRACT.md "Quality"), GET /batches, and the depots (保供点): GET/POST /depots, PUT /depots/{id},
+POST /depots/{id}/deactivate and /reactivate."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from subsidy.policy import quality
 from subsidy.supply import batches, depots, suppliers
-from subsidy.models import Batch, Role
+from subsidy.core.errors import Refused
+from subsidy.models import Batch, Role, Town
 from web.api import API, Body, IsoDate, Measured, RowId
 from web.deps import CurrentUser, DbSession
 from web.lists import ListArgs
@@ -63,8 +65,11 @@ class BatchIn(ReportIn):
     vehicle: str = Field(default="", max_length=20)
     report_no: str = Field(max_length=64)
     lab: str = Field(max_length=100)
+    report_date: IsoDate | None = Field(default=None, description="the date on the test report (报告日期): not in "
+                                                                  "the future, not before `arrival_date` (today "
+                                                                  "when absent)")
     depot_id: RowId | None = Field(default=None, description="the supplier's depot (保供点) it was taken in at "
-                                                              "(GET /depots)")
+                                                              "(GET /depots; an active one)")
 
 
 class ReportOut(BaseModel):
@@ -107,6 +112,7 @@ class BatchOut(ReportOut):
     vehicle: str
     report_no: str
     lab: str
+    report_date: date | None = Field(default=None, description="the date on the test report; null when not given")
     frozen: bool = Field(description="a failed spot check stopped its sales; the stock left is frozen")
     depot_id: int | None = None
 
@@ -118,13 +124,30 @@ class DepotOut(BaseModel):
     address: str
     town_id: int
     town: str
+    active: bool = Field(description="false: deactivated, offered for no new batch (old batches keep naming it)")
+
+
+class DepotIn(BaseModel):
+    name: str = Field(max_length=100)
+    address: str = Field(max_length=200)
+    town_id: RowId = Field(description="the town (街道/镇) the depot is in")
+
+
+class NewDepotIn(DepotIn):
+    supplier_id: RowId | None = Field(default=None, description="the bureau names the supplier; a supplier adds "
+                                                                "its own (the field is ignored)")
+
+
+def depot_out(session, depot) -> DepotOut:
+    return DepotOut(id=depot.id, supplier_id=depot.supplier_id, name=depot.name, address=depot.address,
+                    town_id=depot.town_id, town=session.get(Town, depot.town_id).name, active=depot.active)
 
 
 def batch_out(b: Batch) -> BatchOut:
     return BatchOut(id=b.id, supplier_id=b.supplier_id, season_id=b.season_id, product=b.product,
                     quantity_kg=b.quantity_kg, sold_kg=b.sold_kg, source=b.origin, producer=b.producer,
                     arrival_date=b.arrival_date, vehicle=b.vehicle, report_no=b.report_no, lab=b.lab,
-                    frozen=b.frozen_at is not None, depot_id=b.depot_id, **report_out(b))
+                    report_date=b.report_date, frozen=b.frozen_at is not None, depot_id=b.depot_id, **report_out(b))
 
 
 class SuppliersApi(Controller):
@@ -143,7 +166,8 @@ class SuppliersApi(Controller):
         (`passed`, and `failed_reasons` naming each failing value). 422 when the input is invalid."""
         form = batches.BatchInput(product=data.product, quantity_kg=data.quantity_kg, producer=data.producer,
                                   origin=data.source, arrival_date=data.arrival_date, vehicle=data.vehicle,
-                                  report_no=data.report_no, lab=data.lab, depot_id=data.depot_id,
+                                  report_no=data.report_no, lab=data.lab, report_date=data.report_date,
+                                  depot_id=data.depot_id,
                                   **data.report_values())
         return batch_out(batches.record(session, user, user.supplier_id, form))
 
@@ -153,8 +177,39 @@ class SuppliersApi(Controller):
         """The depots (保供点) of a supplier (a supplier its own; the others name `supplier_id`), by name."""
         supplier_id = user.supplier_id if user.role == Role.SUPPLIER else supplier_id
         return [DepotOut(id=r.depot.id, supplier_id=r.depot.supplier_id, name=r.depot.name,
-                         address=r.depot.address, town_id=r.depot.town_id, town=r.town)
+                         address=r.depot.address, town_id=r.depot.town_id, town=r.town, active=r.depot.active)
                 for r in depots.of_supplier(session, supplier_id)] if supplier_id else []
+
+    @post("/depots", sync_to_thread=True, status_code=201, guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def add_depot(self, session: DbSession, user: CurrentUser, data: JSONBody[NewDepotIn]) -> DepotOut:
+        """Add a depot: a supplier its own, the bureau any supplier's (`supplier_id`). 422 naming each wrong field,
+        409 when the supplier already has a depot of that name, 404 for a supplier out of scope."""
+        supplier_id = user.supplier_id if user.role == Role.SUPPLIER else data.supplier_id
+        if supplier_id is None:
+            raise Refused("请指定配送企业", field="supplier_id")
+        depot = depots.create(session, user, supplier_id, depots.DepotInput(name=data.name, address=data.address,
+                                                                            town_id=data.town_id))
+        return depot_out(session, depot)
+
+    @put("/depots/{depot_id:int}", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def edit_depot(self, session: DbSession, user: CurrentUser, depot_id: FromPath[int],
+                   data: JSONBody[DepotIn]) -> DepotOut:
+        """Change a depot's name, address and town; as POST /depots otherwise."""
+        depot = depots.update(session, user, depot_id, depots.DepotInput(name=data.name, address=data.address,
+                                                                         town_id=data.town_id))
+        return depot_out(session, depot)
+
+    @post("/depots/{depot_id:int}/deactivate", sync_to_thread=True, status_code=200,
+          guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def deactivate_depot(self, session: DbSession, user: CurrentUser, depot_id: FromPath[int]) -> DepotOut:
+        """Deactivate a depot: no new batch may name it (422), the batches that do keep it. 422 when it already is."""
+        return depot_out(session, depots.set_active(session, user, depot_id, False))
+
+    @post("/depots/{depot_id:int}/reactivate", sync_to_thread=True, status_code=200,
+          guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def reactivate_depot(self, session: DbSession, user: CurrentUser, depot_id: FromPath[int]) -> DepotOut:
+        """Offer a deactivated depot for new batches again. 422 when it is active."""
+        return depot_out(session, depots.set_active(session, user, depot_id, True))
 
     @get("/batches", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC, Role.AUDITOR, Role.FINANCE)])
     def list_batches(self, session: DbSession, product: FromQuery[str | None] = None,

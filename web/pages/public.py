@@ -104,8 +104,9 @@ async def cached_body(request: Request, kind: str, season_id: str | None,
 
 def as_json(d: public.Disclosure) -> dict:
     """The JSON of CONTRACT.md, "Oversight": `rates`, `caps`, `suppliers`, `batches`, `zones`, `hotline`, and the
-    case counts per month (`cases`: month, received, closed); `spot_checks` besides. `values` holds the values a
-    report gives, by the API's keys (a value not reported is absent)."""
+    case counts per month (`cases`: month, received, closed); `spot_checks` besides. A batch's `tested_on` is its
+    report's date (`report_date`, null when the supplier did not give it) or else its arrival date. `values` holds
+    the values a report gives, by the API's keys (a value not reported is absent)."""
     def season(s: public.SeasonRef) -> dict:
         return {"id": s.id, "code": s.code, "name": s.name, "starts_on": s.starts_on.isoformat(),
                 "ends_on": s.ends_on.isoformat(), "active": s.is_active}
@@ -119,6 +120,7 @@ def as_json(d: public.Disclosure) -> dict:
                        "prices": [asdict(p) for p in s.prices]} for s in d.suppliers],
         "batches": [{"supplier": b.supplier, "product": b.product, "report_no": b.report_no, "lab": b.lab,
                      "tested_on": b.tested_on.isoformat(),
+                     "report_date": b.report_date.isoformat() if b.report_date else None,
                      "values": dict(b.report), "passed": b.passed, "failed_reasons": list(b.failed_reasons),
                      "frozen": b.frozen} for b in d.batches],
         "spot_checks": [{"supplier": c.supplier, "product": c.product, "batch_report_no": c.batch_report_no,

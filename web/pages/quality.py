@@ -74,7 +74,9 @@ class SpotCheckPages(Controller):
     def new(self, session: DbSession, batch_id: FromQuery[int]) -> Template:
         context = _form_context(session, batch_id, {})
         depot = session.get(Depot, context["batch"].depot_id) if context["batch"].depot_id else None
-        if depot is not None:  # where the batch was taken in: the usual place of the sample
+        # Where the batch was taken in: the usual place of the sample, unless the depot has closed since (deactivated
+        # depots are offered for nothing new); the bureau then types where it sampled.
+        if depot is not None and depot.active:
             context["form"] = {"place": f"{depot.name}（{depot.address}）"[:100]}
         return Template("quality/new.html", context=context)
 

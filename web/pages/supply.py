@@ -49,6 +49,26 @@ def _show_context(session, user, supplier_id: int, *, saved=None) -> dict[str, A
             "town_options": [(t.id, t.name) for t in regions.towns(session)]}
 
 
+def _depot_input(form: dict) -> depots.DepotInput:
+    town = str(form.get("town_id") or "").strip()
+    return depots.DepotInput(name=form.get("name", ""), address=form.get("address", ""),
+                             town_id=int(town) if is_number(town) else None)
+
+
+def _depot_of(session, supplier_id: int, depot_id: int):
+    """The depot of that supplier in the path (NotFound for another supplier's: the path names both)."""
+    depot = depots.get(session, depot_id)
+    if depot.supplier_id != supplier_id:
+        raise NotFound()
+    return depot
+
+
+def _depot_form_context(session, depot, form: dict | None) -> dict[str, Any]:
+    context = {"depot": depot, "s": suppliers.get(session, depot.supplier_id),
+               "town_options": [(t.id, t.name) for t in regions.towns(session)]}
+    return context if form is None else {**context, "form": form}
+
+
 def _supplier_form(s: Supplier) -> dict:
     return {"code": s.code, "name": s.name, "credit_code": s.credit_code, "slip_prefix": s.slip_prefix,
             "legal_rep": s.legal_rep, "contact_name": s.contact_name, "contact_phone": s.contact_phone,
@@ -99,14 +119,43 @@ class SuppliersPages(Controller):
     @post("/{supplier_id:int}/depots", sync_to_thread=True, guards=[requires(Role.SUPPLIER, Role.DRC)])
     def add_depot(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
                   data: Annotated[dict, FORM]) -> Template | Redirect:
-        town = (data.get("town_id") or "").strip()
         try:
-            depots.create(session, user, supplier_id, depots.DepotInput(
-                name=data.get("name", ""), address=data.get("address", ""),
-                town_id=int(town) if is_number(town) else None))
+            depots.create(session, user, supplier_id, _depot_input(data))
         except REFUSED_OR_DUPLICATE as error:
             discard(session)
             return refused("suppliers/show.html", error, data, **_show_context(session, user, supplier_id))
+        return Redirect(f"/suppliers/{supplier_id}?saved=1#depots", status_code=303)
+
+    @get("/{supplier_id:int}/depots/{depot_id:int}/edit", sync_to_thread=True,
+         guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def edit_depot_form(self, session: DbSession, supplier_id: FromPath[int], depot_id: FromPath[int]) -> Template:
+        depot = _depot_of(session, supplier_id, depot_id)
+        return Template("suppliers/depot_form.html", context=_depot_form_context(session, depot, {
+            "name": depot.name, "address": depot.address, "town_id": str(depot.town_id)}))
+
+    @post("/{supplier_id:int}/depots/{depot_id:int}/edit", sync_to_thread=True,
+          guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def edit_depot(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int], depot_id: FromPath[int],
+                   data: Annotated[dict, FORM]) -> Template | Redirect:
+        depot = _depot_of(session, supplier_id, depot_id)
+        try:
+            depots.update(session, user, depot.id, _depot_input(data))
+        except REFUSED_OR_DUPLICATE as error:
+            discard(session)
+            return refused("suppliers/depot_form.html", error, text_fields(data),
+                           **_depot_form_context(session, _depot_of(session, supplier_id, depot_id), None))
+        return Redirect(f"/suppliers/{supplier_id}?saved=1#depots", status_code=303)
+
+    @post("/{supplier_id:int}/depots/{depot_id:int}/active", sync_to_thread=True,
+          guards=[requires(Role.SUPPLIER, Role.DRC)])
+    def depot_active(self, session: DbSession, user: CurrentUser, supplier_id: FromPath[int],
+                     depot_id: FromPath[int], data: Annotated[dict, FORM]) -> Template | Redirect:
+        depot = _depot_of(session, supplier_id, depot_id)
+        try:
+            depots.set_active(session, user, depot.id, data.get("active") == "1")
+        except Refused as error:
+            discard(session)
+            return refused("suppliers/show.html", error, {}, **_show_context(session, user, supplier_id))
         return Redirect(f"/suppliers/{supplier_id}?saved=1#depots", status_code=303)
 
     @get("/{supplier_id:int}/edit", sync_to_thread=True, guards=[requires(Role.DRC)])
@@ -321,7 +370,7 @@ def _batch_form(data: dict) -> batches.BatchInput:
         product=data.get("product", ""), quantity_kg=kg, producer=data.get("producer", ""),
         origin=data.get("origin", ""), arrival_date=as_date(data, "arrival_date", "到货日期"),
         vehicle=data.get("vehicle", ""), report_no=data.get("report_no", ""), lab=data.get("lab", ""),
-        depot_id=int(depot) if is_number(depot) else None,
+        report_date=as_date(data, "report_date", "检测报告日期"), depot_id=int(depot) if is_number(depot) else None,
         **{i.key: data.get(i.key, "") for i in quality.INDICATORS})
 
 
@@ -381,6 +430,7 @@ class BatchesPages(Controller):
         return Template("suppliers/batch.html", context={
             "b": batch, "supplier": supplier, "standard": standard, "reasons": batches.reasons(batch), "me": user,
             "left_kg": batch.quantity_kg - batch.sold_kg, "new": bool(new),
+            "depot": depots.get(session, batch.depot_id) if batch.depot_id else None,
             "judged": quality.judged(batch, standard), "unreported": quality.unreported(batch, standard)
             if standard else [], "checks": inspections.of_batch(session, batch.id)})
 
@@ -389,7 +439,8 @@ def _batch_form_context(session, user, season, form) -> dict[str, Any]:
     standards = quality.standards_of(session, season.id) if season else []
     return {"form": form, "season": season, "standards": standards, "product_options": _coal_options(),
             "indicators": quality.INDICATORS, "depot_options": [
-                (r.depot.id, f"{r.depot.name}（{r.town}）") for r in depots.of_supplier(session, user.supplier_id)]}
+                (r.depot.id, f"{r.depot.name}（{r.town}）")
+                for r in depots.of_supplier(session, user.supplier_id, active_only=True)]}
 
 
 class LedgerPages(Controller):

@@ -102,3 +102,58 @@ def test_a_slip_sold_from_a_batch_that_later_fails_a_spot_check_names_the_batch_
     inspections.record(session, drc, batch.id, check_input(BAD, days_ago=1, report_no="CJ-SLIP-1"))
     shown = slips.view(session, slip)
     assert [b.id for b in shown.failed_batches] == [batch.id] and shown.slip.status == "issued"
+
+
+def test_a_supplier_edits_its_depot_and_the_batches_taken_in_there_keep_naming_it(session, drc):
+    mine = depot(session)
+    batch = add_batch(session, report_no="JC-DEPOT-EDIT", depot_id=mine.id)
+    edited = depots.update(session, f.user(session, "coal-a"), mine.id, depots.DepotInput(
+        " 东关中心保供点 ", "东关村2组", _town(session, "daimiao")))
+    assert (edited.name, edited.address, edited.town_id) == ("东关中心保供点", "东关村2组", _town(session, "daimiao"))
+    session.refresh(batch)
+    assert batch.depot_id == mine.id
+    rows = {r.depot_name: r for r in coverage.by_depot(session, seasons.active_season(session).id)}
+    assert rows["东关中心保供点"].town == "岱庙街道" and "东关保供点" not in rows
+
+
+def test_a_depot_edit_is_refused_by_field_for_a_taken_name_and_for_anyone_but_its_supplier_or_the_bureau(
+        session, drc):
+    east, west = depot(session), depot(session, name="西关保供点")
+    with pytest.raises(Refused) as refused:
+        depots.update(session, drc, east.id, depots.DepotInput("", "", None))
+    assert set(refused.value.errors) == {"name", "address", "town_id"}
+    with pytest.raises(Conflict):
+        depots.update(session, drc, east.id, depots.DepotInput("西关保供点", "某地", _town(session)))
+    assert depots.update(session, drc, east.id, depots.DepotInput("东关保供点", "新地址", _town(session))).address \
+        == "新地址"  # keeping its own name is no conflict
+    for who in ("coal-b", "caiyuan", "finance"):
+        with pytest.raises(NotAllowed):
+            depots.update(session, f.user(session, who), west.id, depots.DepotInput("改名", "某地", _town(session)))
+        with pytest.raises(NotAllowed):
+            depots.set_active(session, f.user(session, who), west.id, False)
+    session.refresh(west)
+    assert (west.name, west.active) == ("西关保供点", True)
+
+
+def test_a_deactivated_depot_is_offered_for_no_new_batch_stays_on_old_ones_and_can_be_reactivated(session, drc):
+    clerk = f.user(session, "coal-a")
+    mine = depot(session)
+    old = add_batch(session, report_no="JC-DEPOT-OLD", depot_id=mine.id,
+                    arrival_date=clock.today() - timedelta(days=5))
+    assert depots.set_active(session, clerk, mine.id, False).active is False
+    with pytest.raises(Refused) as refused:
+        depots.set_active(session, clerk, mine.id, False)
+    assert "停用" in str(refused.value)
+    assert depots.of_supplier(session, clerk.supplier_id, active_only=True) == []
+    assert [r.depot.name for r in depots.of_supplier(session, clerk.supplier_id)] == ["东关保供点"]
+    with pytest.raises(Refused) as refused:
+        add_batch(session, report_no="JC-DEPOT-NEW", depot_id=mine.id)
+    assert "已停用" in refused.value.errors["depot_id"]
+    session.refresh(old)
+    assert old.depot_id == mine.id
+    inspections.record(session, drc, old.id, check_input(days_ago=1, report_no="CJ-DEPOT-OLD"))
+    row = next(r for r in coverage.by_depot(session, seasons.active_season(session).id)
+               if r.depot_id == mine.id)
+    assert (row.batches, row.checked) == (1, 1)  # coverage still counts the closed depot's batch and its check
+    assert depots.set_active(session, drc, mine.id, True).active is True
+    assert add_batch(session, report_no="JC-DEPOT-NEW", depot_id=mine.id).depot_id == mine.id

@@ -17,13 +17,15 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from subsidy.core import db
+from subsidy.core import clock, db
 from subsidy.core.errors import NotFound, Refused
-from subsidy.models import AuditEntry, Delivery, Household, Registration, Slip, SlipLine, SpotCheck
+from subsidy.models import AuditEntry, Delivery, Household, Registration, Slip, SlipLine, SpotCheck, Town
 from subsidy.reports import platform
+from subsidy.supply import depots
 from tests.factories import sales as f
 from tests.factories.registry import new_id_number, user, village
 from tests.factories.settlement import approved_registrations, make_slip, supplier
+from tests.factories.supply import add_batch
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "platform-export.md"
 
@@ -435,3 +437,32 @@ def _rows(snapshot, name: str) -> list[dict]:
     written = platform.Written(name, name)
     data = b"".join(platform.csv_chunks(snapshot, platform.DATASETS[name], written))
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_the_batches_file_names_each_batchs_depot_and_town_and_a_renamed_depot_sends_its_batches_again(engine, demo):
+    arrived = clock.today() - timedelta(days=10)
+    with db.transaction(engine) as s:
+        coal_a = user(s, "coal-a")
+        caiyuan, daimiao = (s.execute(select(Town.id).where(Town.code == code)).scalar_one()
+                            for code in ("caiyuan", "daimiao"))
+        depot = depots.create(s, coal_a, coal_a.supplier_id, depots.DepotInput("东关保供点", "东关村1组", caiyuan))
+        at_depot = add_batch(s, report_no="JC-PF-DEPOT", depot_id=depot.id, arrival_date=arrived,
+                             report_date=arrived + timedelta(days=1)).id
+        nowhere = add_batch(s, report_no="JC-PF-NONE").id
+    rows, mark, _ = export_all(engine, "batches")
+    found = {int(r["batch_id"]): r for r in rows}
+    assert (found[at_depot]["depot_id"], found[at_depot]["depot_name"], found[at_depot]["depot_town"],
+            found[at_depot]["report_date"]) == (str(depot.id), "东关保供点", "财源街道",
+                                                 (arrived + timedelta(days=1)).isoformat())
+    assert (found[nowhere]["depot_id"], found[nowhere]["depot_name"], found[nowhere]["depot_town"],
+            found[nowhere]["report_date"]) == ("", "", "", "")
+    assert list(rows[0])[-4:] == ["report_date", "depot_id", "depot_name", "depot_town"]  # added at the end
+    assert platform.DATASETS["batches"].version == 1  # a column added keeps the version (docs/platform-export.md)
+    with db.transaction(engine) as s:
+        depots.update(s, user(s, "drc"), depot.id, depots.DepotInput("东关中心保供点", "东关村2组", daimiao))
+    again, mark, _ = export_all(engine, "batches", mark)
+    assert [(int(r["batch_id"]), r["depot_name"], r["depot_town"]) for r in again] == \
+        [(at_depot, "东关中心保供点", "岱庙街道")]
+    with db.transaction(engine) as s:  # a new address alone changes nothing the file carries
+        depots.update(s, user(s, "drc"), depot.id, depots.DepotInput("东关中心保供点", "东关村3组", daimiao))
+    assert export_all(engine, "batches", mark)[0] == []
