@@ -259,8 +259,8 @@ def cases(known: dict) -> list[dict]:
                 "render": "html", "expect": None, "sql": [
                     "SELECT s.id, s.village_id, s.head_name, s.id_number_sealed, s.phone_sealed, s.address, "
                     "s.category, s.issued_at AS created_at, s.number AS village FROM slip s "
-                    f"ORDER BY s.issued_on DESC, s.id DESC LIMIT {PER_PAGE + 1}",
-                    f"SELECT count(*) FROM (SELECT 1 FROM slip s LIMIT {CAP + 1}) capped"]})
+                    f"WHERE s.season_id = {season} ORDER BY s.issued_on DESC, s.id DESC LIMIT {PER_PAGE + 1}",
+                    f"SELECT count(*) FROM (SELECT 1 FROM slip s WHERE s.season_id = {season} LIMIT {CAP + 1}) capped"]})
     return out
 
 

@@ -222,12 +222,13 @@ _MAX_ID = 2**31 - 1
 
 
 def fetch(session: Session, stmt, order: Order, *, per_page: int = DEFAULT_PAGE_SIZE, page: int = 1,
-          after: str | None = None, before: str | None = None, at=None, count: bool | str = True) -> Page:
+          after: str | None = None, before: str | None = None, at=None, count: bool | str = True,
+          cap: int = COUNT_CAP) -> Page:
     """A page of `stmt`'s rows in `order`: the page after the cursor `after`, before the cursor `before`, the page
     that begins at the sort value `at` (a jump: a date, a name), or else page number `page` (bounded by MAX_PAGE).
     Items are the statement's entities (one per row, or a tuple per row when it selects several). `count`: True a
     count capped at COUNT_CAP, "exact" an exact one with a time limit, False none (the pager then says only whether
-    there is a next page)."""
+    there is a next page). `cap`: where the capped count stops (COUNT_CAP unless the list says less)."""
     per_page = min(max(1, int(per_page)), 1000)  # a user's choice is one of PAGE_SIZES (web/lists.py); exports read more
     width = len(stmt.column_descriptions)  # entities and columns as selected (an entity is one)
     keyed = stmt.add_columns(*[c.label(f"_k{i}") for i, c in enumerate(order.columns)])
@@ -269,6 +270,6 @@ def fetch(session: Session, stmt, order: Order, *, per_page: int = DEFAULT_PAGE_
         result.total = exact_count(session, stmt)
         result.exact_failed = result.total is None
     if count and result.total is None:
-        counted = capped_count(session, stmt)
-        result.total, result.total_capped = min(counted, COUNT_CAP), counted > COUNT_CAP
+        counted = capped_count(session, stmt, cap)
+        result.total, result.total_capped = min(counted, cap), counted > cap
     return result

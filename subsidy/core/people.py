@@ -59,10 +59,18 @@ def people(session: Session, user_ids: Iterable[int | None]) -> dict[int, Person
 
 
 def of(session: Session, user: User | None) -> Person:
-    """The person of one user (None: the system)."""
+    """The person of one user (None: the system), from the user row in hand: the unit's name is the one query (none
+    for a district office), where `people` would read the user again (every page resolves its caller's person:
+    web/auth.py)."""
     if user is None:
         return SYSTEM
-    return people(session, [user.id]).get(user.id, UNKNOWN)
+    for model, key, column in ((Town, "town", "town_id"), (Village, "village", "village_id"),
+                               (Supplier, "supplier", "supplier_id")):
+        ident = getattr(user, column)
+        if ident is not None:
+            name = _unscoped(session, select(model.name).where(model.id == ident)).scalar_one_or_none()
+            return Person(name_of(user), _unit(user, {} if name is None else {(key, ident): name}))
+    return Person(name_of(user), _unit(user, {}))
 
 
 def name_of(user) -> str:

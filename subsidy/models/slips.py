@@ -36,7 +36,16 @@ class Slip(SQLModel, table=True):
         Index("ix_slip_supplier_day", "supplier_id", "issued_on", "id", "status"),
         Index("ix_slip_town_day", "town_id", "issued_on", "id", "status"),
         # The same list district-wide (the bureau, finance, the auditor) and a village's (migration 0016_h_lists).
-        Index("ix_slip_day", "issued_on", "id"),
+        # Every slips list is of one season (sales/listing.py: SlipFilter.in_season), so a page of the district's is a
+        # range of this index whatever the other seasons hold (migration 0017_h_r19). An index of (issued_on, id)
+        # alone, which this replaces for the list, made PostgreSQL read the newer seasons' slips before each page of
+        # an older one (it costs the two alike), hence no such index on every slip: see ix_slip_issued_day.
+        Index("ix_slip_season_on", "season_id", "issued_on", "id"),
+        # The office's list of the issued slips whose copy it has not recorded, oldest first, of every season
+        # (sales/scanning.py: missing_copies, which names the status as a literal so that both databases know the
+        # index serves it); partial, so that the season's list above has no other index of its order to choose.
+        Index("ix_slip_issued_day", "issued_on", "id", postgresql_where=text("status = 'issued'"),
+              sqlite_where=text("status = 'issued'")),
         Index("ix_slip_village_day", "village_id", "issued_on", "id"),
         # /slips searched by the buyer's name (sales/listing.py: SlipFilter.buyer, an equality).
         Index("ix_slip_head_name", "head_name"),

@@ -191,6 +191,17 @@ def pages(self) -> int:
 
 
 def _matching(q: str):
+    """The condition of the search `q` (see _search), None when nothing was typed."""
+    return _search(q)[0]
+
+
+# How far a list searched by name counts: one household in twenty is a 王, so at a million households counting to
+# paging.COUNT_CAP reads some 200,000 rows for each page of such a search; to 1,000 (shown as "1,000+") it reads
+# 20,000, and an exact count is still there on request (issue #19).
+NAME_COUNT_CAP = 1_000
+
+
+def _search(q: str) -> tuple[object, int]:
     """The one search of households (the list, the search and the registrations): what was typed is classified, and
     each kind is one condition that an index serves, never ORed with a scan of the names (issue #19; the plans are
     tested in tests/services/registry/test_search_plans.py):
@@ -210,26 +221,29 @@ def _matching(q: str):
       more, yet it would have to be kept by triggers on every write; nor a prefix search, which would find other
       households than PostgreSQL does for the same words, 小明 in 王小明): measured in scripts/bench_lists.py.
     - other digits (a fragment of an ID number or phone of another length) find nothing: what is sealed cannot
-      be searched by parts."""
+      be searched by parts.
+
+    Returned with the cap of the list's count: NAME_COUNT_CAP for a name, paging.COUNT_CAP for the rest (each an
+    equality on an index, which counts at once)."""
     # A search is not stored, so a stray control character is dropped rather than refused (PostgreSQL would refuse
     # a NUL in the parameter with an error).
     q = " ".join(unicodedata.normalize("NFKC", without_unwanted(q or "")).split())
     if not q:
-        return None
+        return None, paging.COUNT_CAP
     compact = q.replace(" ", "").replace("-", "").upper()
     if compact.isascii() and compact.isalnum() and any(c.isdigit() for c in compact):
         if len(compact) == 18:
-            return Household.id_number_hmac == vault.blind("id_number", compact)
+            return Household.id_number_hmac == vault.blind("id_number", compact), paging.COUNT_CAP
         try:
-            return Household.phone_hmac == vault.blind("phone", validate_phone(q))
+            return Household.phone_hmac == vault.blind("phone", validate_phone(q)), paging.COUNT_CAP
         except InvalidPhone:
             pass
         if len(compact) == vault.TAIL:
-            return or_(Household.id_number_tail == compact, Household.phone_tail == compact)
+            return or_(Household.id_number_tail == compact, Household.phone_tail == compact), paging.COUNT_CAP
         if len(compact) == vault.TAIL6:
-            return Household.id_number_tail6_hmac == vault.tail6_blind("id_number", compact)
-        return false()
-    return Household.head_name.contains(q, autoescape=True)
+            return Household.id_number_tail6_hmac == vault.tail6_blind("id_number", compact), paging.COUNT_CAP
+        return false(), paging.COUNT_CAP
+    return Household.head_name.contains(q, autoescape=True), NAME_COUNT_CAP
 
 
 # The orders the lists of households and registrations may be read in (indexes (village_id, id), (head_name, id);
@@ -245,10 +259,10 @@ def list_households(session: Session, *, village_id: int | None = None, q: str =
     stmt = select(Household)
     if village_id:
         stmt = stmt.where(Household.village_id == village_id)
-    condition = _matching(q)
+    condition, cap = _search(q)
     if condition is not None:
         stmt = stmt.where(condition)
-    return paging.fetch(session, stmt, paging.Order.of(sort, HOUSEHOLD_SORTS, "id", Household.id), **page)
+    return paging.fetch(session, stmt, paging.Order.of(sort, HOUSEHOLD_SORTS, "id", Household.id), cap=cap, **page)
 
 
 def villages_by_id(session: Session, ids) -> dict[int, Village]:
@@ -537,11 +551,11 @@ def list_registrations(session: Session, *, status: str = "", village_id: int | 
         stmt = stmt.where(Registration.status == status)
     if village_id:
         stmt = stmt.where(Registration.village_id == village_id)
-    condition = _matching(q)
+    condition, cap = _search(q)
     if condition is not None:
         stmt = stmt.where(condition)
     result = paging.fetch(session, stmt, paging.Order.of(sort, REGISTRATION_SORTS, "village", Registration.id),
-                          **page)
+                          cap=cap, **page)
     result.items = [RegistrationRow(*row) for row in result.items]
     return result
 

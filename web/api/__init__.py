@@ -78,7 +78,7 @@ def api_names(model: type | None, errors: dict[str, str]) -> dict[str, str]:
 
 class PageFields(BaseModel):
     """The paging fields of every list answer beside its `items` (CONTRACT.md: `items`, `total`, `page`): `total`
-    counts up to paging.COUNT_CAP and `total_capped` says there are more; `next`/`prev` are cursors to pass back as
+    counts up to paging.COUNT_CAP (a search by name to 1,000) and `total_capped` says there are more; `next`/`prev` are cursors to pass back as
     `after=`/`before=` (any depth at the same cost); `page=` stays for compatibility, up to paging.MAX_PAGE."""
     total: int
     total_capped: bool = False

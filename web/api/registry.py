@@ -136,7 +136,8 @@ class HouseholdsApi(Controller):
 
     @post("/households/search", sync_to_thread=True, guards=[requires(*REGISTRY_READERS)], status_code=200)
     def search(self, session: DbSession, user: CurrentUser, data: JSONBody[SearchIn]) -> HouseholdPage:
-        """Households in scope whose name, ID number or phone matches `q` (POST: never an ID number in a URL)."""
+        """Households in scope whose name, ID number or phone matches `q` (POST: never an ID number in a URL). A
+        search by name counts up to 1,000 (`total_capped`: there are more), the others up to 10,000."""
         return _page(user, households.list_households(session, village_id=data.village_id, q=data.q, **ListArgs.api(
             page=data.page, per_page=data.per_page, after=data.after, before=data.before).fetch))
 

@@ -23,7 +23,7 @@ from subsidy.core.scope import Scope
 from subsidy.models import User
 from subsidy.oversight import cases
 from subsidy.registry import households
-from subsidy.sales import listing
+from subsidy.sales import listing, scanning
 from subsidy.settlement import statements, summaries
 from tests.conftest import _create_pg_database, _drop_pg_database, _pg_url
 
@@ -219,3 +219,79 @@ def test_each_list_reads_its_first_next_and_a_deep_page_by_an_index(db_url, big,
         _assert_indexed(session, case.table, *sent[0], f"{name}, page {middle + 1} by cursor")
     finally:
         session.close()
+
+
+# --- the slips of one season among others (migration 0017_h_r19) ------------------------------------------------------
+
+SEASON_ROWS = 50_000  # a season: 100,000 slips in the table
+
+_SLIPS_OF = text("""
+    INSERT INTO slip (number, seq, supplier_id, season_id, registration_id, household_id, town_id, village_id, status,
+                      issued_at, issued_on, head_name, address, category, coal_kg, stoves, amount_fen, subsidy_fen,
+                      void_reason, set_aside_reason, id_number_sealed, id_number_hmac, id_number_tail, phone_sealed,
+                      phone_hmac, phone_tail)
+    SELECT :prefix || lpad(i::text, 8, '0'), 100000 + i, s.supplier_id, r.season_id, r.id, r.household_id,
+           v.town_id, r.village_id, 'issued', now(), CAST(:first AS date) + (i % 120), h.head_name, h.address,
+           'ordinary', 100, 0, 11000, 3000, '', '', h.id_number_sealed, h.id_number_hmac, h.id_number_tail,
+           h.phone_sealed, h.phone_hmac, h.phone_tail
+    FROM generate_series(1, :n) AS i, registration r JOIN household h ON h.id = r.household_id
+         JOIN village v ON v.id = r.village_id, (SELECT id AS supplier_id FROM supplier ORDER BY id LIMIT 1) AS s
+    WHERE r.id = :registration
+""")
+
+
+@pytest.mark.pg_only(reason="PostgreSQL's plans at 100,000 slips")
+def test_the_slips_of_one_season_are_a_range_of_its_index(db_url, demo, engine):
+    """The bureau's slips list of one season, the active one or the one before it, 50,000 slips each: its first page,
+    the next and one deep in the list are each a range of ix_slip_season_on, reading no slip of the other season
+    (ix_slip_day, by day alone, read the newer season's slips before every page of the older one)."""
+    from tests.factories.settlement import approved_registrations, past_season_with_a_sale
+
+    with db.transaction(engine) as s:
+        last, registration, _ = past_season_with_a_sale(s, 100, coal_kg=2000)
+        current = approved_registrations(s, "dongguan")[0]
+        active = s.execute(text("SELECT id FROM season WHERE is_active")).scalar_one()
+        for prefix, reg, first in (("OLD-", registration.id, last.starts_on), ("NEW-", current.id, "2026-11-01")):
+            s.execute(_SLIPS_OF, {"prefix": prefix, "registration": reg, "first": str(first), "n": SEASON_ROWS})
+        past = last.id
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE slip")
+    with db.new_session(engine) as reader:
+        actor = reader.execute(select(User).where(User.username == "drc")).scalar_one()
+        reader.expunge(actor)
+    session = db.new_session(engine, scope=Scope.of(actor))
+    try:
+        for season_id in (past, active):
+            def read(**p):
+                return listing.list_slips(session, listing.SlipFilter(season_id=season_id), **p)
+
+            first, sent = _page_statements(engine, lambda: read(per_page=50))
+            assert first.next and first.total == paging.COUNT_CAP and first.total_capped
+            assert {i.season_id for i in first.items} == {season_id}
+            second, sent_next = _page_statements(engine, lambda: read(per_page=50, after=first.next))
+            half = read(per_page=100, page=200)
+            deep, sent_deep = _page_statements(engine, lambda: read(per_page=50, after=half.next))
+            assert deep.page == 201 and {i.season_id for i in deep.items} == {season_id}
+            for what, (statement, parameters) in (("page 1", sent[0]), ("page 2", sent_next[0]),
+                                                  ("page 201", sent_deep[0])):
+                what = f"season {season_id}, {what}"
+                used = _assert_indexed(session, "slip", statement, parameters, what)
+                plan = _analyze(session, statement, parameters)
+                assert used == {"ix_slip_season_on"}, (what, json.dumps(plan, indent=1))
+                on_slip = [n for n in _nodes(plan) if n.get("Relation Name") == "slip"]
+                # A range of its own season's rows: none read and dropped, and no more read than the page.
+                assert all(n.get("Rows Removed by Filter", 0) == 0 for n in on_slip), (what, plan)
+                assert all(n["Actual Rows"] <= 51 for n in on_slip), (what, plan)
+        # The office's list of copies not yet recorded, of every season, oldest first: the partial index of the
+        # issued slips, which took over that list from the index by day alone.
+        missing, sent = _page_statements(engine, lambda: scanning.missing_copies(session, user=actor, per_page=50))
+        assert missing.next and missing.items[0].season_id == past
+        assert _assert_indexed(session, "slip", *sent[0], "copies not recorded") == {"ix_slip_issued_day"}
+    finally:
+        session.close()
+
+
+def _analyze(session, statement: str, parameters) -> dict:
+    raw = session.connection().exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
+                                               parameters).scalar_one()
+    return (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]

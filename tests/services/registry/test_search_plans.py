@@ -85,6 +85,36 @@ def test_a_name_search_never_matches_by_id_number_or_phone(demo, engine, session
     assert all("周" in h.head_name for h in households.list_households(session, q="周").items)
 
 
+def _many_named(session, village_id: int, name: str, n: int) -> None:
+    """`n` households named `name` in one village, written at once, all with one ID number and phone (sealed by the
+    column type; their lookup hashes placeholders, unique)."""
+    from subsidy.core import clock
+
+    now = clock.now()
+    session.execute(Household.__table__.insert(), [
+        {"village_id": village_id, "head_name": name, "id_number": "370902199001010011", "id_number_hmac": f"many-i{i}",
+         "id_number_tail": "0000", "id_number_tail6_hmac": f"many-t{i}", "phone": "13905380000",
+         "phone_hmac": f"many-p{i}", "phone_tail": "0000", "address": "东关村", "address_key": f"many-{i}",
+         "category": "ordinary", "created_at": now, "updated_at": now} for i in range(n)])
+
+
+def test_a_name_search_counts_to_1000_and_the_others_to_10000(demo, engine, session):
+    """Issue #19: counting a common name's matches to 10,000 reads 200,000 rows at a million households; a search by
+    name counts to 1,000 ("1,000+"), exactly on request; an ID number's search keeps the lists' cap."""
+    made = _registered(engine, session, head_name="欧阳春梅")
+    _many_named(session, made.village_id, "欧阳小明", households.NAME_COUNT_CAP + 200)
+    session.commit()
+    by_name = households.list_households(session, q="欧阳")
+    assert (by_name.total, by_name.total_capped) == (1000, True) and len(by_name.items) == households.PER_PAGE
+    exact = households.list_households(session, q="欧阳", count="exact")
+    assert (exact.total, exact.total_capped) == (1201, False)
+    assert households.list_households(session, q="欧阳", count=False).total is None
+    every = households.list_households(session)
+    assert every.total > 1201 and not every.total_capped  # the list itself: to 10,000
+    whole = households.list_households(session, q=made.id_number)
+    assert (whole.total, whole.total_capped, [h.id for h in whole.items]) == (1, False, [made.id])
+
+
 # --- plans ----------------------------------------------------------------------------------------------------------
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from tests.factories.registry import new_id_number, read_xlsx, row, xlsx
 
 
@@ -93,3 +95,40 @@ def test_searching_is_a_post_and_stays_in_scope(client_as):
     assert response.status_code == 200
     assert "东关村" not in response.text
     assert client_as("coal-a").get("/households").status_code == 403
+
+
+def test_the_registrations_page_reads_its_page_and_no_per_village_counts(client_as, engine):
+    """Issue #19: a page of registrations reads its 50 rows by index; the season's counts per village and town (a
+    GROUP BY over every registration in scope, seconds at 700,000) are the counts page's, not every page view's."""
+    drc = client_as("drc")
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = drc.get("/registrations")
+        searched = drc.submit("/registrations/search", {"q": "王", "status": "approved"})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert page.status_code == 200 and searched.status_code == 200
+    assert "按村、按街道统计" in page.text  # the link to the counts
+    assert sent and not [s for s in sent if "GROUP BY" in s.upper()], [s for s in sent if "GROUP BY" in s.upper()]
+    counts = drc.get("/registrations/counts")
+    assert "财源街道" in counts.text and "东关村" in counts.text
+
+
+def test_a_search_by_name_says_1000_plus_and_the_api_total_capped(client_as, api_as, engine):
+    from subsidy.core import db
+    from subsidy.models import Village
+    from tests.services.registry import test_search_plans as search_tests
+
+    with db.transaction(engine) as s:
+        village = s.execute(sa.select(Village).where(Village.name == "东关村")).scalar_one()
+        search_tests._many_named(s, village.id, "欧阳小明", 1001)
+    page = client_as("drc").submit("/households/search", {"q": "欧阳"})
+    assert page.status_code == 200 and "“欧阳”的查询结果：1,000+ 户" in page.text
+    assert "共 1,000+ 条" in page.text  # the pager says so too
+    body = api_as("drc").post("/api/v1/households/search", json={"q": "欧阳"}).json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (1000, True, 50)
