@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 
 revision: str = '0017_h_r19'
-down_revision: Union[str, Sequence[str], None] = '0016_h_scale'
+down_revision: Union[str, Sequence[str], None] = '0018_h_r17'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
