@@ -194,8 +194,10 @@ def _count_of(stmt, counted):
     return select(func.count()).select_from(counted.subquery()).execution_options(**stmt.get_execution_options())
 
 
-def capped_count(session: Session, stmt, cap: int = COUNT_CAP) -> int:
-    """How many rows `stmt` matches, counting at most cap + 1 of them (an index range read, not the table)."""
+def capped_count(session: Session, stmt, cap: int | None = None) -> int:
+    """How many rows `stmt` matches, counting at most cap + 1 of them (an index range read, not the table); `cap`
+    is COUNT_CAP unless given, read at the call rather than at definition so a changed COUNT_CAP holds everywhere."""
+    cap = COUNT_CAP if cap is None else cap
     return session.execute(_count_of(stmt, _counted(stmt).limit(cap + 1))).scalar_one()
 
 
@@ -223,12 +225,13 @@ _MAX_ID = 2**31 - 1
 
 def fetch(session: Session, stmt, order: Order, *, per_page: int = DEFAULT_PAGE_SIZE, page: int = 1,
           after: str | None = None, before: str | None = None, at=None, count: bool | str = True,
-          cap: int = COUNT_CAP) -> Page:
+          cap: int | None = None) -> Page:
     """A page of `stmt`'s rows in `order`: the page after the cursor `after`, before the cursor `before`, the page
     that begins at the sort value `at` (a jump: a date, a name), or else page number `page` (bounded by MAX_PAGE).
     Items are the statement's entities (one per row, or a tuple per row when it selects several). `count`: True a
     count capped at COUNT_CAP, "exact" an exact one with a time limit, False none (the pager then says only whether
     there is a next page). `cap`: where the capped count stops (COUNT_CAP unless the list says less)."""
+    cap = COUNT_CAP if cap is None else cap
     per_page = min(max(1, int(per_page)), 1000)  # a user's choice is one of PAGE_SIZES (web/lists.py); exports read more
     width = len(stmt.column_descriptions)  # entities and columns as selected (an entity is one)
     keyed = stmt.add_columns(*[c.label(f"_k{i}") for i, c in enumerate(order.columns)])
