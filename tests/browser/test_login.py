@@ -23,7 +23,7 @@ def test_each_demo_role_logs_in_through_the_form_and_sees_its_home_page(page):
         login(page, username)
         assert urlparse(page.url).path == "/"
         assert page.locator("h1").inner_text().startswith("您好")
-        assert f"（{role_label}）" in page.locator(".who").inner_text()
+        assert role_label in page.locator(".whoami").inner_text()  # "name · unit（role）", a bureau's unit its role
         assert page.locator(".mainnav a", has_text=NAV_SAMPLE[username]).count() == 1
         with page.expect_navigation():
             page.click(".who button[type=submit]")  # log out

@@ -51,7 +51,7 @@ def test_a_browser_still_logged_in_as_one_user_can_log_in_as_another(client_as):
     client = client_as("dongguan")
     response = client.submit("/login", {"username": "drc", "password": "drc-demo"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/"
-    assert "（区发改局）" in client.get("/").text
+    assert '<span class="whoami">孙海涛 · 区发改局</span>' in client.get("/").text
 
 
 def test_an_api_caller_holding_a_token_can_ask_a_token_for_another_user(api_as):
