@@ -4,6 +4,7 @@ a spot check's place; and a batch's report date (报告日期) in POST /batches,
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -50,6 +51,21 @@ def test_a_batch_takes_its_report_date_and_shows_it_on_its_page_and_the_public_p
     assert shown["JC-RD-HTTP-2"]["report_date"] is None
     public = anonymous.get("/public").text
     assert f"<td data-report-date>{reported.isoformat()}</td>" in public
+
+
+def test_the_batch_list_shows_each_batchs_report_date_or_that_it_is_missing(api_as, client_as):
+    arrived = clock.today() - timedelta(days=3)
+    reported = arrived + timedelta(days=2)
+    dated = api_as("coal-a").post("/api/v1/batches", json={
+        **REPORT, "report_no": "JC-RD-LIST", "arrival_date": arrived.isoformat(), "report_date": reported.isoformat()})
+    assert dated.status_code == 201, dated.text
+    undated = quality_http._new_batch(api_as, report_no="JC-RD-LIST-2")
+    for who in ("coal-a", "drc"):
+        rows = {int(i): cell for i, cell in re.findall(
+            r'<a href="/batches/(\d+)">.*?<small class="muted" data-report-date>(.*?)</small>',
+            client_as(who).get("/batches").text, re.S)}
+        assert rows[dated.json()["id"]] == f"报告日期 {reported.isoformat()}", who
+        assert rows[undated["id"]] == "报告日期未填", who
 
 
 @pytest.mark.parametrize(("arrival", "report", "reason"), [
