@@ -141,6 +141,17 @@ class AuthenticationMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
+def name_caller_of_unmatched(scope: Scope) -> None:
+    """A page path no route matches never passes the middleware above (the router answers 404 before any), so its
+    404 page would not know who is signed in and would lose the header and menu. Look the caller up from the
+    session cookie for that page alone: one short read, only when a cookie is sent, nothing served with it."""
+    if "user" in scope or is_api(scope["path"]):
+        return
+    cookie = _cookie(dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
+    user, person, _ = _lookup(cookie, None, read=False) if cookie else (None, None, None)
+    scope["user"], scope["person"] = user, person
+
+
 def _redirect(location: str) -> ASGIResponse:
     return ASGIResponse(body=b"", status_code=303, headers={"Location": location})
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from subsidy.core.db import is_retryable, is_unique_violation
 from subsidy.core.errors import Conflict, LoginRefused, NotAllowed, NotFound, Refused
 from web.api import api_names, body_model
-from web.auth import is_api
+from web.auth import is_api, name_caller_of_unmatched
 from subsidy.core.settings import get_settings
 from web.deps import RETRY, too_large_message
 
@@ -121,6 +121,7 @@ def http_error(request: Request, error: HTTPException) -> Response:
         message = "安全校验失败，请刷新页面后重新提交" if "csrf" in str(error.detail).lower() else "您的角色无权进行此操作"
         return _answer(request, 403, message)
     if isinstance(error, NotFoundException):
+        name_caller_of_unmatched(request.scope)
         return _answer(request, 404, "页面或记录不存在")
     if status == 413:
         return _answer(request, 413, too_large_message(get_settings().upload_max_bytes))

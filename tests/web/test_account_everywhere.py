@@ -46,3 +46,25 @@ def test_a_detail_page_says_who_the_same_way(client_as):
     listing = client.get("/households").text
     household = re.search(r'href="(/households/\d+)"', listing).group(1)
     assert WHOAMI.findall(client.get(household).text) == [PEOPLE[Role.VILLAGE][1]]
+
+
+@pytest.mark.parametrize("role", [Role.VILLAGE, Role.FINANCE])
+def test_a_path_no_route_matches_keeps_the_header_and_the_menu(client_as, role):
+    # The router answers such a path before any middleware runs; its 404 page still names the caller.
+    username, says = PEOPLE[role]
+    answer = client_as(username).get("/no-such-page/at-all")
+    assert answer.status_code == 404 and "页面或记录不存在" in answer.text
+    assert WHOAMI.findall(answer.text) == [says]
+    assert '<nav class="mainnav">' in answer.text
+
+
+def test_a_path_no_route_matches_names_nobody_without_a_valid_login(app):
+    from tests.clients import PageClient
+
+    for cookie in ({}, {"subsidy_session": "not-a-session"}):
+        client = PageClient(app)
+        client.cookies.update(cookie)
+        answer = client.get("/no-such-page")
+        assert answer.status_code == 404 and not WHOAMI.findall(answer.text)
+        assert '<nav class="mainnav">' not in answer.text
+    assert PageClient(app).get("/api/v1/no-such-thing").json()["status_code"] == 404
