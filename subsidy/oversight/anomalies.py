@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     BigInteger, Integer, String, Text, and_, case, cast, extract, func, literal, literal_column, null, or_, select,
-    union_all, update,
+    tuple_, union_all, update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -94,6 +94,10 @@ class Rule:
 
 
 _MERGED = (("enable_hashjoin", "off"), ("max_parallel_workers_per_gather", "0"))
+# `burst` reads each run back from the index by (clerk, time) range, one probe a run's start: a nested loop. The
+# planner, which cannot know how few the starts are (it guessed 663,000 where 96,000 were), chose a merge join of
+# every start with every slip of its clerk instead: 184 s at 1,000,000 households (scripts/bench_anomalies.py).
+_PROBED = (("enable_hashjoin", "off"), ("enable_mergejoin", "off"), ("max_parallel_workers_per_gather", "0"))
 
 _h, _s, _v, _t, _scan = (Household.__table__, Slip.__table__, Village.__table__, Town.__table__,
                          SlipScan.__table__)
@@ -153,7 +157,10 @@ def shared_address(ctx: Context) -> Select:
 
 def repeated_voids(ctx: Context) -> Select:
     """A household with two or more voided slips this season, or a clerk whose voided slips are more than 5% of
-    the slips they issued this season; the evidence is the voided slips."""
+    the slips they issued this season; the evidence is the voided slips. Neither side reads the season's slips
+    from the table: the voided ones are a short range of ix_slip_standing (season, status), and a clerk's slips
+    are counted from ix_slip_clerk_time alone (season, clerk), where one GROUP BY of status and clerk read every
+    wide slip row (scripts/bench_anomalies.py)."""
     voided = and_(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.VOIDED)
     households = (select(_s.c.household_id, func.count().label("n")).where(voided)
                   .group_by(_s.c.household_id).having(func.count() >= VOIDS_PER_HOUSEHOLD).subquery())
@@ -161,10 +168,14 @@ def repeated_voids(ctx: Context) -> Select:
                            _text("住户 ", _s.c.head_name).label("subject"), households.c.n.label("figure"),
                            literal(0).label("base"))
                     .join_from(_s, households, households.c.household_id == _s.c.household_id).where(voided))
-    n_voided = func.sum(case((_s.c.status == SlipStatus.VOIDED, 1), else_=0))
-    clerks = (select(_s.c.issued_by, n_voided.label("voided"), func.count().label("n"))
+    issued = (select(_s.c.issued_by, func.count().label("n"))
               .where(_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)).group_by(_s.c.issued_by)
-              .having(n_voided * 100 > func.count() * CLERK_VOID_PERCENT).subquery())
+              .subquery())
+    voids = (select(_s.c.issued_by, func.count().label("voided")).where(voided, _s.c.issued_by.is_not(None))
+             .group_by(_s.c.issued_by).subquery())
+    clerks = (select(voids.c.issued_by, voids.c.voided, issued.c.n)
+              .join_from(voids, issued, issued.c.issued_by == voids.c.issued_by)
+              .where(voids.c.voided * 100 > issued.c.n * CLERK_VOID_PERCENT).subquery())
     by_clerk = (select(_text("clerk:", _s.c.issued_by).label("subject_key"), _s.c.id.label("member_id"),
                        _text("开单员 ", _user_t.c.username).label("subject"), clerks.c.voided.label("figure"),
                        clerks.c.n.label("base"))
@@ -173,32 +184,53 @@ def repeated_voids(ctx: Context) -> Select:
     return union_all(by_household, by_clerk)
 
 
+def _is_night(column, ctx: Context):
+    hour = _hour(_seconds(column, ctx), ctx)
+    return or_(hour >= NIGHT[0], hour < NIGHT[1])
+
+
+def _within_window(earlier, later, ctx: Context):
+    """`later` is less than BURST_SECONDS after `earlier` (PostgreSQL: timestamp arithmetic, no conversion)."""
+    if ctx.postgres:
+        return later - earlier < timedelta(seconds=BURST_SECONDS)
+    return _seconds(later, ctx) - _seconds(earlier, ctx) < BURST_SECONDS
+
+
 def _bursts(ctx: Context, limit: int, *, night: bool) -> Select:
-    """The slips of a season each inside some run of more than `limit` slips by one clerk within BURST_SECONDS:
-    a run starts at a slip whose `limit`-th successor (LEAD) is less than the window after it, and a slip is in a
-    run when the latest start at or before it is at most `limit` slips back (a running MAX of the starts' row
-    numbers: one pass, where a MAX over the `limit` rows before each slip cost `limit` steps a slip). The clerk's
-    slips come in time order from the index ix_slip_clerk_time, unsorted. One flag per clerk and day. `night`: only
-    the slips issued at night count, as if the day's slips were not there."""
-    at = _seconds(_s.c.issued_at, ctx)
+    """The slips of a season each inside some run of more than `limit` slips by one clerk within BURST_SECONDS.
+    One pass over the clerk's slips in time order (the index ix_slip_clerk_time alone, no sort) finds where a run
+    starts: a slip whose `limit`-th successor (LEAD) is less than the window after it. The starts are few, and
+    the run of each is the slips from it to that successor, read back by clerk and (time, id) range from the same
+    index. One flag per clerk and day. `night`: only the slips issued at night count, as if the day's slips were
+    not there."""
     where = [_s.c.season_id == ctx.season_id, _s.c.issued_by.is_not(None)]
     if night:
-        hour = _hour(at, ctx)
-        where.append(or_(hour >= NIGHT[0], hour < NIGHT[1]))
-    timed = select(_s.c.id, _s.c.issued_by, _s.c.issued_on, _s.c.issued_at, at.label("t")).where(*where).subquery()
-    in_time = {"partition_by": timed.c.issued_by, "order_by": (timed.c.issued_at, timed.c.id)}
-    later = func.lead(timed.c.t, limit).over(**in_time)
-    number = func.row_number().over(**in_time)
-    starts = (select(timed, number.label("n"), case((later - timed.c.t < BURST_SECONDS, number), else_=None)
-                     .label("start")).subquery())
-    latest = func.max(starts.c.start).over(partition_by=starts.c.issued_by,
-                                           order_by=(starts.c.issued_at, starts.c.id), rows=(None, 0))
-    marked = select(starts, latest.label("latest")).subquery()
-    inside = marked.c.n - marked.c.latest <= limit  # NULL (no start yet) is not inside
-    per_day = func.count().over(partition_by=(marked.c.issued_by, marked.c.issued_on))
+        where.append(_is_night(_s.c.issued_at, ctx))
+    in_time = {"partition_by": _s.c.issued_by, "order_by": (_s.c.issued_at, _s.c.id)}
+    ahead = select(_s.c.issued_by, _s.c.issued_at.label("from_at"), _s.c.id.label("from_id"),
+                   func.lead(_s.c.issued_at, limit).over(**in_time).label("to_at"),
+                   func.lead(_s.c.id, limit).over(**in_time).label("to_id")).where(*where).subquery()
+    starts = select(ahead).where(ahead.c.to_at.is_not(None),
+                                 _within_window(ahead.c.from_at, ahead.c.to_at, ctx)).subquery()
+    # Runs overlap (in a burst every slip but the last `limit` starts one), and a later start's successor comes
+    # later: each start reads only the slips after the previous start's successor, so that no slip is read twice.
+    by_start = {"partition_by": starts.c.issued_by, "order_by": (starts.c.from_at, starts.c.from_id)}
+    after_at, after_id = (func.lag(starts.c.to_at).over(**by_start), func.lag(starts.c.to_id).over(**by_start))
+    overlaps = and_(after_at.is_not(None), tuple_(after_at, after_id) >= tuple_(starts.c.from_at, starts.c.from_id))
+    ranges = select(starts.c.issued_by, case((overlaps, after_at), else_=starts.c.from_at).label("from_at"),
+                    case((overlaps, after_id + 1), else_=starts.c.from_id).label("from_id"),
+                    starts.c.to_at, starts.c.to_id).subquery()
+    run_slip = _s.alias("run_slip")
+    inside = [run_slip.c.season_id == ctx.season_id, run_slip.c.issued_by == ranges.c.issued_by,
+              tuple_(run_slip.c.issued_at, run_slip.c.id) >= tuple_(ranges.c.from_at, ranges.c.from_id),
+              tuple_(run_slip.c.issued_at, run_slip.c.id) <= tuple_(ranges.c.to_at, ranges.c.to_id)]
+    if night:
+        inside.append(_is_night(run_slip.c.issued_at, ctx))
+    members = (select(run_slip.c.id, run_slip.c.issued_by, run_slip.c.issued_on)
+               .join_from(ranges, run_slip, and_(*inside)).subquery())
+    per_day = func.count().over(partition_by=(members.c.issued_by, members.c.issued_on))
+    found = select(members, per_day.label("n")).subquery()
     prefix, label = ("night:", "夜间 ") if night else ("", "")
-    found = (select(marked.c.id, marked.c.issued_by, marked.c.issued_on, per_day.label("n"))
-             .where(inside).subquery())
     return (select(_text(prefix, "clerk:", found.c.issued_by, ":", found.c.issued_on).label("subject_key"),
                    found.c.id.label("member_id"),
                    _text(label, "开单员 ", _user_t.c.username, " ", found.c.issued_on).label("subject"),
@@ -215,22 +247,32 @@ def burst(ctx: Context) -> Select:
 def unscanned_copy(ctx: Context) -> Select:
     """Copies 3, 4 and 5 (town, bureau, finance) of standing slips issued 30 days ago or earlier that their office
     has not scanned: one flag per office copy, town and month of issue (a month's flag stops changing once its slips
-    are all older than the limit). One anti-join of the slips × the three office copies against slip_scan, both
-    read in slip order from an index alone (ix_slip_standing; slip_scan's unique (slip_id, copy_no)) and merged:
-    one pass over the scans for all three copies, with no hash of them (`Rule.planner`; scripts/bench_anomalies.py).
-    The count is the flag's size: no window counts it again over every member row."""
-    copies = union_all(*(select(literal(n).label("copy_no")) for n in OFFICE_COPIES)).subquery("office_copy")
-    scanned = select(_scan.c.id).where(_scan.c.slip_id == _s.c.id, _scan.c.copy_no == copies.c.copy_no).exists()
-    missing = (select(_s.c.id, _s.c.town_id, copies.c.copy_no, _month(_s.c.issued_on).label("month"))
-               .select_from(_s).join(copies, literal(True))
+    are all older than the limit). The scans of each slip are summed into a mask of its copies (slip_scan's unique
+    (slip_id, copy_no) makes the sum of 2^copy a bitwise or) while slip_scan's index is read in slip order, and
+    merged with the season's standing slips read in id order from ix_slip_standing alone; only the slips whose
+    mask lacks a copy are multiplied by the three copies (`Rule.planner`: no hash of the season's scans;
+    scripts/bench_anomalies.py). The count is the flag's size: no window counts it again over every member row."""
+    copies = union_all(*(select(literal(n).label("copy_no"), literal(1 << n).label("bit"))
+                         for n in OFFICE_COPIES)).subquery("office_copy")
+    every_copy = sum(1 << n for n in OFFICE_COPIES)
+    masks = (select(_scan.c.slip_id, func.sum(literal(1).op("<<")(_scan.c.copy_no)).label("mask"))
+             .group_by(_scan.c.slip_id).subquery("scanned"))
+    mask = func.coalesce(masks.c.mask, 0)
+    lacking = (select(_s.c.id, _s.c.town_id, _s.c.issued_on, mask.label("mask"))
+               .join_from(_s, masks, masks.c.slip_id == _s.c.id, isouter=True)
                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
-                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), ~scanned).subquery())
-    copy_name = case(*((missing.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
-    return (select(_text("copy:", missing.c.copy_no, ":town:", missing.c.town_id, ":", missing.c.month)
-                   .label("subject_key"), missing.c.id.label("member_id"),
-                   _text(_t.c.name, " ", copy_name, " ", missing.c.month).label("subject"),
+                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), mask != every_copy)
+               .subquery("lacking"))
+    # The town's name and the month, once a slip, before the slips lacking copies are multiplied by the copies.
+    named = (select(lacking.c.id, lacking.c.town_id, lacking.c.mask, _t.c.name.label("town"),
+                    _month(lacking.c.issued_on).label("month"))
+             .join_from(lacking, _t, _t.c.id == lacking.c.town_id).subquery("named"))
+    copy_name = case(*((copies.c.copy_no == n, name) for n, name in OFFICE_COPIES.items()), else_="")
+    return (select(_text("copy:", copies.c.copy_no, ":town:", named.c.town_id, ":", named.c.month)
+                   .label("subject_key"), named.c.id.label("member_id"),
+                   _text(named.c.town, " ", copy_name, " ", named.c.month).label("subject"),
                    literal(0).label("figure"), literal(UNSCANNED_DAYS).label("base"))
-            .join_from(missing, _t, _t.c.id == missing.c.town_id))
+            .join_from(named, copies, named.c.mask.op("&")(copies.c.bit) == 0))
 
 
 def _month(column):
@@ -287,7 +329,7 @@ RULES: dict[str, Rule] = {
                            AnomalyMemberKind.SLIP, unscanned_copy, "未扫码{size}张（超过{base}天）", _MERGED),
     "burst": Rule("短时集中开单",
                   "同一开单员10分钟内开具的销售单超过设定张数（夜间22时至6时另有更低的限额），可能是批量虚开。",
-                  AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）"),
+                  AnomalyMemberKind.SLIP, burst, "当日集中开单{size}张（10分钟内超过{base}张）", _PROBED),
     "undelivered": Rule("开单未配送", "销售单开具7天后仍没有配送到户记录，可能是只开单未送煤，或配送未及时登记。",
                         AnomalyMemberKind.SLIP, undelivered, "未配送{size}张（开单超过{base}天）", _MERGED),
     "callback_discrepancy": Rule("回访发现不符",
@@ -317,13 +359,15 @@ def _flags(ctx: Context, name: str, rule: Rule):
     # DIALECT FORK (bench: scripts/bench_anomalies.py): PostgreSQL's ordered aggregate; the portable branch
     # orders inside a window instead (SQLite's group_concat takes no ORDER BY before 3.44) and groups that.
     if ctx.pg:
+        # Byte order for the key's sort and the subject's max (the same text for every member row of a flag):
+        # the database's collation compared each of 600,000 member rows of unscanned_copy by strcoll.
+        key = rows.c.subject_key.collate("C")
         grouped = select(
-            rows.c.subject_key, func.max(rows.c.subject).label("subject"),
+            key.label("subject_key"), func.max(rows.c.subject.collate("C")).label("subject"),
             func.string_agg(cast(rows.c.member_id, Text), aggregate_order_by(literal_column("','"),
                                                                               rows.c.member_id)).label("members"),
             func.count().label("size"), func.max(rows.c.figure).label("figure"),
-            func.max(rows.c.base).label("base"), func.max(linked).label("case_id")).group_by(rows.c.subject_key
-                                                                                         ).subquery()
+            func.max(rows.c.base).label("base"), func.max(linked).label("case_id")).group_by(key).subquery()
     else:
         window = {"partition_by": rows.c.subject_key, "order_by": rows.c.member_id, "rows": (None, None)}
         windowed = select(rows.c.subject_key, rows.c.subject, rows.c.figure, rows.c.base, linked.label("case_id"),

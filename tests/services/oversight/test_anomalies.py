@@ -131,8 +131,8 @@ def test_more_than_twenty_slips_within_ten_minutes_is_a_burst_and_twenty_one_ove
 
 
 def test_a_burst_across_two_ten_minute_buckets_is_found_whole_and_its_near_miss_is_not(session, demo):
-    """The rule counts slips per clerk and 10-minute bucket (xx:00, xx:10, ...) first: a run of 21 slips from
-    10:05 lies 11 and 10 in two buckets, neither over the limit alone."""
+    """A run of 21 slips from 10:05 lies 11 and 10 in two ten-minute buckets (xx:00, xx:10, ...), neither over the
+    limit alone: a rule that counted by buckets would miss it."""
     fast, steady = o.clerk(session, "straddle-clerk"), o.clerk(session, "straddle-steady")
     people = o.households(session, 21)
     start = _local(10, 5)
@@ -143,6 +143,23 @@ def test_a_burst_across_two_ten_minute_buckets_is_found_whole_and_its_near_miss_
     [flag] = [x for x in _flags(session, "burst") if x.subject_key.startswith(f"clerk:{fast.id}:")]
     assert anomalies.member_ids(flag) == sorted(s.id for s in fast_slips) and flag.size == 21
     assert [x for x in _flags(session, "burst") if f"clerk:{steady.id}:" in x.subject_key] == []
+
+
+def test_overlapping_runs_and_slips_at_one_moment_are_each_found_once_and_the_slips_between_two_runs_are_not(
+        session, demo):
+    """Each slip of a long run starts a run of its own (30 slips 10 s apart: 10 starts, each 20 slips ahead), and
+    the rule reads each start's slips after the previous start's: every slip is in the evidence once. Slips at
+    the same moment (a scanner's batch) are told apart by id, and the clerk's three lone slips in between belong
+    to no run."""
+    clerk = o.clerk(session, "long-run-clerk")
+    people = o.households(session, 30)
+    first = [o.slip(session, h, clerk, _local(9) + timedelta(seconds=10 * i)) for i, h in enumerate(people)]
+    lone = [o.slip(session, h, clerk, _local(11) + timedelta(minutes=20 * i)) for i, h in enumerate(people[:3])]
+    same_moment = [o.slip(session, h, clerk, _local(14)) for h in people[:22]]
+    _run(session)
+    [flag] = [x for x in _flags(session, "burst") if x.subject_key.startswith(f"clerk:{clerk.id}:")]
+    assert anomalies.member_ids(flag) == sorted(s.id for s in first + same_moment) and flag.size == 52
+    assert not set(anomalies.member_ids(flag)) & {s.id for s in lone}
 
 
 def test_a_night_burst_across_midnight_is_flagged_on_both_days_and_day_slips_beside_a_night_run_do_not_count(
