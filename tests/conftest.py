@@ -285,10 +285,14 @@ def app(db_url):
     app serves every test with the same other settings; a test that changes a setting gets an app of its own."""
     from web.app import create_app
 
-    key = repr(dataclasses.replace(get_settings(), database_url=""))
+    settings = get_settings()
+    # The repr leaves the secrets out (and names the audit and data keys by id): they are part of the key apart.
+    key = (repr(dataclasses.replace(settings, database_url="")), settings.secret_key, settings.lookup_key)
     if key not in _APPS:
         _APPS[key] = create_app()
-    return _APPS[key]
+    app = _APPS[key]
+    app.state.public_cache.entries.clear()  # the public page's cache holds the previous test's database
+    return app
 
 
 @pytest.fixture

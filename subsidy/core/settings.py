@@ -61,6 +61,13 @@ class AuditKeys:
     def ids(self) -> list[str]:
         return list(self._all)
 
+    def __repr__(self) -> str:
+        # The key ids, never a secret (settings end up in tracebacks), and the same text for the same keys: the
+        # tests' app cache keys its apps on the settings' repr (tests/conftest.py), and the default repr, with the
+        # object's address, gave every test an app of its own (about 1 s of each web test's setup).
+        current = self._current[0] if self._current else None
+        return f"{type(self).__name__}(current={current!r}, ids={self.ids()!r})"
+
 
 class DataKeys(AuditKeys):
     """The keys that encrypt ID numbers and phones at rest (subsidy/core/vault.py), `<id>:<secret>` like the audit
@@ -73,7 +80,7 @@ class DataKeys(AuditKeys):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)  # no secret in a repr (tracebacks, logs)
     demo_mode: bool = False
     # Login sessions and API tokens.
     session_hours: int = 12
@@ -99,7 +106,7 @@ class Settings:
     data_keys: DataKeys = field(default_factory=DataKeys)
     # The HMAC key of the lookup columns (id_number_hmac, phone_hmac): fixed for the life of the database (see
     # subsidy/core/vault.py for why it does not rotate).
-    lookup_key: str = ""
+    lookup_key: str = field(default="", repr=False)
     # Largest request body (an upload); RetryWrites (web/deps.py) answers 413 past it, before anything holds it.
     upload_max_bytes: int = 20 * 1024 * 1024
     # An uploaded .xlsx is a zip archive: refused before parsing when its members would unpack to more than this in
