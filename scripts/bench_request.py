@@ -8,6 +8,9 @@ resolved, seven towns read and serialised), `GET /api/v1/households?per_page=20`
 page with a login cookie. One client at a time, so that the figure is the server's own CPU per request (from
 /proc/PID/stat, less what the idle server spends in the same time), not a queue; the load average is printed beside it, since the machine is shared.
 
+`BENCH_CASES=page` measures only the cases whose name holds one of the comma-separated words, and `BENCH_PROFILE=OUT`
+runs the server under cProfile (scripts/profiled_server.py) into OUT.<database>.prof: a profile of one case alone.
+
 `--tree DIR` runs the server from another checkout (a `git worktree` of an older commit), so that the same script
 measures before and after a change: `python scripts/bench_request.py --tree /work/bench-before`.
 """
@@ -94,6 +97,9 @@ def measure(label: str, url: str) -> None:
         cases = [("/healthz", bare, "/healthz"), ("GET /api/v1/towns", api, "/api/v1/towns"),
                  ("GET /api/v1/households?per_page=20", api, "/api/v1/households?per_page=20"),
                  ("the /households page", page, "/households")]
+        # BENCH_CASES=households,towns: only the cases whose name holds one of these (a profile of one case alone).
+        wanted = [w for w in os.environ.get("BENCH_CASES", "").split(",") if w]
+        cases = [case for case in cases if not wanted or any(w in case[0] for w in wanted)]
         # What the idle server spends per second (its lifespan loops: the audit sealer, ...), taken off each case.
         idle_from, idle_cpu = time.perf_counter(), cpu_seconds(server.pid)
         time.sleep(3)
