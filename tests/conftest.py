@@ -10,7 +10,6 @@ registers every route (about half a second) and holds nothing of a test's databa
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import queue
 import shutil
@@ -286,8 +285,10 @@ def app(db_url):
     from web.app import create_app
 
     settings = get_settings()
-    # The repr leaves the secrets out (and names the audit and data keys by id): they are part of the key apart.
-    key = (repr(dataclasses.replace(settings, database_url="")), settings.secret_key, settings.lookup_key)
+    # The repr leaves the database and the secrets out (and names the audit and data keys by id only): the secrets
+    # are part of the key apart, since create_app reads some (the CSRF secret) and checks the keys against the data.
+    keys = tuple((i, k.get(i)) for k in (settings.audit_keys, settings.data_keys) for i in k.ids())
+    key = (repr(settings), settings.secret_key, settings.lookup_key, keys)
     if key not in _APPS:
         _APPS[key] = create_app()
     app = _APPS[key]

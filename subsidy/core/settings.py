@@ -79,7 +79,7 @@ class DataKeys(AuditKeys):
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold the database's password
     secret_key: str = field(default="", repr=False)  # no secret in a repr (tracebacks, logs)
     demo_mode: bool = False
     # Login sessions and API tokens.

@@ -261,7 +261,8 @@ def unscanned_copy(ctx: Context) -> Select:
     lacking = (select(_s.c.id, _s.c.town_id, _s.c.issued_on, mask.label("mask"))
                .join_from(_s, masks, masks.c.slip_id == _s.c.id, isouter=True)
                .where(_s.c.season_id == ctx.season_id, _s.c.status == SlipStatus.ISSUED,
-                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS), mask != every_copy)
+                      _s.c.issued_on <= ctx.today - timedelta(days=UNSCANNED_DAYS),
+                      mask.op("&")(every_copy) != every_copy)  # copies 1-2, if ever scanned, do not count
                .subquery("lacking"))
     # The town's name and the month, once a slip, before the slips lacking copies are multiplied by the copies.
     named = (select(lacking.c.id, lacking.c.town_id, lacking.c.mask, _t.c.name.label("town"),
@@ -359,11 +360,13 @@ def _flags(ctx: Context, name: str, rule: Rule):
     # DIALECT FORK (bench: scripts/bench_anomalies.py): PostgreSQL's ordered aggregate; the portable branch
     # orders inside a window instead (SQLite's group_concat takes no ORDER BY before 3.44) and groups that.
     if ctx.pg:
-        # Byte order for the key's sort and the subject's max (the same text for every member row of a flag):
-        # the database's collation compared each of 600,000 member rows of unscanned_copy by strcoll.
+        # Byte order for the key's sort: the database's collation compared each of 600,000 member rows of
+        # unscanned_copy by strcoll (the groups are the same: equal keys are equal bytes). Not for the subject's
+        # max: a household's voided slips may carry two spellings of its head's name, and which one is the max
+        # is the database's collation's to say, as before.
         key = rows.c.subject_key.collate("C")
         grouped = select(
-            key.label("subject_key"), func.max(rows.c.subject.collate("C")).label("subject"),
+            key.label("subject_key"), func.max(rows.c.subject).label("subject"),
             func.string_agg(cast(rows.c.member_id, Text), aggregate_order_by(literal_column("','"),
                                                                               rows.c.member_id)).label("members"),
             func.count().label("size"), func.max(rows.c.figure).label("figure"),

@@ -129,6 +129,7 @@ def test_the_log_is_narrowed_by_date_person_action_and_object(walked, engine, fr
     # machine whose clock is past December 4 in China, "since December 5" holds the demo's entries).
     after_all = max(date(2026, 12, 5), clock.local(datetime.now(timezone.utc)).date() + timedelta(days=1))
     assert actions(since=after_all) == []
+    assert actions(entity="household", entity_id=household, since=date(2026, 12, 5)) == []  # the day after its last
 
 
 def test_the_filtered_log_exports_to_a_spreadsheet_of_text_cells(walked, engine):
