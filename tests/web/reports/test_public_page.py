@@ -19,8 +19,7 @@ PATHS = ("/public", "/api/v1/public")
 
 @pytest.fixture
 def anonymous(app, demo):
-    """A caller with no login, and the app's public cache emptied (one app serves many tests' databases)."""
-    app.state.public_cache.entries.clear()
+    """A caller with no login (the `app` fixture empties the shared app's public cache for each test)."""
     return PageClient(app)
 
 
