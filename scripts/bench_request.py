@@ -10,6 +10,8 @@ page with a login cookie. One client at a time, so that the figure is the server
 
 `BENCH_CASES=page` measures only the cases whose name holds one of the comma-separated words, and `BENCH_PROFILE=OUT`
 runs the server under cProfile (scripts/profiled_server.py) into OUT.<database>.prof: a profile of one case alone.
+`BENCH_SPY=OUT` samples each case with py-spy instead (scripts/spy_report.py: `record`, and the report to read it),
+which does not slow the server down.
 
 `--tree DIR` runs the server from another checkout (a `git worktree` of an older commit), so that the same script
 measures before and after a change: `python scripts/bench_request.py --tree /work/bench-before`.
@@ -40,9 +42,14 @@ os.environ.setdefault("SUBSIDY_ARGON2_TIME_COST", "1")
 os.environ.setdefault("SUBSIDY_ARGON2_MEMORY_KIB", "8192")
 
 import httpx  # noqa: E402
+import spy_report  # noqa: E402  (scripts/, beside this file)
 import sqlalchemy as sa  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
+# BENCH_CONNECTIONS=8: the same requests over 8 keep-alive connections at once (one client thread each), to see what
+# concurrency adds to a request's server CPU; BENCH_SERVER_WORKERS=2: uvicorn's worker processes (CPU summed over them).
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "1"))
+SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "1"))
 BACKENDS = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
 
 
@@ -53,8 +60,12 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
+    """The CPU of the process and of its live children (uvicorn's worker processes, when there are several)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(kid)) for kid in kids if Path(f"/proc/{kid}").exists())
 
 
 def prepare(url: str) -> None:
@@ -76,7 +87,7 @@ def measure(label: str, url: str) -> None:
     wrapper = [str(Path(__file__).resolve().parent / "profiled_server.py"), f"{profile}.{label}.prof"] if profile else []
     server = subprocess.Popen(
         [sys.executable, *wrapper, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
+         str(port), "--workers", str(SERVER_WORKERS), "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -110,11 +121,11 @@ def measure(label: str, url: str) -> None:
                 answer = client.get(path)
                 assert answer.status_code == 200, (name, answer.status_code, answer.text[:200])
             load = os.getloadavg()[0]
+            spy = spy_report.record(server.pid, name)
             before, started = cpu_seconds(server.pid), time.perf_counter()
-            for _ in range(REQUESTS):
-                if client.get(path).status_code != 200:
-                    raise SystemExit(f"{name}: an answer was not 200")
+            run(client, path, name)
             wall = time.perf_counter() - started
+            spy_report.finish(spy)
             cpu = cpu_seconds(server.pid) - before - idle * wall
             print(f"  {label:10} {name:38} {cpu / REQUESTS * 1000:6.2f} ms server CPU, {wall / REQUESTS * 1000:6.2f} ms"
                   f" wall per request (load average {load:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
@@ -125,8 +136,28 @@ def measure(label: str, url: str) -> None:
         server.wait(timeout=20)
 
 
+def run(client: httpx.Client, path: str, name: str) -> None:
+    """REQUESTS requests, one after the other, or spread over CONNECTIONS clients (threads) sending at once."""
+    def send(count: int, each: httpx.Client) -> None:
+        for _ in range(count):
+            if each.get(path).status_code != 200:
+                raise SystemExit(f"{name}: an answer was not 200")
+    if CONNECTIONS == 1:
+        send(REQUESTS, client)
+        return
+    import concurrent.futures
+    clients = [httpx.Client(base_url=client.base_url, headers=client.headers, cookies=client.cookies, timeout=30)
+               for _ in range(CONNECTIONS)]
+    with concurrent.futures.ThreadPoolExecutor(CONNECTIONS) as pool:
+        for done in [pool.submit(send, REQUESTS // CONNECTIONS, each) for each in clients]:
+            done.result()
+    for each in clients:
+        each.close()
+
+
 def main() -> None:
-    print(f"code measured: {ROOT}; {REQUESTS} requests a case, one at a time", flush=True)
+    how = "one at a time" if CONNECTIONS == 1 else f"over {CONNECTIONS} connections at once"
+    print(f"code measured: {ROOT}; {REQUESTS} requests a case, {how}, {SERVER_WORKERS} server process(es)", flush=True)
     if "sqlite" in BACKENDS:
         folder = Path(tempfile.mkdtemp(prefix="bench_request_"))
         try:

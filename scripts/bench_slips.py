@@ -10,7 +10,8 @@ Prints slips/s, p50/p99 latency, and checks that no registration is oversold and
 Goal: >= 200 slips/s on PostgreSQL with p99 < 200 ms on a 2-core machine.
 
 BENCH_PROFILE=OUT runs the server under cProfile (every thread: scripts/profiled_server.py) and writes
-OUT.<backend>.<processes>.prof; the figures are then slower than without it.
+OUT.<backend>.<processes>.prof; the figures are then slower than without it. BENCH_SPY=OUT samples the server with
+py-spy instead, at its own speed (scripts/spy_report.py).
 
 On PostgreSQL, when pgbench is on PATH (BENCH_PGBENCH=0 skips it, or names the binary), each server-process count also
 measures the machine's plain write rate as a reference in the same run: `pgbench -N` (BENCH_PGBENCH_CLIENTS clients,
@@ -55,6 +56,7 @@ import httpx  # noqa: E402
 
 import subsidy  # noqa: E402  (from ROOT; scratch's own path insert then finds it already imported)
 from scratch import on_each_backend  # noqa: E402
+import spy_report  # noqa: E402  (scripts/, beside this file)
 import sqlalchemy as sa  # noqa: E402
 
 assert Path(subsidy.__file__).resolve().is_relative_to(ROOT), (subsidy.__file__, ROOT)
@@ -393,6 +395,7 @@ def measure(label: str, url: str, regs: list[tuple[int, str]], workers: int, pgb
         if sampler:
             sampler.start()
         stop_at[0] = time.perf_counter() + SECONDS
+        spy = spy_report.record(server.pid, f"{label}-{workers}")
         cpu_before, db_before, own_before = cpu_seconds(server.pid), postgres_cpu_seconds(), sum(os.times()[:2])
         started = time.perf_counter()
         start_barrier.wait()
@@ -400,6 +403,7 @@ def measure(label: str, url: str, regs: list[tuple[int, str]], workers: int, pgb
             t.join()
         elapsed = time.perf_counter() - started
         server_cpu = cpu_seconds(server.pid) - cpu_before
+        spy_report.finish(spy)
         db_cpu = postgres_cpu_seconds() - db_before
         client_cpu = sum(os.times()[:2]) - own_before
         waits = sampler.finish() if sampler else ""
