@@ -54,7 +54,8 @@ async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
 
     An async generator, so that its cleanup never waits for a thread: sync handlers and a sync generator's cleanup
     share asyncio's small thread pool, and under load (30+ concurrent requests) the cleanups that would return
-    connections never got one. The COMMIT therefore runs on the event loop, as the ROLLBACK of close() always did.
+    connections never got one. The COMMIT therefore runs on the event loop, as the ROLLBACK of close() always did,
+    except for the sale's, which its handler ends in its own thread (`end_write`).
     Write requests open SQLite transactions IMMEDIATE; reads run in READ ONLY transactions on PostgreSQL."""
     user = request.scope.get("user")
     write = request.method in WRITE_METHODS
@@ -72,11 +73,27 @@ async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
         raise
     else:
         if write:
-            session.commit()
+            end_write(session)
         else:
             db.end_read(session)
     finally:
         session.close()
+
+
+def end_write(session: Session) -> None:
+    """The end of a write request whose handler succeeded: its COMMIT. `provide_session` runs it when the handler
+    returns, on the event loop. The sale's API handler runs it itself, as its last step, in its own worker thread
+    (its answer is already encoded; web/api/sales.py), and `provide_session` then finds nothing left to commit.
+
+    Why the sale: a sale holds its supplier's number counter and batch row locked from its first write until its
+    COMMIT, and every other sale of that supplier queues behind it. Committed on the loop, the COMMIT waits its turn
+    among every other request's callbacks and runs one at a time there, so the locks were held for that wait too:
+    at 16 concurrent sales on two suppliers, one server process, 3.4-3.5 of 3.7-3.8 active database sessions
+    waited on those rows; committed in the handler's thread, 1.9-2.1 of 2.3-2.5 (bench_slips, three runs each,
+    docs/benchmarks.md: "Where a sale waits"). The COMMIT stays this one function; only who calls it, and when,
+    differs."""
+    if session.in_transaction():
+        session.commit()
 
 
 async def provide_reader(request: Request) -> AsyncGenerator[Session, None]:

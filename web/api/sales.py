@@ -13,7 +13,7 @@ from subsidy.models import Role, Slip, SlipLine, SlipScan
 from subsidy.core.scope import Record, show_id, show_phone
 from web.api import API, MAX_INT, Body, RowId
 from web.api.idempotency import idempotent
-from web.deps import CurrentUser, DbSession
+from web.deps import CurrentUser, DbSession, end_write
 from web.guards import requires
 from subsidy.sales import issuing, scanning, slips, voiding
 from subsidy.delivery import deliveries
@@ -145,12 +145,15 @@ class SlipsApi(Controller):
         lines = [issuing.LineIn(**ln.model_dump()) for ln in data.lines]
         sale = {"clerk": user, "registration_id": data.registration_id, "id_number": data.id_number, "lines": lines}
         if data.delivery is not None:
-            return idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
+            answer = idempotent(request, session, user, "POST /slips", data.model_dump(), lambda: (
                 201, slip_with_delivery(session, deliveries.issue_at_the_door(
                     session, receiver=data.delivery.receiver, **sale), user)))
-        # Fingerprinted without the absent `delivery`, as before it existed: a retry across the upgrade still matches.
-        return idempotent(request, session, user, "POST /slips", data.model_dump(exclude={"delivery"}), lambda: (
-            201, issued_json(issuing.issue(session, **sale), user)))
+        else:
+            # Fingerprinted without the absent `delivery`, as before it existed: a retry across the upgrade matches.
+            answer = idempotent(request, session, user, "POST /slips", data.model_dump(exclude={"delivery"}), lambda: (
+                201, issued_json(issuing.issue(session, **sale), user)))
+        end_write(session)  # here, in this thread: the supplier's locks are released without waiting for the loop
+        return answer
 
     @get("/slips/{number:str}", sync_to_thread=True, guards=[requires(*READERS)])
     def read(self, session: DbSession, user: CurrentUser, number: FromPath[str]) -> dict:
